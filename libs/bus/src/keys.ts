@@ -1,0 +1,49 @@
+/**
+ * The one place Redis keys are built (DESIGN §3). Every key is `<prefix>:<entity>:<id>[:<suffix>]`.
+ *
+ * Session keys put the session id in a hash tag (`{sid}`) so the session hash and its history land in the
+ * same Redis Cluster slot: the Lua scripts and MULTI blocks that touch both stay valid on a cluster.
+ */
+export interface Keys {
+  readonly prefix: string;
+  /** Gateway heartbeat hash (connections, draining, version); TTL refreshed by the gateway. */
+  gateway(gid: string): string;
+  /** Stream of frames for the clients of gateway `gid`. */
+  gatewayOut(gid: string): string;
+  /** Sorted set of gateway ids scored by their last heartbeat (ms), for discovery without SCAN. */
+  gateways(): string;
+  /** Worker heartbeat hash (sessions, capacity). */
+  worker(wid: string): string;
+  /** Stream of client frames for the sessions worker `wid` owns. */
+  workerIn(wid: string): string;
+  /** Sorted set of worker ids scored by their last heartbeat (ms). */
+  workers(): string;
+  /** Session hash: user, gateway, owner, epoch, config, last applied seq, timestamps. */
+  session(sid: string): string;
+  /** Conversation items of a session (capped list of JSON items). */
+  sessionHistory(sid: string): string;
+  /** BullMQ prefix; the queue itself is `queueName`. */
+  readonly bullPrefix: string;
+  readonly queueName: string;
+}
+
+export const SESSIONS_QUEUE = 'sessions';
+
+export function createKeys(prefix = 'rtv'): Keys {
+  if (!/^[A-Za-z0-9_:{}.-]{1,64}$/.test(prefix)) {
+    throw new Error(`invalid Redis key prefix ${JSON.stringify(prefix)}: use 1-64 of [A-Za-z0-9_:{}.-]`);
+  }
+  return Object.freeze({
+    prefix,
+    gateway: (gid: string) => `${prefix}:gw:${gid}`,
+    gatewayOut: (gid: string) => `${prefix}:gw:${gid}:out`,
+    gateways: () => `${prefix}:gateways`,
+    worker: (wid: string) => `${prefix}:wk:${wid}`,
+    workerIn: (wid: string) => `${prefix}:wk:${wid}:in`,
+    workers: () => `${prefix}:workers`,
+    session: (sid: string) => `${prefix}:sess:{${sid}}`,
+    sessionHistory: (sid: string) => `${prefix}:sess:{${sid}}:history`,
+    bullPrefix: `${prefix}:bull`,
+    queueName: SESSIONS_QUEUE,
+  });
+}

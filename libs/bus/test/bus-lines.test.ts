@@ -1,0 +1,75 @@
+import {
+  type BusLine,
+  decodeBatch,
+  decodeLine,
+  encodeAckLine,
+  encodeBatch,
+  encodeBindLine,
+  encodeClientFrameLine,
+  encodeCloseLine,
+  encodeEndLine,
+  encodeMessageLine,
+  FrameKind,
+} from '@rtv/protocol';
+import { describe, expect, it } from 'vitest';
+
+function decodeAll(batch: string) {
+  const lines: BusLine[] = [];
+  const bad: string[] = [];
+  decodeBatch(
+    batch,
+    (l) => lines.push(l),
+    (_raw, why) => bad.push(why),
+  );
+  return { lines, bad };
+}
+
+describe('bus envelope v1', () => {
+  it('round-trips every line kind in one batch, in order', () => {
+    const payload = JSON.stringify({ type: 'response.delta', response: { delta: { content: 'a\tb\nc' } } });
+    const batch = encodeBatch([
+      encodeClientFrameLine('sess_1', 1, FrameKind.Audio, 'AAAA'),
+      encodeClientFrameLine('sess_1', 2, FrameKind.Json, '{"type":"ping"}'),
+      encodeEndLine('sess_1', 'client closed!'),
+      encodeMessageLine('sess_2', 3, 17, payload),
+      encodeBindLine('sess_2', 'wk-1', 3),
+      encodeAckLine('sess_2', 3, 99),
+      encodeCloseLine('sess_2', 3, 1011, 'upstream\tunavailable'),
+    ]);
+    const { lines, bad } = decodeAll(batch);
+    expect(bad).toEqual([]);
+    expect(lines).toEqual([
+      { op: 'F', sid: 'sess_1', seq: 1, kind: 'a', payload: 'AAAA' },
+      { op: 'F', sid: 'sess_1', seq: 2, kind: 'j', payload: '{"type":"ping"}' },
+      { op: 'E', sid: 'sess_1', reason: 'client_closed_' },
+      { op: 'M', sid: 'sess_2', epoch: 3, seq: 17, payload },
+      { op: 'B', sid: 'sess_2', wid: 'wk-1', epoch: 3 },
+      { op: 'A', sid: 'sess_2', epoch: 3, seq: 99 },
+      { op: 'X', sid: 'sess_2', epoch: 3, code: 1011, reason: 'upstream unavailable' },
+    ]);
+    // JSON.stringify escapes control characters, so a payload never splits a batch.
+    expect(payload.includes('\n')).toBe(false);
+  });
+
+  it('reports malformed lines and keeps decoding the rest', () => {
+    const batch = [
+      'F\tsess_1\tx\ta\tAAAA',
+      'Q\tnope',
+      'M\tsess_1\t1',
+      '',
+      encodeAckLine('s', 1, 2),
+      'Mno-tab',
+    ].join('\n');
+    const { lines, bad } = decodeAll(batch);
+    expect(lines).toEqual([{ op: 'A', sid: 's', epoch: 1, seq: 2 }]);
+    expect(bad).toEqual(['F: bad seq', 'unknown op "Q"', 'M: too few fields', 'missing op']);
+  });
+
+  it('rejects bad numbers and kinds', () => {
+    expect(decodeLine('F\ts\t-1\ta\tx')).toBe('F: bad seq');
+    expect(decodeLine('F\ts\t1\tz\tx')).toBe('F: bad kind');
+    expect(decodeLine('F\ts\t1.5\ta\tx')).toBe('F: bad seq');
+    expect(decodeLine('B\ts\tw\t9999999999999999')).toBe('B: bad epoch');
+    expect(decodeLine('X\ts\t1\tcode\tr')).toBe('X: bad number');
+  });
+});

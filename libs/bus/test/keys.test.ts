@@ -1,0 +1,26 @@
+import { createKeys, randomId } from '@rtv/bus';
+import { describe, expect, it } from 'vitest';
+
+describe('keys', () => {
+  it('builds every key from the prefix, with the session id as a cluster hash tag', () => {
+    const k = createKeys('rtv');
+    expect(k.gateway('g1')).toBe('rtv:gw:g1');
+    expect(k.gatewayOut('g1')).toBe('rtv:gw:g1:out');
+    expect(k.workerIn('w1')).toBe('rtv:wk:w1:in');
+    expect(k.session('sess_a')).toBe('rtv:sess:{sess_a}');
+    expect(k.sessionHistory('sess_a')).toBe('rtv:sess:{sess_a}:history');
+    expect(k.bullPrefix).toBe('rtv:bull');
+  });
+
+  it('refuses prefixes that would break key parsing or glob matching', () => {
+    expect(() => createKeys('')).toThrow(/invalid Redis key prefix/);
+    expect(() => createKeys('a b')).toThrow(/invalid Redis key prefix/);
+    expect(() => createKeys('rtv*')).toThrow(/invalid Redis key prefix/);
+  });
+
+  it('makes unbiased base62 ids of the requested length', () => {
+    const ids = new Set(Array.from({ length: 2000 }, () => randomId('sess_')));
+    expect(ids.size).toBe(2000);
+    for (const id of ids) expect(id).toMatch(/^sess_[0-9A-Za-z]{21}$/);
+  });
+});

@@ -1,0 +1,17 @@
+export {
+  type AdminServer,
+  type AdminServerOptions,
+  createRegistry,
+  startAdminServer,
+} from './admin-server.js';
+export {
+  COMMON_ENV,
+  ConfigError,
+  type ConfigOf,
+  describeConfig,
+  type EnvSchema,
+  type EnvSpec,
+  loadConfig,
+} from './config.js';
+export { createLogger, type Logger } from './logger.js';
+export { installShutdown, type ShutdownOptions } from './shutdown.js';
