@@ -1,0 +1,157 @@
+import uWS from 'uWebSockets.js';
+import {
+  createKeys,
+  createRedis,
+  Heartbeat,
+  randomId,
+  StreamReader,
+  StreamWriter,
+  waitReady,
+} from '@rtv/bus';
+import { CloseCode, DEFAULT_FRAME_LIMITS } from '@rtv/protocol';
+import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit';
+import { Queue } from 'bullmq';
+import type { GatewayConfig } from './config.js';
+import { registerSeedRoutes } from './http/seed-routes.js';
+import { createGatewayMetrics } from './metrics.js';
+import type { ClientSession } from './routing/client-session.js';
+import { SessionRouter } from './routing/session-router.js';
+import { type SessionJobData, SessionStore } from './routing/session-store.js';
+import { createSocketBehavior, REALTIME_PATH } from './ws/socket-handlers.js';
+
+export const GATEWAY_VERSION = '0.1.0';
+
+export interface Gateway {
+  readonly id: string;
+  readonly port: number;
+  readonly adminPort: number;
+  connections(): number;
+  /** Stops accepting, closes every client with `code`, releases Redis state. Idempotent. */
+  stop(code?: number): Promise<void>;
+}
+
+/** Composition root: config → Redis, bus, queue, router, uWS app, heartbeat, admin server. */
+export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+  const id = config.RTV_GATEWAY_ID ?? randomId('gw-', 12);
+  const keys = createKeys(config.RTV_REDIS_PREFIX);
+  const registry = createRegistry({ service: 'gateway' });
+  const metrics = createGatewayMetrics(registry);
+  const onRedisError = (err: Error) => log.warn({ err: err.message }, 'redis connection error');
+  const commands = createRedis(config.REDIS_URL, { name: `rtv-gateway-${id}`, onError: onRedisError });
+  const blocking = createRedis(config.REDIS_URL, { name: `rtv-gateway-${id}-read`, onError: onRedisError });
+  const queueConn = createRedis(config.REDIS_URL, { name: `rtv-gateway-${id}-queue`, onError: onRedisError });
+  await Promise.all([waitReady(commands), waitReady(blocking), waitReady(queueConn)]);
+
+  const queue = new Queue<SessionJobData>(keys.queueName, { connection: queueConn, prefix: keys.bullPrefix });
+  queue.on('error', onRedisError);
+  const store = new SessionStore(commands, keys, queue);
+  const writer = new StreamWriter(commands, {
+    maxLen: config.RTV_STREAM_MAXLEN,
+    onFlush: () => metrics.busEntriesOut.inc(),
+    onDrop: (stream, lines, err) => {
+      metrics.busDropped.inc(lines);
+      log.warn({ stream, lines, err: err.message }, 'bus write dropped');
+    },
+  });
+
+  let stopping = false;
+  const closeClient = (session: ClientSession, code: number, reason: string) => {
+    if (session.closed || !session.ws) return;
+    session.ws.end(code, reason);
+  };
+  const router = new SessionRouter({
+    keys,
+    writer,
+    metrics,
+    log,
+    maxBackpressureBytes: config.RTV_MAX_BACKPRESSURE_BYTES,
+    closeClient,
+  });
+  const reader = new StreamReader({
+    stream: keys.gatewayOut(id),
+    blocking,
+    commands,
+    onBatch: (batch) => router.onBatch(batch),
+    onError: (err) => log.warn({ err: err.message }, 'out-stream read failed'),
+  });
+  await reader.start();
+
+  const handlerDeps = {
+    gatewayId: id,
+    router,
+    store,
+    metrics,
+    log,
+    frameLimits: { ...DEFAULT_FRAME_LIMITS, maxFrameBytes: config.RTV_MAX_FRAME_BYTES },
+    sessionLimits: {
+      pendingMaxFrames: config.RTV_PENDING_MAX_FRAMES,
+      replayMaxBytes: config.RTV_REPLAY_MAX_BYTES,
+    },
+    bindTimeoutMs: config.RTV_BIND_TIMEOUT_MS,
+    idleTimeoutS: config.RTV_IDLE_TIMEOUT_S,
+    maxBackpressureBytes: config.RTV_MAX_BACKPRESSURE_BYTES,
+    accepting: () => !stopping && commands.status === 'ready',
+  };
+  const app = uWS.App();
+  app.ws(REALTIME_PATH, createSocketBehavior(handlerDeps, 'authenticated'));
+  app.ws(`${REALTIME_PATH}/:user_id`, createSocketBehavior(handlerDeps, 'anonymous'));
+  registerSeedRoutes(app, config.RTV_STATUS_URL, log);
+
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    app.listen(config.RTV_GATEWAY_HOST, config.RTV_GATEWAY_PORT, (socket) => {
+      if (socket) resolve(socket);
+      else
+        reject(
+          new Error(`gateway could not listen on ${config.RTV_GATEWAY_HOST}:${config.RTV_GATEWAY_PORT}`),
+        );
+    });
+  });
+  const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
+
+  const heartbeat = new Heartbeat({
+    redis: commands,
+    hashKey: keys.gateway(id),
+    registryKey: keys.gateways(),
+    id,
+    fields: () => ({
+      connections: router.sessions.size,
+      draining: stopping ? 1 : 0,
+      version: GATEWAY_VERSION,
+      port,
+    }),
+    extra: () => reader.maintain(),
+    onError: onRedisError,
+  });
+  await heartbeat.start();
+
+  const admin = await startAdminServer({
+    port: config.RTV_GATEWAY_ADMIN_PORT,
+    registry,
+    ready: () => !stopping && commands.status === 'ready',
+    details: () => ({ id, connections: router.sessions.size, redis: commands.status }),
+  });
+  log.info({ id, port, adminPort: admin.port }, 'gateway listening');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    id,
+    port,
+    adminPort: admin.port,
+    connections: () => router.sessions.size,
+    stop: (code = CloseCode.GoingAway) =>
+      (stopped ??= (async () => {
+        stopping = true;
+        uWS.us_listen_socket_close(listenSocket);
+        for (const session of [...router.sessions.values()])
+          closeClient(session, code, 'gateway shutting down');
+        await writer.drain().catch(() => undefined);
+        await heartbeat.stop();
+        await reader.stop(true);
+        await queue.close();
+        await admin.close();
+        await Promise.allSettled([commands.quit(), queueConn.quit()]);
+        // close() exists at run time on uWS v20.30+; the bundled typings predate it.
+        (app as unknown as { close(): void }).close();
+      })()),
+  };
+}

@@ -1,0 +1,81 @@
+import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
+
+export const GATEWAY_ENV = {
+  ...COMMON_ENV,
+  RTV_GATEWAY_HOST: { type: 'string', default: '0.0.0.0', doc: 'Interface the WebSocket/HTTP port binds to' },
+  RTV_GATEWAY_PORT: {
+    type: 'int',
+    min: 0,
+    max: 65535,
+    default: 8000,
+    doc: 'Public WebSocket + seed HTTP port',
+  },
+  RTV_GATEWAY_ADMIN_PORT: {
+    type: 'int',
+    min: 0,
+    max: 65535,
+    default: 9100,
+    doc: 'Admin port: /metrics, /healthz, /readyz',
+  },
+  RTV_GATEWAY_ID: {
+    type: 'string',
+    pattern: /^[A-Za-z0-9_.-]{1,64}$/,
+    doc: 'Gateway id in Redis (default: gw-<random>); must be unique among live gateways',
+  },
+  RTV_STATUS_URL: {
+    type: 'url',
+    protocols: ['http', 'https'],
+    default: 'http://127.0.0.1:8090',
+    doc: 'Status API base URL; the seed GET …/status and …/health are forwarded to it',
+  },
+  RTV_MAX_FRAME_BYTES: {
+    type: 'int',
+    min: 1024,
+    max: 16 * 1024 * 1024,
+    default: 1024 * 1024,
+    doc: 'Largest client frame accepted; larger ones get message_too_large and close 1009',
+  },
+  RTV_MAX_BACKPRESSURE_BYTES: {
+    type: 'int',
+    min: 16 * 1024,
+    default: 1024 * 1024,
+    doc: 'Per-socket send buffer; a client that falls this far behind is closed (slow consumer)',
+  },
+  RTV_IDLE_TIMEOUT_S: {
+    type: 'int',
+    min: 8,
+    max: 960,
+    default: 60,
+    doc: 'Close a socket that answers no ping for this long (the gateway pings automatically)',
+  },
+  RTV_BIND_TIMEOUT_MS: {
+    type: 'int',
+    min: 100,
+    default: 10_000,
+    doc: 'How long a new session may wait for a worker before the client gets service_unavailable',
+  },
+  RTV_PENDING_MAX_FRAMES: {
+    type: 'int',
+    min: 1,
+    default: 500,
+    doc: 'Client frames buffered per session before a worker has bound it',
+  },
+  RTV_REPLAY_MAX_BYTES: {
+    type: 'int',
+    min: 0,
+    default: 4 * 1024 * 1024,
+    doc: 'Unacknowledged client frames kept per session for replay to a new owner',
+  },
+  RTV_STREAM_MAXLEN: {
+    type: 'int',
+    min: 100,
+    default: 5000,
+    doc: 'Approximate cap (entries, each a batch) on every bus stream this gateway writes',
+  },
+} as const satisfies EnvSchema;
+
+export type GatewayConfig = ConfigOf<typeof GATEWAY_ENV>;
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return loadConfig('gateway', GATEWAY_ENV, env);
+}

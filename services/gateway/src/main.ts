@@ -1,0 +1,17 @@
+import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
+import { startGateway } from './app.js';
+import { loadGatewayConfig } from './config.js';
+
+try {
+  const config = loadGatewayConfig();
+  const log = createLogger('gateway', config.RTV_LOG_LEVEL);
+  const gateway = await startGateway(config, log);
+  installShutdown(log, () => gateway.stop());
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error('gateway failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+}

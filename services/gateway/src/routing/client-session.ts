@@ -1,0 +1,101 @@
+import type { WebSocket } from 'uWebSockets.js';
+
+/** What uWS keeps per socket: just the session, created at upgrade. */
+export interface SocketData {
+  session: ClientSession;
+}
+
+interface ReplayEntry {
+  seq: number;
+  line: string;
+}
+
+export interface ClientSessionLimits {
+  pendingMaxFrames: number;
+  replayMaxBytes: number;
+}
+
+/**
+ * Gateway-side state of one client session: the socket, who owns the session (worker id + epoch), the
+ * numbering of client frames, frames waiting for a first owner, and frames not yet acknowledged by the owner
+ * (kept for replay to a new owner, DESIGN §4.3). Everything is bounded.
+ */
+export class ClientSession {
+  ws: WebSocket<SocketData> | undefined;
+  closed = false;
+  /** Worker id that owns the session, once bound. */
+  owner: string | undefined;
+  epoch = 0;
+  /** Last client frame number assigned. */
+  seq = 0;
+  /** Highest seq the owner acknowledged as applied. */
+  ackedSeq = 0;
+  /** Epoch and seq of the last server frame delivered to the client (repeats are dropped). */
+  deliveredEpoch = 0;
+  deliveredSeq = 0;
+  bindTimer: NodeJS.Timeout | undefined;
+  private replay: ReplayEntry[] = [];
+  private replayHead = 0;
+  private replayBytes = 0;
+  private pendingCount = 0;
+
+  constructor(
+    readonly sid: string,
+    readonly userId: string,
+    readonly route: 'anonymous' | 'authenticated',
+    readonly openedAt: number,
+    private readonly limits: ClientSessionLimits,
+  ) {}
+
+  /**
+   * Numbers a frame and remembers it until acknowledged. Returns false when the session has no owner yet and
+   * the pending budget is spent (the caller tells the client to slow down or retry).
+   * `evicted` counts replay entries dropped to stay within the byte budget.
+   */
+  record(line: (seq: number) => string): { line: string; evicted: number } | undefined {
+    if (this.owner === undefined && this.pendingCount >= this.limits.pendingMaxFrames) return undefined;
+    const seq = ++this.seq;
+    const text = line(seq);
+    if (this.owner === undefined) this.pendingCount++;
+    this.replay.push({ seq, line: text });
+    this.replayBytes += text.length;
+    let evicted = 0;
+    while (this.replayBytes > this.limits.replayMaxBytes && this.replayHead < this.replay.length - 1) {
+      this.dropHead();
+      evicted++;
+    }
+    return { line: text, evicted };
+  }
+
+  /** Drops entries the owner has applied. */
+  ack(seq: number): void {
+    if (seq <= this.ackedSeq) return;
+    this.ackedSeq = seq;
+    while (this.replayHead < this.replay.length && this.replay[this.replayHead]!.seq <= seq) this.dropHead();
+  }
+
+  /** Lines not yet acknowledged, oldest first: sent to a (new) owner when it binds. */
+  unacked(): string[] {
+    const out: string[] = [];
+    for (let i = this.replayHead; i < this.replay.length; i++) out.push(this.replay[i]!.line);
+    return out;
+  }
+
+  bind(owner: string, epoch: number): void {
+    this.owner = owner;
+    this.epoch = epoch;
+    this.pendingCount = 0;
+  }
+
+  private dropHead(): void {
+    const e = this.replay[this.replayHead]!;
+    this.replayBytes -= e.line.length;
+    this.replay[this.replayHead] = undefined as unknown as ReplayEntry;
+    this.replayHead++;
+    // Compact now and then instead of shifting on every ack.
+    if (this.replayHead > 1024 && this.replayHead * 2 > this.replay.length) {
+      this.replay = this.replay.slice(this.replayHead);
+      this.replayHead = 0;
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import type { WebSocket } from 'uWebSockets.js';
+import type { Keys, StreamWriter } from '@rtv/bus';
+import {
+  type BusLine,
+  decodeBatch,
+  encodeClientFrameLine,
+  encodeEndLine,
+  type FrameKind,
+} from '@rtv/protocol';
+import type { Logger } from '@rtv/service-kit';
+import type { GatewayMetrics } from '../metrics.js';
+import type { ClientSession, SocketData } from './client-session.js';
+
+export interface SessionRouterDeps {
+  keys: Keys;
+  writer: StreamWriter;
+  metrics: GatewayMetrics;
+  log: Logger;
+  maxBackpressureBytes: number;
+  /** Called when a worker ends a session (or the session must be closed for another reason). */
+  closeClient: (session: ClientSession, code: number, reason: string) => void;
+}
+
+/**
+ * Routes frames between client sockets and session owners.
+ *
+ * Client → worker: each frame is numbered and written with the batched writer to the owner's in-stream, or
+ * held until a worker binds the session. Worker → client: the gateway's out-stream is read in batches; each
+ * batch is grouped per socket and sent inside one `cork`, so a burst costs one syscall per socket.
+ * Ownership is fenced by epoch (DESIGN §4.8): a bind with a newer epoch re-routes the session and replays what
+ * the previous owner had not acknowledged; frames from an older epoch are dropped.
+ */
+export class SessionRouter {
+  readonly sessions = new Map<string, ClientSession>();
+
+  constructor(private readonly deps: SessionRouterDeps) {}
+
+  add(session: ClientSession): void {
+    this.sessions.set(session.sid, session);
+  }
+
+  remove(session: ClientSession, reason: string): void {
+    if (this.sessions.get(session.sid) !== session) return;
+    this.sessions.delete(session.sid);
+    if (session.bindTimer) clearTimeout(session.bindTimer);
+    if (session.owner !== undefined) {
+      this.write(this.deps.keys.workerIn(session.owner), encodeEndLine(session.sid, reason));
+    }
+  }
+
+  /**
+   * Numbers and forwards one client frame. Returns false when the frame could not be accepted (no owner yet
+   * and the pending budget is spent).
+   */
+  forward(session: ClientSession, kind: FrameKind, payload: string): boolean {
+    const recorded = session.record((seq) => encodeClientFrameLine(session.sid, seq, kind, payload));
+    if (!recorded) return false;
+    if (recorded.evicted > 0) this.deps.metrics.replayOverflow.inc(recorded.evicted);
+    if (session.owner !== undefined) this.write(this.deps.keys.workerIn(session.owner), recorded.line);
+    return true;
+  }
+
+  /** Handles one batch read from this gateway's out-stream. */
+  onBatch(batch: string): void {
+    let outgoing: Map<ClientSession, string[]> | undefined;
+    decodeBatch(
+      batch,
+      (line) => {
+        const payload = this.apply(line);
+        if (payload === undefined) return;
+        outgoing ??= new Map();
+        const session = this.sessions.get(line.sid)!;
+        const list = outgoing.get(session);
+        if (list) list.push(payload);
+        else outgoing.set(session, [payload]);
+      },
+      (raw, why) => this.deps.log.warn({ why, bytes: raw.length }, 'malformed bus line skipped'),
+    );
+    if (outgoing) for (const [session, payloads] of outgoing) this.deliver(session, payloads);
+  }
+
+  /** Applies a control line; returns the payload to deliver for message lines. */
+  private apply(line: BusLine): string | undefined {
+    const { metrics, keys } = this.deps;
+    metrics.busLinesIn.inc({ op: line.op });
+    const session = this.sessions.get(line.sid);
+    switch (line.op) {
+      case 'B': {
+        if (!session) {
+          // The client left before a worker picked the session up: tell that worker to let go.
+          this.write(keys.workerIn(line.wid), encodeEndLine(line.sid, 'client_gone'));
+          return undefined;
+        }
+        if (line.epoch <= session.epoch && session.owner !== undefined) return undefined;
+        const first = session.owner === undefined;
+        session.bind(line.wid, line.epoch);
+        if (first) {
+          if (session.bindTimer) clearTimeout(session.bindTimer);
+          session.bindTimer = undefined;
+          metrics.bindLatency.observe((Date.now() - session.openedAt) / 1000);
+        } else {
+          this.deps.log.info({ sid: session.sid, owner: line.wid, epoch: line.epoch }, 'session re-bound');
+        }
+        const stream = keys.workerIn(line.wid);
+        for (const pending of session.unacked()) this.write(stream, pending);
+        return undefined;
+      }
+      case 'M': {
+        if (!session || session.closed) return undefined;
+        // Server frames are numbered per owner epoch: older epochs are fenced off, repeats dropped.
+        if (
+          line.epoch < session.epoch ||
+          (line.epoch === session.deliveredEpoch && line.seq <= session.deliveredSeq)
+        ) {
+          metrics.staleDropped.inc();
+          return undefined;
+        }
+        session.deliveredEpoch = line.epoch;
+        session.deliveredSeq = line.seq;
+        return line.payload;
+      }
+      case 'A': {
+        if (session && line.epoch >= session.epoch) session.ack(line.seq);
+        return undefined;
+      }
+      case 'X': {
+        if (session && line.epoch >= session.epoch) this.deps.closeClient(session, line.code, line.reason);
+        return undefined;
+      }
+      default:
+        // Gateway-bound streams never carry F/E lines; a misrouted one is ignored.
+        return undefined;
+    }
+  }
+
+  private deliver(session: ClientSession, payloads: string[]): void {
+    const ws = session.ws;
+    if (!ws || session.closed) return;
+    const { metrics } = this.deps;
+    if (ws.getBufferedAmount() > this.deps.maxBackpressureBytes) {
+      metrics.slowConsumers.inc();
+      this.deps.closeClient(session, 1008, 'slow consumer: send buffer full');
+      return;
+    }
+    let bytes = 0;
+    ws.cork(() => {
+      for (const p of payloads) {
+        ws.send(p, false);
+        bytes += p.length;
+      }
+    });
+    metrics.framesOut.inc(payloads.length);
+    metrics.bytesOut.inc(bytes);
+  }
+
+  private write(stream: string, line: string): void {
+    this.deps.metrics.busLinesOut.inc();
+    this.deps.writer.write(stream, line);
+  }
+}
+
+export type ClientSocket = WebSocket<SocketData>;

@@ -1,0 +1,82 @@
+import type { Keys } from '@rtv/bus';
+import type { Modalities, TurnDetection, Voice } from '@rtv/protocol';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** A session's effective configuration in public-protocol terms (seed fields plus extensions). */
+export interface SessionConfig {
+  voice: Voice;
+  language: string;
+  instructions?: string;
+  temperature: number;
+  max_response_output_tokens: number | 'inf';
+  modalities: Modalities;
+  turn_detection?: TurnDetection;
+}
+
+/** Session defaults from the seed's "Model Configuration" (voice, language, temperature, max tokens). */
+export const DEFAULT_SESSION_CONFIG: Readonly<SessionConfig> = Object.freeze({
+  voice: 'alloy',
+  language: 'en',
+  temperature: 0.8,
+  max_response_output_tokens: 4096,
+  modalities: ['audio', 'text'] satisfies Modalities,
+});
+
+/** What a session job carries: enough for any worker to open the session. */
+export interface SessionJobData {
+  sid: string;
+  userId: string;
+  gatewayId: string;
+  createdMs: number;
+}
+
+/**
+ * How long a session's keys live without a refresh. The owner refreshes them while the session runs; this
+ * bounds what a session leaves behind if every process that knew it died.
+ */
+export const SESSION_TTL_MS = 2 * 60 * 60 * 1000;
+
+/**
+ * Creates and removes session records: the session hash (DESIGN §3) and the BullMQ job whose active state is
+ * the owner's lease. Called once per connection, never per frame.
+ */
+export class SessionStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly queue: Queue<SessionJobData>,
+  ) {}
+
+  async create(data: SessionJobData, config: SessionConfig): Promise<void> {
+    const key = this.keys.session(data.sid);
+    await this.redis
+      .multi()
+      .hset(key, {
+        user: data.userId,
+        gateway: data.gatewayId,
+        created_ms: data.createdMs,
+        epoch: 0,
+        seq: 0,
+        config: JSON.stringify(config),
+        state: 'queued',
+      })
+      .pexpire(key, SESSION_TTL_MS)
+      .exec();
+    await this.queue.add('session', data, {
+      jobId: data.sid,
+      removeOnComplete: true,
+      removeOnFail: { age: 3600, count: 1000 },
+      attempts: 1,
+    });
+  }
+
+  /**
+   * Removes a session that no worker has bound yet. A job that a worker took meanwhile stays: that worker
+   * binds, the gateway no longer knows the session and answers with an end line.
+   */
+  async discardUnbound(sid: string): Promise<void> {
+    await this.queue.remove(sid).catch(() => 0);
+    await this.redis.del(this.keys.session(sid), this.keys.sessionHistory(sid));
+  }
+}

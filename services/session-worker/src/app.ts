@@ -1,0 +1,228 @@
+import {
+  createKeys,
+  createRedis,
+  Heartbeat,
+  randomId,
+  StreamReader,
+  StreamWriter,
+  waitReady,
+} from '@rtv/bus';
+import { type LocalEngine, startLocalEngine } from '@rtv/local-engine';
+import { CloseCode, decodeBatch, encodeAckLine, encodeBindLine, encodeCloseLine } from '@rtv/protocol';
+import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit';
+import { type Job, Worker } from 'bullmq';
+import type { WorkerConfig } from './config.js';
+import { createWorkerMetrics } from './metrics.js';
+import { SessionRunner } from './sessions/session-runner.js';
+import { SessionRecords } from './sessions/session-state.js';
+import { resolveShape } from './upstream/event-mapping.js';
+
+export const WORKER_VERSION = '0.1.0';
+
+export interface SessionWorker {
+  readonly id: string;
+  readonly adminPort: number;
+  /** The in-process local engine, when no provider key is configured. */
+  readonly engine: LocalEngine | undefined;
+  sessions(): number;
+  stop(): Promise<void>;
+}
+
+interface SessionJobData {
+  sid: string;
+}
+
+/** Composition root: config → provider (or local engine), Redis, bus, BullMQ worker, heartbeat, admin. */
+export async function startSessionWorker(config: WorkerConfig, log: Logger): Promise<SessionWorker> {
+  const id = config.RTV_WORKER_ID ?? randomId('wk-', 12);
+  const keys = createKeys(config.RTV_REDIS_PREFIX);
+  const registry = createRegistry({ service: 'session-worker' });
+  const metrics = createWorkerMetrics(registry);
+  metrics.capacity.set(config.RTV_WORKER_CAPACITY);
+  const onRedisError = (err: Error) => log.warn({ err: err.message }, 'redis connection error');
+
+  let engine: LocalEngine | undefined;
+  let providerUrl = config.OPENAI_REALTIME_URL;
+  if (!config.OPENAI_API_KEY) {
+    engine = await startLocalEngine({ mode: config.RTV_ENGINE_MODE as 'speech' | 'echo' });
+    providerUrl = engine.url;
+    log.info(
+      { url: engine.url, mode: config.RTV_ENGINE_MODE },
+      'OPENAI_API_KEY is not set: using the local engine',
+    );
+  }
+  const model = config.OPENAI_REALTIME_MODEL;
+  const shape = resolveShape(config.RTV_PROVIDER_SHAPE as 'auto' | 'ga' | 'beta', model, providerUrl);
+  log.info(
+    { model, shape, provider: engine ? 'local-engine' : new URL(providerUrl).host },
+    'provider configured',
+  );
+
+  const commands = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}`, onError: onRedisError });
+  const blocking = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-read`, onError: onRedisError });
+  const bullConn = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-bull`, onError: onRedisError });
+  await Promise.all([waitReady(commands), waitReady(blocking), waitReady(bullConn)]);
+
+  const records = new SessionRecords(commands, keys, config.RTV_SESSION_TTL_MS);
+  const writer = new StreamWriter(commands, {
+    maxLen: config.RTV_STREAM_MAXLEN,
+    onDrop: (stream, lines, err) => log.warn({ stream, lines, err: err.message }, 'bus write dropped'),
+  });
+  const runners = new Map<string, SessionRunner>();
+
+  const reader = new StreamReader({
+    stream: keys.workerIn(id),
+    blocking,
+    commands,
+    onBatch: (batch) =>
+      decodeBatch(
+        batch,
+        (line) => {
+          if (line.op === 'F') runners.get(line.sid)?.apply(line.seq, line.kind, line.payload);
+          else if (line.op === 'E')
+            runners.get(line.sid)?.end(line.reason === 'client_gone' ? 'client_gone' : 'client_closed');
+        },
+        (_raw, why) => log.warn({ why }, 'malformed bus line skipped'),
+      ),
+    onError: (err) => log.warn({ err: err.message }, 'in-stream read failed'),
+  });
+  await reader.start();
+
+  const runnerDeps = {
+    keys,
+    writer,
+    log,
+    metrics,
+    provider: { url: providerUrl, model, apiKey: config.OPENAI_API_KEY, shape },
+    appendHistory: (sid: string, item: Parameters<SessionRecords['appendHistory']>[1]) =>
+      void records
+        .appendHistory(sid, item)
+        .catch((err: Error) => log.warn({ sid, err: err.message }, 'history write failed')),
+    saveConfig: (sid: string, cfg: Parameters<SessionRecords['saveConfig']>[1]) =>
+      void records
+        .saveConfig(sid, cfg)
+        .catch((err: Error) => log.warn({ sid, err: err.message }, 'config write failed')),
+  };
+
+  const runSession = async (job: Job<SessionJobData>): Promise<string> => {
+    const sid = job.data.sid;
+    const state = await records.claim(sid, id);
+    if (!state) return 'gone';
+    const runner = new SessionRunner(state, runnerDeps);
+    runners.set(sid, runner);
+    metrics.sessions.set(runners.size);
+    metrics.sessionsStarted.inc({ kind: state.epoch > 1 ? 'takeover' : 'new' });
+    writer.write(keys.gatewayOut(state.gatewayId), encodeBindLine(sid, id, state.epoch));
+    log.info({ sid, userId: state.userId, epoch: state.epoch }, 'session bound');
+    void runner.start();
+    const reason = await runner.done;
+    if (runners.get(sid) === runner) runners.delete(sid);
+    metrics.sessions.set(runners.size);
+    metrics.sessionsEnded.inc({ reason });
+    log.info({ sid, reason }, 'session ended');
+    if (reason !== 'lease_lost') {
+      await records
+        .remove(sid)
+        .catch((err: Error) => log.warn({ sid, err: err.message }, 'session cleanup failed'));
+    }
+    return reason;
+  };
+
+  const bull = new Worker<SessionJobData, string>(keys.queueName, runSession, {
+    connection: bullConn,
+    prefix: keys.bullPrefix,
+    concurrency: config.RTV_WORKER_CAPACITY,
+    // The lock is the lease: renewed every lockDuration/2 while the session runs. A dead worker's sessions
+    // are found by the stalled check and moved to another worker (DESIGN §5).
+    lockDuration: config.RTV_LEASE_MS,
+    stalledInterval: Math.max(500, Math.floor(config.RTV_LEASE_MS / 2)),
+    maxStalledCount: 1000,
+    drainDelay: 1,
+  });
+  bull.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));
+  bull.on('failed', (job, err) => log.warn({ sid: job?.id, err: err.message }, 'session job failed'));
+
+  // Progress: acknowledge applied seqs to gateways (so they can drop replay data) and persist them, batched
+  // for every session on one timer, never per frame (DESIGN §4.1).
+  const progressTimer = setInterval(() => {
+    const dirty: Array<{ sid: string; epoch: number; seq: number; runner: SessionRunner }> = [];
+    for (const runner of runners.values()) {
+      if (runner.appliedSeq > runner.savedSeq) {
+        dirty.push({ sid: runner.sid, epoch: runner.state.epoch, seq: runner.appliedSeq, runner });
+      }
+    }
+    if (dirty.length === 0) return;
+    records.saveProgress(dirty).then(
+      (lost) => {
+        const lostSet = new Set(lost);
+        for (const d of dirty) {
+          if (lostSet.has(d.sid)) {
+            metrics.leaseLost.inc();
+            log.warn({ sid: d.sid, epoch: d.epoch }, 'a newer owner took the session: letting go');
+            d.runner.end('lease_lost');
+            continue;
+          }
+          d.runner.savedSeq = Math.max(d.runner.savedSeq, d.seq);
+          writer.write(keys.gatewayOut(d.runner.state.gatewayId), encodeAckLine(d.sid, d.epoch, d.seq));
+        }
+      },
+      (err: Error) => log.warn({ err: err.message }, 'progress write failed'),
+    );
+  }, config.RTV_PROGRESS_INTERVAL_MS);
+  progressTimer.unref();
+
+  let stopping = false;
+  const heartbeat = new Heartbeat({
+    redis: commands,
+    hashKey: keys.worker(id),
+    registryKey: keys.workers(),
+    id,
+    fields: () => ({
+      sessions: runners.size,
+      capacity: config.RTV_WORKER_CAPACITY,
+      draining: stopping ? 1 : 0,
+      version: WORKER_VERSION,
+      provider: engine ? 'local-engine' : 'openai',
+    }),
+    extra: () => reader.maintain(),
+    onError: onRedisError,
+  });
+  await heartbeat.start();
+
+  const admin = await startAdminServer({
+    port: config.RTV_WORKER_ADMIN_PORT,
+    registry,
+    ready: () => !stopping && commands.status === 'ready' && bull.isRunning(),
+    details: () => ({ id, sessions: runners.size, redis: commands.status }),
+  });
+  log.info({ id, adminPort: admin.port, capacity: config.RTV_WORKER_CAPACITY }, 'session worker ready');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    id,
+    adminPort: admin.port,
+    engine,
+    sessions: () => runners.size,
+    stop: () =>
+      (stopped ??= (async () => {
+        stopping = true;
+        const closing = bull.close();
+        // Until session hand-over lands, clients are told to reconnect (1012) and their sessions end here.
+        for (const runner of runners.values()) {
+          writer.write(
+            keys.gatewayOut(runner.state.gatewayId),
+            encodeCloseLine(runner.sid, runner.state.epoch, CloseCode.ServiceRestart, 'worker restarting'),
+          );
+          runner.end('worker_stopping');
+        }
+        await closing;
+        clearInterval(progressTimer);
+        await writer.drain().catch(() => undefined);
+        await heartbeat.stop();
+        await reader.stop(true);
+        await admin.close();
+        await engine?.close();
+        await Promise.allSettled([commands.quit(), bullConn.quit()]);
+      })()),
+  };
+}

@@ -1,0 +1,85 @@
+import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
+
+export const WORKER_ENV = {
+  ...COMMON_ENV,
+  RTV_WORKER_ID: {
+    type: 'string',
+    pattern: /^[A-Za-z0-9_.-]{1,64}$/,
+    doc: 'Worker id in Redis (default: wk-<random>); must be unique among live workers',
+  },
+  RTV_WORKER_CAPACITY: {
+    type: 'int',
+    min: 1,
+    max: 100_000,
+    default: 100,
+    doc: 'Sessions this worker holds at once (BullMQ concurrency)',
+  },
+  RTV_WORKER_ADMIN_PORT: {
+    type: 'int',
+    min: 0,
+    max: 65535,
+    default: 9200,
+    doc: 'Admin port: /metrics, /healthz, /readyz',
+  },
+  RTV_LEASE_MS: {
+    type: 'int',
+    min: 1000,
+    max: 600_000,
+    default: 4000,
+    doc: 'Session lease (BullMQ lock) length; a dead worker’s sessions move after about this long',
+  },
+  RTV_PROGRESS_INTERVAL_MS: {
+    type: 'int',
+    min: 20,
+    max: 10_000,
+    default: 200,
+    doc: 'How often applied client seqs are acknowledged to gateways and saved (batched for all sessions)',
+  },
+  RTV_SESSION_TTL_MS: {
+    type: 'int',
+    min: 60_000,
+    default: 2 * 60 * 60 * 1000,
+    doc: 'TTL of session keys, refreshed while the session runs',
+  },
+  RTV_STREAM_MAXLEN: {
+    type: 'int',
+    min: 100,
+    default: 5000,
+    doc: 'Approximate cap (entries, each a batch) on every bus stream this worker writes',
+  },
+  OPENAI_API_KEY: {
+    type: 'string',
+    secret: true,
+    doc: 'Provider key; when unset the worker starts the built-in local engine and uses it',
+  },
+  OPENAI_REALTIME_MODEL: {
+    type: 'string',
+    pattern: /^[A-Za-z0-9._:-]{1,128}$/,
+    default: 'gpt-4o-realtime-preview-2024-10-01',
+    doc: 'Realtime model id (the seed default is a preview model)',
+  },
+  OPENAI_REALTIME_URL: {
+    type: 'url',
+    protocols: ['ws', 'wss'],
+    default: 'wss://api.openai.com/v1/realtime',
+    doc: 'Realtime WebSocket endpoint (ignored while the local engine is in use)',
+  },
+  RTV_PROVIDER_SHAPE: {
+    type: 'enum',
+    values: ['auto', 'ga', 'beta'],
+    default: 'auto',
+    doc: 'Provider wire shape; auto = beta for *-realtime-preview* models off api.openai.com, GA otherwise',
+  },
+  RTV_ENGINE_MODE: {
+    type: 'enum',
+    values: ['speech', 'echo'],
+    default: 'speech',
+    doc: 'Local engine mode: speech (replies with synthesized speech) or echo (returns input audio; benchmarks)',
+  },
+} as const satisfies EnvSchema;
+
+export type WorkerConfig = ConfigOf<typeof WORKER_ENV>;
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return loadConfig('session-worker', WORKER_ENV, env);
+}

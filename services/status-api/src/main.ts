@@ -1,0 +1,18 @@
+import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
+import { buildStatusApi } from './app.js';
+import { loadStatusConfig } from './config.js';
+
+try {
+  const config = loadStatusConfig();
+  const log = createLogger('status-api', config.RTV_LOG_LEVEL);
+  const app = await buildStatusApi({ redisUrl: config.REDIS_URL, prefix: config.RTV_REDIS_PREFIX, log });
+  await app.listen({ host: config.RTV_STATUS_HOST, port: config.RTV_STATUS_PORT });
+  installShutdown(log, () => app.close());
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error('status API failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+}

@@ -1,0 +1,90 @@
+// An in-process cluster for end-to-end tests: N gateways, N workers and the status API on loopback ports,
+// sharing one real Redis under a fresh key prefix, with a local engine as the provider. Running several
+// gateways and workers in one process is what proves cross-instance routing (every frame still crosses Redis).
+import { type LocalEngine, type LocalEngineOptions, startLocalEngine } from '@rtv/local-engine';
+import { createLogger } from '@rtv/service-kit';
+import { createTestRedis, type TestRedis } from '@rtv/testing';
+import { type Gateway, startGateway } from '../../../services/gateway/src/app.js';
+import { loadGatewayConfig } from '../../../services/gateway/src/config.js';
+import { type SessionWorker, startSessionWorker } from '../../../services/session-worker/src/app.js';
+import { loadWorkerConfig } from '../../../services/session-worker/src/config.js';
+import { buildStatusApi } from '../../../services/status-api/src/app.js';
+
+export interface StackOptions {
+  gateways?: number;
+  workers?: number;
+  engine?: LocalEngineOptions;
+  /** Provider wire shape the workers use. @defaultValue 'ga' */
+  shape?: 'ga' | 'beta';
+  /** Extra environment for every gateway / worker. */
+  gatewayEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+}
+
+export interface Stack {
+  redis: TestRedis;
+  engine: LocalEngine;
+  gateways: Gateway[];
+  workers: SessionWorker[];
+  statusUrl: string;
+  /** ws://127.0.0.1:<port of gateway i>/api/v1/streaming/realtime/<user> */
+  wsUrl(user: string, gateway?: number): string;
+  httpUrl(path: string, gateway?: number): string;
+  stop(): Promise<void>;
+}
+
+const API_KEY = 'test-provider-key';
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const redis = await createTestRedis('e2e');
+  const log = createLogger('e2e', process.env.RTV_TEST_LOG_LEVEL ?? 'silent');
+  const engine = await startLocalEngine({ realtime: false, ...opts.engine, apiKey: API_KEY });
+  const status = await buildStatusApi({ redisUrl: redis.url, prefix: redis.prefix, log });
+  await status.listen({ host: '127.0.0.1', port: 0 });
+  const address = status.server.address();
+  const statusUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const common = { REDIS_URL: redis.url, RTV_REDIS_PREFIX: redis.prefix, RTV_LOG_LEVEL: 'silent' };
+  const workers: SessionWorker[] = [];
+  for (let i = 0; i < (opts.workers ?? 1); i++) {
+    const config = loadWorkerConfig({
+      ...common,
+      RTV_WORKER_ID: `wk-${i}`,
+      RTV_WORKER_ADMIN_PORT: '0',
+      OPENAI_API_KEY: API_KEY,
+      OPENAI_REALTIME_URL: engine.url,
+      OPENAI_REALTIME_MODEL: opts.shape === 'beta' ? 'gpt-4o-realtime-preview-2024-10-01' : 'gpt-realtime',
+      RTV_PROVIDER_SHAPE: opts.shape ?? 'ga',
+      ...opts.workerEnv,
+    });
+    workers.push(await startSessionWorker(config, log.child({ worker: i })));
+  }
+  const gateways: Gateway[] = [];
+  for (let i = 0; i < (opts.gateways ?? 1); i++) {
+    const config = loadGatewayConfig({
+      ...common,
+      RTV_GATEWAY_ID: `gw-${i}`,
+      RTV_GATEWAY_HOST: '127.0.0.1',
+      RTV_GATEWAY_PORT: '0',
+      RTV_GATEWAY_ADMIN_PORT: '0',
+      RTV_STATUS_URL: statusUrl,
+      ...opts.gatewayEnv,
+    });
+    gateways.push(await startGateway(config, log.child({ gateway: i })));
+  }
+  return {
+    redis,
+    engine,
+    gateways,
+    workers,
+    statusUrl,
+    wsUrl: (user, g = 0) => `ws://127.0.0.1:${gateways[g]!.port}/api/v1/streaming/realtime/${user}`,
+    httpUrl: (path, g = 0) => `http://127.0.0.1:${gateways[g]!.port}${path}`,
+    stop: async () => {
+      await Promise.allSettled(gateways.map((g) => g.stop()));
+      await Promise.allSettled(workers.map((w) => w.stop()));
+      await status.close();
+      await engine.close();
+      await redis.cleanup();
+    },
+  };
+}

@@ -1,0 +1,247 @@
+// The realtime path end to end: real WebSocket clients → uWS gateway → Redis streams → session worker →
+// provider (the local engine) and back, on a real Redis.
+import { validateServerMessage } from '@rtv/protocol';
+import { makeSyntheticSpeech, pcmFrames, WsTestClient, waitFor } from '@rtv/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from './helpers/stack.js';
+
+type Msg = { type: string; [k: string]: unknown };
+
+/** 20 ms base64 frames of a synthetic utterance followed by silence, as seed audio messages. */
+function speechMessages(speechMs: number, silenceMs = 1000): object[] {
+  const pcm = Buffer.concat([makeSyntheticSpeech(speechMs).pcm, Buffer.alloc(48 * silenceMs)]);
+  return pcmFrames(pcm, 20).map((frame) => ({
+    type: 'conversation.item.input',
+    conversation_item_input: { type: 'input_audio_buffer', audio: frame.toString('base64') },
+  }));
+}
+
+/** Every message a client received must match the public protocol's response schemas. */
+function expectValidServerMessages(client: WsTestClient): void {
+  for (const m of client.all()) {
+    const res = validateServerMessage(m);
+    expect(res.ok ? 'ok' : `${(m as Msg).type}: ${res.error.message}`).toBe('ok');
+  }
+}
+
+describe('realtime path (GA provider shape)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("runs the seed's JavaScript example message for message", async () => {
+    const ws = await WsTestClient.connect(stack.wsUrl('test_user'));
+    // The seed sends session.update from onopen, before any server message.
+    ws.send({ type: 'session.update', session_update: { voice: 'alloy', language: 'en' } });
+    const created = await ws.nextOfType<{ session: { id: string; user_id: string } }>('session.created');
+    expect(created.session.id).toMatch(/^sess_[0-9A-Za-z]{21}$/);
+    expect(created.session.user_id).toBe('test_user');
+    const updated = await ws.nextOfType<{ session: { id: string; voice: string; language: string } }>(
+      'session.update',
+    );
+    expect(updated.session).toMatchObject({ id: created.session.id, voice: 'alloy', language: 'en' });
+
+    ws.send({
+      type: 'conversation.item.input',
+      conversation_item_input: { type: 'input_text', text: 'Hello, how are you?' },
+    });
+    const done = await ws.nextOfType<{
+      response: { usage: { input_tokens: number; output_tokens: number } };
+    }>('response.done', 10_000);
+    expect(done.response.usage.input_tokens).toBeGreaterThan(0);
+    expect(done.response.usage.output_tokens).toBeGreaterThan(0);
+    const all = ws.all() as Msg[];
+    const text = all
+      .filter((m) => m.type === 'response.delta')
+      .map((m) => (m.response as { delta: { content: string } }).delta.content)
+      .join('');
+    expect(text.length).toBeGreaterThan(0);
+    const audio = all.filter((m) => m.type === 'response.audio');
+    expect(audio.length).toBeGreaterThan(0);
+    const audioBytes = audio.reduce(
+      (n, m) => n + Buffer.from((m.response as { audio: string }).audio, 'base64').length,
+      0,
+    );
+    // Real PCM16 at 24 kHz: at least a quarter second of reply.
+    expect(audioBytes).toBeGreaterThan(24_000 * 2 * 0.25);
+    // Ordering: every delta and audio chunk of the turn precedes its response.done.
+    const doneIndex = all.findIndex((m) => m.type === 'response.done');
+    expect(all.findLastIndex((m) => m.type === 'response.audio')).toBeLessThan(doneIndex);
+    expectValidServerMessages(ws);
+    await ws.close();
+  });
+
+  it('answers ping at the gateway with the seed pong (timestamp at the top level)', async () => {
+    const ws = await WsTestClient.connect(stack.wsUrl('pinger'));
+    ws.send({ type: 'ping', ping: { timestamp: 1234567890.123 } });
+    const pong = await ws.nextOfType('pong');
+    expect(pong).toEqual({ type: 'pong', timestamp: 1234567890.123 });
+    await ws.close();
+  });
+
+  it('turns speech sent as audio into speech events, response.audio and response.done', async () => {
+    const ws = await WsTestClient.connect(stack.wsUrl('speaker'));
+    await ws.nextOfType('session.created');
+    for (const m of speechMessages(1200)) ws.send(m);
+    await ws.nextOfType('input_audio_buffer.speech_started', 10_000);
+    await ws.nextOfType('input_audio_buffer.speech_stopped', 10_000);
+    await ws.nextOfType('response.audio', 10_000);
+    const done = await ws.nextOfType<{ response: { usage: { input_tokens: number } } }>(
+      'response.done',
+      10_000,
+    );
+    expect(done.response.usage.input_tokens).toBeGreaterThan(0);
+    expectValidServerMessages(ws);
+    await ws.close();
+  });
+
+  it('answers bad frames with a stable error code and keeps the session going', async () => {
+    const ws = await WsTestClient.connect(stack.wsUrl('clumsy'));
+    await ws.nextOfType('session.created');
+    const bad: Array<[string, string]> = [
+      ['{not json', 'invalid_json'],
+      ['[1,2,3]', 'invalid_message'],
+      [JSON.stringify({ type: 'nope' }), 'unknown_message_type'],
+      [JSON.stringify({ type: 'session.update', voice: 'alloy' }), 'invalid_message'],
+      [
+        JSON.stringify({
+          type: 'conversation.item.input',
+          conversation_item_input: { type: 'input_audio_buffer', audio: 'AAA' },
+        }),
+        'invalid_audio',
+      ],
+      [
+        JSON.stringify({
+          type: 'conversation.item.input',
+          conversation_item_input: { type: 'input_text', text: '  ' },
+        }),
+        'invalid_message',
+      ],
+    ];
+    for (const [frame, code] of bad) {
+      ws.send(frame);
+      const err = await ws.nextOfType<{ error: { code: string; message: string } }>('error');
+      expect(err.error.code).toBe(code);
+      expect(err.error.message.length).toBeGreaterThan(0);
+    }
+    // Odd-length binary audio (the binary PCM16 extension) is refused the same way.
+    ws.send(Buffer.from([1, 2, 3]));
+    expect((await ws.nextOfType<{ error: { code: string } }>('error')).error.code).toBe('invalid_audio');
+    ws.send({
+      type: 'conversation.item.input',
+      conversation_item_input: { type: 'input_text', text: 'Still there?' },
+    });
+    await ws.nextOfType('response.done', 10_000);
+    expectValidServerMessages(ws);
+    await ws.close();
+  });
+
+  it('relays a provider failure to the client sanitized', async () => {
+    const ws = await WsTestClient.connect(stack.wsUrl('unlucky'));
+    await ws.nextOfType('session.created');
+    stack.engine.failNextResponse({
+      type: 'server_error',
+      code: 'server_error',
+      message: 'backend db-7.internal.example refused; key sk-live-123',
+    });
+    ws.send({ type: 'conversation.item.input', conversation_item_input: { type: 'input_text', text: 'Hi' } });
+    const err = await ws.nextOfType<{ error: { code: string; message: string } }>('error', 10_000);
+    expect(err.error.code).toBe('upstream_error');
+    expect(err.error.message).not.toMatch(/db-7|sk-live|internal\.example/);
+    const done = await ws.nextOfType<{ response: { status?: string } }>('response.done', 10_000);
+    expect(done.response.status).toBe('failed');
+    // The session survives a failed response.
+    ws.send({
+      type: 'conversation.item.input',
+      conversation_item_input: { type: 'input_text', text: 'Again' },
+    });
+    const next = await ws.nextOfType<{ response: { status?: string } }>('response.done', 10_000);
+    expect(next.response.status).toBe('completed');
+    await ws.close();
+  });
+
+  it('ends the upstream session and removes the session keys when the client closes', async () => {
+    const before = stack.engine.connections();
+    const ws = await WsTestClient.connect(stack.wsUrl('leaver'));
+    const created = await ws.nextOfType<{ session: { id: string } }>('session.created');
+    const sid = created.session.id;
+    const sessionKey = `${stack.redis.prefix}:sess:{${sid}}`;
+    ws.send({
+      type: 'conversation.item.input',
+      conversation_item_input: { type: 'input_text', text: 'Remember me' },
+    });
+    await ws.nextOfType('response.done', 10_000);
+    expect(await stack.redis.redis.exists(sessionKey)).toBe(1);
+    await waitFor(async () => (await stack.redis.redis.llen(`${sessionKey}:history`)) === 2, {
+      message: 'history holds the user and assistant items',
+    });
+    await ws.close();
+    await waitFor(() => stack.engine.connections() === before, { message: 'upstream closed' });
+    await waitFor(async () => (await stack.redis.redis.exists(sessionKey, `${sessionKey}:history`)) === 0, {
+      message: 'session keys removed',
+    });
+  });
+
+  it('refuses bad upgrades before the handshake', async () => {
+    await expect(WsTestClient.connect(stack.wsUrl('bad%20user'))).rejects.toThrow(/HTTP 400/);
+    await expect(WsTestClient.connect(stack.wsUrl('x'.repeat(129)))).rejects.toThrow(/HTTP 400/);
+    const authUrl = stack.wsUrl('').replace(/\/$/, '');
+    await expect(WsTestClient.connect(authUrl)).rejects.toThrow(/HTTP 401/);
+    await expect(WsTestClient.connect(authUrl, { headers: { authorization: 'Bearer ' } })).rejects.toThrow(
+      /HTTP 401/,
+    );
+    const ok = await WsTestClient.connect(authUrl, { headers: { authorization: 'Bearer some-token' } });
+    const created = await ok.nextOfType<{ session: { user_id: string } }>('session.created');
+    expect(created.session.user_id).toMatch(/^bearer-[0-9a-f]{24}$/);
+    await ok.close();
+  });
+
+  it('serves the seed HTTP endpoints on the gateway port', async () => {
+    const status = await fetch(stack.httpUrl('/api/v1/streaming/realtime/status'));
+    expect(status.status).toBe(200);
+    const body = (await status.json()) as { status: string; connections: number };
+    expect(body.status).toBe('running');
+    expect(typeof body.connections).toBe('number');
+    const health = await fetch(stack.httpUrl('/api/v1/streaming/realtime/health'));
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { status: string }).status).toBe('healthy');
+    const missing = await fetch(stack.httpUrl('/nope'));
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe('realtime path (beta provider shape)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ shape: 'beta' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('runs a text turn and an audio turn through a beta-shape provider', async () => {
+    const ws = await WsTestClient.connect(stack.wsUrl('beta_user'));
+    await ws.nextOfType('session.created');
+    ws.send({ type: 'session.update', session_update: { voice: 'verse', temperature: 0.7 } });
+    const updated = await ws.nextOfType<{ session: { voice: string; temperature: number } }>(
+      'session.update',
+    );
+    expect(updated.session).toMatchObject({ voice: 'verse', temperature: 0.7 });
+    ws.send({
+      type: 'conversation.item.input',
+      conversation_item_input: { type: 'input_text', text: 'Hello' },
+    });
+    await ws.nextOfType('response.delta', 10_000);
+    await ws.nextOfType('response.done', 10_000);
+    for (const m of speechMessages(1000)) ws.send(m);
+    await ws.nextOfType('input_audio_buffer.speech_started', 10_000);
+    await ws.nextOfType('response.audio', 10_000);
+    await ws.nextOfType('response.done', 10_000);
+    expectValidServerMessages(ws);
+    await ws.close();
+  });
+});
