@@ -5,7 +5,12 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
-    include: ['libs/*/{src,test}/**/*.test.ts', 'services/*/{src,test}/**/*.test.ts', 'scripts/**/*.test.ts', 'tests/**/*.test.ts'],
+    include: [
+      'libs/*/{src,test}/**/*.test.ts',
+      'services/*/{src,test}/**/*.test.ts',
+      'scripts/**/*.test.ts',
+      'tests/**/*.test.ts',
+    ],
     globalSetup: ['./scripts/test-global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

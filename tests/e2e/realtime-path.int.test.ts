@@ -1,7 +1,7 @@
 // The realtime path end to end: real WebSocket clients → uWS gateway → Redis streams → session worker →
 // provider (the local engine) and back, on a real Redis.
 import { validateServerMessage } from '@rtv/protocol';
-import { makeSyntheticSpeech, pcmFrames, WsTestClient, waitFor } from '@rtv/testing';
+import { makeSpeechWav, makeSyntheticSpeech, pcmFrames, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './helpers/stack.js';
 
@@ -96,6 +96,27 @@ describe('realtime path (GA provider shape)', () => {
     );
     expect(done.response.usage.input_tokens).toBeGreaterThan(0);
     expectValidServerMessages(ws);
+    await ws.close();
+  });
+
+  it('hears real synthesized speech (espeak-ng when installed) sent as binary PCM16 frames', async () => {
+    const clip = await makeSpeechWav('Hello there. What is the weather like today?');
+    const ws = await WsTestClient.connect(stack.wsUrl('espeaker'));
+    await ws.nextOfType('session.created');
+    // The binary extension: raw PCM16 24 kHz mono, 20 ms per frame.
+    for (const frame of pcmFrames(Buffer.concat([clip.pcm, Buffer.alloc(48_000)]), 20)) ws.send(frame);
+    const started = await ws.nextOfType<{ audio_start_ms: number }>(
+      'input_audio_buffer.speech_started',
+      10_000,
+    );
+    const stopped = await ws.nextOfType<{ audio_end_ms: number }>(
+      'input_audio_buffer.speech_stopped',
+      10_000,
+    );
+    // The detected utterance spans most of the clip.
+    expect(stopped.audio_end_ms - started.audio_start_ms).toBeGreaterThan(clip.durationMs * 0.5);
+    await ws.nextOfType('response.audio', 10_000);
+    await ws.nextOfType('response.done', 10_000);
     await ws.close();
   });
 
