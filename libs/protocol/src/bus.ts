@@ -6,7 +6,7 @@
  * can skip entries of a version it does not know instead of misreading them.
  *
  * Lines are tab-separated with the payload last. Payloads never contain a raw newline: audio is base64 and
- * every JSON payload comes from `JSON.stringify` or the string builders in `server-messages.ts`, which escape
+ * every JSON payload comes from `JSON.stringify` or the string builders in `encode.ts`, which escape
  * control characters. This lets the hot path build and split envelopes by string concatenation and
  * `indexOf`, without re-parsing or re-serialising audio (DESIGN §4.5).
  */

@@ -1,0 +1,77 @@
+/**
+ * Registry of the stable error codes sent in `error.code` and used by the HTTP endpoints.
+ *
+ * Codes are part of the public contract: clients branch on them, so a code is never renamed, and a
+ * retired code stays listed (marked `@deprecated`) so it is never reused with another meaning.
+ * `docs/protocol.md` lists every code with the same HTTP status; a test keeps the two in step.
+ */
+export interface ErrorCodeSpec {
+  /** Default human-readable message, used when the sender has nothing more specific to say. */
+  readonly message: string;
+  /**
+   * HTTP status the code maps to when it is reported over HTTP (WebSocket upgrade refusals, the
+   * status API), so the mapping is explicit instead of guessed at each call site.
+   */
+  readonly httpStatus: number;
+  /**
+   * True when repeating the same request later may succeed without changing it (back off first);
+   * false when the request or the credentials must change.
+   */
+  readonly retryable: boolean;
+}
+
+export const ErrorCode = {
+  /**
+   * The frame is not JSON: a syntax error, bytes that are not valid UTF-8, or nesting too deep for
+   * the parser. The connection stays open.
+   */
+  invalid_json: { message: 'Frame is not valid JSON', httpStatus: 400, retryable: false },
+  /**
+   * The frame is JSON but not a valid message: wrong shape, missing or unknown field, value out of
+   * range. The message names the field by dotted path.
+   */
+  invalid_message: { message: 'Message does not match the protocol', httpStatus: 400, retryable: false },
+  /** The `type` field names no request this server knows; the message lists the supported types. */
+  unknown_message_type: { message: 'Unknown message type', httpStatus: 400, retryable: false },
+  /**
+   * The frame is larger than the frame limit (a binary audio frame: larger than the audio limit). The
+   * server closes the connection with 1009 right after this error.
+   */
+  message_too_large: { message: 'Frame is too large', httpStatus: 413, retryable: false },
+  /**
+   * `conversation_item_input.audio` is not usable PCM16: empty, not standard padded base64, an odd
+   * number of bytes, or larger than the audio limit.
+   */
+  invalid_audio: { message: 'Audio is not valid base64 PCM16', httpStatus: 400, retryable: false },
+  /** The client sends more messages or bytes per second than allowed; slow down and retry. */
+  rate_limited: { message: 'Too many requests; slow down', httpStatus: 429, retryable: true },
+  /** Missing, malformed or expired credentials. At upgrade time this closes with 4401. */
+  unauthorized: { message: 'Authentication required', httpStatus: 401, retryable: false },
+  /** The credentials are valid but do not grant this action (e.g. another user's session). */
+  forbidden: { message: 'Not allowed', httpStatus: 403, retryable: false },
+  /** The session id given to resume or look up does not exist (never existed or already ended). */
+  session_not_found: { message: 'Session not found', httpStatus: 404, retryable: false },
+  /** The session reached its maximum lifetime or its resume grace period ran out. */
+  session_expired: { message: 'Session expired', httpStatus: 410, retryable: false },
+  /** The speech model cannot be reached after repeated attempts; the session cannot continue now. */
+  upstream_unavailable: { message: 'Speech model unavailable', httpStatus: 503, retryable: true },
+  /** The speech model rejected or failed a request; provider details are never forwarded. */
+  upstream_error: { message: 'Speech model error', httpStatus: 502, retryable: true },
+  /** An unexpected server fault. Details go to the server logs, never to the client. */
+  internal_error: { message: 'Internal server error', httpStatus: 500, retryable: true },
+  /** The service is overloaded, draining or missing a dependency (e.g. Redis); retry with backoff. */
+  service_unavailable: { message: 'Service temporarily unavailable', httpStatus: 503, retryable: true },
+  /** A response is already being generated; cancel it or wait for `response.done` first. */
+  conversation_busy: { message: 'A response is already in progress', httpStatus: 409, retryable: true },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+/** One of the stable error codes (the keys of {@link ErrorCode}). */
+export type ErrorCode = keyof typeof ErrorCode;
+
+/** Every error code, in registry order (the order `docs/protocol.md` lists them). */
+export const ERROR_CODES = Object.freeze(Object.keys(ErrorCode)) as readonly ErrorCode[];
+
+/** True when `value` is one of the registered error codes (own keys only, so `"constructor"` is not). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ErrorCode, value);
+}

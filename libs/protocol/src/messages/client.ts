@@ -1,0 +1,153 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import {
+  audioField,
+  EventIdField,
+  InstructionsField,
+  LanguageField,
+  MaxOutputTokensField,
+  ModalitiesField,
+  strictObject,
+  TemperatureField,
+  TextField,
+  TimestampField,
+  TurnDetectionField,
+  VoiceField,
+} from './fields.js';
+
+/**
+ * Requests (client → server). Seed shapes are kept exactly; extensions only add optional fields or
+ * new message types. Every object is closed (unknown fields are errors), so a field sent at the wrong
+ * nesting level is reported by name instead of being silently ignored.
+ */
+
+const eventId = Type.Optional(EventIdField);
+
+/** `session.update` (seed): change the session configuration; only the fields present change. */
+export const ClientSessionUpdate = strictObject(
+  {
+    type: Type.Literal('session.update'),
+    event_id: eventId,
+    session_update: strictObject(
+      {
+        voice: Type.Optional(VoiceField),
+        language: Type.Optional(LanguageField),
+        instructions: Type.Optional(InstructionsField),
+        temperature: Type.Optional(TemperatureField),
+        max_response_output_tokens: Type.Optional(MaxOutputTokensField),
+        turn_detection: Type.Optional(TurnDetectionField),
+        modalities: Type.Optional(ModalitiesField),
+      },
+      'Fields to change; an empty object changes nothing and returns the current session.',
+    ),
+  },
+  'Change the session configuration; only the fields present change.',
+);
+export type ClientSessionUpdate = Static<typeof ClientSessionUpdate>;
+
+function conversationItemInput(audioPattern: boolean) {
+  return strictObject(
+    {
+      type: Type.Literal('conversation.item.input'),
+      event_id: eventId,
+      conversation_item_input: Type.Union([
+        strictObject(
+          { type: Type.Literal('input_audio_buffer'), audio: audioField(audioPattern) },
+          'A chunk of microphone audio appended to the input buffer.',
+        ),
+        strictObject({ type: Type.Literal('input_text'), text: TextField }, 'A complete user text turn.'),
+      ]),
+    },
+    'Send a chunk of input audio or a user text turn.',
+  );
+}
+
+/** `conversation.item.input` (seed): a chunk of input audio, or a user text turn. */
+export const ClientConversationItemInput = conversationItemInput(true);
+export type ClientConversationItemInput = Static<typeof ClientConversationItemInput>;
+
+/**
+ * The same message without the base64 pattern. `parseClientFrame` validates with this variant and then
+ * checks the audio itself: a faster scan than the anchored pattern, and a distinct `invalid_audio`
+ * code. A test checks both variants accept the same audio strings.
+ */
+export const ClientConversationItemInputHotPath = conversationItemInput(false);
+
+/** `ping` (seed): liveness check; the server answers `pong`. */
+export const ClientPing = strictObject(
+  {
+    type: Type.Literal('ping'),
+    event_id: eventId,
+    ping: strictObject({ timestamp: TimestampField }),
+  },
+  'Liveness check; the server answers with pong.',
+);
+export type ClientPing = Static<typeof ClientPing>;
+
+/** `input_audio_buffer.commit` (extension): end the user turn when turn detection is off. */
+export const ClientInputAudioBufferCommit = strictObject(
+  {
+    type: Type.Literal('input_audio_buffer.commit'),
+    event_id: eventId,
+  },
+  'End the user turn: commit the buffered input audio (turn detection off).',
+);
+export type ClientInputAudioBufferCommit = Static<typeof ClientInputAudioBufferCommit>;
+
+/** `response.create` (extension): ask for a response when turn detection is off. */
+export const ClientResponseCreate = strictObject(
+  {
+    type: Type.Literal('response.create'),
+    event_id: eventId,
+  },
+  'Ask the model to respond now (turn detection off).',
+);
+export type ClientResponseCreate = Static<typeof ClientResponseCreate>;
+
+/** `response.cancel` (extension): stop the response in progress (barge-in with VAD off). */
+export const ClientResponseCancel = strictObject(
+  {
+    type: Type.Literal('response.cancel'),
+    event_id: eventId,
+  },
+  'Stop the response in progress.',
+);
+export type ClientResponseCancel = Static<typeof ClientResponseCancel>;
+
+/** Every request, discriminated on `type`. */
+export type ClientMessage =
+  | ClientSessionUpdate
+  | ClientConversationItemInput
+  | ClientPing
+  | ClientInputAudioBufferCommit
+  | ClientResponseCreate
+  | ClientResponseCancel;
+
+export type ClientMessageType = ClientMessage['type'];
+
+/** Schema of each request type, and whether the type comes from the seed protocol or is an extension. */
+export const CLIENT_MESSAGES: { readonly [K in ClientMessageType]: { schema: TSchema; seed: boolean } } = {
+  'session.update': { schema: ClientSessionUpdate, seed: true },
+  'conversation.item.input': { schema: ClientConversationItemInput, seed: true },
+  ping: { schema: ClientPing, seed: true },
+  'input_audio_buffer.commit': { schema: ClientInputAudioBufferCommit, seed: false },
+  'response.create': { schema: ClientResponseCreate, seed: false },
+  'response.cancel': { schema: ClientResponseCancel, seed: false },
+};
+
+/** Every request type, seed types first. */
+export const CLIENT_MESSAGE_TYPES = Object.freeze(
+  Object.keys(CLIENT_MESSAGES),
+) as readonly ClientMessageType[];
+
+/** The union of all requests, for the published `client-message.json`. */
+export const ClientMessageSchema = Type.Union(
+  [
+    ClientSessionUpdate,
+    ClientConversationItemInput,
+    ClientPing,
+    ClientInputAudioBufferCommit,
+    ClientResponseCreate,
+    ClientResponseCancel,
+  ],
+  { description: 'Any message a client may send.' },
+);
