@@ -1,0 +1,141 @@
+// Turns server events into readable terminal output: reply text streamed on one line, audio as a running
+// byte/duration count, errors in red. With --json, raw events one per line instead.
+import { pcmDurationMs } from './audio.js';
+
+export interface Output {
+  write(chunk: string): unknown;
+}
+
+export interface PrinterOptions {
+  out: Output;
+  err: Output;
+  /** ANSI colours (only on a TTY, and not with NO_COLOR). */
+  color: boolean;
+  /** Redraw the audio counter in place; only sensible on a terminal. */
+  live: boolean;
+  json: boolean;
+}
+
+/** A server event as far as the printer needs to know it. */
+export interface ServerEvent {
+  type: string;
+  [key: string]: unknown;
+}
+
+const ANSI = { red: 31, green: 32, dim: 2, bold: 1, cyan: 36 } as const;
+
+function field(obj: unknown, ...path: string[]): unknown {
+  let cur = obj;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+export class EventPrinter {
+  readonly #o: PrinterOptions;
+  /** What the current, unterminated line holds. */
+  #line: 'none' | 'text' | 'audio' = 'none';
+  #audioBytes = 0;
+
+  constructor(options: PrinterOptions) {
+    this.#o = options;
+  }
+
+  #paint(color: keyof typeof ANSI, s: string): string {
+    return this.#o.color ? `\x1b[${ANSI[color]}m${s}\x1b[0m` : s;
+  }
+
+  #endLine(): void {
+    if (this.#line !== 'none') this.#o.out.write('\n');
+    this.#line = 'none';
+  }
+
+  #audioSummary(): string {
+    return `${(pcmDurationMs(this.#audioBytes) / 1000).toFixed(2)} s audio (${this.#audioBytes} bytes)`;
+  }
+
+  /** Our own input, echoed so the transcript reads like a conversation. */
+  sent(description: string): void {
+    if (this.#o.json) return;
+    this.#endLine();
+    this.#o.out.write(`${this.#paint('bold', '>')} ${description}\n`);
+  }
+
+  /** A client-side note (connection, files written). */
+  note(message: string): void {
+    if (this.#o.json) return;
+    this.#endLine();
+    this.#o.out.write(`${this.#paint('dim', message)}\n`);
+  }
+
+  /** A failure the client itself detected (timeout, connection). Always on stderr. */
+  failure(message: string): void {
+    this.#endLine();
+    this.#o.err.write(`${this.#paint('red', `✗ ${message}`)}\n`);
+  }
+
+  event(event: ServerEvent): void {
+    if (this.#o.json) {
+      this.#o.out.write(`${JSON.stringify(event)}\n`);
+      return;
+    }
+    switch (event.type) {
+      case 'session.created':
+        this.note(`● session ${String(field(event, 'session', 'id') ?? '?')}`);
+        return;
+      case 'session.update': {
+        const session = (field(event, 'session') ?? {}) as Record<string, unknown>;
+        const settings = Object.entries(session)
+          .filter(([k]) => k !== 'id')
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+        this.note(`● session updated${settings.length ? ` (${settings.join(', ')})` : ''}`);
+        return;
+      }
+      case 'response.delta': {
+        const content = field(event, 'response', 'delta', 'content');
+        if (typeof content !== 'string' || content === '') return;
+        if (this.#line === 'audio') this.#o.out.write('\n');
+        if (this.#line !== 'text') this.#o.out.write(`${this.#paint('cyan', '<')} `);
+        this.#o.out.write(content);
+        this.#line = 'text';
+        return;
+      }
+      case 'response.audio': {
+        const audio = field(event, 'response', 'audio');
+        if (typeof audio !== 'string') return;
+        this.#audioBytes += Buffer.byteLength(audio, 'base64');
+        // While text streams, the counter waits for the done line rather than breaking the sentence.
+        if (this.#o.live && this.#line !== 'text') {
+          this.#o.out.write(`\r\x1b[2K${this.#paint('dim', `♪ ${this.#audioSummary()}`)}`);
+          this.#line = 'audio';
+        }
+        return;
+      }
+      case 'response.done': {
+        this.#endLine();
+        const input = field(event, 'response', 'usage', 'input_tokens');
+        const output = field(event, 'response', 'usage', 'output_tokens');
+        const parts = [this.#audioSummary()];
+        if (typeof input === 'number' && typeof output === 'number')
+          parts.push(`${input} in / ${output} out tokens`);
+        this.#o.out.write(`${this.#paint('green', '✓ done')} ${this.#paint('dim', parts.join(', '))}\n`);
+        this.#audioBytes = 0;
+        return;
+      }
+      case 'error': {
+        const code = field(event, 'error', 'code');
+        const message = field(event, 'error', 'message');
+        this.#endLine();
+        this.#o.err.write(`${this.#paint('red', `✗ error ${String(code)}: ${String(message)}`)}\n`);
+        return;
+      }
+      case 'pong':
+        this.note('● pong');
+        return;
+      default:
+        this.note(`· ${event.type}`);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+export {
+  hasEspeak,
+  makeSpeechWav,
+  makeSyntheticSpeech,
+  mixToMono,
+  type PcmAudio,
+  PROTOCOL_SAMPLE_RATE,
+  pcm16FromBytes,
+  pcm16ToBytes,
+  pcmFrames,
+  readWav,
+  resamplePcm16,
+  type SpeechClip,
+  type SpeechOptions,
+  toMonoAt,
+  writeWav,
+} from './audio/index.js';
+export { freePort } from './net.js';
+export {
+  createTestRedis,
+  deleteKeysWithPrefix,
+  type TestRedis,
+  testRedisUrl,
+  testRunId,
+  uniquePrefix,
+} from './redis.js';
+export { REPO_ROOT, type SpawnedService, type SpawnServiceOptions, spawnService } from './spawn.js';
+export { type WaitForOptions, waitFor } from './wait.js';
+export { type WsClose, type WsConnectOptions, type WsMessage, WsTestClient } from './ws-client.js';

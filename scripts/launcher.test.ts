@@ -1,0 +1,228 @@
+// Runs the real launcher as a child process inside small throwaway projects: fake tsc/biome/vitest
+// binaries for `test`, and tiny HTTP services for `start`.
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freeLoopbackPort } from './redis.mjs';
+
+const scriptsDir = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(scriptsDir, '..');
+const temps: string[] = [];
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A project with the launcher's files and an empty node_modules. */
+function makeProject(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rtv-launcher-'));
+  temps.push(dir);
+  mkdirSync(path.join(dir, 'scripts'));
+  for (const file of ['launcher.mjs', 'redis.mjs', 'lib']) {
+    cpSync(path.join(scriptsDir, file), path.join(dir, 'scripts', file), { recursive: true });
+  }
+  mkdirSync(path.join(dir, 'node_modules', '.bin'), { recursive: true });
+  return dir;
+}
+
+/** A fake tool that logs its argv and REDIS_URL, then exits with $FAKE_EXIT_<NAME> (default 0). */
+function fakeBin(dir: string, name: string, extra = ''): void {
+  const file = path.join(dir, 'node_modules', '.bin', name);
+  const envName = `FAKE_EXIT_${name.toUpperCase()}`;
+  writeFileSync(
+    file,
+    `#!/bin/sh\necho "${name} $* REDIS_URL=$REDIS_URL" >> "$FAKE_LOG"\n${extra}\nexit \${${envName}:-0}\n`,
+  );
+  chmodSync(file, 0o755);
+}
+
+interface Result {
+  code: number | null;
+  out: string;
+}
+
+function launch(
+  dir: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ChildProcess; done: Promise<Result> } {
+  const child = spawn(process.execPath, [path.join(dir, 'scripts', 'launcher.mjs'), ...args], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout?.on('data', (b) => {
+    out += b;
+  });
+  child.stderr?.on('data', (b) => {
+    out += b;
+  });
+  const done = new Promise<Result>((resolve) => child.once('exit', (code) => resolve({ code, out })));
+  return { child, done };
+}
+
+describe('launcher test', () => {
+  function testProject(): { dir: string; log: string } {
+    const dir = makeProject();
+    const log = path.join(dir, 'calls.log');
+    fakeBin(dir, 'tsc');
+    fakeBin(dir, 'biome');
+    // Writes a vitest-shaped JSON report where the launcher asked for it.
+    fakeBin(
+      dir,
+      'vitest',
+      `for a in "$@"; do case "$a" in --outputFile.json=*) echo '{"numPassedTests":3,"numFailedTests":0,"numPendingTests":1,"numTodoTests":0}' > "\${a#--outputFile.json=}";; esac; done`,
+    );
+    return { dir, log };
+  }
+
+  it('runs typecheck, lint and vitest in order with REDIS_URL and passes extra args to vitest', async () => {
+    const { dir, log } = testProject();
+    const { code, out } = await launch(dir, ['test', 'libs/protocol'], { FAKE_LOG: log }).done;
+    expect(code).toBe(0);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['tsc', 'biome', 'vitest']);
+    expect(calls[0]).toContain('tsc -p tsconfig.json');
+    expect(calls[1]).toContain('biome check .');
+    expect(calls[2]).toMatch(/^vitest run .*--reporter=json .*libs\/protocol REDIS_URL=redis:\/\//);
+    expect(calls.every((c) => c.endsWith(`REDIS_URL=${process.env.REDIS_URL}`))).toBe(true);
+    expect(out).toMatch(/✓ typecheck passed in/);
+    expect(out).toMatch(/✓ lint passed in/);
+    expect(out).toMatch(/^tests: 3 passed, 0 failed, 1 skipped$/m);
+    expect(out).toContain('all 3 steps passed');
+  });
+
+  it('stops at the first failing step and names it', async () => {
+    const { dir, log } = testProject();
+    const { code, out } = await launch(dir, ['test'], { FAKE_LOG: log, FAKE_EXIT_BIOME: '1' }).done;
+    expect(code).toBe(1);
+    expect(out).toMatch(/✗ lint failed \(exit 1\) after .*biome check --write/);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['tsc', 'biome']);
+  });
+
+  it('returns the failing exit code of vitest', async () => {
+    const { dir, log } = testProject();
+    const { code, out } = await launch(dir, ['test'], { FAKE_LOG: log, FAKE_EXIT_VITEST: '2' }).done;
+    expect(code).toBe(2);
+    expect(out).toContain('✗ tests failed (exit 2)');
+  });
+
+  it('fails clearly when node_modules and the lockfile are both missing', async () => {
+    const dir = makeProject();
+    rmSync(path.join(dir, 'node_modules'), { recursive: true });
+    const { code, out } = await launch(dir, ['test']).done;
+    expect(code).toBe(1);
+    expect(out).toContain('node_modules is missing and there is no package-lock.json');
+  });
+});
+
+describe('launcher start', () => {
+  /** A service that serves 200 on every path at the port in `portVar`, and says goodbye on SIGTERM. */
+  function fakeService(dir: string, name: string, portVar: string, extra = ''): void {
+    const src = path.join(dir, 'services', name, 'src');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(
+      path.join(src, 'main.ts'),
+      `import http from 'node:http';
+const port: number = Number(process.env.${portVar});
+const server = http.createServer((_req, res) => res.end('ok'));
+server.listen(port, '127.0.0.1', () => console.log('${name} listening', port, process.env.REDIS_URL, process.env.RTV_STATUS_URL ?? ''));
+process.on('SIGTERM', () => { console.log('${name} got SIGTERM'); process.exit(0); });
+${extra}
+`,
+    );
+  }
+
+  async function startProject(extraGateway = '') {
+    const dir = makeProject();
+    // The services run through tsx, resolved from the project's node_modules.
+    symlinkSync(path.join(repoRoot, 'node_modules', 'tsx'), path.join(dir, 'node_modules', 'tsx'));
+    fakeService(dir, 'status-api', 'RTV_STATUS_PORT');
+    fakeService(dir, 'gateway', 'RTV_GATEWAY_ADMIN_PORT', extraGateway);
+    const ports = {
+      RTV_STATUS_PORT: String(await freeLoopbackPort()),
+      RTV_GATEWAY_PORT: String(await freeLoopbackPort()),
+      RTV_GATEWAY_ADMIN_PORT: String(await freeLoopbackPort()),
+    };
+    return { dir, ports };
+  }
+
+  async function waitForOutput(run: { child: ChildProcess }, text: string, getOut: () => string) {
+    while (!getOut().includes(text)) {
+      if (run.child.exitCode !== null) throw new Error(`launcher exited early:\n${getOut()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('starts services in order, prints the URLs, and stops them all on SIGTERM with exit 0', async () => {
+    const { dir, ports } = await startProject();
+    const run = launch(dir, ['start'], ports);
+    let out = '';
+    run.child.stdout?.on('data', (b) => {
+      out += b;
+    });
+    await waitForOutput(run, 'Ctrl-C', () => out);
+    expect(out.indexOf('status-api listening')).toBeLessThan(out.indexOf('gateway listening'));
+    expect(out).toMatch(/^\[status-api\] status-api listening \d+ redis:\/\//m);
+    expect(out).toMatch(/^\[gateway\] +gateway listening .* http:\/\/127\.0\.0\.1:\d+$/m);
+    expect(out).toContain(`ws://localhost:${ports.RTV_GATEWAY_PORT}/api/v1/streaming/realtime/{user_id}`);
+    expect(out).toContain(`http://localhost:${ports.RTV_GATEWAY_PORT}/api/v1/streaming/realtime/health`);
+    expect(out).toContain(`http://localhost:${ports.RTV_GATEWAY_ADMIN_PORT}/metrics`);
+    expect(out).toContain('npm run client -- --text "Hello, how are you?"');
+    run.child.kill('SIGTERM');
+    const { code, out: all } = await run.done;
+    expect(code).toBe(0);
+    expect(all).toContain('gateway got SIGTERM');
+    expect(all).toContain('status-api got SIGTERM');
+  });
+
+  it('stops the rest and exits non-zero when a service dies', async () => {
+    const { dir, ports } = await startProject(
+      "setTimeout(() => { console.error('gateway crashed'); process.exit(3); }, 500);",
+    );
+    const { code, out } = await launch(dir, ['start'], ports).done;
+    expect(code).toBe(1);
+    expect(out).toContain('gateway exited unexpectedly (code 3); stopping the others');
+    expect(out).toContain('status-api got SIGTERM');
+  });
+});
+
+describe('launcher help', () => {
+  it('lists the commands and the environment it reads', async () => {
+    const { code, out } = await launch(makeProject(), ['help']).done;
+    expect(code).toBe(0);
+    for (const word of [
+      'npm start',
+      'npm test',
+      'npm run bench',
+      'npm run client',
+      'REDIS_URL',
+      'RTV_WORKERS',
+    ]) {
+      expect(out).toContain(word);
+    }
+  });
+
+  it('rejects an unknown command', async () => {
+    const { code, out } = await launch(makeProject(), ['deploy']).done;
+    expect(code).toBe(1);
+    expect(out).toContain('unknown command "deploy"');
+  });
+});

@@ -1,0 +1,228 @@
+// What `npm start` runs: which services exist, their env and ports, and a small supervisor that starts
+// them, waits for /readyz, tags their output and stops them all together.
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { signalTree, TS_NODE_ARGS } from './proc.mjs';
+import { formatTag, prefixLines, TAG_COLORS } from './ui.mjs';
+
+/**
+ * @typedef {object} ServiceSpec
+ * @property {string} name Folder under services/.
+ * @property {string} tag Name shown in the output and in messages (`worker-2`).
+ * @property {string} entry Entry file relative to the repo root.
+ * @property {Record<string, string>} env Variables added to the launcher's environment.
+ * @property {string} readyUrl Polled until it answers 200.
+ * @property {string} metricsUrl Printed in the summary.
+ */
+
+/**
+ * @typedef {object} StartPlan
+ * @property {ServiceSpec[]} specs In start order.
+ * @property {string[]} unknown Service folders with a main.ts the launcher has no settings for.
+ * @property {{ gateway: number, gatewayAdmin: number, status: number }} ports
+ */
+
+/** Start order matters: the gateway asks status-api and needs workers to hand sessions to. */
+const KNOWN = ['status-api', 'session-worker', 'gateway'];
+
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} name
+ * @param {number} fallback
+ * @param {number} min
+ * @param {number} max
+ */
+export function intFromEnv(env, name, fallback, min, max) {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
+/**
+ * @param {string} root
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {StartPlan}
+ */
+export function planServices(root, env) {
+  const status = intFromEnv(env, 'RTV_STATUS_PORT', 8090, 1, 65535);
+  const workers = intFromEnv(env, 'RTV_WORKERS', 1, 1, 32);
+  const gateway = intFromEnv(env, 'RTV_GATEWAY_PORT', 8000, 1, 65535);
+  const gatewayAdmin = intFromEnv(env, 'RTV_GATEWAY_ADMIN_PORT', 9100, 1, 65535);
+  const exists = (/** @type {string} */ name) =>
+    existsSync(path.join(root, 'services', name, 'src', 'main.ts'));
+  const entry = (/** @type {string} */ name) => `services/${name}/src/main.ts`;
+  const local = (/** @type {number} */ port, /** @type {string} */ p) => `http://127.0.0.1:${port}${p}`;
+
+  /** @type {ServiceSpec[]} */
+  const specs = [];
+  if (exists('status-api')) {
+    specs.push({
+      name: 'status-api',
+      tag: 'status-api',
+      entry: entry('status-api'),
+      env: { RTV_STATUS_PORT: String(status) },
+      readyUrl: local(status, '/readyz'),
+      metricsUrl: local(status, '/metrics'),
+    });
+  }
+  if (exists('session-worker')) {
+    for (let i = 1; i <= workers; i++) {
+      const admin = 9200 + i;
+      specs.push({
+        name: 'session-worker',
+        tag: `worker-${i}`,
+        entry: entry('session-worker'),
+        env: { RTV_WORKER_ADMIN_PORT: String(admin), RTV_WORKER_ID: `worker-${i}` },
+        readyUrl: local(admin, '/readyz'),
+        metricsUrl: local(admin, '/metrics'),
+      });
+    }
+  }
+  if (exists('gateway')) {
+    specs.push({
+      name: 'gateway',
+      tag: 'gateway',
+      entry: entry('gateway'),
+      env: {
+        RTV_GATEWAY_PORT: String(gateway),
+        RTV_GATEWAY_ADMIN_PORT: String(gatewayAdmin),
+        RTV_STATUS_URL: `http://127.0.0.1:${status}`,
+      },
+      readyUrl: local(gatewayAdmin, '/readyz'),
+      metricsUrl: local(gatewayAdmin, '/metrics'),
+    });
+  }
+  const servicesDir = path.join(root, 'services');
+  const folders = existsSync(servicesDir) ? readdirSync(servicesDir) : [];
+  const unknown = folders.filter((name) => !KNOWN.includes(name) && exists(name));
+  return { specs, unknown, ports: { gateway, gatewayAdmin, status } };
+}
+
+/** @param {number} ms */
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * @typedef {object} Running
+ * @property {ServiceSpec} spec
+ * @property {import('node:child_process').ChildProcess} child
+ * @property {Promise<void>} exited
+ * @property {string} logFile
+ */
+
+/** Starts services as tagged child processes and stops them together. */
+export class ServiceGroup {
+  /** @type {Running[]} */
+  #running = [];
+  #root;
+  #redisUrl;
+  #logDir;
+  #stopping = false;
+  /** @type {(spec: ServiceSpec, code: number | null, signal: NodeJS.Signals | null) => void} */
+  #onExit;
+
+  /**
+   * @param {{ root: string, redisUrl: string,
+   *   onExit: (spec: ServiceSpec, code: number | null, signal: NodeJS.Signals | null) => void }} options
+   *   `onExit` is called when a service exits before stopAll() was asked for.
+   */
+  constructor({ root, redisUrl, onExit }) {
+    this.#root = root;
+    this.#redisUrl = redisUrl;
+    this.#onExit = onExit;
+    this.#logDir = path.join(os.tmpdir(), 'realtime-voice-logs');
+    mkdirSync(this.#logDir, { recursive: true });
+  }
+
+  /** @param {ServiceSpec} spec */
+  start(spec) {
+    const color = TAG_COLORS[this.#running.length % TAG_COLORS.length] ?? 'cyan';
+    const tag = formatTag(spec.tag, color);
+    const logFile = path.join(this.#logDir, `${spec.tag}.log`);
+    const log = createWriteStream(logFile, { flags: 'w' });
+    // Detached: each service leads its own process group, so a terminal Ctrl-C reaches only the launcher,
+    // which then stops the services in order and within a bound.
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, spec.entry], {
+      cwd: this.#root,
+      env: { ...process.env, REDIS_URL: this.#redisUrl, ...spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const sink = (/** @type {string} */ line) => log.write(`${line}\n`);
+    prefixLines(/** @type {NodeJS.ReadableStream} */ (child.stdout), process.stdout, tag, sink);
+    prefixLines(/** @type {NodeJS.ReadableStream} */ (child.stderr), process.stderr, tag, sink);
+    const exited = new Promise((resolve) => {
+      child.once('error', (err) => {
+        sink(`failed to start: ${err.message}`);
+        resolve(undefined);
+      });
+      child.once('exit', (code, signal) => {
+        log.end();
+        if (!this.#stopping) this.#onExit(spec, code, signal);
+        resolve(undefined);
+      });
+    }).then(() => {});
+    this.#running.push({ spec, child, exited, logFile });
+  }
+
+  /**
+   * Resolves when the service's readyUrl answers 200; rejects when it exits first or the time is up.
+   * @param {ServiceSpec} spec
+   * @param {number} timeoutMs
+   */
+  async waitReady(spec, timeoutMs) {
+    const running = this.#running.find((r) => r.spec === spec);
+    if (!running) throw new Error(`${spec.tag} was not started`);
+    let gone = false;
+    running.exited.then(() => {
+      gone = true;
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (!gone && Date.now() < deadline) {
+      try {
+        const res = await fetch(spec.readyUrl, { signal: AbortSignal.timeout(1000) });
+        await res.body?.cancel();
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(200);
+    }
+    if (gone) {
+      const { exitCode, signalCode } = running.child;
+      throw new Error(
+        `${spec.tag} exited (${signalCode ?? `code ${exitCode}`}) before it was ready; see its lines above or ${running.logFile}`,
+      );
+    }
+    throw new Error(
+      `${spec.tag} was not ready at ${spec.readyUrl} within ${timeoutMs / 1000} s; see its lines above or ${running.logFile}`,
+    );
+  }
+
+  /**
+   * SIGTERM to every service at once, then SIGKILL to whatever is left after `graceMs`.
+   * @param {number} graceMs
+   */
+  async stopAll(graceMs) {
+    this.#stopping = true;
+    const alive = this.#running.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+    for (const r of alive) signalTree(r.child, 'SIGTERM');
+    const all = Promise.all(alive.map((r) => r.exited));
+    const done = await Promise.race([all.then(() => true), sleep(graceMs).then(() => false)]);
+    if (!done) {
+      for (const r of alive) signalTree(r.child, 'SIGKILL');
+      await all;
+    }
+    return done;
+  }
+
+  /** Last-resort cleanup from a process 'exit' handler (synchronous). */
+  killAll() {
+    for (const r of this.#running) signalTree(r.child, 'SIGKILL');
+  }
+}

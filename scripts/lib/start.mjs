@@ -1,0 +1,106 @@
+// `npm start`: Redis, then status-api, workers and gateway, each waited for, then a summary of where to go.
+import { redactRedisUrl, resolveRedis } from '../redis.mjs';
+import { intFromEnv, planServices, ServiceGroup } from './services.mjs';
+import { fail, paint, reserveTagWidth, say } from './ui.mjs';
+
+/** How long a service gets to drain on Ctrl-C before it is killed (the gateway's grace period fits in it). */
+const STOP_GRACE_MS = 15_000;
+
+/**
+ * @param {string} root
+ * @returns {Promise<never>} Exits the process when the services stop.
+ */
+export async function startCommand(root) {
+  const env = process.env;
+  const plan = planServices(root, env);
+  const readyTimeoutMs = intFromEnv(env, 'RTV_READY_TIMEOUT_MS', 60_000, 1000, 600_000);
+  for (const name of plan.unknown)
+    say(`services/${name} has a main.ts but no launcher settings; not started`);
+  if (plan.specs.length === 0) {
+    throw new Error('nothing to start: no services/<name>/src/main.ts exists yet');
+  }
+  reserveTagWidth(Math.max(...plan.specs.map((s) => s.tag.length + 2)));
+  const redis = await resolveRedis({ log: say });
+
+  /** @type {Promise<never> | undefined} */
+  let shuttingDown;
+  /** @param {number} code */
+  const shutdown = (code) => {
+    shuttingDown ??= (async () => {
+      const clean = await group.stopAll(STOP_GRACE_MS);
+      if (!clean) say(`some services did not stop within ${STOP_GRACE_MS / 1000} s and were killed`);
+      // Redis goes last: services may still write to it while they drain.
+      await redis.stop();
+      process.exit(code);
+    })();
+    return shuttingDown;
+  };
+
+  const group = new ServiceGroup({
+    root,
+    redisUrl: redis.url,
+    onExit: (spec, code, signal) => {
+      fail(`${spec.tag} exited unexpectedly (${signal ?? `code ${code}`}); stopping the others`);
+      void shutdown(1);
+    },
+  });
+  process.once('exit', () => group.killAll());
+  for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+    process.on(signal, () => {
+      if (shuttingDown) {
+        say('stopping now');
+        group.killAll();
+        return;
+      }
+      say(`${signal}: stopping services (again to kill them)`);
+      void shutdown(0);
+    });
+  }
+
+  for (const spec of plan.specs) {
+    say(`starting ${spec.tag}`);
+    group.start(spec);
+    try {
+      await group.waitReady(spec, readyTimeoutMs);
+    } catch (err) {
+      fail(/** @type {Error} */ (err).message);
+      return shutdown(1);
+    }
+  }
+  printSummary(plan, redis);
+  // Keep running until a signal or an unexpected exit calls shutdown().
+  return new Promise(() => {});
+}
+
+/**
+ * @param {import('./services.mjs').StartPlan} plan
+ * @param {import('../redis.mjs').ResolvedRedis} redis
+ */
+function printSummary(plan, redis) {
+  const { gateway } = plan.ports;
+  const has = (/** @type {string} */ name) => plan.specs.some((s) => s.name === name);
+  const base = `localhost:${gateway}/api/v1/streaming/realtime`;
+  const label = (/** @type {string} */ s) => paint('bold', s.padEnd(11));
+  const lines = ['', paint('green', `realtime-voice is up (${plan.specs.map((s) => s.tag).join(', ')})`), ''];
+  if (has('gateway')) {
+    lines.push(`${label('WebSocket')}ws://${base}/{user_id}`);
+    lines.push(`${''.padEnd(11)}ws://${base}   (authenticated: Authorization: Bearer <token>)`);
+    lines.push(`${label('HTTP')}http://${base}/status`);
+    lines.push(`${''.padEnd(11)}http://${base}/health`);
+  }
+  plan.specs.forEach((spec, i) => {
+    const head = i === 0 ? label('Admin') : ''.padEnd(11);
+    const ready = spec.readyUrl.replace('127.0.0.1', 'localhost');
+    lines.push(`${head}${spec.tag.padEnd(12)}${spec.metricsUrl.replace('127.0.0.1', 'localhost')}  ${ready}`);
+  });
+  const redisNote = { env: 'from REDIS_URL', local: 'local', spawned: 'started by the launcher' }[
+    redis.source
+  ];
+  lines.push(`${label('Redis')}${redactRedisUrl(redis.url)} (${redisNote})`);
+  lines.push(
+    `${label('Provider')}${process.env.OPENAI_API_KEY ? 'OpenAI Realtime (OPENAI_API_KEY is set)' : 'local engine (set OPENAI_API_KEY to use OpenAI Realtime)'}`,
+  );
+  lines.push(`${label('Try it')}npm run client -- --text "Hello, how are you?"`);
+  lines.push(`${label('Stop')}Ctrl-C`, '');
+  for (const line of lines) process.stdout.write(`${line}\n`);
+}
