@@ -7,8 +7,10 @@ import {
   encodeBindLine,
   encodeClientFrameLine,
   encodeCloseLine,
+  encodeDetachLine,
   encodeEndLine,
   encodeMessageLine,
+  encodeResumeLine,
   FrameKind,
 } from '@rtv/protocol';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +37,8 @@ describe('bus envelope v1', () => {
       encodeBindLine('sess_2', 'wk-1', 3),
       encodeAckLine('sess_2', 3, 99),
       encodeCloseLine('sess_2', 3, 1011, 'upstream\tunavailable'),
+      encodeDetachLine('sess_3', 'gw-1'),
+      encodeResumeLine('sess_3', 'gw-2', 8589934597),
     ]);
     const { lines, bad } = decodeAll(batch);
     expect(bad).toEqual([]);
@@ -46,6 +50,8 @@ describe('bus envelope v1', () => {
       { op: 'B', sid: 'sess_2', wid: 'wk-1', epoch: 3 },
       { op: 'A', sid: 'sess_2', epoch: 3, seq: 99 },
       { op: 'X', sid: 'sess_2', epoch: 3, code: 1011, reason: 'upstream unavailable' },
+      { op: 'D', sid: 'sess_3', gid: 'gw-1' },
+      { op: 'R', sid: 'sess_3', gid: 'gw-2', lastSeq: 8589934597 },
     ]);
     // JSON.stringify escapes control characters, so a payload never splits a batch.
     expect(payload.includes('\n')).toBe(false);

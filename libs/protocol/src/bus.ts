@@ -28,7 +28,17 @@ export type GatewayToWorker =
   /** A numbered client frame of a session. */
   | { op: 'F'; sid: string; seq: number; kind: FrameKind; payload: string }
   /** The client is gone: end the session (reason is a short machine word such as `client_closed`). */
-  | { op: 'E'; sid: string; reason: string };
+  | { op: 'E'; sid: string; reason: string }
+  /**
+   * The client's socket at gateway `gid` dropped without ending the session: keep it for the resume grace
+   * period (ignored when the session has meanwhile resumed at another gateway).
+   */
+  | { op: 'D'; sid: string; gid: string }
+  /**
+   * The client resumed at gateway `gid`: send server frames there from now on, first replaying those after
+   * `lastSeq` (the last server frame seq the client saw; 0 when unknown).
+   */
+  | { op: 'R'; sid: string; gid: string; lastSeq: number };
 
 /** Worker → gateway lines (on `gw:<gid>:out`). */
 export type WorkerToGateway =
@@ -52,6 +62,14 @@ export function encodeClientFrameLine(sid: string, seq: number, kind: FrameKind,
 
 export function encodeEndLine(sid: string, reason: string): string {
   return `E\t${sid}\t${sanitizeWord(reason)}`;
+}
+
+export function encodeDetachLine(sid: string, gid: string): string {
+  return `D\t${sid}\t${gid}`;
+}
+
+export function encodeResumeLine(sid: string, gid: string, lastSeq: number): string {
+  return `R\t${sid}\t${gid}\t${lastSeq}`;
 }
 
 export function encodeMessageLine(sid: string, epoch: number, seq: number, payload: string): string {
@@ -147,6 +165,18 @@ export function decodeLine(line: string): BusLine | string {
       const f = cut(line, 2);
       if (!f) return 'E: too few fields';
       return { op: 'E', sid: f[0], reason: f[1] };
+    }
+    case 'D': {
+      const f = cut(line, 2);
+      if (!f) return 'D: too few fields';
+      return { op: 'D', sid: f[0], gid: f[1] };
+    }
+    case 'R': {
+      const f = cut(line, 3);
+      if (!f) return 'R: too few fields';
+      const lastSeq = toInt(f[2]);
+      if (lastSeq === undefined) return 'R: bad seq';
+      return { op: 'R', sid: f[0], gid: f[1], lastSeq };
     }
     default:
       return `unknown op ${JSON.stringify(op)}`;

@@ -130,6 +130,12 @@ export class WsTestClient {
     return this.#messages;
   }
 
+  /** Drops the connection without a close frame (a network failure, as the server sees it). */
+  async terminate(): Promise<WsClose> {
+    if (!this.#close) this.#ws.terminate();
+    return this.closed;
+  }
+
   /** Closes (or, if the peer does not answer within 2 s, terminates) and resolves with the close frame. */
   async close(code = 1000, reason = ''): Promise<WsClose> {
     if (!this.#close) {

@@ -15,8 +15,10 @@ import type { GatewayConfig } from './config.js';
 import { registerSeedRoutes } from './http/seed-routes.js';
 import { createGatewayMetrics } from './metrics.js';
 import type { ClientSession } from './routing/client-session.js';
+import { ResumeTokens } from './routing/resume-tokens.js';
 import { SessionRouter } from './routing/session-router.js';
 import { type SessionJobData, SessionStore } from './routing/session-store.js';
+import { SessionLifecycle } from './ws/session-lifecycle.js';
 import { createSocketBehavior, REALTIME_PATH } from './ws/socket-handlers.js';
 
 export const GATEWAY_VERSION = '0.1.0';
@@ -55,11 +57,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   });
 
   let stopping = false;
-  const closeClient = (session: ClientSession, code: number, reason: string) => {
+  const closeClient = (session: ClientSession, code: number, reason: string): void => {
     if (session.closed || !session.ws) return;
     session.ws.end(code, reason);
   };
   const router = new SessionRouter({
+    gatewayId: id,
     keys,
     writer,
     metrics,
@@ -76,25 +79,53 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   });
   await reader.start();
 
-  const handlerDeps = {
+  const tokens = await ResumeTokens.create({
+    secret: config.RTV_RESUME_SECRET,
+    redis: commands,
+    key: `${keys.prefix}:resume-secret`,
+    ttlS: config.RTV_RESUME_TOKEN_TTL_S,
+  });
+  const lifecycle = new SessionLifecycle({
     gatewayId: id,
     router,
     store,
+    tokens,
     metrics,
     log,
-    frameLimits: { ...DEFAULT_FRAME_LIMITS, maxFrameBytes: config.RTV_MAX_FRAME_BYTES },
     sessionLimits: {
       pendingMaxFrames: config.RTV_PENDING_MAX_FRAMES,
       replayMaxBytes: config.RTV_REPLAY_MAX_BYTES,
     },
     bindTimeoutMs: config.RTV_BIND_TIMEOUT_MS,
+    accepting: () => !stopping && commands.status === 'ready',
+  });
+  const behaviorOptions = {
+    lifecycle,
+    frameLimits: { ...DEFAULT_FRAME_LIMITS, maxFrameBytes: config.RTV_MAX_FRAME_BYTES },
     idleTimeoutS: config.RTV_IDLE_TIMEOUT_S,
     maxBackpressureBytes: config.RTV_MAX_BACKPRESSURE_BYTES,
-    accepting: () => !stopping && commands.status === 'ready',
   };
+
+  // Redis outage: open clients hear about it once; when Redis is back, unacknowledged frames are sent again
+  // (writes during the outage were dropped; owners drop what they already applied).
+  let redisDown = false;
+  commands.on('close', () => {
+    if (redisDown || stopping) return;
+    redisDown = true;
+    log.warn('redis unreachable: refusing new sessions (1013) until it is back');
+    lifecycle.announceDegraded();
+  });
+  commands.on('ready', () => {
+    if (!redisDown) return;
+    redisDown = false;
+    log.info('redis reachable again');
+    void reader.maintain().catch(() => undefined);
+    router.resendUnacked();
+  });
+
   const app = uWS.App();
-  app.ws(REALTIME_PATH, createSocketBehavior(handlerDeps, 'authenticated'));
-  app.ws(`${REALTIME_PATH}/:user_id`, createSocketBehavior(handlerDeps, 'anonymous'));
+  app.ws(REALTIME_PATH, createSocketBehavior(behaviorOptions, 'authenticated'));
+  app.ws(`${REALTIME_PATH}/:user_id`, createSocketBehavior(behaviorOptions, 'anonymous'));
   registerSeedRoutes(app, config.RTV_STATUS_URL, log);
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -138,12 +169,18 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     port,
     adminPort: admin.port,
     connections: () => router.sessions.size,
-    stop: (code = CloseCode.GoingAway) =>
+    stop: (code = CloseCode.ServiceRestart) =>
       (stopped ??= (async () => {
+        // Drain (DESIGN §5): not ready, no new sockets, clients warned, then closed with 1012 so they resume
+        // on another gateway; their sessions are detached (kept by the owners), not ended.
         stopping = true;
         uWS.us_listen_socket_close(listenSocket);
-        for (const session of [...router.sessions.values()])
-          closeClient(session, code, 'gateway shutting down');
+        if (router.sessions.size > 0 && config.RTV_DRAIN_GRACE_MS > 0) {
+          lifecycle.announceDrain();
+          await new Promise((r) => setTimeout(r, config.RTV_DRAIN_GRACE_MS));
+        }
+        lifecycle.closeAll(code, 'server restarting: resume the session');
+        await lifecycle.settle();
         await writer.drain().catch(() => undefined);
         await heartbeat.stop();
         await reader.stop(true);

@@ -66,6 +66,24 @@ export const GATEWAY_ENV = {
     default: 4 * 1024 * 1024,
     doc: 'Unacknowledged client frames kept per session for replay to a new owner',
   },
+  RTV_RESUME_SECRET: {
+    type: 'string',
+    secret: true,
+    doc: 'HMAC secret for resume tokens, shared by all gateways (default: generated once and kept in Redis)',
+  },
+  RTV_RESUME_TOKEN_TTL_S: {
+    type: 'int',
+    min: 60,
+    default: 12 * 3600,
+    doc: 'Lifetime of a resume token (a fresh one comes with every session.created)',
+  },
+  RTV_DRAIN_GRACE_MS: {
+    type: 'int',
+    min: 0,
+    max: 600_000,
+    default: 3000,
+    doc: 'On SIGTERM: time between the server_draining notice and closing sockets with 1012 (resume elsewhere)',
+  },
   RTV_STREAM_MAXLEN: {
     type: 'int',
     min: 100,

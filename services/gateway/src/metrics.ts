@@ -90,6 +90,17 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Client sockets closed because their send buffer passed the backpressure limit',
       registers,
     }),
+    resumes: new Counter({
+      name: 'rtv_gateway_resumes_total',
+      help: 'Sessions resumed by a reconnecting client on this gateway',
+      registers,
+    }),
+    resumesRejected: new Counter({
+      name: 'rtv_gateway_resumes_rejected_total',
+      help: 'Resume attempts refused, by reason (malformed, expired, mismatch, not_found)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     bindLatency: new Histogram({
       name: 'rtv_gateway_session_bind_duration_seconds',
       help: 'Time from socket open to a worker binding the session',

@@ -8,9 +8,9 @@ import {
   waitReady,
 } from '@rtv/bus';
 import { type LocalEngine, startLocalEngine } from '@rtv/local-engine';
-import { CloseCode, decodeBatch, encodeAckLine, encodeBindLine, encodeCloseLine } from '@rtv/protocol';
+import { decodeBatch, encodeAckLine } from '@rtv/protocol';
 import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit';
-import { type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import type { WorkerConfig } from './config.js';
 import { createWorkerMetrics } from './metrics.js';
 import { SessionRunner } from './sessions/session-runner.js';
@@ -78,9 +78,22 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
       decodeBatch(
         batch,
         (line) => {
-          if (line.op === 'F') runners.get(line.sid)?.apply(line.seq, line.kind, line.payload);
-          else if (line.op === 'E')
-            runners.get(line.sid)?.end(line.reason === 'client_gone' ? 'client_gone' : 'client_closed');
+          switch (line.op) {
+            case 'F':
+              runners.get(line.sid)?.apply(line.seq, line.kind, line.payload);
+              return;
+            case 'E':
+              runners.get(line.sid)?.end(line.reason === 'client_gone' ? 'client_gone' : 'client_closed');
+              return;
+            case 'D':
+              runners.get(line.sid)?.detach(line.gid);
+              return;
+            case 'R':
+              runners.get(line.sid)?.resume(line.gid, line.lastSeq);
+              return;
+            default:
+              return;
+          }
         },
         (_raw, why) => log.warn({ why }, 'malformed bus line skipped'),
       ),
@@ -93,18 +106,29 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     writer,
     log,
     metrics,
-    provider: { url: providerUrl, model, apiKey: config.OPENAI_API_KEY, shape },
+    workerId: id,
+    provider: {
+      url: providerUrl,
+      model,
+      apiKey: config.OPENAI_API_KEY,
+      shape,
+      renewAfterMs: config.RTV_PROVIDER_RENEW_MS,
+      maxAttempts: config.RTV_PROVIDER_MAX_ATTEMPTS,
+    },
+    resumeGraceMs: config.RTV_RESUME_GRACE_MS,
+    resumeBufferBytes: config.RTV_RESUME_BUFFER_BYTES,
     appendHistory: (sid: string, item: Parameters<SessionRecords['appendHistory']>[1]) =>
       void records
         .appendHistory(sid, item)
         .catch((err: Error) => log.warn({ sid, err: err.message }, 'history write failed')),
+    loadHistory: (sid: string) => records.loadHistory(sid),
     saveConfig: (sid: string, cfg: Parameters<SessionRecords['saveConfig']>[1]) =>
       void records
         .saveConfig(sid, cfg)
         .catch((err: Error) => log.warn({ sid, err: err.message }, 'config write failed')),
   };
 
-  const runSession = async (job: Job<SessionJobData>): Promise<string> => {
+  const runSession = async (job: Job<SessionJobData>, token?: string): Promise<string> => {
     const sid = job.data.sid;
     const state = await records.claim(sid, id);
     if (!state) return 'gone';
@@ -112,14 +136,20 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     runners.set(sid, runner);
     metrics.sessions.set(runners.size);
     metrics.sessionsStarted.inc({ kind: state.epoch > 1 ? 'takeover' : 'new' });
-    writer.write(keys.gatewayOut(state.gatewayId), encodeBindLine(sid, id, state.epoch));
-    log.info({ sid, userId: state.userId, epoch: state.epoch }, 'session bound');
+    log.info({ sid, userId: state.userId, epoch: state.epoch }, 'session claimed');
     void runner.start();
     const reason = await runner.done;
     if (runners.get(sid) === runner) runners.delete(sid);
     metrics.sessions.set(runners.size);
     metrics.sessionsEnded.inc({ reason });
-    log.info({ sid, reason }, 'session ended');
+    log.info({ sid, reason }, 'session ended here');
+    if (reason === 'handoff') {
+      // Persist what was applied, then put the job back so another worker claims it (epoch + 1). The
+      // gateway replays whatever is not acknowledged; the next owner drops what is.
+      await records.saveProgress([{ state, seq: runner.appliedSeq, workerId: id }]);
+      await job.moveToDelayed(Date.now(), token);
+      throw new DelayedError();
+    }
     if (reason !== 'lease_lost') {
       await records
         .remove(sid)
@@ -145,10 +175,15 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   // Progress: acknowledge applied seqs to gateways (so they can drop replay data) and persist them, batched
   // for every session on one timer, never per frame (DESIGN §4.1).
   const progressTimer = setInterval(() => {
-    const dirty: Array<{ sid: string; epoch: number; seq: number; runner: SessionRunner }> = [];
+    const dirty: Array<{
+      state: SessionRunner['state'];
+      seq: number;
+      workerId: string;
+      runner: SessionRunner;
+    }> = [];
     for (const runner of runners.values()) {
       if (runner.appliedSeq > runner.savedSeq) {
-        dirty.push({ sid: runner.sid, epoch: runner.state.epoch, seq: runner.appliedSeq, runner });
+        dirty.push({ state: runner.state, seq: runner.appliedSeq, workerId: id, runner });
       }
     }
     if (dirty.length === 0) return;
@@ -156,14 +191,17 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
       (lost) => {
         const lostSet = new Set(lost);
         for (const d of dirty) {
-          if (lostSet.has(d.sid)) {
+          if (lostSet.has(d.state.sid)) {
             metrics.leaseLost.inc();
-            log.warn({ sid: d.sid, epoch: d.epoch }, 'a newer owner took the session: letting go');
+            log.warn(
+              { sid: d.state.sid, epoch: d.state.epoch },
+              'a newer owner took the session: letting go',
+            );
             d.runner.end('lease_lost');
             continue;
           }
           d.runner.savedSeq = Math.max(d.runner.savedSeq, d.seq);
-          writer.write(keys.gatewayOut(d.runner.state.gatewayId), encodeAckLine(d.sid, d.epoch, d.seq));
+          writer.write(keys.gatewayOut(d.state.gatewayId), encodeAckLine(d.state.sid, d.state.epoch, d.seq));
         }
       },
       (err: Error) => log.warn({ err: err.message }, 'progress write failed'),
@@ -206,15 +244,10 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;
+        // Stop taking jobs first, then hand every live session to the other workers (DESIGN §5).
         const closing = bull.close();
-        // Until session hand-over lands, clients are told to reconnect (1012) and their sessions end here.
-        for (const runner of runners.values()) {
-          writer.write(
-            keys.gatewayOut(runner.state.gatewayId),
-            encodeCloseLine(runner.sid, runner.state.epoch, CloseCode.ServiceRestart, 'worker restarting'),
-          );
-          runner.end('worker_stopping');
-        }
+        log.info({ sessions: runners.size }, 'draining: handing sessions over');
+        for (const runner of runners.values()) runner.end('handoff');
         await closing;
         clearInterval(progressTimer);
         await writer.drain().catch(() => undefined);

@@ -23,6 +23,8 @@ export interface StackOptions {
 
 export interface Stack {
   redis: TestRedis;
+  /** The key the local engine expects; give it to worker processes started outside the stack. */
+  providerKey: string;
   engine: LocalEngine;
   gateways: Gateway[];
   workers: SessionWorker[];
@@ -73,6 +75,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   }
   return {
     redis,
+    providerKey: API_KEY,
     engine,
     gateways,
     workers,

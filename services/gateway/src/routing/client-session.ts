@@ -1,8 +1,18 @@
 import type { WebSocket } from 'uWebSockets.js';
 
-/** What uWS keeps per socket: just the session, created at upgrade. */
+/** What uWS keeps per socket: the session, created at upgrade, and a resume request if there was one. */
 export interface SocketData {
   session: ClientSession;
+  resume?: ResumeRequest;
+}
+
+/** `?resume=<sid>&resume_token=…&last_seq=…` as copied at upgrade. */
+export interface ResumeRequest {
+  /** The session id had the right form. */
+  valid: boolean;
+  token: string;
+  /** Last server seq the client saw (it asked for `seq` numbering); else the gateway's record is used. */
+  lastSeq: number | undefined;
 }
 
 interface ReplayEntry {
@@ -30,9 +40,12 @@ export class ClientSession {
   seq = 0;
   /** Highest seq the owner acknowledged as applied. */
   ackedSeq = 0;
-  /** Epoch and seq of the last server frame delivered to the client (repeats are dropped). */
-  deliveredEpoch = 0;
+  /** Seq of the last server frame delivered to the client (seqs grow across owners; repeats are dropped). */
   deliveredSeq = 0;
+  /** The client asked for a top-level `seq` on every server message (`?seq=1`), to resume precisely. */
+  wantSeq = false;
+  /** A newer connection resumed this session here: this socket's close must not end or detach it. */
+  superseded = false;
   bindTimer: NodeJS.Timeout | undefined;
   private replay: ReplayEntry[] = [];
   private replayHead = 0;

@@ -4,7 +4,9 @@ import {
   type BusLine,
   decodeBatch,
   encodeClientFrameLine,
+  encodeDetachLine,
   encodeEndLine,
+  encodeResumeLine,
   type FrameKind,
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
@@ -12,6 +14,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { ClientSession, SocketData } from './client-session.js';
 
 export interface SessionRouterDeps {
+  gatewayId: string;
   keys: Keys;
   writer: StreamWriter;
   metrics: GatewayMetrics;
@@ -45,6 +48,29 @@ export class SessionRouter {
     if (session.bindTimer) clearTimeout(session.bindTimer);
     if (session.owner !== undefined) {
       this.write(this.deps.keys.workerIn(session.owner), encodeEndLine(session.sid, reason));
+    }
+  }
+
+  /** The client's socket dropped without ending the session: the owner keeps it for the resume grace. */
+  detach(session: ClientSession): void {
+    if (this.sessions.get(session.sid) !== session) return;
+    this.sessions.delete(session.sid);
+    if (session.bindTimer) clearTimeout(session.bindTimer);
+    if (session.owner !== undefined)
+      this.write(this.deps.keys.workerIn(session.owner), encodeDetachLine(session.sid, this.deps.gatewayId));
+  }
+
+  /** A resumed client is attached here: ask the owner to route to this gateway and replay after `lastSeq`. */
+  requestResume(owner: string, sid: string, gatewayId: string, lastSeq: number): void {
+    this.write(this.deps.keys.workerIn(owner), encodeResumeLine(sid, gatewayId, lastSeq));
+  }
+
+  /** Re-sends every unacknowledged frame to the owners (after Redis came back: writes may have been lost). */
+  resendUnacked(): void {
+    for (const session of this.sessions.values()) {
+      if (session.owner === undefined) continue;
+      const stream = this.deps.keys.workerIn(session.owner);
+      for (const line of session.unacked()) this.write(stream, line);
     }
   }
 
@@ -107,16 +133,13 @@ export class SessionRouter {
       }
       case 'M': {
         if (!session || session.closed) return undefined;
-        // Server frames are numbered per owner epoch: older epochs are fenced off, repeats dropped.
-        if (
-          line.epoch < session.epoch ||
-          (line.epoch === session.deliveredEpoch && line.seq <= session.deliveredSeq)
-        ) {
+        // Server frame seqs grow across owners (epoch · 2³² + n): older epochs are fenced off, repeats dropped.
+        if (line.epoch < session.epoch || line.seq <= session.deliveredSeq) {
           metrics.staleDropped.inc();
           return undefined;
         }
-        session.deliveredEpoch = line.epoch;
         session.deliveredSeq = line.seq;
+        if (session.wantSeq) return `${line.payload.slice(0, -1)},"seq":${line.seq}}`;
         return line.payload;
       }
       case 'A': {

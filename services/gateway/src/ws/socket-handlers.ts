@@ -12,156 +12,103 @@ import {
   type ErrorCode,
   encodeError,
   encodePong,
-  encodeSessionCreated,
   FrameKind,
   type FrameLimits,
-  PROTOCOL_VERSION,
   parseClientFrame,
 } from '@rtv/protocol';
-import type { Logger } from '@rtv/service-kit';
-import type { GatewayMetrics } from '../metrics.js';
-import { ClientSession, type ClientSessionLimits, type SocketData } from '../routing/client-session.js';
-import type { SessionRouter } from '../routing/session-router.js';
-import { DEFAULT_SESSION_CONFIG, type SessionStore } from '../routing/session-store.js';
+import { ClientSession, type SocketData } from '../routing/client-session.js';
+import type { SessionLifecycle } from './session-lifecycle.js';
 
 export const REALTIME_PATH = '/api/v1/streaming/realtime';
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
+const SESSION_ID = /^sess_[0-9A-Za-z]{21}$/;
 
-export interface SocketHandlerDeps {
-  gatewayId: string;
-  router: SessionRouter;
-  store: SessionStore;
-  metrics: GatewayMetrics;
-  log: Logger;
+export interface SocketBehaviorOptions {
+  lifecycle: SessionLifecycle;
   frameLimits: FrameLimits;
-  sessionLimits: ClientSessionLimits;
-  bindTimeoutMs: number;
   idleTimeoutS: number;
   maxBackpressureBytes: number;
-  /** False while draining or while Redis is unreachable: new sockets are refused with 1013. */
-  accepting: () => boolean;
 }
 
 /**
  * The uWS behaviour for both seed endpoints. Request data is copied inside `upgrade` (the request object is
- * only valid in that synchronous scope); the session object travels as the socket's user data.
+ * only valid in that synchronous scope); the session object travels as the socket's user data. `message` is
+ * the hot path: one parse, then either a local answer (ping) or one numbered bus line.
  */
 export function createSocketBehavior(
-  deps: SocketHandlerDeps,
+  opts: SocketBehaviorOptions,
   route: 'anonymous' | 'authenticated',
 ): WebSocketBehavior<SocketData> {
-  const { router, metrics, log } = deps;
+  const { lifecycle } = opts;
+  const { metrics } = lifecycle.deps;
 
   const sendError = (session: ClientSession, code: ErrorCode, message: string, field?: string) => {
     metrics.errors.inc({ code });
-    send(session, encodeError(code, message, field));
+    lifecycle.send(session, encodeError(code, message, field));
   };
 
-  const send = (session: ClientSession, text: string) => {
-    if (session.closed || !session.ws) return;
-    session.ws.send(text, false);
-    metrics.framesOut.inc();
-    metrics.bytesOut.inc(text.length);
+  const accept = (session: ClientSession, kind: FrameKind, payload: string) => {
+    if (!lifecycle.deps.router.forward(session, kind, payload)) {
+      sendError(
+        session,
+        'rate_limited',
+        'Too many frames before the session was ready; slow down and resend after a moment',
+      );
+    }
   };
 
   return {
     // The hard limit sits above the soft one so a frame just over the limit still gets a readable error
-    // before the close; anything beyond the hard limit is cut off by uWS itself.
-    maxPayloadLength: deps.frameLimits.maxFrameBytes * 2,
-    maxBackpressure: deps.maxBackpressureBytes,
+    // before the close; anything beyond the hard limit is cut off by uWS itself while it arrives.
+    maxPayloadLength: opts.frameLimits.maxFrameBytes * 2,
+    maxBackpressure: opts.maxBackpressureBytes,
     closeOnBackpressureLimit: 0,
-    idleTimeout: deps.idleTimeoutS,
+    idleTimeout: opts.idleTimeoutS,
     sendPingsAutomatically: true,
 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
       const secKey = req.getHeader('sec-websocket-key');
       const secProtocol = req.getHeader('sec-websocket-protocol');
       const secExtensions = req.getHeader('sec-websocket-extensions');
-      let userId: string;
-      if (route === 'authenticated') {
-        const auth = req.getHeader('authorization');
-        const token = /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
-        if (!token) {
-          metrics.upgradesRejected.inc({ reason: 'unauthorized' });
-          res
-            .writeStatus('401 Unauthorized')
-            .writeHeader('content-type', 'application/json')
-            .writeHeader('www-authenticate', 'Bearer')
-            .end('{"error":{"code":"unauthorized","message":"unauthorized"}}');
-          return;
-        }
-        // Token verification (JWT/API keys) is not in place yet: until it is, the bearer token only
-        // names the caller, as an opaque digest. See docs/security.md.
-        userId = `bearer-${createHash('sha256').update(token).digest('hex').slice(0, 24)}`;
-      } else {
-        let raw: string;
-        try {
-          raw = decodeURIComponent(req.getParameter(0) ?? '');
-        } catch {
-          raw = '';
-        }
-        if (!USER_ID.test(raw)) {
-          metrics.upgradesRejected.inc({ reason: 'invalid_user_id' });
-          res
-            .writeStatus('400 Bad Request')
-            .writeHeader('content-type', 'application/json')
-            .end(
-              '{"error":{"code":"invalid_message","field":"user_id","message":"user_id must be 1-128 characters of A-Z a-z 0-9 _ . @ : -"}}',
-            );
-          return;
-        }
-        userId = raw;
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const userId = route === 'authenticated' ? bearerUser(req.getHeader('authorization')) : pathUser(req);
+      if (userId === undefined) {
+        const unauthorized = route === 'authenticated';
+        metrics.upgradesRejected.inc({ reason: unauthorized ? 'unauthorized' : 'invalid_user_id' });
+        res
+          .writeStatus(unauthorized ? '401 Unauthorized' : '400 Bad Request')
+          .writeHeader('content-type', 'application/json')
+          .end(
+            unauthorized
+              ? '{"error":{"code":"unauthorized","message":"unauthorized"}}'
+              : '{"error":{"code":"invalid_message","field":"user_id","message":"user_id must be 1-128 characters of A-Z a-z 0-9 _ . @ : -"}}',
+          );
+        return;
       }
-      const session = new ClientSession(randomId('sess_'), userId, route, Date.now(), deps.sessionLimits);
+      const resumeSid = query.get('resume');
+      const sid = resumeSid !== null && SESSION_ID.test(resumeSid) ? resumeSid : randomId('sess_');
+      const session = new ClientSession(sid, userId, route, Date.now(), lifecycle.deps.sessionLimits);
+      session.wantSeq = query.get('seq') === '1';
+      const data: SocketData = { session };
+      if (resumeSid !== null) {
+        const lastSeq = Number(query.get('last_seq') ?? '');
+        data.resume = {
+          valid: SESSION_ID.test(resumeSid),
+          token: query.get('resume_token') ?? '',
+          lastSeq: Number.isSafeInteger(lastSeq) && lastSeq > 0 ? lastSeq : undefined,
+        };
+      }
       // Offered subprotocols: echo the first plain one (browsers fail a handshake that offered protocols
       // and got none back).
       const protocol = secProtocol.split(',')[0]?.trim() ?? '';
-      res.upgrade<SocketData>({ session }, secKey, protocol, secExtensions, context);
+      res.upgrade<SocketData>(data, secKey, protocol, secExtensions, context);
     },
 
     open: (ws: WebSocket<SocketData>) => {
-      const { session } = ws.getUserData();
-      session.ws = ws;
-      if (!deps.accepting()) {
-        session.closed = true;
-        metrics.closes.inc({ code: String(CloseCode.TryAgainLater) });
-        ws.end(CloseCode.TryAgainLater, 'service unavailable, retry later');
-        return;
-      }
-      metrics.connections.inc();
-      metrics.connectionsTotal.inc({ route });
-      router.add(session);
-      send(
-        session,
-        encodeSessionCreated({
-          id: session.sid,
-          user_id: session.userId,
-          protocol_version: PROTOCOL_VERSION,
-          ...DEFAULT_SESSION_CONFIG,
-        }),
-      );
-      session.bindTimer = setTimeout(() => {
-        session.bindTimer = undefined;
-        if (session.owner !== undefined || session.closed) return;
-        log.warn({ sid: session.sid }, 'no worker bound the session in time');
-        sendError(session, 'service_unavailable', 'No session worker is available; try again later');
-        closeSession(session, CloseCode.TryAgainLater, 'no session worker available');
-      }, deps.bindTimeoutMs);
-      deps.store
-        .create(
-          {
-            sid: session.sid,
-            userId: session.userId,
-            gatewayId: deps.gatewayId,
-            createdMs: session.openedAt,
-          },
-          { ...DEFAULT_SESSION_CONFIG },
-        )
-        .catch((err: Error) => {
-          log.error({ err, sid: session.sid }, 'could not create session');
-          sendError(session, 'service_unavailable', 'The session could not be created; try again later');
-          closeSession(session, CloseCode.TryAgainLater, 'session store unavailable');
-        });
+      const data = ws.getUserData();
+      data.session.ws = ws;
+      if (data.resume) lifecycle.openResumed(data.session, data.resume, route);
+      else lifecycle.openNew(data.session, route);
     },
 
     message: (ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) => {
@@ -180,26 +127,26 @@ export function createSocketBehavior(
           );
           return;
         }
-        if (message.byteLength > deps.frameLimits.maxAudioBytes) {
+        if (message.byteLength > opts.frameLimits.maxAudioBytes) {
           metrics.framesIn.inc({ type: 'invalid' });
           sendError(
             session,
             'message_too_large',
-            `Binary audio frames are limited to ${deps.frameLimits.maxAudioBytes} bytes`,
+            `Binary audio frames are limited to ${opts.frameLimits.maxAudioBytes} bytes`,
           );
-          closeSession(session, CloseCode.MessageTooBig, 'message too large');
+          lifecycle.close(session, CloseCode.MessageTooBig, 'message too large');
           return;
         }
         metrics.framesIn.inc({ type: 'input_audio_binary' });
         accept(session, FrameKind.Audio, Buffer.from(message).toString('base64'));
         return;
       }
-      const parsed = parseClientFrame(message, deps.frameLimits);
+      const parsed = parseClientFrame(message, opts.frameLimits);
       if (!parsed.ok) {
         metrics.framesIn.inc({ type: 'invalid' });
         sendError(session, parsed.error.code, parsed.error.message, parsed.error.field);
         if (parsed.error.code === 'message_too_large') {
-          closeSession(session, CloseCode.MessageTooBig, 'message too large');
+          lifecycle.close(session, CloseCode.MessageTooBig, 'message too large');
         }
         return;
       }
@@ -207,7 +154,7 @@ export function createSocketBehavior(
       metrics.framesIn.inc({ type: msg.type });
       if (msg.type === 'ping') {
         // Answered here, never forwarded: the seed's pong echoes the ping's timestamp at the top level.
-        send(session, encodePong(msg.ping.timestamp));
+        lifecycle.send(session, encodePong(msg.ping.timestamp));
         return;
       }
       if (
@@ -220,38 +167,28 @@ export function createSocketBehavior(
       accept(session, FrameKind.Json, JSON.stringify(msg));
     },
 
-    drain: () => {},
-
     close: (ws: WebSocket<SocketData>, code: number) => {
-      const { session } = ws.getUserData();
-      const wasOpen = router.sessions.get(session.sid) === session;
-      session.closed = true;
-      session.ws = undefined;
-      if (!wasOpen) return;
-      metrics.connections.dec();
-      metrics.closes.inc({ code: String(code) });
-      const bound = session.owner !== undefined;
-      router.remove(session, 'client_closed');
-      if (!bound) {
-        deps.store.discardUnbound(session.sid).catch((err: Error) => {
-          log.warn({ err, sid: session.sid }, 'could not discard unbound session');
-        });
-      }
+      lifecycle.onClosed(ws.getUserData().session, code);
     },
   };
+}
 
-  function accept(session: ClientSession, kind: FrameKind, payload: string): void {
-    if (!router.forward(session, kind, payload)) {
-      sendError(
-        session,
-        'rate_limited',
-        'Too many frames before the session was ready; slow down and resend after a moment',
-      );
-    }
-  }
+/** The caller of the authenticated route, from `Authorization: Bearer …`; undefined when absent. */
+function bearerUser(authorization: string): string | undefined {
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
+  if (!token) return undefined;
+  // Token verification (JWT/API keys) is not in place yet: until it is, the bearer token only names the
+  // caller, as an opaque digest. See docs/security.md.
+  return `bearer-${createHash('sha256').update(token).digest('hex').slice(0, 24)}`;
+}
 
-  function closeSession(session: ClientSession, code: number, reason: string): void {
-    if (session.closed || !session.ws) return;
-    session.ws.end(code, reason);
+/** The `{user_id}` path segment when valid; undefined otherwise. */
+function pathUser(req: HttpRequest): string | undefined {
+  let raw: string;
+  try {
+    raw = decodeURIComponent(req.getParameter(0) ?? '');
+  } catch {
+    return undefined;
   }
+  return USER_ID.test(raw) ? raw : undefined;
 }

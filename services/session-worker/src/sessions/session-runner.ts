@@ -2,9 +2,12 @@ import type { Keys, StreamWriter } from '@rtv/bus';
 import {
   type ClientMessage,
   CloseCode,
+  encodeAckLine,
+  encodeBindLine,
   encodeCloseLine,
   encodeError,
   encodeMessageLine,
+  encodeNotice,
   encodeResponseAudio,
   encodeResponseDelta,
   encodeResponseDone,
@@ -12,6 +15,7 @@ import {
   encodeSpeechStarted,
   encodeSpeechStopped,
   type FrameKind,
+  NoticeCode,
   nowSeconds,
   type SessionInfo,
 } from '@rtv/protocol';
@@ -27,11 +31,8 @@ import {
   TEXT_DELTA_EVENTS,
   TEXT_DONE_EVENTS,
 } from '../upstream/event-mapping.js';
-import {
-  ProviderConnectError,
-  ProviderConnection,
-  type ProviderConnectionOptions,
-} from '../upstream/provider-connection.js';
+import { ProviderSession, type ProviderSessionOptions } from '../upstream/provider-session.js';
+import { OutboundBuffer } from './outbound-buffer.js';
 import type { HistoryItem, SessionState } from './session-state.js';
 
 export interface SessionRunnerDeps {
@@ -39,23 +40,40 @@ export interface SessionRunnerDeps {
   writer: StreamWriter;
   log: Logger;
   metrics: WorkerMetrics;
-  provider: ProviderConnectionOptions;
+  workerId: string;
+  provider: Omit<
+    ProviderSessionOptions,
+    'onEvent' | 'onRestored' | 'onUnavailable' | 'onReconnecting' | 'log' | 'context'
+  >;
   /** Persists a conversation item (capped list with TTL). */
   appendHistory: (sid: string, item: HistoryItem) => void;
+  /** Reads the conversation so far, to restore it into a fresh provider session. */
+  loadHistory: (sid: string) => Promise<HistoryItem[]>;
   /** Persists the effective config after a client session.update. */
   saveConfig: (sid: string, config: SessionConfig) => void;
-  /** Frames held while the provider connects. @defaultValue 1000 */
-  maxQueuedFrames?: number;
-  /** Connect attempts before the client is told the provider is unavailable. @defaultValue 3 */
-  connectAttempts?: number;
+  /** How long a detached session waits for its client to resume. */
+  resumeGraceMs: number;
+  /** Bytes of recent server frames kept for resume. */
+  resumeBufferBytes: number;
 }
 
-type EndReason = 'client_closed' | 'client_gone' | 'upstream_failed' | 'lease_lost' | 'worker_stopping';
+export type EndReason =
+  | 'client_closed'
+  | 'client_gone'
+  | 'resume_timeout'
+  | 'upstream_failed'
+  | 'lease_lost'
+  | 'handoff';
+
+/** Server frame seqs are `epoch · 2³² + n`: monotonic across owners without any coordination. */
+const EPOCH_STRIDE = 2 ** 32;
 
 /**
  * One live session on this worker: applies the gateway's numbered client frames in order (dropping repeats),
- * talks to the provider, and sends public-protocol messages back through the gateway's stream, stamped with
- * this owner's epoch. `done` resolves when the session ends; the BullMQ job (the lease) ends with it.
+ * talks to the provider through a `ProviderSession` (which reconnects and renews with the context restored),
+ * and sends public-protocol messages back through the gateway's stream, stamped with this owner's epoch and a
+ * per-session seq. Keeps recent server frames for resume. `done` resolves when the session ends; the BullMQ job
+ * (the lease) ends with it.
  */
 export class SessionRunner {
   readonly done: Promise<EndReason>;
@@ -63,12 +81,13 @@ export class SessionRunner {
   appliedSeq: number;
   /** appliedSeq at the last progress write; the owner acks and persists only when they differ. */
   savedSeq: number;
-  private outSeq = 0;
+  private outSeq: number;
   private resolveDone!: (reason: EndReason) => void;
   private ended = false;
-  private provider: ProviderConnection | undefined;
-  private ready = false;
-  private queued: Array<[FrameKind, string]> = [];
+  private readonly provider: ProviderSession;
+  private readonly outbound: OutboundBuffer;
+  private attached: boolean;
+  private graceTimer: NodeJS.Timeout | undefined;
   private pendingSessionUpdates = 0;
   private assistantText = '';
   private turnStartedAt: number | undefined;
@@ -80,8 +99,23 @@ export class SessionRunner {
   ) {
     this.appliedSeq = state.lastSeq;
     this.savedSeq = state.lastSeq;
+    this.outSeq = state.epoch * EPOCH_STRIDE;
+    this.attached = state.clientAttached;
+    this.outbound = new OutboundBuffer(deps.resumeBufferBytes);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
+    });
+    this.provider = new ProviderSession({
+      ...deps.provider,
+      log: deps.log.child({ sid: state.sid }),
+      onEvent: (raw) => this.onProviderEvent(raw),
+      onRestored: (kind) => {
+        if (kind === 'reconnect') this.deps.metrics.upstreamErrors.inc({ code: 'reconnected' });
+      },
+      onReconnecting: () =>
+        this.emit(encodeNotice('upstream_reconnecting', NoticeCode.upstream_reconnecting.message)),
+      onUnavailable: () => this.fail('The speech provider is unavailable; try again later'),
+      context: async () => ({ config: this.state.config, history: await this.deps.loadHistory(this.sid) }),
     });
   }
 
@@ -89,43 +123,17 @@ export class SessionRunner {
     return this.state.sid;
   }
 
-  /** Connects the provider (retrying transient failures), configures it, then applies queued frames. */
+  /**
+   * Binds the session at its gateway (unless the client is detached), then opens the provider session. A
+   * takeover (epoch > 1) restores the conversation and tells the client it recovered.
+   */
   async start(): Promise<void> {
-    const attempts = this.deps.connectAttempts ?? 3;
-    for (let attempt = 1; !this.ended; attempt++) {
-      const provider = new ProviderConnection(this.deps.provider, {
-        onEvent: (raw) => this.onProviderEvent(raw),
-        onClose: (code) => this.onProviderClosed(code),
-      });
-      const started = performance.now();
-      try {
-        await provider.connect();
-        this.deps.metrics.upstreamConnect.observe((performance.now() - started) / 1000);
-        this.provider = provider;
-        break;
-      } catch (err) {
-        const retryable = err instanceof ProviderConnectError && err.retryable;
-        this.deps.metrics.upstreamErrors.inc({ code: retryable ? 'connect_retryable' : 'connect_fatal' });
-        this.deps.log.warn(
-          { sid: this.sid, attempt, err: (err as Error).message },
-          'provider connect failed',
-        );
-        if (!retryable || attempt >= attempts) {
-          this.fail('The speech provider is unavailable; try again later');
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt * (0.5 + Math.random() / 2)));
-      }
-    }
-    if (this.ended || !this.provider) {
-      this.provider?.close();
-      return;
-    }
-    this.provider.send(buildSessionUpdate(this.state.config, this.deps.provider.shape));
-    this.ready = true;
-    const queued = this.queued;
-    this.queued = [];
-    for (const [kind, payload] of queued) this.dispatch(kind, payload);
+    const takeover = this.state.epoch > 1;
+    if (this.attached) this.bindAtGateway();
+    else this.startGrace();
+    const ok = await this.provider.open(takeover);
+    if (!ok || this.ended) return;
+    if (takeover) this.emit(encodeNotice('session_recovered', NoticeCode.session_recovered.message));
   }
 
   /** Applies one client frame from the bus. Repeats (seq already applied) are dropped: exactly once. */
@@ -135,30 +143,10 @@ export class SessionRunner {
       return;
     }
     this.appliedSeq = seq;
-    if (!this.ready) {
-      if (this.queued.length >= (this.deps.maxQueuedFrames ?? 1000)) {
-        this.deps.metrics.droppedFrames.inc({ reason: 'connect_queue_full' });
-        return;
-      }
-      this.queued.push([kind, payload]);
-      return;
-    }
-    this.dispatch(kind, payload);
-  }
-
-  end(reason: EndReason): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.ready = false;
-    this.provider?.close();
-    this.resolveDone(reason);
-  }
-
-  private dispatch(kind: FrameKind, payload: string): void {
-    const provider = this.provider!;
     if (kind === 'a') {
-      provider.send(buildAudioAppend(payload));
-      this.deps.metrics.framesToProvider.inc({ type: 'audio' });
+      if (this.provider.send(buildAudioAppend(payload)))
+        this.deps.metrics.framesToProvider.inc({ type: 'audio' });
+      else this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
       return;
     }
     let msg: ClientMessage;
@@ -169,42 +157,97 @@ export class SessionRunner {
       return;
     }
     this.deps.metrics.framesToProvider.inc({ type: msg.type });
+    this.dispatch(msg);
+  }
+
+  /** The client's socket at `gatewayId` dropped: keep the session for the resume grace period. */
+  detach(gatewayId: string): void {
+    // A late detach from a gateway the client already left (it resumed elsewhere) is stale.
+    if (this.ended || !this.attached || gatewayId !== this.state.gatewayId) return;
+    this.attached = false;
+    this.startGrace();
+  }
+
+  /** The client resumed at `gatewayId`: route there, replay what it missed, acknowledge progress. */
+  resume(gatewayId: string, lastSeq: number): void {
+    if (this.ended) return;
+    this.state.gatewayId = gatewayId;
+    this.attached = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.bindAtGateway();
+    const { frames, complete } = this.outbound.since(lastSeq);
+    const stream = this.deps.keys.gatewayOut(gatewayId);
+    for (const [seq, payload] of frames) {
+      this.deps.writer.write(stream, encodeMessageLine(this.sid, this.state.epoch, seq, payload));
+    }
+    this.emit(
+      encodeNotice(
+        'session_resumed',
+        complete
+          ? NoticeCode.session_resumed.message
+          : 'Session resumed; some older messages could not be replayed',
+      ),
+    );
+  }
+
+  end(reason: EndReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.provider.close();
+    this.resolveDone(reason);
+  }
+
+  private bindAtGateway(): void {
+    const stream = this.deps.keys.gatewayOut(this.state.gatewayId);
+    this.deps.writer.write(stream, encodeBindLine(this.sid, this.deps.workerId, this.state.epoch));
+    if (this.appliedSeq > 0)
+      this.deps.writer.write(stream, encodeAckLine(this.sid, this.state.epoch, this.appliedSeq));
+  }
+
+  private startGrace(): void {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = setTimeout(() => this.end('resume_timeout'), this.deps.resumeGraceMs);
+    this.graceTimer.unref();
+  }
+
+  private dispatch(msg: ClientMessage): void {
     const shape = this.deps.provider.shape;
     switch (msg.type) {
       case 'session.update': {
-        const update = msg.session_update;
         const config: SessionConfig = { ...this.state.config };
-        for (const [k, v] of Object.entries(update)) {
-          if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+        for (const [k, v] of Object.entries(msg.session_update)) {
+          if (v !== undefined && k !== 'event_id') (config as unknown as Record<string, unknown>)[k] = v;
         }
         this.state.config = config;
         this.pendingSessionUpdates++;
-        provider.send(buildSessionUpdate(config, shape));
+        this.provider.send(buildSessionUpdate(config, shape));
         this.deps.saveConfig(this.sid, config);
         return;
       }
       case 'conversation.item.input': {
         const input = msg.conversation_item_input;
         if (input.type === 'input_text') {
-          for (const event of buildTextTurn(input.text, shape)) provider.send(event);
+          for (const event of buildTextTurn(input.text, shape)) this.provider.send(event);
           this.deps.appendHistory(this.sid, { role: 'user', type: 'text', text: input.text, at: Date.now() });
           this.startTurn();
         } else {
-          provider.send(buildAudioAppend(input.audio));
+          this.provider.send(buildAudioAppend(input.audio));
         }
         return;
       }
       case 'input_audio_buffer.commit':
-        provider.send('{"type":"input_audio_buffer.commit"}');
+        this.provider.send('{"type":"input_audio_buffer.commit"}');
         return;
       case 'response.create':
-        provider.send(
+        this.provider.send(
           shape === 'beta' ? '{"type":"response.create","response":{}}' : '{"type":"response.create"}',
         );
         this.startTurn();
         return;
       case 'response.cancel':
-        provider.send('{"type":"response.cancel"}');
+        this.provider.send('{"type":"response.cancel"}');
         return;
       default:
         return;
@@ -314,13 +357,6 @@ export class SessionRunner {
     this.emit(encodeError(mapped.code, mapped.message));
   }
 
-  private onProviderClosed(code: number): void {
-    if (this.ended) return;
-    this.deps.metrics.upstreamErrors.inc({ code: `closed_${code}` });
-    this.deps.log.warn({ sid: this.sid, code }, 'provider closed the session');
-    this.fail('The speech provider ended the session unexpectedly');
-  }
-
   private noteFirstAudio(): void {
     if (this.firstAudioSeen || this.turnStartedAt === undefined) return;
     this.firstAudioSeen = true;
@@ -337,12 +373,15 @@ export class SessionRunner {
     this.end('upstream_failed');
   }
 
-  /** Sends a public-protocol message to the client through its gateway's stream. */
+  /** Numbers a public-protocol message, keeps it for resume and sends it to the client's gateway. */
   private emit(payload: string): void {
+    const seq = ++this.outSeq;
+    this.outbound.push(seq, payload);
     this.deps.metrics.framesToClient.inc();
+    if (!this.attached) return;
     this.deps.writer.write(
       this.deps.keys.gatewayOut(this.state.gatewayId),
-      encodeMessageLine(this.sid, this.state.epoch, ++this.outSeq, payload),
+      encodeMessageLine(this.sid, this.state.epoch, seq, payload),
     );
   }
 

@@ -11,6 +11,8 @@ export interface SessionState {
   config: SessionConfig;
   /** Last client seq a previous owner applied (0 for a new session). */
   lastSeq: number;
+  /** False while the client is between sockets (resume grace): frames are kept, not sent. */
+  clientAttached: boolean;
 }
 
 export interface HistoryItem {
@@ -23,7 +25,7 @@ export interface HistoryItem {
 /**
  * claimSession-1
  * Input: KEYS[1] session hash; ARGV[1] worker id, ARGV[2] now (ms), ARGV[3] TTL (ms).
- * Output: nil when the session no longer exists; else {epoch, gateway, user, config, seq}.
+ * Output: nil when the session no longer exists; else {epoch, gateway, user, config, seq, client}.
  * Bumping the epoch and recording the owner in one step is what fences off a previous owner.
  */
 const CLAIM_SESSION = `
@@ -31,17 +33,27 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'active', 'bound_ms', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local f = redis.call('HMGET', KEYS[1], 'gateway', 'user', 'config', 'seq')
-return {epoch, f[1], f[2], f[3], f[4]}
+local f = redis.call('HMGET', KEYS[1], 'gateway', 'user', 'config', 'seq', 'client')
+return {epoch, f[1], f[2], f[3], f[4], f[5]}
 `;
 
 /**
  * saveProgress-1
- * Input: KEYS[1] session hash; ARGV[1] epoch, ARGV[2] applied seq, ARGV[3] TTL (ms).
+ * Input: KEYS[1] session hash; ARGV[1] epoch, ARGV[2] applied seq, ARGV[3] TTL (ms), ARGV[4] owner,
+ *        ARGV[5] gateway, ARGV[6] user, ARGV[7] config JSON.
  * Output: 1 when this owner still holds the session, 0 when a newer epoch took it (the caller lets go).
+ * A missing hash (Redis restarted without persistence) is re-created from the owner's own state, so live
+ * sessions survive the restart instead of all losing their lease at once.
  */
 const SAVE_PROGRESS = `
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', ARGV[2], 'owner', ARGV[4], 'gateway', ARGV[5],
+    'user', ARGV[6], 'config', ARGV[7], 'state', 'active', 'client', 'attached')
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+if epoch ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -65,9 +77,9 @@ export class SessionRecords {
       workerId,
       Date.now(),
       this.ttlMs,
-    )) as [number, string | null, string | null, string | null, string | null] | null;
+    )) as [number, string | null, string | null, string | null, string | null, string | null] | null;
     if (!res) return undefined;
-    const [epoch, gatewayId, userId, config, seq] = res;
+    const [epoch, gatewayId, userId, config, seq, client] = res;
     if (!gatewayId || !userId || !config) return undefined;
     return {
       sid,
@@ -76,19 +88,34 @@ export class SessionRecords {
       epoch: Number(epoch),
       config: JSON.parse(config) as SessionConfig,
       lastSeq: Number(seq ?? 0),
+      clientAttached: client !== 'detached',
     };
   }
 
   /** Persists applied seqs for many sessions in one pipeline; returns the sids whose lease was lost. */
-  async saveProgress(entries: Array<{ sid: string; epoch: number; seq: number }>): Promise<string[]> {
+  async saveProgress(
+    entries: Array<{ state: SessionState; seq: number; workerId: string }>,
+  ): Promise<string[]> {
     if (entries.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const e of entries)
-      pipeline.eval(SAVE_PROGRESS, 1, this.keys.session(e.sid), e.epoch, e.seq, this.ttlMs);
+    for (const { state, seq, workerId } of entries) {
+      pipeline.eval(
+        SAVE_PROGRESS,
+        1,
+        this.keys.session(state.sid),
+        state.epoch,
+        seq,
+        this.ttlMs,
+        workerId,
+        state.gatewayId,
+        state.userId,
+        JSON.stringify(state.config),
+      );
+    }
     const results = (await pipeline.exec()) ?? [];
     const lost: string[] = [];
     results.forEach(([err, ok], i) => {
-      if (!err && ok === 0) lost.push(entries[i]!.sid);
+      if (!err && ok === 0) lost.push(entries[i]!.state.sid);
     });
     return lost;
   }
@@ -101,6 +128,21 @@ export class SessionRecords {
       .ltrim(key, -HISTORY_MAX_ITEMS, -1)
       .pexpire(key, this.ttlMs)
       .exec();
+  }
+
+  async loadHistory(sid: string): Promise<HistoryItem[]> {
+    const raw = await this.redis.lrange(this.keys.sessionHistory(sid), 0, -1);
+    const items: HistoryItem[] = [];
+    for (const r of raw) {
+      try {
+        const item = JSON.parse(r) as HistoryItem;
+        if ((item.role === 'user' || item.role === 'assistant') && typeof item.text === 'string')
+          items.push(item);
+      } catch {
+        // A corrupt entry is skipped rather than failing the restore.
+      }
+    }
+    return items;
   }
 
   saveConfig(sid: string, config: SessionConfig): Promise<unknown> {

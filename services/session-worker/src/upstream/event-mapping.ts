@@ -87,15 +87,13 @@ export function buildTextTurn(text: string, shape: ProviderShape): [string, stri
   return [item, shape === 'beta' ? '{"type":"response.create","response":{}}' : '{"type":"response.create"}'];
 }
 
-/** A past conversation item replayed into a fresh provider session (failover, renewal). */
-export function buildHistoryItem(role: 'user' | 'assistant', text: string): string {
+/** A past conversation item replayed into a fresh provider session (failover, reconnect, renewal). */
+export function buildHistoryItem(role: 'user' | 'assistant', text: string, shape: ProviderShape): string {
+  // Assistant text content is `output_text` in GA and `text` in beta.
+  const type = role === 'user' ? 'input_text' : shape === 'beta' ? 'text' : 'output_text';
   return JSON.stringify({
     type: 'conversation.item.create',
-    item: {
-      type: 'message',
-      role,
-      content: [{ type: role === 'user' ? 'input_text' : 'text', text }],
-    },
+    item: { type: 'message', role, content: [{ type, text }] },
   });
 }
 

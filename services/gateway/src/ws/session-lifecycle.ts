@@ -1,0 +1,239 @@
+import {
+  CloseCode,
+  type ErrorCode,
+  encodeError,
+  encodeNotice,
+  encodeSessionCreated,
+  NoticeCode,
+  PROTOCOL_VERSION,
+} from '@rtv/protocol';
+import type { Logger } from '@rtv/service-kit';
+import type { GatewayMetrics } from '../metrics.js';
+import type { ClientSession, ClientSessionLimits, ResumeRequest } from '../routing/client-session.js';
+import type { ResumeTokens } from '../routing/resume-tokens.js';
+import type { SessionRouter } from '../routing/session-router.js';
+import { DEFAULT_SESSION_CONFIG, type SessionStore } from '../routing/session-store.js';
+
+export interface SessionLifecycleDeps {
+  gatewayId: string;
+  router: SessionRouter;
+  store: SessionStore;
+  tokens: ResumeTokens;
+  metrics: GatewayMetrics;
+  log: Logger;
+  sessionLimits: ClientSessionLimits;
+  bindTimeoutMs: number;
+  /** False while draining or while Redis is unreachable: new sockets are refused with 1013. */
+  accepting: () => boolean;
+}
+
+/** Client frame seqs of attach generation g start at g · 2³², above every earlier connection's. */
+const GENERATION_STRIDE = 2 ** 32;
+
+/**
+ * What happens to a session when its socket opens, resumes or closes (DESIGN §5): new sessions are created and
+ * queued; a resuming client is re-attached here and the owner replays what it missed; a socket that closes
+ * with 1000 ends the session, any other close detaches it for the resume grace period.
+ */
+export class SessionLifecycle {
+  /** Session-store writes still in flight (awaited on shutdown so detaches are recorded). */
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(readonly deps: SessionLifecycleDeps) {}
+
+  /** Resolves when every session-store write started so far has finished. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  send(session: ClientSession, text: string): void {
+    if (session.closed || !session.ws) return;
+    session.ws.send(text, false);
+    this.deps.metrics.framesOut.inc();
+    this.deps.metrics.bytesOut.inc(text.length);
+  }
+
+  close(session: ClientSession, code: number, reason: string): void {
+    if (session.closed || !session.ws) return;
+    session.ws.end(code, reason);
+  }
+
+  openNew(session: ClientSession, route: string): void {
+    const { deps } = this;
+    if (!this.admit(session, route)) return;
+    this.sendCreated(session, true);
+    this.armBindTimer(session);
+    deps.store
+      .create(
+        { sid: session.sid, userId: session.userId, gatewayId: deps.gatewayId, createdMs: session.openedAt },
+        { ...DEFAULT_SESSION_CONFIG },
+      )
+      .catch((err: Error) => {
+        deps.log.error({ err: err.message, sid: session.sid }, 'could not create session');
+        this.fail(
+          session,
+          'service_unavailable',
+          'The session could not be created; try again later',
+          CloseCode.TryAgainLater,
+        );
+      });
+  }
+
+  openResumed(session: ClientSession, resume: ResumeRequest, route: string): void {
+    const { deps } = this;
+    if (!deps.accepting()) {
+      this.refuse(session);
+      return;
+    }
+    const verdict = resume.valid
+      ? deps.tokens.verify(resume.token, session.sid, session.userId)
+      : 'malformed';
+    if (verdict !== 'ok') {
+      deps.metrics.resumesRejected.inc({ reason: verdict });
+      this.fail(
+        session,
+        'session_not_found',
+        'This session cannot be resumed: it is unknown, expired or not yours',
+        CloseCode.SessionNotFound,
+      );
+      return;
+    }
+    // A newer socket for the same session wins: the older one is closed without ending the session.
+    const previous = deps.router.sessions.get(session.sid);
+    if (previous && previous !== session) {
+      previous.superseded = true;
+      deps.router.sessions.delete(previous.sid);
+      this.close(previous, CloseCode.Normal, 'superseded by a newer connection');
+    }
+    deps.metrics.connections.inc();
+    deps.metrics.connectionsTotal.inc({ route });
+    deps.router.add(session);
+    deps.store.attach(session.sid, session.userId, deps.gatewayId).then(
+      (attached) => {
+        if (session.closed) return;
+        if (!attached) {
+          deps.metrics.resumesRejected.inc({ reason: 'not_found' });
+          this.fail(
+            session,
+            'session_not_found',
+            'This session cannot be resumed: it has ended',
+            CloseCode.SessionNotFound,
+          );
+          return;
+        }
+        deps.metrics.resumes.inc();
+        session.seq = attached.generation * GENERATION_STRIDE;
+        this.sendCreated(session, false);
+        this.armBindTimer(session);
+        const lastSeq = resume.lastSeq ?? attached.clientSeq;
+        if (attached.owner) deps.router.requestResume(attached.owner, session.sid, deps.gatewayId, lastSeq);
+        deps.log.info({ sid: session.sid, owner: attached.owner, lastSeq }, 'session resumed');
+      },
+      (err: Error) => {
+        deps.log.error({ err: err.message, sid: session.sid }, 'could not resume session');
+        this.fail(
+          session,
+          'service_unavailable',
+          'The session could not be resumed; try again later',
+          CloseCode.TryAgainLater,
+        );
+      },
+    );
+  }
+
+  onClosed(session: ClientSession, code: number): void {
+    const { deps } = this;
+    session.closed = true;
+    session.ws = undefined;
+    if (session.superseded || deps.router.sessions.get(session.sid) !== session) return;
+    deps.metrics.connections.dec();
+    deps.metrics.closes.inc({ code: String(code) });
+    if (session.owner === undefined) {
+      // Never bound: nothing runs yet, so the session simply goes away.
+      deps.router.remove(session, 'client_closed');
+      deps.store.discardUnbound(session.sid).catch((err: Error) => {
+        deps.log.warn({ err: err.message, sid: session.sid }, 'could not discard unbound session');
+      });
+      return;
+    }
+    if (code === CloseCode.Normal) {
+      deps.router.remove(session, 'client_closed');
+      return;
+    }
+    deps.router.detach(session);
+    const write = deps.store.markDetached(session.sid, session.deliveredSeq).catch((err: Error) => {
+      deps.log.warn({ err: err.message, sid: session.sid }, 'could not mark session detached');
+    });
+    this.inflight.add(write);
+    void write.finally(() => this.inflight.delete(write));
+  }
+
+  /** Tells every client the gateway is going away; `closeAll` follows after the drain grace. */
+  announceDrain(): void {
+    for (const session of this.deps.router.sessions.values()) {
+      this.send(session, encodeNotice('server_draining', NoticeCode.server_draining.message));
+    }
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const session of [...this.deps.router.sessions.values()]) this.close(session, code, reason);
+  }
+
+  /** Tells every client a dependency is degraded (once per outage). */
+  announceDegraded(): void {
+    for (const session of this.deps.router.sessions.values()) {
+      this.send(session, encodeError('service_unavailable', 'Session storage is unreachable; retrying'));
+    }
+  }
+
+  private admit(session: ClientSession, route: string): boolean {
+    if (!this.deps.accepting()) {
+      this.refuse(session);
+      return false;
+    }
+    this.deps.metrics.connections.inc();
+    this.deps.metrics.connectionsTotal.inc({ route });
+    this.deps.router.add(session);
+    return true;
+  }
+
+  private refuse(session: ClientSession): void {
+    session.closed = true;
+    this.deps.metrics.closes.inc({ code: String(CloseCode.TryAgainLater) });
+    session.ws?.end(CloseCode.TryAgainLater, 'service unavailable, retry later');
+  }
+
+  /** The first message on every socket; a new session also carries its initial configuration. */
+  private sendCreated(session: ClientSession, withConfig: boolean): void {
+    this.send(
+      session,
+      encodeSessionCreated({
+        id: session.sid,
+        user_id: session.userId,
+        resume_token: this.deps.tokens.issue(session.sid, session.userId),
+        protocol_version: PROTOCOL_VERSION,
+        ...(withConfig ? DEFAULT_SESSION_CONFIG : {}),
+      }),
+    );
+  }
+
+  private armBindTimer(session: ClientSession): void {
+    session.bindTimer = setTimeout(() => {
+      session.bindTimer = undefined;
+      if (session.owner !== undefined || session.closed) return;
+      this.deps.log.warn({ sid: session.sid }, 'no worker bound the session in time');
+      this.fail(
+        session,
+        'service_unavailable',
+        'No session worker is available; try again later',
+        CloseCode.TryAgainLater,
+      );
+    }, this.deps.bindTimeoutMs);
+  }
+
+  private fail(session: ClientSession, code: ErrorCode, message: string, closeCode: number): void {
+    this.deps.metrics.errors.inc({ code });
+    this.send(session, encodeError(code, message));
+    this.close(session, closeCode, message.slice(0, 100));
+  }
+}

@@ -1,0 +1,158 @@
+import type { Logger } from '@rtv/service-kit';
+import type { HistoryItem } from '../sessions/session-state.js';
+import { buildHistoryItem, buildSessionUpdate, type SessionConfig } from './event-mapping.js';
+import { ProviderConnectError, ProviderConnection, type ProviderShape } from './provider-connection.js';
+
+export interface ProviderSessionOptions {
+  url: string;
+  model: string;
+  apiKey?: string | undefined;
+  shape: ProviderShape;
+  log: Logger;
+  /** Every provider event, raw, in order, across reconnects. */
+  onEvent: (raw: string) => void;
+  /** The provider was lost and a reconnect is starting (the client may be told). */
+  onReconnecting: () => void;
+  /** A fresh provider session was opened with the context restored. */
+  onRestored: (kind: 'reconnect' | 'renewal') => void;
+  /** Reconnecting failed for good. */
+  onUnavailable: () => void;
+  /** The session's context, read when a provider session is (re)opened. */
+  context: () => Promise<{ config: SessionConfig; history: HistoryItem[] }>;
+  /** Connect attempts (initial open and each reconnect) before giving up. @defaultValue 5 */
+  maxAttempts?: number;
+  /** First reconnect delay; doubles per attempt with jitter, capped at 5 s. @defaultValue 200 */
+  backoffMs?: number;
+  /**
+   * Renew the provider session after this long (the provider caps sessions at 60 min). The renewal waits for
+   * an idle moment (no response in progress) and is invisible to the client. @defaultValue 55 min
+   */
+  renewAfterMs?: number;
+  /** Events held while (re)connecting; beyond it frames are dropped and counted. @defaultValue 3000 */
+  maxQueued?: number;
+}
+
+/**
+ * A logical provider session that outlives provider sockets: it queues events while (re)connecting, reconnects
+ * with capped jittered backoff when the socket drops, renews before the provider's session cap, and restores the
+ * context (config + conversation history) into every fresh provider session (DESIGN §5).
+ */
+export class ProviderSession {
+  private conn: ProviderConnection | undefined;
+  private queue: string[] = [];
+  private closed = false;
+  private responseActive = false;
+  private renewDue = false;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private connecting = false;
+
+  constructor(private readonly opts: ProviderSessionOptions) {}
+
+  /** Opens the first provider session; `restoreHistory` replays the conversation (takeover). */
+  async open(restoreHistory: boolean): Promise<boolean> {
+    return this.connect(restoreHistory, 'initial');
+  }
+
+  /** Sends or queues one event. Returns false when it had to be dropped (queue full). */
+  send(raw: string): boolean {
+    if (this.closed) return false;
+    if (this.conn && !this.connecting && this.conn.isOpen) return this.conn.send(raw);
+    if (this.queue.length >= (this.opts.maxQueued ?? 3000)) return false;
+    this.queue.push(raw);
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.conn?.close();
+    this.conn = undefined;
+  }
+
+  private async connect(
+    restoreHistory: boolean,
+    kind: 'initial' | 'reconnect' | 'renewal',
+  ): Promise<boolean> {
+    this.connecting = true;
+    const maxAttempts = this.opts.maxAttempts ?? 5;
+    for (let attempt = 1; !this.closed; attempt++) {
+      const conn = new ProviderConnection(this.opts, {
+        onEvent: (raw) => this.onEvent(conn, raw),
+        onClose: (code, reason) => this.onClose(conn, code, reason),
+      });
+      try {
+        await conn.connect();
+        if (this.closed) {
+          conn.close();
+          return false;
+        }
+        const { config, history } = await this.opts.context();
+        const previous = this.conn;
+        this.conn = conn;
+        conn.send(buildSessionUpdate(config, this.opts.shape));
+        if (restoreHistory) {
+          for (const item of history) conn.send(buildHistoryItem(item.role, item.text, this.opts.shape));
+        }
+        previous?.close();
+        this.connecting = false;
+        const queued = this.queue;
+        this.queue = [];
+        for (const raw of queued) conn.send(raw);
+        this.scheduleRenewal();
+        if (kind !== 'initial') this.opts.onRestored(kind);
+        return true;
+      } catch (err) {
+        const retryable = err instanceof ProviderConnectError ? err.retryable : true;
+        this.opts.log.warn({ attempt, kind, err: (err as Error).message }, 'provider connect failed');
+        if (!retryable || attempt >= maxAttempts) break;
+        const base = Math.min(5000, (this.opts.backoffMs ?? 200) * 2 ** (attempt - 1));
+        await new Promise((r) => setTimeout(r, base / 2 + Math.random() * (base / 2)));
+      }
+    }
+    this.connecting = false;
+    if (!this.closed) this.opts.onUnavailable();
+    return false;
+  }
+
+  private onEvent(conn: ProviderConnection, raw: string): void {
+    if (conn !== this.conn) return;
+    // Only the two events that bracket a response matter here; audio deltas skip the checks cheaply.
+    if (raw.length < 4096) {
+      if (raw.includes('"type":"response.created"')) this.responseActive = true;
+      else if (raw.includes('"type":"response.done"')) {
+        this.responseActive = false;
+        if (this.renewDue) queueMicrotask(() => this.renew());
+      }
+    }
+    this.opts.onEvent(raw);
+  }
+
+  private onClose(conn: ProviderConnection, code: number, reason: string): void {
+    if (conn !== this.conn || this.closed) return;
+    this.opts.log.warn({ code, reason: reason.slice(0, 80) }, 'provider session lost: reconnecting');
+    this.conn = undefined;
+    this.responseActive = false;
+    this.opts.onReconnecting();
+    void this.connect(true, 'reconnect');
+  }
+
+  private scheduleRenewal(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewDue = false;
+    this.renewTimer = setTimeout(
+      () => {
+        this.renewDue = true;
+        if (!this.responseActive) this.renew();
+      },
+      this.opts.renewAfterMs ?? 55 * 60_000,
+    );
+    this.renewTimer.unref();
+  }
+
+  private renew(): void {
+    if (this.closed || this.connecting || !this.renewDue) return;
+    this.renewDue = false;
+    this.opts.log.info('renewing the provider session before its time cap');
+    void this.connect(true, 'renewal');
+  }
+}
