@@ -1,6 +1,7 @@
 // Client resume and gateway drain: a client whose socket dies mid-response resumes on the other gateway and
 // gets exactly the server messages it missed; a gateway process told to stop (SIGTERM) sends its clients away
 // with 1012 and they resume elsewhere without losing anything.
+import { validateServerMessage } from '@rtv/protocol';
 import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
@@ -49,6 +50,8 @@ describe('client resume', () => {
     expect(new Set(all).size).toBe(all.length);
     expect(contiguous([...all].sort((a, b) => a - b))).toBe(true);
     expect(seqs(second)[0]).toBe(lastSeen + 1);
+    // Numbered messages still match the public schemas (seq is a documented optional field).
+    for (const m of [...first.all(), ...second.all()]) expect(validateServerMessage(m).ok).toBe(true);
 
     // The resumed session keeps working.
     second.send({

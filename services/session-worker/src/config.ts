@@ -95,7 +95,7 @@ export const WORKER_ENV = {
     type: 'enum',
     values: ['auto', 'ga', 'beta'],
     default: 'auto',
-    doc: 'Provider wire shape; auto = beta for *-realtime-preview* models off api.openai.com, GA otherwise',
+    doc: 'Provider wire shape; auto = beta for preview models (-realtime-preview) off api.openai.com, GA otherwise',
   },
   RTV_ENGINE_MODE: {
     type: 'enum',

@@ -24,6 +24,17 @@ import {
 
 const sessionId = Type.String({ minLength: 1, maxLength: 128, description: 'Session id.' });
 
+/**
+ * Extension: present on every server message when the client connected with `?seq=1`. Increases across the
+ * whole session (also across worker failover), so a resuming client passes the last one it saw as `last_seq`.
+ */
+const SeqField = Type.Optional(
+  Type.Integer({
+    minimum: 1,
+    description: 'Server message number (only with ?seq=1); pass the last one as last_seq to resume.',
+  }),
+);
+
 // The effective configuration beyond the seed's voice and language (extension fields).
 const configExtension = {
   instructions: Type.Optional(InstructionsField),
@@ -37,6 +48,7 @@ const configExtension = {
 export const ServerSessionUpdate = strictObject(
   {
     type: Type.Literal('session.update'),
+    seq: SeqField,
     session: strictObject({
       id: sessionId,
       voice: VoiceField,
@@ -54,6 +66,7 @@ export type SessionInfo = ServerSessionUpdate['session'];
 export const ServerResponseAudio = strictObject(
   {
     type: Type.Literal('response.audio'),
+    seq: SeqField,
     response: strictObject({ audio: audioField(true), timestamp: TimestampField }),
   },
   'A chunk of reply audio.',
@@ -64,6 +77,7 @@ export type ServerResponseAudio = Static<typeof ServerResponseAudio>;
 export const ServerResponseDelta = strictObject(
   {
     type: Type.Literal('response.delta'),
+    seq: SeqField,
     response: strictObject({
       delta: strictObject({ content: Type.String({ description: 'Text to append to the reply.' }) }),
       timestamp: TimestampField,
@@ -81,6 +95,7 @@ export type ResponseStatus = (typeof RESPONSE_STATUSES)[number];
 export const ServerResponseDone = strictObject(
   {
     type: Type.Literal('response.done'),
+    seq: SeqField,
     response: strictObject({
       usage: strictObject({ input_tokens: TokenCountField, output_tokens: TokenCountField }),
       timestamp: TimestampField,
@@ -103,6 +118,7 @@ export type Usage = ServerResponseDone['response']['usage'];
 export const ServerError = strictObject(
   {
     type: Type.Literal('error'),
+    seq: SeqField,
     error: strictObject({
       code: withRule(
         Type.Union(
@@ -125,6 +141,7 @@ export type ServerError = Static<typeof ServerError>;
 export const ServerPong = strictObject(
   {
     type: Type.Literal('pong'),
+    seq: SeqField,
     timestamp: TimestampField,
   },
   'Answer to ping.',
@@ -135,6 +152,7 @@ export type ServerPong = Static<typeof ServerPong>;
 export const ServerSessionCreated = strictObject(
   {
     type: Type.Literal('session.created'),
+    seq: SeqField,
     session: strictObject({
       id: sessionId,
       user_id: Type.String({ minLength: 1, maxLength: 256, description: 'Authenticated user id.' }),
@@ -159,6 +177,7 @@ export type SessionCreatedInfo = ServerSessionCreated['session'];
 export const ServerSpeechStarted = strictObject(
   {
     type: Type.Literal('input_audio_buffer.speech_started'),
+    seq: SeqField,
     audio_start_ms: MillisecondsField,
     timestamp: TimestampField,
   },
@@ -170,6 +189,7 @@ export type ServerSpeechStarted = Static<typeof ServerSpeechStarted>;
 export const ServerSpeechStopped = strictObject(
   {
     type: Type.Literal('input_audio_buffer.speech_stopped'),
+    seq: SeqField,
     audio_end_ms: MillisecondsField,
     timestamp: TimestampField,
   },
@@ -181,6 +201,7 @@ export type ServerSpeechStopped = Static<typeof ServerSpeechStopped>;
 export const ServerSessionNotice = strictObject(
   {
     type: Type.Literal('session.notice'),
+    seq: SeqField,
     notice: strictObject({
       code: withRule(
         Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$', description: 'Notice code; ignore unknown ones.' }),

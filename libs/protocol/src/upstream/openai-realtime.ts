@@ -20,6 +20,7 @@ export type RealtimeApiShape = 'ga' | 'beta';
 /** Handshake tokens. The key subprotocol exists because browsers cannot set an `Authorization` header. */
 export const REALTIME_HANDSHAKE = {
   path: '/v1/realtime',
+  /** `OpenAI-Beta`, lower-cased as Node's `IncomingMessage.headers` exposes it. */
   betaHeaderName: 'openai-beta',
   betaHeaderValue: 'realtime=v1',
   subprotocol: 'realtime',
