@@ -117,6 +117,7 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     },
     resumeGraceMs: config.RTV_RESUME_GRACE_MS,
     resumeBufferBytes: config.RTV_RESUME_BUFFER_BYTES,
+    audioFramesToProvider: metrics.framesToProvider.labels('audio'),
     appendHistory: (sid: string, item: Parameters<SessionRecords['appendHistory']>[1]) =>
       void records
         .appendHistory(sid, item)

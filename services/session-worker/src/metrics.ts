@@ -1,6 +1,28 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  type BetaRealtimeServerEvent,
+  REALTIME_CLOSE_CODES,
+  REALTIME_ERROR_CODES,
+  type RealtimeServerEvent,
+} from '@rtv/protocol/openai-realtime';
+import { Counter, Gauge, Histogram, type LabelValues, type Registry } from 'prom-client';
 
-/** Session-worker metrics (rtv_worker_*; bounded labels, seconds at the Prometheus boundary). */
+/** Shared latency buckets for one-off waits (provider connect, bind, response start). */
+const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Gateway → worker leg of the frame path: sub-millisecond on a healthy Redis, the top end catches a backlog. */
+const FRAME_PATH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/**
+ * Time to first audio buckets, dense around the conversational range (people notice gaps above ~500 ms).
+ * `1` must stay a bucket bound: the time-to-first-audio SLO (deploy/prometheus) is "first audio within 1 s".
+ */
+const TTFA_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5];
+
+/**
+ * Session-worker metrics (DESIGN §7): `rtv_worker_<name>_<unit>[_total]`, seconds at the Prometheus boundary,
+ * bounded labels (never a session or user id). `docs/metrics.md` describes each one; a test keeps the two in
+ * step. `upstream` is the provider side (OpenAI Realtime or the local engine).
+ */
 export function createWorkerMetrics(registry: Registry) {
   const registers = [registry];
   return {
@@ -10,9 +32,14 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Sessions this worker may own',
       registers,
     }),
+    sessionsDetached: new Gauge({
+      name: 'rtv_worker_sessions_detached',
+      help: 'Owned sessions whose client is away, kept for the resume grace period',
+      registers,
+    }),
     sessionsStarted: new Counter({
       name: 'rtv_worker_sessions_started_total',
-      help: 'Sessions claimed, by whether they were new or taken over from another owner',
+      help: 'Sessions claimed, by whether they were new or taken over from another owner (failover)',
       labelNames: ['kind'] as const,
       registers,
     }),
@@ -20,6 +47,28 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'rtv_worker_sessions_ended_total',
       help: 'Sessions ended, by reason',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    sessionDuration: new Histogram({
+      name: 'rtv_worker_session_duration_seconds',
+      help: 'How long this worker owned a session, from claim to end',
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200],
+      registers,
+    }),
+    handoffs: new Counter({
+      name: 'rtv_worker_handoffs_total',
+      help: 'Sessions handed to another worker while draining, by result (ok, failed)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    resumes: new Counter({
+      name: 'rtv_worker_resumes_total',
+      help: 'Resume requests applied: a session re-attached to a (possibly different) gateway',
+      registers,
+    }),
+    resumeReplayedFrames: new Counter({
+      name: 'rtv_worker_resume_replayed_frames_total',
+      help: 'Server frames re-sent to a resuming client from the outbound buffer',
       registers,
     }),
     framesToProvider: new Counter({
@@ -31,6 +80,12 @@ export function createWorkerMetrics(registry: Registry) {
     framesToClient: new Counter({
       name: 'rtv_worker_frames_to_client_total',
       help: 'Public-protocol messages sent toward clients',
+      registers,
+    }),
+    framePath: new Histogram({
+      name: 'rtv_worker_frame_path_duration_seconds',
+      help: 'Gateway to worker leg of the frame path: from the gateway stream write to the worker applying it',
+      buckets: FRAME_PATH_BUCKETS,
       registers,
     }),
     duplicateFrames: new Counter({
@@ -47,19 +102,59 @@ export function createWorkerMetrics(registry: Registry) {
     upstreamConnect: new Histogram({
       name: 'rtv_worker_upstream_connect_duration_seconds',
       help: 'Time to open a provider session (upgrade to session.created)',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: WAIT_BUCKETS,
       registers,
     }),
-    upstreamErrors: new Counter({
-      name: 'rtv_worker_upstream_errors_total',
-      help: 'Provider errors and failures, by code',
-      labelNames: ['code'] as const,
+    upstreamLatency: new Histogram({
+      name: 'rtv_worker_upstream_response_latency_seconds',
+      help: 'From the end of the user turn to the provider starting its response (response.created)',
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
+    upstreamEvents: bounded(
+      new Counter({
+        name: 'rtv_worker_upstream_events_received_total',
+        help: 'Provider events received, by event type (other for types this version does not know)',
+        labelNames: ['type'] as const,
+        registers,
+      }),
+      (labels) => ({ ...labels, type: providerEventLabel(labels.type) }),
+    ),
+    upstreamBytesIn: new Counter({
+      name: 'rtv_worker_upstream_received_bytes_total',
+      help: 'Bytes of provider events received',
+      registers,
+    }),
+    upstreamBytesOut: new Counter({
+      name: 'rtv_worker_upstream_sent_bytes_total',
+      help: 'Bytes of events sent to the provider',
+      registers,
+    }),
+    upstreamErrors: bounded(
+      new Counter({
+        name: 'rtv_worker_upstream_errors_total',
+        help: 'Provider errors and failures, by code (other for codes this version does not know)',
+        labelNames: ['code'] as const,
+        registers,
+      }),
+      (labels) => ({ ...labels, code: upstreamErrorLabel(labels.code) }),
+    ),
+    upstreamReconnects: new Counter({
+      name: 'rtv_worker_upstream_reconnects_total',
+      help: 'Provider sessions re-opened after an unexpected drop, by result (ok, failed)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    upstreamRenewals: new Counter({
+      name: 'rtv_worker_upstream_renewals_total',
+      help: 'Provider sessions re-opened ahead of the provider session time cap, by result (ok, failed)',
+      labelNames: ['result'] as const,
       registers,
     }),
     timeToFirstAudio: new Histogram({
       name: 'rtv_worker_time_to_first_audio_seconds',
       help: 'From the end of the user turn (speech stopped or text sent) to the first audio delta',
-      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+      buckets: TTFA_BUCKETS,
       registers,
     }),
     turns: new Counter({
@@ -71,6 +166,11 @@ export function createWorkerMetrics(registry: Registry) {
     speechStarts: new Counter({
       name: 'rtv_worker_speech_started_total',
       help: 'User speech starts detected by the provider VAD',
+      registers,
+    }),
+    bargeIns: new Counter({
+      name: 'rtv_worker_barge_ins_total',
+      help: 'User speech that started while a response was still playing (the response is cut short)',
       registers,
     }),
     tokens: new Counter({
@@ -88,3 +188,98 @@ export function createWorkerMetrics(registry: Registry) {
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+/**
+ * Provider event types counted by name. The `satisfies` clause keeps the list honest against the typed
+ * provider protocol; a type the provider adds later is counted as `other` until it is listed here.
+ */
+const PROVIDER_EVENT_TYPES = [
+  'error',
+  'session.created',
+  'session.updated',
+  'conversation.item.added',
+  'conversation.item.done',
+  'conversation.item.created',
+  'conversation.item.truncated',
+  'conversation.item.deleted',
+  'conversation.item.retrieved',
+  'conversation.item.input_audio_transcription.delta',
+  'conversation.item.input_audio_transcription.completed',
+  'input_audio_buffer.speech_started',
+  'input_audio_buffer.speech_stopped',
+  'input_audio_buffer.committed',
+  'input_audio_buffer.cleared',
+  'response.created',
+  'response.done',
+  'response.output_item.added',
+  'response.output_item.done',
+  'response.content_part.added',
+  'response.content_part.done',
+  'response.output_text.delta',
+  'response.output_text.done',
+  'response.output_audio.delta',
+  'response.output_audio.done',
+  'response.output_audio_transcript.delta',
+  'response.output_audio_transcript.done',
+  'response.text.delta',
+  'response.text.done',
+  'response.audio.delta',
+  'response.audio.done',
+  'response.audio_transcript.delta',
+  'response.audio_transcript.done',
+  'response.function_call_arguments.delta',
+  'response.function_call_arguments.done',
+  'rate_limits.updated',
+] as const satisfies readonly (RealtimeServerEvent | BetaRealtimeServerEvent)['type'][];
+
+const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(PROVIDER_EVENT_TYPES);
+
+/** A provider event type as a label value: listed types pass, anything else is `other`. */
+export function providerEventLabel(type: string | number | undefined): string {
+  const value = String(type);
+  return KNOWN_EVENT_TYPES.has(value) ? value : 'other';
+}
+
+/**
+ * Codes the worker itself uses in `upstream_errors_total`, next to the provider's own error codes:
+ * connect failures (retryable or fatal), an event that is not JSON, a response that failed without a code,
+ * a provider error without a code (`none`), and `closed_<code>` for an unexpected provider close.
+ */
+const WORKER_ERROR_CODES = [
+  'connect_retryable',
+  'connect_fatal',
+  'unparseable_event',
+  'response_failed',
+  'none',
+];
+
+const KNOWN_UPSTREAM_CODES: ReadonlySet<string> = new Set([
+  ...REALTIME_ERROR_CODES,
+  ...WORKER_ERROR_CODES,
+  ...[...Object.values(REALTIME_CLOSE_CODES), 1000, 1001, 1005, 1006, 1011, 1012, 1013].map(
+    (code) => `closed_${code}`,
+  ),
+]);
+
+/** An upstream error code as a label value (bounded: see {@link KNOWN_UPSTREAM_CODES}). */
+export function upstreamErrorLabel(code: string | number | undefined): string {
+  const value = String(code);
+  if (KNOWN_UPSTREAM_CODES.has(value)) return value;
+  return value.startsWith('closed_') ? 'closed_other' : 'other';
+}
+
+/** The part of a counter the call sites use, with its label values passed through a bounding function. */
+export interface BoundedCounter<T extends string> {
+  inc(labels: LabelValues<T>, value?: number): void;
+}
+
+/**
+ * Wraps a counter whose label values come from outside the process (the provider's error codes and event
+ * types are open sets): every value goes through `bound` first, so the number of series stays fixed.
+ */
+function bounded<T extends string>(
+  counter: Counter<T>,
+  bound: (labels: LabelValues<T>) => LabelValues<T>,
+): BoundedCounter<T> {
+  return { inc: (labels, value) => counter.inc(bound(labels), value) };
+}

@@ -55,6 +55,8 @@ export interface SessionRunnerDeps {
   resumeGraceMs: number;
   /** Bytes of recent server frames kept for resume. */
   resumeBufferBytes: number;
+  /** `framesToProvider{type="audio"}`, bound once: it is counted on every audio frame. */
+  audioFramesToProvider: { inc(): void };
 }
 
 export type EndReason =
