@@ -1,0 +1,395 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  CHART_DIR,
+  type Container,
+  find,
+  helm,
+  type K8sObject,
+  PRODUCTION_VALUES,
+  podTemplate,
+  REPO_ROOT,
+  render,
+  renderError,
+  renderText,
+  WORKLOAD_KINDS,
+} from './support/helm.js';
+import { validateK8sObject } from './support/k8s-schema.js';
+import { SERVICES, type ServiceFacts } from './support/services.js';
+
+// Rendered by the real helm (scripts/helm.mjs) and judged on the YAML it produces: no cluster needed.
+
+const API_KEY = 'sk-test-provider-key-0123456789abcdef';
+const REDIS_PASSWORD = 'redis-password-that-must-not-leak';
+
+/** Every optional template switched on, plausible secrets given as values. */
+const EVERYTHING = {
+  set: {
+    'ingress.enabled': 'true',
+    'metrics.serviceMonitor.enabled': 'true',
+    'metrics.prometheusRule.enabled': 'true',
+    'metrics.grafanaDashboard.enabled': 'true',
+    'gateway.autoscaling.enabled': 'true',
+    'worker.autoscaling.enabled': 'true',
+    'statusApi.replicaCount': '2',
+    'redis.bundled.enabled': 'false',
+    'redis.url': `rediss://:${REDIS_PASSWORD}@redis.internal:6380`,
+    'provider.apiKey': API_KEY,
+  },
+};
+
+const CONTAINER_SERVICE: Record<string, ServiceFacts> = {
+  gateway: SERVICES.gateway,
+  'session-worker': SERVICES['session-worker'],
+  'status-api': SERVICES['status-api'],
+};
+
+const workloads = (objects: K8sObject[]) => objects.filter((o) => WORKLOAD_KINDS.has(o.kind));
+const chartContainers = (objects: K8sObject[]) =>
+  workloads(objects).flatMap((w) => {
+    const spec = podTemplate(w).spec;
+    return [...spec.containers, ...(spec.initContainers ?? [])].map((c) => ({ workload: w, container: c }));
+  });
+const configData = (objects: K8sObject[], component: string) =>
+  (find(objects, 'ConfigMap', `-${component}`) as K8sObject & { data: Record<string, string> }).data;
+const envEntry = (c: Container, name: string) => c.env?.find((e) => e.name === name);
+const valuesOf = (file: string) => parse(readFileSync(file, 'utf8')) as { drain: { timeoutSeconds: number } };
+
+describe('helm chart deploy/helm/realtime-voice', () => {
+  let variants: Record<'default' | 'production' | 'everything', K8sObject[]>;
+
+  beforeAll(() => {
+    variants = {
+      default: render(),
+      production: render({ valuesFiles: [PRODUCTION_VALUES] }),
+      everything: render(EVERYTHING),
+    };
+  }, 300_000);
+
+  it('passes helm lint --strict with default and production values', () => {
+    for (const extra of [[], ['--values', PRODUCTION_VALUES]]) {
+      const res = helm(['lint', '--strict', CHART_DIR, ...extra]);
+      expect(res.stdout).toContain('0 chart(s) failed');
+      expect(res.status).toBe(0);
+    }
+  });
+
+  it('renders only objects that are valid against the Kubernetes schemas, unknown fields included', async () => {
+    for (const [variant, objects] of Object.entries(variants)) {
+      expect(objects.length, variant).toBeGreaterThan(10);
+      const problems = (await Promise.all(objects.map((o) => validateK8sObject(o)))).flat();
+      expect(problems, variant).toEqual([]);
+    }
+  });
+
+  it('keeps the anonymous route on by default and switches it off with the production values', () => {
+    expect(configData(variants.default, 'gateway').RTV_ALLOW_ANONYMOUS).toBe('true');
+    expect(configData(variants.production, 'gateway').RTV_ALLOW_ANONYMOUS).toBe('false');
+  });
+
+  it('gives gateways and workers a termination grace period above the drain timeout and preStop sleep', () => {
+    for (const [variant, valuesFile] of [
+      ['default', path.join(CHART_DIR, 'values.yaml')],
+      ['production', PRODUCTION_VALUES],
+    ] as const) {
+      const drain =
+        valuesOf(valuesFile).drain?.timeoutSeconds ??
+        valuesOf(path.join(CHART_DIR, 'values.yaml')).drain.timeoutSeconds;
+      for (const component of ['gateway', 'worker']) {
+        const pod = podTemplate(find(variants[variant], 'Deployment', `-${component}`));
+        const preStop = pod.spec.containers[0]!.lifecycle?.preStop?.exec?.command;
+        const sleep = preStop ? Number(preStop[1]) : 0;
+        expect(pod.spec.terminationGracePeriodSeconds, `${variant} ${component}`).toBeGreaterThan(
+          drain + sleep,
+        );
+      }
+    }
+    // The gateway sleeps before draining so load balancers stop routing to it first.
+    const gateway = podTemplate(find(variants.default, 'Deployment', '-gateway')).spec.containers[0]!;
+    expect(gateway.lifecycle?.preStop?.exec?.command).toEqual(['sleep', '5']);
+  });
+
+  it('refuses to render a grace period that would cut a drain short', () => {
+    const err = renderError({ set: { 'gateway.terminationGracePeriodSeconds': '30' } });
+    expect(err).toContain('gateway.terminationGracePeriodSeconds (30) must exceed');
+    expect(renderError({ set: { 'drain.timeoutSeconds': '60' } })).toContain('must exceed');
+  });
+
+  it('runs every container as non-root, with a read-only root filesystem and every capability dropped', () => {
+    for (const [variant, objects] of Object.entries(variants)) {
+      const containers = chartContainers(objects);
+      expect(containers.length, variant).toBeGreaterThanOrEqual(3);
+      for (const { workload, container } of containers) {
+        const where = `${variant} ${workload.metadata.name}/${container.name}`;
+        const pod = podTemplate(workload).spec.securityContext ?? {};
+        const sc = container.securityContext ?? {};
+        expect(sc.runAsNonRoot ?? pod.runAsNonRoot, where).toBe(true);
+        expect(sc.runAsUser ?? pod.runAsUser, where).not.toBe(0);
+        expect(sc.readOnlyRootFilesystem, where).toBe(true);
+        expect(sc.allowPrivilegeEscalation, where).toBe(false);
+        expect(sc.capabilities?.drop, where).toContain('ALL');
+        expect(sc.capabilities?.add ?? [], where).toEqual([]);
+        expect(sc.privileged ?? false, where).toBe(false);
+      }
+    }
+  });
+
+  it('probes each service on the port that serves its /healthz and /readyz', () => {
+    for (const [variant, objects] of Object.entries(variants)) {
+      for (const component of ['gateway', 'worker', 'status-api']) {
+        const container = podTemplate(find(objects, 'Deployment', `-${component}`)).spec.containers[0]!;
+        const svc = CONTAINER_SERVICE[container.name]!;
+        const adminPort = Number(configData(objects, component)[svc.adminPortVar]);
+        const portNumber = (port: string | number | undefined) =>
+          typeof port === 'number' ? port : container.ports?.find((p) => p.name === port)?.containerPort;
+        const where = `${variant} ${component}`;
+        expect(portNumber(container.livenessProbe?.httpGet?.port), where).toBe(adminPort);
+        expect(portNumber(container.readinessProbe?.httpGet?.port), where).toBe(adminPort);
+        expect(portNumber(container.startupProbe?.httpGet?.port), where).toBe(adminPort);
+        expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
+        expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+      }
+    }
+  });
+
+  it('never renders the provider key or a Redis password in plain text', () => {
+    const text = renderText(EVERYTHING);
+    expect(text).not.toContain(API_KEY);
+    expect(text).not.toContain(REDIS_PASSWORD);
+    const objects = variants.everything;
+    const secret = find(objects, 'Secret', '-realtime-voice') as K8sObject & { data: Record<string, string> };
+    expect(Buffer.from(secret.data.OPENAI_API_KEY!, 'base64').toString()).toBe(API_KEY);
+    // Only through secretKeyRef, and the provider key only to workers.
+    for (const { workload, container } of chartContainers(objects)) {
+      const key = envEntry(container, 'OPENAI_API_KEY');
+      if (container.name === 'session-worker') {
+        expect(key?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'OPENAI_API_KEY' });
+      } else {
+        expect(key, workload.metadata.name).toBeUndefined();
+      }
+      if (CONTAINER_SERVICE[container.name]) {
+        expect(envEntry(container, 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({
+          name: secret.metadata.name,
+          key: 'REDIS_URL',
+        });
+      }
+    }
+  });
+
+  it('takes secrets from existing Secrets in production and renders no secret data', () => {
+    const objects = variants.production;
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    const container = (component: string) =>
+      podTemplate(find(objects, 'Deployment', `-${component}`)).spec.containers[0]!;
+    expect(envEntry(container('worker'), 'OPENAI_API_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'realtime-voice-provider',
+      key: 'OPENAI_API_KEY',
+    });
+    for (const component of ['gateway', 'worker', 'status-api']) {
+      expect(envEntry(container(component), 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'realtime-voice-redis',
+        key: 'REDIS_URL',
+      });
+    }
+    // JWT settings and the resume secret reach the gateways only.
+    expect(container('gateway').envFrom).toContainEqual({ secretRef: { name: 'realtime-voice-auth' } });
+    expect(JSON.stringify(container('worker').envFrom)).not.toContain('realtime-voice-auth');
+    expect(envEntry(container('gateway'), 'OPENAI_API_KEY')).toBeUndefined();
+  });
+
+  it('rolls exactly the pods whose configuration or secrets changed (checksum annotations)', () => {
+    const checksums = (objects: K8sObject[]) =>
+      Object.fromEntries(
+        ['gateway', 'worker', 'status-api'].map((c) => [
+          c,
+          podTemplate(find(objects, 'Deployment', `-${c}`)).metadata.annotations ?? {},
+        ]),
+      );
+    const base = checksums(variants.default);
+    for (const annotations of Object.values(base)) {
+      expect(annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
+      expect(annotations['checksum/secret']).toMatch(/^[0-9a-f]{64}$/);
+    }
+    const changed = (opts: Parameters<typeof render>[0], kind: 'config' | 'secret') => {
+      const after = checksums(render(opts));
+      return Object.keys(base)
+        .filter((c) => after[c]![`checksum/${kind}`] !== base[c]![`checksum/${kind}`])
+        .sort();
+    };
+    expect(changed({ set: { logLevel: 'debug' } }, 'config')).toEqual(['gateway', 'status-api', 'worker']);
+    expect(changed({ set: { 'gateway.env.RTV_MAX_FRAME_BYTES': '2097152' } }, 'config')).toEqual(['gateway']);
+    expect(changed({ set: { 'worker.capacity': '50' } }, 'config')).toEqual(['worker']);
+    // A new provider key rolls only the workers: the gateways (holding client sockets) never mount it.
+    expect(changed({ set: { 'provider.apiKey': API_KEY } }, 'secret')).toEqual(['worker']);
+    const externalRedis = { 'redis.bundled.enabled': 'false', 'redis.url': 'redis://:pw@redis:6379' };
+    expect(changed({ set: externalRedis }, 'secret')).toEqual(['gateway', 'status-api', 'worker']);
+  });
+
+  it('sets only environment variables the services read', () => {
+    for (const [variant, objects] of Object.entries(variants)) {
+      for (const component of ['gateway', 'worker', 'status-api']) {
+        const container = podTemplate(find(objects, 'Deployment', `-${component}`)).spec.containers[0]!;
+        const svc = CONTAINER_SERVICE[container.name]!;
+        const names = [
+          ...Object.keys(configData(objects, component)),
+          ...(container.env ?? []).map((e) => e.name),
+        ];
+        expect(
+          names.filter((n) => !svc.env.has(n)),
+          `${variant} ${component}`,
+        ).toEqual([]);
+      }
+    }
+  });
+
+  it('wires Services, budgets, autoscalers, monitors and the Ingress to objects that exist', () => {
+    for (const [variant, objects] of Object.entries(variants)) {
+      const pods = workloads(objects).map((w) => podTemplate(w));
+      const matches = (selector: Record<string, string>) =>
+        pods.filter((p) => Object.entries(selector).every(([k, v]) => p.metadata.labels[k] === v));
+      const services = objects.filter((o) => o.kind === 'Service') as (K8sObject & {
+        spec: {
+          selector: Record<string, string>;
+          ports: { name: string; port: number; targetPort: string }[];
+        };
+      })[];
+      for (const svc of services) {
+        const selected = matches(svc.spec.selector);
+        expect(selected, `${variant} Service ${svc.metadata.name}`).toHaveLength(1);
+        const portNames = selected[0]!.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.name));
+        for (const port of svc.spec.ports) expect(portNames, svc.metadata.name).toContain(port.targetPort);
+      }
+      for (const pdb of objects.filter((o) => o.kind === 'PodDisruptionBudget')) {
+        const selector = (pdb.spec as { selector: { matchLabels: Record<string, string> } }).selector
+          .matchLabels;
+        expect(matches(selector), `${variant} PDB ${pdb.metadata.name}`).toHaveLength(1);
+      }
+      for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
+        const target = (hpa.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef;
+        const deployment = find(objects, target.kind, target.name);
+        // The HPA owns the replica count; a rendered one would fight it on every upgrade.
+        expect((deployment.spec as { replicas?: number }).replicas, hpa.metadata.name).toBeUndefined();
+      }
+      for (const monitor of objects.filter((o) => o.kind === 'ServiceMonitor')) {
+        const spec = monitor.spec as {
+          selector: { matchLabels: Record<string, string> };
+          endpoints: { port: string }[];
+        };
+        const selected = services.filter((s) =>
+          Object.entries(spec.selector.matchLabels).every(([k, v]) => s.metadata.labels?.[k] === v),
+        );
+        const scraped = selected.flatMap((s) =>
+          s.spec.ports.filter((p) => p.name === spec.endpoints[0]!.port),
+        );
+        expect(scraped, `${variant} ServiceMonitor ${monitor.metadata.name}`).toHaveLength(1);
+      }
+      for (const ingress of objects.filter((o) => o.kind === 'Ingress')) {
+        const rules = (
+          ingress.spec as {
+            rules: {
+              http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] };
+            }[];
+          }
+        ).rules;
+        for (const { backend } of rules.flatMap((r) => r.http.paths)) {
+          const svc = services.find((s) => s.metadata.name === backend.service.name);
+          expect(
+            svc?.spec.ports.map((p) => p.name),
+            backend.service.name,
+          ).toContain(backend.service.port.name);
+        }
+      }
+    }
+  });
+
+  it('routes the WebSocket path to the gateways and the seed status/health to the status API', () => {
+    const ingress = find(variants.production, 'Ingress', '-realtime-voice');
+    const annotations = ingress.metadata.annotations ?? {};
+    expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(
+      3600,
+    );
+    expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThanOrEqual(
+      3600,
+    );
+    const paths = (
+      ingress.spec as {
+        rules: {
+          http: { paths: { path: string; pathType: string; backend: { service: { name: string } } }[] };
+        }[];
+      }
+    ).rules[0]!.http.paths.map((p) => [
+      p.path,
+      p.pathType,
+      p.backend.service.name.replace(/^rtv-realtime-voice-/, ''),
+    ]);
+    expect(paths).toEqual([
+      ['/api/v1/streaming/realtime/status', 'Exact', 'status-api'],
+      ['/api/v1/streaming/realtime/health', 'Exact', 'status-api'],
+      ['/api/v1/streaming/realtime', 'Prefix', 'gateway'],
+    ]);
+  });
+
+  it('ships the alert rules and the Grafana dashboard from deploy/', () => {
+    const rulesDir = path.join(REPO_ROOT, 'deploy/prometheus/rules');
+    const groups = readdirSync(rulesDir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+      .flatMap((f) => (parse(readFileSync(path.join(rulesDir, f), 'utf8')) as { groups: unknown[] }).groups);
+    expect(groups.length).toBeGreaterThan(0);
+    const rule = find(variants.production, 'PrometheusRule', '-realtime-voice');
+    expect((rule.spec as { groups: unknown[] }).groups).toEqual(groups);
+
+    const dashboards = find(variants.production, 'ConfigMap', '-dashboards') as K8sObject & {
+      data: Record<string, string>;
+    };
+    expect(dashboards.metadata.labels?.grafana_dashboard).toBe('1');
+    const dashboardDir = path.join(REPO_ROOT, 'deploy/grafana/dashboards');
+    const files = readdirSync(dashboardDir).filter((f) => f.endsWith('.json'));
+    expect(Object.keys(dashboards.data).sort()).toEqual(files.sort());
+    for (const file of files) {
+      expect(dashboards.data[file]).toBe(readFileSync(path.join(dashboardDir, file), 'utf8'));
+    }
+  });
+
+  it('keeps every name a valid DNS label, even for the longest release name helm allows', () => {
+    const objects = render({
+      ...EVERYTHING,
+      release: 'release-names-may-be-as-long-as-fifty-three-chars-okx',
+    });
+    const names = objects.map((o) => o.metadata.name);
+    expect(names.length).toBeGreaterThan(10);
+    for (const name of names) expect(name).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    // Distinct objects of one kind keep distinct names after truncation.
+    const keys = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('warns in its install notes about every trial-only setting, and about none in production', () => {
+    const notes = (extra: string[]) => {
+      const res = helm(['install', 'voice', CHART_DIR, '--dry-run=client', '--namespace', 'voice', ...extra]);
+      expect(res.status, res.stderr).toBe(0);
+      return res.stdout.slice(res.stdout.indexOf('NOTES:'));
+    };
+    const trial = notes(['--set', `provider.apiKey=${API_KEY}`]);
+    expect(trial).toContain('WARNING: the anonymous route');
+    expect(trial).toContain('WARNING: Redis is the bundled single instance');
+    expect(trial).toContain('WARNING: provider.apiKey was given as a value');
+    expect(trial).not.toContain(API_KEY);
+    expect(notes([])).toContain('workers run the built-in local engine');
+    const production = notes(['--values', PRODUCTION_VALUES]);
+    expect(production).not.toMatch(/WARNING|NOTE:/);
+    expect(production).toContain('wss://voice.example.com/api/v1/streaming/realtime');
+  });
+
+  it('rejects values it does not know and contradictory Redis settings', () => {
+    expect(renderError({ set: { 'gateway.replicaCout': '3' } })).toContain('replicaCout');
+    expect(renderError({ set: { 'redis.url': 'redis://elsewhere:6379' } })).toContain(
+      'set exactly one of redis.bundled.enabled, redis.url or redis.existingSecret',
+    );
+    expect(renderError({ set: { 'provider.apiKey': API_KEY, 'provider.existingSecret': 'k' } })).toContain(
+      'not both',
+    );
+  });
+});
