@@ -1,0 +1,158 @@
+import { ConfigError, type ConfigOf, type EnvSchema } from '@rtv/service-kit';
+import { type ApiKeyEntry, parseApiKeys } from './api-keys.js';
+import type { ExtractOptions } from './credentials.js';
+import { compileOriginAllowlist, type OriginAllowlist } from './origin.js';
+import { type ConnectionRateLimits, DEFAULT_CONNECTION_RATE_LIMITS } from './token-bucket.js';
+import type { TokenVerifierOptions } from './verifier-options.js';
+
+/**
+ * Environment variables for authentication and abuse limits, to spread into a service's schema
+ * (`{ ...COMMON_ENV, ...AUTH_ENV, … }`). Defaults serve a laptop: the anonymous route on, every origin
+ * allowed; the production Helm values turn both down.
+ */
+export const AUTH_ENV = {
+  RTV_AUTH_JWT_SECRET: {
+    type: 'string',
+    secret: true,
+    doc: 'HS256 shared secret for JWTs (at least 32 bytes); unset disables HS256',
+  },
+  RTV_AUTH_JWKS_URL: {
+    type: 'url',
+    protocols: ['https', 'http'],
+    doc: 'JWKS URL of the identity provider for RS256/ES256 JWTs (requires issuer and audience)',
+  },
+  RTV_AUTH_ISSUER: { type: 'string', doc: 'Accepted JWT iss values, comma-separated' },
+  RTV_AUTH_AUDIENCE: { type: 'string', doc: 'Accepted JWT aud values, comma-separated' },
+  RTV_AUTH_USER_CLAIM: {
+    type: 'string',
+    pattern: /^[A-Za-z0-9_.:/-]{1,128}$/,
+    default: 'sub',
+    doc: 'JWT claim holding the user id',
+  },
+  RTV_AUTH_API_KEYS: {
+    type: 'string',
+    secret: true,
+    doc: 'Server-to-server API keys as id:sha256hex pairs, comma-separated (the keys themselves are never configured)',
+  },
+  RTV_AUTH_QUERY_TOKENS: {
+    type: 'bool',
+    default: false,
+    doc: 'Accept ?access_token= in the URL (leaks into logs; only for clients that can do nothing else)',
+  },
+  RTV_ALLOW_ANONYMOUS: {
+    type: 'bool',
+    default: true,
+    doc: 'Serve the seed route /api/v1/streaming/realtime/{user_id} without credentials (turn off in production)',
+  },
+  RTV_ALLOWED_ORIGINS: {
+    type: 'string',
+    default: '*',
+    doc: 'Browser origins allowed to connect, comma-separated: exact origins, *.domain wildcards, or *',
+  },
+  RTV_MAX_CONNECTIONS_PER_USER: {
+    type: 'int',
+    min: 1,
+    default: 10,
+    doc: 'Concurrent connections per user across the whole cluster (close 4429 beyond it)',
+  },
+  RTV_MAX_NEW_CONNECTIONS_PER_IP: {
+    type: 'int',
+    min: 1,
+    default: 20,
+    doc: 'New connections per client address (IPv6: per /64) per second, refused at upgrade with 429',
+  },
+  RTV_MAX_MESSAGES_PER_S: {
+    type: 'int',
+    min: 1,
+    default: DEFAULT_CONNECTION_RATE_LIMITS.messagesPerS,
+    doc: 'Client frames per second per connection (burst: twice as many); rate_limited, then close 1008',
+  },
+  RTV_MAX_BYTES_PER_S: {
+    type: 'int',
+    min: 1024,
+    default: DEFAULT_CONNECTION_RATE_LIMITS.bytesPerS,
+    doc: 'Client bytes per second per connection (audio may burst further); rate_limited, then close 1008',
+  },
+} as const satisfies EnvSchema;
+
+export type AuthConfig = ConfigOf<typeof AUTH_ENV>;
+
+/** Everything a gateway needs from {@link AUTH_ENV}, parsed and checked. */
+export interface AuthSettings {
+  /** Options for `createTokenVerifier`. */
+  readonly verifier: TokenVerifierOptions;
+  /** Options for `extractCredentials`. */
+  readonly extract: ExtractOptions;
+  readonly allowAnonymous: boolean;
+  readonly origins: OriginAllowlist;
+  readonly maxConnectionsPerUser: number;
+  readonly maxNewConnectionsPerIp: number;
+  readonly connectionRate: ConnectionRateLimits;
+}
+
+/**
+ * Turns loaded config into settings, reporting every problem at once with the variable's name and never
+ * its value (two of them hold secrets). `maxFrameBytes` keeps the byte burst at or above the frame limit,
+ * so a frame the size limit allows is never refused for its size alone.
+ */
+export function authSettingsFromConfig(
+  config: AuthConfig,
+  limits: { maxFrameBytes: number },
+  service = 'auth',
+): AuthSettings {
+  const problems: string[] = [];
+  const issuer = list(config.RTV_AUTH_ISSUER);
+  const audience = list(config.RTV_AUTH_AUDIENCE);
+
+  const secret = config.RTV_AUTH_JWT_SECRET;
+  if (secret !== undefined && Buffer.byteLength(secret, 'utf8') < 32) {
+    problems.push('RTV_AUTH_JWT_SECRET=<redacted>: must be at least 32 bytes (RFC 7518 §3.2)');
+  }
+  if (config.RTV_AUTH_JWKS_URL !== undefined && (issuer.length === 0 || audience.length === 0)) {
+    problems.push('RTV_AUTH_JWKS_URL: needs RTV_AUTH_ISSUER and RTV_AUTH_AUDIENCE as well');
+  }
+  let apiKeys: ApiKeyEntry[] = [];
+  try {
+    apiKeys = parseApiKeys(config.RTV_AUTH_API_KEYS ?? '');
+  } catch (err) {
+    problems.push(`RTV_AUTH_API_KEYS=<redacted>: ${(err as Error).message}`);
+  }
+  let origins: OriginAllowlist = compileOriginAllowlist([]);
+  try {
+    origins = compileOriginAllowlist(config.RTV_ALLOWED_ORIGINS);
+  } catch (err) {
+    problems.push(`RTV_ALLOWED_ORIGINS: ${(err as Error).message}`);
+  }
+  if (problems.length > 0) throw new ConfigError(service, problems);
+
+  const bytesPerS = config.RTV_MAX_BYTES_PER_S;
+  return {
+    verifier: {
+      ...(secret === undefined ? {} : { jwtSecret: secret }),
+      ...(config.RTV_AUTH_JWKS_URL === undefined ? {} : { jwksUrl: config.RTV_AUTH_JWKS_URL }),
+      ...(issuer.length === 0 ? {} : { issuer }),
+      ...(audience.length === 0 ? {} : { audience }),
+      userClaim: config.RTV_AUTH_USER_CLAIM,
+      apiKeys,
+    },
+    extract: { allowQueryToken: config.RTV_AUTH_QUERY_TOKENS },
+    allowAnonymous: config.RTV_ALLOW_ANONYMOUS,
+    origins,
+    maxConnectionsPerUser: config.RTV_MAX_CONNECTIONS_PER_USER,
+    maxNewConnectionsPerIp: config.RTV_MAX_NEW_CONNECTIONS_PER_IP,
+    connectionRate: {
+      messagesPerS: config.RTV_MAX_MESSAGES_PER_S,
+      messageBurst: 2 * config.RTV_MAX_MESSAGES_PER_S,
+      bytesPerS,
+      byteBurst: Math.max(2 * bytesPerS, limits.maxFrameBytes),
+      audioBurstBytes: 4 * bytesPerS,
+    },
+  };
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

@@ -1,0 +1,85 @@
+import { ConfigError, loadConfig } from '@rtv/service-kit';
+import { describe, expect, it } from 'vitest';
+import { AUTH_ENV, authSettingsFromConfig, generateApiKey, isOriginAllowed } from '../src/index.js';
+
+const load = (env: Record<string, string>) =>
+  authSettingsFromConfig(loadConfig('test', AUTH_ENV, env), { maxFrameBytes: 1_048_576 });
+
+describe('AUTH_ENV and authSettingsFromConfig', () => {
+  it('defaults serve a laptop: anonymous route on, any origin, no query tokens', () => {
+    const s = load({});
+    expect(s.allowAnonymous).toBe(true);
+    expect(s.extract).toEqual({ allowQueryToken: false });
+    expect(isOriginAllowed('https://anything.test', s.origins)).toBe(true);
+    expect(s.verifier).toEqual({ userClaim: 'sub', apiKeys: [] });
+    expect(s.maxConnectionsPerUser).toBe(10);
+    expect(s.maxNewConnectionsPerIp).toBe(20);
+  });
+
+  it('maps every variable', () => {
+    const key = generateApiKey();
+    const s = load({
+      RTV_AUTH_JWT_SECRET: 's'.repeat(32),
+      RTV_AUTH_JWKS_URL: 'https://idp.example.test/.well-known/jwks.json',
+      RTV_AUTH_ISSUER: 'https://idp.example.test/, https://old-idp.example.test/',
+      RTV_AUTH_AUDIENCE: 'realtime-voice',
+      RTV_AUTH_USER_CLAIM: 'https://example.test/uid',
+      RTV_AUTH_API_KEYS: `billing:${key.hash}`,
+      RTV_AUTH_QUERY_TOKENS: 'true',
+      RTV_ALLOW_ANONYMOUS: 'false',
+      RTV_ALLOWED_ORIGINS: 'https://app.example.test,*.example.test',
+      RTV_MAX_CONNECTIONS_PER_USER: '3',
+      RTV_MAX_NEW_CONNECTIONS_PER_IP: '5',
+      RTV_MAX_MESSAGES_PER_S: '60',
+      RTV_MAX_BYTES_PER_S: '131072',
+    });
+    expect(s.verifier).toMatchObject({
+      jwtSecret: 's'.repeat(32),
+      jwksUrl: 'https://idp.example.test/.well-known/jwks.json',
+      issuer: ['https://idp.example.test/', 'https://old-idp.example.test/'],
+      audience: ['realtime-voice'],
+      userClaim: 'https://example.test/uid',
+    });
+    expect(s.verifier.apiKeys?.map((k) => k.id)).toEqual(['billing']);
+    expect(s.extract.allowQueryToken).toBe(true);
+    expect(s.allowAnonymous).toBe(false);
+    expect(isOriginAllowed('https://x.example.test', s.origins)).toBe(true);
+    expect(isOriginAllowed('https://evil.test', s.origins)).toBe(false);
+    expect(s.maxConnectionsPerUser).toBe(3);
+    expect(s.maxNewConnectionsPerIp).toBe(5);
+    // The byte burst never drops below the frame limit, so a maximal frame can always pass.
+    expect(s.connectionRate).toEqual({
+      messagesPerS: 60,
+      messageBurst: 120,
+      bytesPerS: 131_072,
+      byteBurst: 1_048_576,
+      audioBurstBytes: 524_288,
+    });
+  });
+
+  it('reports every problem at once, naming variables but never their secret values', () => {
+    let error: unknown;
+    try {
+      load({
+        RTV_AUTH_JWT_SECRET: 'too-short-secret',
+        RTV_AUTH_JWKS_URL: 'https://idp.example.test/jwks',
+        RTV_AUTH_API_KEYS: 'svc:plaintext-key-pasted-by-mistake',
+        RTV_ALLOWED_ORIGINS: 'app.example.test',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of [
+      'RTV_AUTH_JWT_SECRET',
+      'RTV_AUTH_JWKS_URL',
+      'RTV_AUTH_API_KEYS',
+      'RTV_ALLOWED_ORIGINS',
+    ]) {
+      expect(message).toContain(name);
+    }
+    expect(message).not.toContain('too-short-secret');
+    expect(message).not.toContain('plaintext-key');
+  });
+});

@@ -1,0 +1,132 @@
+// The per-user cap on the real Redis: two limiters on two connections stand in for two gateways.
+import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UserConnectionLimiter, userConnectionsKey } from '../src/index.js';
+
+describe('UserConnectionLimiter on a real Redis', () => {
+  let t: TestRedis;
+  let clients: Redis[];
+  let limiters: UserConnectionLimiter[];
+
+  beforeEach(async () => {
+    t = await createTestRedis('auth');
+    clients = [];
+    limiters = [];
+  });
+  afterEach(async () => {
+    for (const l of limiters) await l.stop();
+    for (const c of clients) c.disconnect();
+    await t.cleanup();
+  });
+
+  const gateway = (opts: {
+    maxPerUser: number;
+    leaseMs?: number;
+    renewEveryMs?: number;
+    onLost?: () => void;
+  }) => {
+    const redis = new Redis(t.url, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    clients.push(redis);
+    const limiter = new UserConnectionLimiter({ redis, prefix: t.prefix, ...opts });
+    limiters.push(limiter);
+    return limiter;
+  };
+
+  it('enforces the cap across two independent gateways', async () => {
+    const a = gateway({ maxPerUser: 3 });
+    const b = gateway({ maxPerUser: 3 });
+    const callers = [a, b, a, b, a];
+    const results = await Promise.all(callers.map((gw) => gw.acquire('alice')));
+    expect(results.filter((r) => r.ok)).toHaveLength(3);
+    expect(results.filter((r) => !r.ok)).toEqual([
+      { ok: false, count: 3, limit: 3 },
+      { ok: false, count: 3, limit: 3 },
+    ]);
+    expect(await a.count('alice')).toBe(3);
+    expect(a.heldCount + b.heldCount).toBe(3);
+    // Another user has a cap of their own.
+    expect((await b.acquire('bob')).ok).toBe(true);
+
+    // A release on one gateway frees a slot for the other; releasing twice is harmless.
+    const i = results.findIndex((r) => r.ok);
+    const granted = results[i]!;
+    if (!granted.ok) throw new Error('unreachable');
+    expect(await callers[i]!.release('alice', granted.leaseId)).toBe(true);
+    expect(await callers[i]!.release('alice', granted.leaseId)).toBe(false);
+    const other = callers[i] === a ? b : a;
+    expect((await other.acquire('alice')).ok).toBe(true);
+    expect((await callers[i]!.acquire('alice')).ok).toBe(false);
+  });
+
+  it('frees the slots of a gateway that died without releasing, once its leases lapse', async () => {
+    const crashed = gateway({ maxPerUser: 2, leaseMs: 300, renewEveryMs: 100 });
+    expect((await crashed.acquire('carol')).ok).toBe(true);
+    expect((await crashed.acquire('carol')).ok).toBe(true);
+    // The crashed gateway never renews (start() was not called) and never releases.
+    const survivor = gateway({ maxPerUser: 2, leaseMs: 300, renewEveryMs: 100 });
+    expect((await survivor.acquire('carol')).ok).toBe(false);
+    await waitFor(async () => (await survivor.acquire('carol')).ok, { message: 'lapsed leases swept' });
+    // Once the last lease lapses too (nobody renews here), the key itself expires: nothing is left behind.
+    await waitFor(async () => (await t.redis.exists(userConnectionsKey(t.prefix, 'carol'))) === 0, {
+      message: 'user key expired',
+    });
+  });
+
+  it('keeps renewed leases alive well past their lifetime', async () => {
+    const live = gateway({ maxPerUser: 1, leaseMs: 300, renewEveryMs: 50 });
+    const other = gateway({ maxPerUser: 1, leaseMs: 300 });
+    expect((await live.acquire('dave')).ok).toBe(true);
+    live.start();
+    const key = userConnectionsKey(t.prefix, 'dave');
+    const firstExpiry = Number((await t.redis.zrange(key, 0, 0, 'WITHSCORES'))[1]);
+    // Observe renewals (the lease's expiry moving forward) rather than timing anything.
+    await waitFor(
+      async () => Number((await t.redis.zrange(key, 0, 0, 'WITHSCORES'))[1]) > firstExpiry + 600,
+      {
+        message: 'lease renewed repeatedly',
+      },
+    );
+    expect((await other.acquire('dave')).ok).toBe(false);
+    expect(await other.count('dave')).toBe(1);
+  });
+
+  it('reports a lease that lapsed and was taken by another connection meanwhile', async () => {
+    const lost: string[] = [];
+    const a = gateway({ maxPerUser: 1, leaseMs: 200, renewEveryMs: 50, onLost: () => lost.push('lost') });
+    const b = gateway({ maxPerUser: 1, leaseMs: 200 });
+    const first = await a.acquire('erin');
+    expect(first.ok).toBe(true);
+    await waitFor(async () => (await b.acquire('erin')).ok, { message: 'lapsed lease re-taken' });
+    expect(await a.renewAll()).toEqual({ renewed: 0, lost: 1 });
+    expect(lost).toEqual(['lost']);
+    expect(a.heldCount).toBe(0);
+  });
+
+  it('takes a lapsed lease back on renewal when the user still has room', async () => {
+    const a = gateway({ maxPerUser: 2, leaseMs: 200, renewEveryMs: 50 });
+    const got = await a.acquire('frank');
+    if (!got.ok) throw new Error('expected a lease');
+    await t.redis.zrem(userConnectionsKey(t.prefix, 'frank'), got.leaseId); // as if it had lapsed
+    expect(await a.renewAll()).toEqual({ renewed: 1, lost: 0 });
+    expect(await a.count('frank')).toBe(1);
+  });
+
+  it('releases everything it holds on shutdown', async () => {
+    const a = gateway({ maxPerUser: 5 });
+    for (const user of ['g1', 'g1', 'g2']) expect((await a.acquire(user)).ok).toBe(true);
+    await a.releaseAll();
+    expect(await a.count('g1')).toBe(0);
+    expect(await a.count('g2')).toBe(0);
+    expect(a.heldCount).toBe(0);
+  });
+
+  it('refuses invalid user ids and options before touching Redis', async () => {
+    const a = gateway({ maxPerUser: 1 });
+    await expect(a.acquire('has space')).rejects.toThrow(/invalid user id/);
+    await expect(a.acquire('{tag}')).rejects.toThrow(/invalid user id/);
+    expect(() => gateway({ maxPerUser: 0 })).toThrow(/maxPerUser/);
+    expect(() => gateway({ maxPerUser: 1, leaseMs: 100, renewEveryMs: 100 })).toThrow(/renewEveryMs/);
+  });
+});
