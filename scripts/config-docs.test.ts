@@ -13,7 +13,7 @@ describe('README configuration tables', () => {
       'OPENAI_API_KEY',
       'RTV_STATUS_PORT',
     ]) {
-      expect(text).toContain(`| \`${name}\` |`);
+      expect(text).toMatch(new RegExp(`\\| \`${name}\` +\\|`));
     }
   });
 });

@@ -28,6 +28,8 @@ describe('two gateways, two workers', () => {
       engine: { mode: 'echo' },
       // Capacity 2 each, four sessions: both workers must take some.
       workerEnv: { RTV_WORKER_CAPACITY: '2' },
+      // Every frame is sent at once here (a routing test, not a rate test).
+      gatewayEnv: { RTV_MAX_MESSAGES_PER_S: '100000', RTV_MAX_BYTES_PER_S: '100000000' },
     });
   });
   afterAll(async () => {

@@ -3,7 +3,8 @@
 import { validateServerMessage } from '@rtv/protocol';
 import { makeSpeechWav, makeSyntheticSpeech, pcmFrames, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from './helpers/stack.js';
+import { SignJWT } from 'jose';
+import { type Stack, startStack, TEST_JWT_SECRET } from './helpers/stack.js';
 
 type Msg = { type: string; [k: string]: unknown };
 
@@ -215,9 +216,17 @@ describe('realtime path (GA provider shape)', () => {
     await expect(WsTestClient.connect(authUrl, { headers: { authorization: 'Bearer ' } })).rejects.toThrow(
       /HTTP 401/,
     );
-    const ok = await WsTestClient.connect(authUrl, { headers: { authorization: 'Bearer some-token' } });
+    await expect(WsTestClient.connect(authUrl, { headers: { authorization: 'Bearer not-a-jwt' } })).rejects.toThrow(
+      /HTTP 401/,
+    );
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('user-42')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const ok = await WsTestClient.connect(authUrl, { headers: { authorization: `Bearer ${token}` } });
     const created = await ok.nextOfType<{ session: { user_id: string } }>('session.created');
-    expect(created.session.user_id).toMatch(/^bearer-[0-9a-f]{24}$/);
+    expect(created.session.user_id).toBe('user-42');
     await ok.close();
   });
 

@@ -104,8 +104,9 @@ export interface ConnectionRateLimits {
 }
 
 export const DEFAULT_CONNECTION_RATE_LIMITS: Readonly<Required<ConnectionRateLimits>> = Object.freeze({
-  messagesPerS: 100,
-  messageBurst: 200,
+  // 10 ms audio frames (100/s) plus control messages fit with room to spare.
+  messagesPerS: 200,
+  messageBurst: 400,
   bytesPerS: 262_144,
   byteBurst: 2_097_152,
   audioBurstBytes: 4_194_304,

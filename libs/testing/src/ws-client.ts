@@ -130,6 +130,11 @@ export class WsTestClient {
     return this.#messages;
   }
 
+  /** Sends raw data with an explicit frame type: bytes as a text frame make invalid UTF-8 possible. */
+  sendFrame(data: string | Uint8Array, binary: boolean): void {
+    this.#ws.send(data, { binary });
+  }
+
   /** Drops the connection without a close frame (a network failure, as the server sees it). */
   async terminate(): Promise<WsClose> {
     if (!this.#close) this.#ws.terminate();

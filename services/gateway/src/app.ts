@@ -1,5 +1,11 @@
 import uWS from 'uWebSockets.js';
 import {
+  authSettingsFromConfig,
+  createTokenVerifier,
+  NewConnectionLimiter,
+  UserConnectionLimiter,
+} from '@rtv/auth';
+import {
   createKeys,
   createRedis,
   Heartbeat,
@@ -85,6 +91,38 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     key: `${keys.prefix}:resume-secret`,
     ttlS: config.RTV_RESUME_TOKEN_TTL_S,
   });
+  const auth = authSettingsFromConfig(config, { maxFrameBytes: config.RTV_MAX_FRAME_BYTES }, 'gateway');
+  const verifierConfigured =
+    auth.verifier.jwtSecret !== undefined ||
+    auth.verifier.jwksUrl !== undefined ||
+    (auth.verifier.apiKeys?.length ?? 0) > 0;
+  if (!verifierConfigured) {
+    log.warn(
+      'no RTV_AUTH_JWT_SECRET, RTV_AUTH_JWKS_URL or RTV_AUTH_API_KEYS: the authenticated route refuses every connection',
+    );
+  }
+  if (auth.allowAnonymous)
+    log.info('the anonymous route /api/v1/streaming/realtime/{user_id} is on (RTV_ALLOW_ANONYMOUS)');
+  const userLimiter = new UserConnectionLimiter({
+    redis: commands,
+    prefix: keys.prefix,
+    maxPerUser: auth.maxConnectionsPerUser,
+    onError: (err: Error) => log.warn({ err: err.message }, 'per-user connection lease renewal failed'),
+  });
+  userLimiter.start();
+  const upgradeDeps = {
+    auth,
+    verifier: verifierConfigured ? createTokenVerifier(auth.verifier) : undefined,
+    userLimiter,
+    ipLimiter: new NewConnectionLimiter({ maxPerWindow: auth.maxNewConnectionsPerIp }),
+    redisReady: () => commands.status === 'ready',
+    metrics,
+    log,
+    sessionLimits: {
+      pendingMaxFrames: config.RTV_PENDING_MAX_FRAMES,
+      replayMaxBytes: config.RTV_REPLAY_MAX_BYTES,
+    },
+  };
   const lifecycle = new SessionLifecycle({
     gatewayId: id,
     router,
@@ -98,9 +136,13 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     },
     bindTimeoutMs: config.RTV_BIND_TIMEOUT_MS,
     accepting: () => !stopping && commands.status === 'ready',
+    userLimiter,
+    connectionRate: auth.connectionRate,
+    maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
   });
   const behaviorOptions = {
     lifecycle,
+    upgrade: upgradeDeps,
     frameLimits: { ...DEFAULT_FRAME_LIMITS, maxFrameBytes: config.RTV_MAX_FRAME_BYTES },
     idleTimeoutS: config.RTV_IDLE_TIMEOUT_S,
     maxBackpressureBytes: config.RTV_MAX_BACKPRESSURE_BYTES,
@@ -181,6 +223,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         }
         lifecycle.closeAll(code, 'server restarting: resume the session');
         await lifecycle.settle();
+        userLimiter.stop();
+        await userLimiter.releaseAll().catch(() => undefined);
         await writer.drain().catch(() => undefined);
         await heartbeat.stop();
         await reader.stop(true);

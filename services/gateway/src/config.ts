@@ -1,7 +1,15 @@
+import { AUTH_ENV } from '@rtv/auth';
 import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
 
 export const GATEWAY_ENV = {
   ...COMMON_ENV,
+  ...AUTH_ENV,
+  RTV_MAX_SESSION_S: {
+    type: 'int',
+    min: 0,
+    default: 4 * 3600,
+    doc: 'Longest a connection may stay open; then session_expired and close 4408 (0 = no limit)',
+  },
   RTV_GATEWAY_HOST: { type: 'string', default: '0.0.0.0', doc: 'Interface the WebSocket/HTTP port binds to' },
   RTV_GATEWAY_PORT: {
     type: 'int',

@@ -1,6 +1,20 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CLOSE_CODES, ERROR_CODES, SERVER_MESSAGE_TYPES } from '@rtv/protocol';
+import { Counter, Gauge, Histogram, type LabelValues, type Registry } from 'prom-client';
 
-/** Gateway metrics (DESIGN §7 names: rtv_gateway_*, base units, bounded labels, never a session id). */
+/**
+ * Frame path buckets: the bus adds well under a millisecond on a healthy Redis, so the low end is fine-grained;
+ * the top end catches a reader that fell behind.
+ */
+const FRAME_PATH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/**
+ * Gateway metrics (DESIGN §7): `rtv_gateway_<name>_<unit>[_total]`, base units, bounded labels, never a
+ * session or user id. `docs/metrics.md` describes each one; a test keeps the two in step.
+ *
+ * Direction is part of the name where the edge has two sides (`frames_received` = client → gateway,
+ * `frames_sent` = gateway → client), as in `node_network_receive_bytes_total`; `type` is the public
+ * message type, so `sum by (type)` answers "what is this traffic made of".
+ */
 export function createGatewayMetrics(registry: Registry) {
   const registers = [registry];
   return {
@@ -11,7 +25,7 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     connectionsTotal: new Counter({
       name: 'rtv_gateway_connections_total',
-      help: 'Client WebSocket connections accepted',
+      help: 'Client WebSocket connections accepted, by route (anonymous or authenticated)',
       labelNames: ['route'] as const,
       registers,
     }),
@@ -29,29 +43,71 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     bytesIn: new Counter({
       name: 'rtv_gateway_received_bytes_total',
-      help: 'Bytes of client frames received',
+      help: 'Bytes of client frames received, by message type',
+      labelNames: ['type'] as const,
       registers,
     }),
     framesOut: new Counter({
       name: 'rtv_gateway_frames_sent_total',
-      help: 'Frames sent to clients',
+      help: 'Frames sent to clients, by message type',
+      labelNames: ['type'] as const,
       registers,
     }),
     bytesOut: new Counter({
       name: 'rtv_gateway_sent_bytes_total',
-      help: 'Bytes of frames sent to clients',
+      help: 'Bytes of frames sent to clients, by message type',
+      labelNames: ['type'] as const,
       registers,
     }),
-    errors: new Counter({
-      name: 'rtv_gateway_client_errors_total',
-      help: 'Error messages sent to clients, by code',
-      labelNames: ['code'] as const,
+    errors: bounded(
+      new Counter({
+        name: 'rtv_gateway_client_errors_total',
+        help: 'Error messages sent to clients, by error code',
+        labelNames: ['code'] as const,
+        registers,
+      }),
+      (labels) => ({ ...labels, code: errorCodeLabel(labels.code) }),
+    ),
+    closes: bounded(
+      new Counter({
+        name: 'rtv_gateway_disconnects_total',
+        help: 'Client sockets closed, by WebSocket close code (other for codes outside the table)',
+        labelNames: ['code'] as const,
+        registers,
+      }),
+      (labels) => ({ ...labels, code: closeCodeLabel(labels.code) }),
+    ),
+    limitRejections: new Counter({
+      name: 'rtv_gateway_limit_rejections_total',
+      help: 'Client frames or connections refused because a limit was reached, by limit kind',
+      labelNames: ['kind'] as const,
       registers,
     }),
-    closes: new Counter({
-      name: 'rtv_gateway_disconnects_total',
-      help: 'Client sockets closed, by WebSocket close code',
-      labelNames: ['code'] as const,
+    resumes: new Counter({
+      name: 'rtv_gateway_resumes_total',
+      help: 'Sessions resumed on this gateway by a reconnecting client',
+      registers,
+    }),
+    resumesRejected: new Counter({
+      name: 'rtv_gateway_resumes_rejected_total',
+      help: 'Resume attempts refused, by reason (malformed, expired, mismatch, not_found)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    failovers: new Counter({
+      name: 'rtv_gateway_failovers_total',
+      help: 'Bound sessions re-bound to a new owner (newer epoch) after the previous worker was lost',
+      registers,
+    }),
+    replayedFrames: new Counter({
+      name: 'rtv_gateway_replayed_frames_total',
+      help: 'Unacknowledged client frames re-sent to the new owner of their session',
+      registers,
+    }),
+    framePath: new Histogram({
+      name: 'rtv_gateway_frame_path_duration_seconds',
+      help: 'Worker to gateway leg of the frame path: from the worker stream write to the client send',
+      buckets: FRAME_PATH_BUCKETS,
       registers,
     }),
     busLinesOut: new Counter({
@@ -90,17 +146,6 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Client sockets closed because their send buffer passed the backpressure limit',
       registers,
     }),
-    resumes: new Counter({
-      name: 'rtv_gateway_resumes_total',
-      help: 'Sessions resumed by a reconnecting client on this gateway',
-      registers,
-    }),
-    resumesRejected: new Counter({
-      name: 'rtv_gateway_resumes_rejected_total',
-      help: 'Resume attempts refused, by reason (malformed, expired, mismatch, not_found)',
-      labelNames: ['reason'] as const,
-      registers,
-    }),
     bindLatency: new Histogram({
       name: 'rtv_gateway_session_bind_duration_seconds',
       help: 'Time from socket open to a worker binding the session',
@@ -111,3 +156,100 @@ export function createGatewayMetrics(registry: Registry) {
 }
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
+
+/**
+ * Values of `rtv_gateway_limit_rejections_total{kind}`: one per limit the gateway enforces (DESIGN §4.4).
+ * Listed so call sites, docs and alerts agree on the spelling.
+ */
+export const LIMIT_KINDS = [
+  /** A frame over RTV_MAX_FRAME_BYTES (message_too_large, close 1009). */
+  'frame_size',
+  /** A binary audio frame over the audio limit. */
+  'audio_size',
+  /** Frames sent before a worker bound the session, past RTV_PENDING_MAX_FRAMES. */
+  'pending_frames',
+  /** Messages per second of one connection. */
+  'messages_per_s',
+  /** Bytes per second of one connection. */
+  'bytes_per_s',
+  /** New connections per second from one IP address (refused at upgrade with 429). */
+  'new_connections_per_ip',
+  /** Concurrent connections of one user (close 4429). */
+  'connections_per_user',
+  /** Concurrent connections on this gateway. */
+  'connections_per_gateway',
+  /** A session that reached its maximum duration. */
+  'session_duration',
+  /** A client's send buffer past RTV_MAX_BACKPRESSURE_BYTES (slow consumer). */
+  'send_buffer',
+] as const;
+export type LimitKind = (typeof LIMIT_KINDS)[number];
+
+const SERVER_TYPES: ReadonlySet<string> = new Set(SERVER_MESSAGE_TYPES);
+const TYPE_PREFIX = '{"type":"';
+
+/**
+ * The `type` of a finished server frame, for the `type` label, without parsing it: every builder in
+ * `@rtv/protocol` starts its output with `{"type":"`. Anything else counts as `other`, so a label value can
+ * never come from outside the protocol's own list.
+ */
+export function serverFrameType(payload: string): string {
+  if (!payload.startsWith(TYPE_PREFIX)) return 'other';
+  const end = payload.indexOf('"', TYPE_PREFIX.length);
+  const type = end > 0 ? payload.slice(TYPE_PREFIX.length, end) : '';
+  return SERVER_TYPES.has(type) ? type : 'other';
+}
+
+const ERROR_CODE_PREFIX = '{"type":"error","error":{"code":"';
+
+/** The `error.code` of an `error` frame built by `encodeError` (for `client_errors_total` at delivery). */
+export function errorCodeOf(payload: string): string {
+  if (!payload.startsWith(ERROR_CODE_PREFIX)) return 'other';
+  const end = payload.indexOf('"', ERROR_CODE_PREFIX.length);
+  return errorCodeLabel(end > 0 ? payload.slice(ERROR_CODE_PREFIX.length, end) : '');
+}
+
+const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** An error code as a label value: registered codes pass, anything else is `other`. */
+export function errorCodeLabel(code: string | number | undefined): string {
+  const value = String(code);
+  return KNOWN_ERROR_CODES.has(value) ? value : 'other';
+}
+
+/**
+ * Close codes that may appear as label values: the project's table plus the codes RFC 6455 registers
+ * (1005 and 1006 are what the server observes for a close without a code and a dropped connection).
+ * A client may put any number in its close frame; those count as `other`.
+ */
+const KNOWN_CLOSE_CODES: ReadonlySet<string> = new Set([
+  ...Object.values(CLOSE_CODES).map((spec) => String(spec.code)),
+  ...[1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015].map(String),
+]);
+
+/** A WebSocket close code as a label value (bounded: see {@link KNOWN_CLOSE_CODES}). */
+export function closeCodeLabel(code: string | number | undefined): string {
+  const value = String(code);
+  return KNOWN_CLOSE_CODES.has(value) ? value : 'other';
+}
+
+/** The part of a counter the call sites use, with its label values passed through a bounding function. */
+export interface BoundedCounter<T extends string> {
+  inc(labels: LabelValues<T>, value?: number): void;
+  /** A child bound to `labels` for hot paths: the values are bounded once, here, not on every `inc`. */
+  labels(labels: LabelValues<T>): { inc(value?: number): void };
+}
+
+/**
+ * Wraps a counter whose label values come from outside the process (a client's close code): every value goes
+ * through `bound` first, so a hostile or buggy peer cannot create new series.
+ */
+function bounded<T extends string>(
+  counter: Counter<T>,
+  bound: (labels: LabelValues<T>) => LabelValues<T>,
+): BoundedCounter<T> {
+  return {
+    inc: (labels, value) => counter.inc(bound(labels), value),
+    labels: (labels) => counter.labels(bound(labels)),
+  };
+}

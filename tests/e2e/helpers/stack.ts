@@ -36,6 +36,8 @@ export interface Stack {
 }
 
 const API_KEY = 'test-provider-key';
+/** HS256 secret every test gateway accepts, so tests can mint tokens for the authenticated route. */
+export const TEST_JWT_SECRET = 'test-jwt-secret-of-at-least-32-bytes!!';
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redis = await createTestRedis('e2e');
@@ -69,6 +71,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       RTV_GATEWAY_PORT: '0',
       RTV_GATEWAY_ADMIN_PORT: '0',
       RTV_STATUS_URL: statusUrl,
+      RTV_AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      // Tests open many sockets from one address in a burst.
+      RTV_MAX_NEW_CONNECTIONS_PER_IP: '1000',
       ...opts.gatewayEnv,
     });
     gateways.push(await startGateway(config, log.child({ gateway: i })));

@@ -1,9 +1,12 @@
 import type { WebSocket } from 'uWebSockets.js';
+import type { ConnectionRateLimiter, FloodGuard } from '@rtv/auth';
 
 /** What uWS keeps per socket: the session, created at upgrade, and a resume request if there was one. */
 export interface SocketData {
   session: ClientSession;
   resume?: ResumeRequest;
+  /** Set when the upgrade was admitted only to be closed with this code and message (e.g. 4429). */
+  refuse?: { code: number; message: string };
 }
 
 /** `?resume=<sid>&resume_token=…&last_seq=…` as copied at upgrade. */
@@ -46,6 +49,13 @@ export class ClientSession {
   wantSeq = false;
   /** A newer connection resumed this session here: this socket's close must not end or detach it. */
   superseded = false;
+  /** Messages/s and bytes/s buckets of this connection, and what happens when they run dry. */
+  rate: ConnectionRateLimiter | undefined;
+  flood: FloodGuard | undefined;
+  /** Server-enforced maximum session duration. */
+  lifetimeTimer: NodeJS.Timeout | undefined;
+  /** The cluster-wide per-user connection slot this socket holds (released on close). */
+  leaseId: string | undefined;
   bindTimer: NodeJS.Timeout | undefined;
   private replay: ReplayEntry[] = [];
   private replayHead = 0;

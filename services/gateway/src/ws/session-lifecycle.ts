@@ -1,5 +1,12 @@
 import {
+  ConnectionRateLimiter,
+  type ConnectionRateLimits,
+  FloodGuard,
+  type UserConnectionLimiter,
+} from '@rtv/auth';
+import {
   CloseCode,
+  closeCodeInfo,
   type ErrorCode,
   encodeError,
   encodeNotice,
@@ -25,6 +32,10 @@ export interface SessionLifecycleDeps {
   bindTimeoutMs: number;
   /** False while draining or while Redis is unreachable: new sockets are refused with 1013. */
   accepting: () => boolean;
+  userLimiter: UserConnectionLimiter;
+  connectionRate: ConnectionRateLimits;
+  /** Longest a connection may stay open (0 = unlimited). */
+  maxSessionMs: number;
 }
 
 /** Client frame seqs of attach generation g start at g · 2³², above every earlier connection's. */
@@ -108,6 +119,7 @@ export class SessionLifecycle {
     deps.metrics.connections.inc();
     deps.metrics.connectionsTotal.inc({ route });
     deps.router.add(session);
+    this.arm(session);
     deps.store.attach(session.sid, session.userId, deps.gatewayId).then(
       (attached) => {
         if (session.closed) return;
@@ -145,6 +157,14 @@ export class SessionLifecycle {
     const { deps } = this;
     session.closed = true;
     session.ws = undefined;
+    if (session.lifetimeTimer) clearTimeout(session.lifetimeTimer);
+    if (session.leaseId) {
+      const leaseId = session.leaseId;
+      session.leaseId = undefined;
+      deps.userLimiter.release(session.userId, leaseId).catch((err: Error) => {
+        deps.log.warn({ err: err.message }, 'could not release the per-user connection slot');
+      });
+    }
     if (session.superseded || deps.router.sessions.get(session.sid) !== session) return;
     deps.metrics.connections.dec();
     deps.metrics.closes.inc({ code: String(code) });
@@ -156,7 +176,9 @@ export class SessionLifecycle {
       });
       return;
     }
-    if (code === CloseCode.Normal) {
+    // 1000 and every terminal close (policy, size, expiry, refused resume) end the session; a dropped
+    // connection or a resumable close (1001, 1006, 1011, 1012…) keeps it for the resume grace period.
+    if (code === CloseCode.Normal || !closeCodeInfo(code).resume) {
       deps.router.remove(session, 'client_closed');
       return;
     }
@@ -194,7 +216,65 @@ export class SessionLifecycle {
     this.deps.metrics.connections.inc();
     this.deps.metrics.connectionsTotal.inc({ route });
     this.deps.router.add(session);
+    this.arm(session);
     return true;
+  }
+
+  /** Per-connection limits: the rate buckets, the flood guard and the maximum lifetime. */
+  private arm(session: ClientSession): void {
+    const now = Date.now();
+    session.rate = new ConnectionRateLimiter(this.deps.connectionRate, now);
+    session.flood = new FloodGuard();
+    if (this.deps.maxSessionMs > 0) {
+      session.lifetimeTimer = setTimeout(() => {
+        this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
+        this.fail(
+          session,
+          'session_expired',
+          'The session reached its maximum duration',
+          CloseCode.SessionTimeout,
+        );
+      }, this.deps.maxSessionMs);
+      session.lifetimeTimer.unref();
+    }
+  }
+
+  /**
+   * Spends a frame against the connection's buckets. Over the limit the client gets `rate_limited` a few
+   * times, then nothing, then close 1008 (the flood guard decides); the frame is dropped either way.
+   */
+  admitFrame(session: ClientSession, bytes: number, isAudio: boolean): boolean {
+    const now = Date.now();
+    const verdict = session.rate?.admit(bytes, isAudio, now) ?? 'ok';
+    if (verdict === 'ok') return true;
+    this.deps.metrics.limitRejections.inc({
+      kind: verdict === 'messages' ? 'messages_per_s' : 'bytes_per_s',
+    });
+    const decision = session.flood?.onRefused(now) ?? 'warn';
+    if (decision === 'warn') {
+      this.deps.metrics.errors.inc({ code: 'rate_limited' });
+      this.send(
+        session,
+        encodeError(
+          'rate_limited',
+          `Too many ${verdict === 'messages' ? 'messages' : 'bytes'} per second; slow down`,
+        ),
+      );
+    } else if (decision === 'close') {
+      this.fail(session, 'rate_limited', 'Rate limit exceeded repeatedly', CloseCode.PolicyViolation);
+    }
+    return false;
+  }
+
+  /** The upgrade was let through only so the client can read why it is refused (4429, 1013). */
+  refuseAfterUpgrade(session: ClientSession, code: number, message: string): void {
+    session.closed = true;
+    const errorCode: ErrorCode =
+      code === CloseCode.TooManyConnections ? 'rate_limited' : 'service_unavailable';
+    this.deps.metrics.errors.inc({ code: errorCode });
+    this.deps.metrics.closes.inc({ code: String(code) });
+    session.ws?.send(encodeError(errorCode, message), false);
+    session.ws?.end(code, message.slice(0, 100));
   }
 
   private refuse(session: ClientSession): void {

@@ -5,8 +5,7 @@ import type {
   WebSocket,
   WebSocketBehavior,
 } from 'uWebSockets.js';
-import { createHash } from 'node:crypto';
-import { randomId } from '@rtv/bus';
+import { jsonDepthExceeds } from '@rtv/auth';
 import {
   CloseCode,
   type ErrorCode,
@@ -16,15 +15,17 @@ import {
   type FrameLimits,
   parseClientFrame,
 } from '@rtv/protocol';
-import { ClientSession, type SocketData } from '../routing/client-session.js';
+import type { ClientSession, SocketData } from '../routing/client-session.js';
 import type { SessionLifecycle } from './session-lifecycle.js';
+import { handleUpgrade, type UpgradeDeps } from './upgrade.js';
 
 export const REALTIME_PATH = '/api/v1/streaming/realtime';
-const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
-const SESSION_ID = /^sess_[0-9A-Za-z]{21}$/;
+/** Deepest JSON nesting accepted; real messages nest 3 levels, so this only stops hostile frames early. */
+const MAX_JSON_DEPTH = 32;
 
 export interface SocketBehaviorOptions {
   lifecycle: SessionLifecycle;
+  upgrade: UpgradeDeps;
   frameLimits: FrameLimits;
   idleTimeoutS: number;
   maxBackpressureBytes: number;
@@ -77,46 +78,16 @@ export function createSocketBehavior(
     sendPingsAutomatically: true,
 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-      const secKey = req.getHeader('sec-websocket-key');
-      const secProtocol = req.getHeader('sec-websocket-protocol');
-      const secExtensions = req.getHeader('sec-websocket-extensions');
-      const query = new URLSearchParams(req.getQuery() ?? '');
-      const userId = route === 'authenticated' ? bearerUser(req.getHeader('authorization')) : pathUser(req);
-      if (userId === undefined) {
-        const unauthorized = route === 'authenticated';
-        metrics.upgradesRejected.inc({ reason: unauthorized ? 'unauthorized' : 'invalid_user_id' });
-        res
-          .writeStatus(unauthorized ? '401 Unauthorized' : '400 Bad Request')
-          .writeHeader('content-type', 'application/json')
-          .end(
-            unauthorized
-              ? '{"error":{"code":"unauthorized","message":"unauthorized"}}'
-              : '{"error":{"code":"invalid_message","field":"user_id","message":"user_id must be 1-128 characters of A-Z a-z 0-9 _ . @ : -"}}',
-          );
-        return;
-      }
-      const resumeSid = query.get('resume');
-      const sid = resumeSid !== null && SESSION_ID.test(resumeSid) ? resumeSid : randomId('sess_');
-      const session = new ClientSession(sid, userId, route, Date.now(), lifecycle.deps.sessionLimits);
-      session.wantSeq = query.get('seq') === '1';
-      const data: SocketData = { session };
-      if (resumeSid !== null) {
-        const lastSeq = Number(query.get('last_seq') ?? '');
-        data.resume = {
-          valid: SESSION_ID.test(resumeSid),
-          token: query.get('resume_token') ?? '',
-          lastSeq: Number.isSafeInteger(lastSeq) && lastSeq > 0 ? lastSeq : undefined,
-        };
-      }
-      // Offered subprotocols: echo the first plain one (browsers fail a handshake that offered protocols
-      // and got none back).
-      const protocol = secProtocol.split(',')[0]?.trim() ?? '';
-      res.upgrade<SocketData>(data, secKey, protocol, secExtensions, context);
+      handleUpgrade(opts.upgrade, route, res, req, context);
     },
 
     open: (ws: WebSocket<SocketData>) => {
       const data = ws.getUserData();
       data.session.ws = ws;
+      if (data.refuse) {
+        lifecycle.refuseAfterUpgrade(data.session, data.refuse.code, data.refuse.message);
+        return;
+      }
       if (data.resume) lifecycle.openResumed(data.session, data.resume, route);
       else lifecycle.openNew(data.session, route);
     },
@@ -126,6 +97,7 @@ export function createSocketBehavior(
       if (session.closed) return;
       metrics.bytesIn.inc(message.byteLength);
       if (isBinary) {
+        if (!lifecycle.admitFrame(session, message.byteLength, true)) return;
         // Extension: a binary frame is raw PCM16 mono 24 kHz audio, the same as an input_audio_buffer
         // message without the base64 cost on the client.
         if (message.byteLength === 0 || message.byteLength % 2 !== 0) {
@@ -151,7 +123,23 @@ export function createSocketBehavior(
         accept(session, FrameKind.Audio, Buffer.from(message).toString('base64'));
         return;
       }
+      // Oversize frames go straight to the parser, which answers message_too_large before anything else.
+      if (
+        message.byteLength <= opts.frameLimits.maxFrameBytes &&
+        jsonDepthExceeds(new Uint8Array(message), MAX_JSON_DEPTH)
+      ) {
+        countFrame('invalid');
+        if (lifecycle.admitFrame(session, message.byteLength, false)) {
+          sendError(session, 'invalid_message', `The message is nested deeper than ${MAX_JSON_DEPTH} levels`);
+        }
+        return;
+      }
       const parsed = parseClientFrame(message, opts.frameLimits);
+      const isAudio =
+        parsed.ok &&
+        parsed.message.type === 'conversation.item.input' &&
+        parsed.message.conversation_item_input.type === 'input_audio_buffer';
+      if (!lifecycle.admitFrame(session, message.byteLength, isAudio)) return;
       if (!parsed.ok) {
         countFrame('invalid');
         sendError(session, parsed.error.code, parsed.error.message, parsed.error.field);
@@ -181,24 +169,4 @@ export function createSocketBehavior(
       lifecycle.onClosed(ws.getUserData().session, code);
     },
   };
-}
-
-/** The caller of the authenticated route, from `Authorization: Bearer …`; undefined when absent. */
-function bearerUser(authorization: string): string | undefined {
-  const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
-  if (!token) return undefined;
-  // Token verification (JWT/API keys) is not in place yet: until it is, the bearer token only names the
-  // caller, as an opaque digest. See docs/security.md.
-  return `bearer-${createHash('sha256').update(token).digest('hex').slice(0, 24)}`;
-}
-
-/** The `{user_id}` path segment when valid; undefined otherwise. */
-function pathUser(req: HttpRequest): string | undefined {
-  let raw: string;
-  try {
-    raw = decodeURIComponent(req.getParameter(0) ?? '');
-  } catch {
-    return undefined;
-  }
-  return USER_ID.test(raw) ? raw : undefined;
 }
