@@ -4,12 +4,33 @@ import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { readClusterView } from './cluster-view.js';
+import { ClusterReader, type ClusterSnapshot } from './cluster/read-cluster.js';
+import { SnapshotCache } from './cluster/snapshot-cache.js';
+import { healthRoutes } from './plugins/health.js';
+import {
+  createClusterMetrics,
+  createHttpMetrics,
+  instrumentRequests,
+  metricsRoutes,
+} from './plugins/metrics.js';
+import { collectRoutes, openApiRoutes } from './plugins/openapi.js';
+import { statusRoutes } from './plugins/status.js';
+
+export { OPENAPI_PATH, SEED_BASE } from './paths.js';
 
 export interface StatusApiOptions {
   redisUrl: string;
   prefix: string;
   log: Logger;
+  /**
+   * A cluster read is reused for this long by every route and scrape. Heartbeats are seconds apart, so a
+   * second of reuse loses nothing and keeps Redis load flat under many pollers. @defaultValue 1000
+   */
+  snapshotMaxAgeMs?: number;
+  /** A cluster read that takes longer counts as Redis being unreachable. @defaultValue 2000 */
+  readTimeoutMs?: number;
+  /** Unread entries counted per stream before the lag reads as "at least this". @defaultValue 1000 */
+  lagCountCap?: number;
 }
 
 declare module 'fastify' {
@@ -18,16 +39,20 @@ declare module 'fastify' {
     keys: Keys;
     sessionsQueue: Queue;
     registry: Registry;
+    /** The shared, coalesced cluster read every route and the metrics use. */
+    clusterState: SnapshotCache<ClusterSnapshot>;
   }
 }
 
-export const SEED_BASE = '/api/v1/streaming/realtime';
-
-/** Builds the app without listening (tests call `inject` or `listen` themselves). */
+/**
+ * Composition root of the status API. Builds the app without listening (tests call `inject` or `listen`
+ * themselves): one Redis connection, the session queue handle, a coalescing cluster reader, one plugin per
+ * concern (status, health, metrics, OpenAPI).
+ */
 export async function buildStatusApi(opts: StatusApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
-    // Probes and scrapes would flood the log at info level; errors are still logged by our handlers.
+    // Probes and scrapes would flood the log at info level: requests are logged at debug by the metrics hook.
     logController: new LogController({ disableRequestLogging: true }),
   });
   const redis = createRedis(opts.redisUrl, {
@@ -37,53 +62,36 @@ export async function buildStatusApi(opts: StatusApiOptions): Promise<FastifyIns
   });
   const keys = createKeys(opts.prefix);
   const queue = new Queue(keys.queueName, { connection: redis, prefix: keys.bullPrefix });
+  // Queue errors are connection errors, already reported by the connection's own listener.
   queue.on('error', () => undefined);
+  const reader = new ClusterReader({ redis, keys, queue, lagCountCap: opts.lagCountCap });
+  const clusterState = new SnapshotCache({
+    read: () => reader.read(),
+    maxAgeMs: opts.snapshotMaxAgeMs,
+    timeoutMs: opts.readTimeoutMs,
+  });
+  const registry = createRegistry({ service: 'status-api' });
+  createClusterMetrics(registry, () => clusterState.getOrUndefined());
+
   app.decorate('redis', redis);
   app.decorate('keys', keys);
   app.decorate('sessionsQueue', queue);
-  app.decorate('registry', createRegistry({ service: 'status-api' }));
+  app.decorate('registry', registry);
+  app.decorate('clusterState', clusterState);
   app.addHook('onClose', async () => {
     await queue.close();
-    await redis.quit().catch(() => undefined);
+    // QUIT needs a live connection; a client still retrying an unreachable Redis is stopped outright.
+    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+    else redis.disconnect();
   });
 
-  app.get(`${SEED_BASE}/status`, async (_req, reply) => {
-    try {
-      const view = await readClusterView(redis, keys, queue);
-      const status = view.gateways.length > 0 && view.workers.length > 0 ? 'running' : 'degraded';
-      return { status, service: 'realtime-voice', timestamp: Date.now() / 1000, ...view };
-    } catch {
-      reply.code(503);
-      return {
-        status: 'unavailable',
-        connections: 0,
-        error: { code: 'service_unavailable', message: 'Cluster state is unavailable (Redis unreachable)' },
-      };
-    }
-  });
+  // Both hooks must exist before the first route: they see every route and every request.
+  const routes = collectRoutes(app);
+  instrumentRequests(app, createHttpMetrics(registry));
 
-  app.get(`${SEED_BASE}/health`, async (_req, reply) => {
-    const failing: string[] = [];
-    try {
-      const view = await readClusterView(redis, keys, queue);
-      if (view.gateways.length === 0) failing.push('gateway');
-      if (view.workers.length === 0) failing.push('session_worker');
-    } catch {
-      failing.push('redis');
-    }
-    if (failing.length > 0) reply.code(503);
-    return { status: failing.length === 0 ? 'healthy' : 'unhealthy', failing, timestamp: Date.now() / 1000 };
-  });
-
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const ready = redis.status === 'ready';
-    if (!ready) reply.code(503);
-    return { status: ready ? 'ok' : 'unavailable', redis: redis.status };
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', app.registry.contentType);
-    return app.registry.metrics();
-  });
+  await app.register(statusRoutes, { snapshots: clusterState });
+  await app.register(healthRoutes, { snapshots: clusterState, redis });
+  await app.register(metricsRoutes, { registry });
+  await app.register(openApiRoutes, { routes });
   return app;
 }

@@ -8,7 +8,21 @@ export const STATUS_ENV = {
     min: 0,
     max: 65535,
     default: 8090,
-    doc: 'Status API port: seed status/health, /metrics, /healthz, /readyz',
+    doc: 'Status API port: seed status/health, /metrics, /openapi.json, /healthz, /readyz',
+  },
+  RTV_STATUS_CACHE_MS: {
+    type: 'int',
+    min: 0,
+    max: 60_000,
+    default: 1000,
+    doc: 'How long one cluster read from Redis is reused by status, health and /metrics',
+  },
+  RTV_STATUS_READ_TIMEOUT_MS: {
+    type: 'int',
+    min: 100,
+    max: 60_000,
+    default: 2000,
+    doc: 'A cluster read slower than this counts as Redis unreachable (health 503 names redis)',
   },
 } as const satisfies EnvSchema;
 

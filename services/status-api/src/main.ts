@@ -5,7 +5,13 @@ import { loadStatusConfig } from './config.js';
 try {
   const config = loadStatusConfig();
   const log = createLogger('status-api', config.RTV_LOG_LEVEL);
-  const app = await buildStatusApi({ redisUrl: config.REDIS_URL, prefix: config.RTV_REDIS_PREFIX, log });
+  const app = await buildStatusApi({
+    redisUrl: config.REDIS_URL,
+    prefix: config.RTV_REDIS_PREFIX,
+    log,
+    snapshotMaxAgeMs: config.RTV_STATUS_CACHE_MS,
+    readTimeoutMs: config.RTV_STATUS_READ_TIMEOUT_MS,
+  });
   await app.listen({ host: config.RTV_STATUS_HOST, port: config.RTV_STATUS_PORT });
   installShutdown(log, () => app.close());
 } catch (err) {
