@@ -30,8 +30,11 @@ export interface StreamReaderOptions {
   blocking: Redis;
   /** Connection for upkeep (creating the stream, TTL, trimming). May be shared. */
   commands: Redis;
-  /** Called with each v1 batch in stream order. Exceptions are reported through `onError` and skipped. */
-  onBatch: (batch: string) => void;
+  /**
+   * Called with each v1 batch in stream order, with its entry id (`<ms>-<n>`: Redis's clock when the batch
+   * was written, which gives the frame-path latency). Exceptions are reported through `onError` and skipped.
+   */
+  onBatch: (batch: string, id: string) => void;
   onError?: (err: Error) => void;
   /**
    * Entries per XREAD. @defaultValue 256
@@ -118,7 +121,7 @@ export class StreamReader {
           for (const [id, fields] of entries) {
             this.lastId = id;
             this.stats.entries++;
-            this.deliver(fields);
+            this.deliver(id, fields);
           }
         }
       } catch (err) {
@@ -130,14 +133,19 @@ export class StreamReader {
     }
   }
 
-  private deliver(fields: string[]): void {
+  /** Id of the last entry delivered (`0-0` before the first); the heartbeat publishes it to measure lag. */
+  get lastDeliveredId(): string {
+    return this.lastId;
+  }
+
+  private deliver(id: string, fields: string[]): void {
     for (let i = 0; i + 1 < fields.length; i += 2) {
       if (fields[i] !== BUS_ENVELOPE_VERSION) {
         if (fields[i] !== 'v0') this.stats.unknownVersion++;
         continue;
       }
       try {
-        this.opts.onBatch(fields[i + 1]!);
+        this.opts.onBatch(fields[i + 1]!, id);
       } catch (err) {
         this.stats.errors++;
         this.opts.onError?.(err as Error);

@@ -80,7 +80,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     stream: keys.gatewayOut(id),
     blocking,
     commands,
-    onBatch: (batch) => router.onBatch(batch),
+    onBatch: (batch, id) => router.onBatch(batch, id),
     onError: (err) => log.warn({ err: err.message }, 'out-stream read failed'),
   });
   await reader.start();
@@ -191,6 +191,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       draining: stopping ? 1 : 0,
       version: GATEWAY_VERSION,
       port,
+      read_id: reader.lastDeliveredId,
     }),
     extra: () => reader.maintain(),
     onError: onRedisError,

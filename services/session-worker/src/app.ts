@@ -74,12 +74,15 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     stream: keys.workerIn(id),
     blocking,
     commands,
-    onBatch: (batch) =>
+    onBatch: (batch, entryId) => {
+      const writtenMs = Number(entryId.slice(0, entryId.indexOf('-')));
+      const ageS = writtenMs > 0 ? Math.max(0, Date.now() - writtenMs) / 1000 : -1;
       decodeBatch(
         batch,
         (line) => {
           switch (line.op) {
             case 'F':
+              if (ageS >= 0) metrics.framePath.observe(ageS);
               runners.get(line.sid)?.apply(line.seq, line.kind, line.payload);
               return;
             case 'E':
@@ -96,11 +99,14 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
           }
         },
         (_raw, why) => log.warn({ why }, 'malformed bus line skipped'),
-      ),
+      );
+    },
     onError: (err) => log.warn({ err: err.message }, 'in-stream read failed'),
   });
   await reader.start();
 
+  // Whether the last provider connect succeeded; published in the heartbeat for the cluster health check.
+  let providerOk = true;
   const runnerDeps = {
     keys,
     writer,
@@ -118,6 +124,10 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     resumeGraceMs: config.RTV_RESUME_GRACE_MS,
     resumeBufferBytes: config.RTV_RESUME_BUFFER_BYTES,
     audioFramesToProvider: metrics.framesToProvider.labels('audio'),
+    audioDeltaEvents: metrics.upstreamEvents.labels({ type: 'response.output_audio.delta' }),
+    onProviderConnect: (ok: boolean) => {
+      providerOk = ok;
+    },
     appendHistory: (sid: string, item: Parameters<SessionRecords['appendHistory']>[1]) =>
       void records
         .appendHistory(sid, item)
@@ -139,7 +149,9 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     metrics.sessionsStarted.inc({ kind: state.epoch > 1 ? 'takeover' : 'new' });
     log.info({ sid, userId: state.userId, epoch: state.epoch }, 'session claimed');
     void runner.start();
+    const startedAt = performance.now();
     const reason = await runner.done;
+    metrics.sessionDuration.observe((performance.now() - startedAt) / 1000);
     if (runners.get(sid) === runner) runners.delete(sid);
     metrics.sessions.set(runners.size);
     metrics.sessionsEnded.inc({ reason });
@@ -147,8 +159,14 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     if (reason === 'handoff') {
       // Persist what was applied, then put the job back so another worker claims it (epoch + 1). The
       // gateway replays whatever is not acknowledged; the next owner drops what is.
-      await records.saveProgress([{ state, seq: runner.appliedSeq, workerId: id }]);
-      await job.moveToDelayed(Date.now(), token);
+      try {
+        await records.saveProgress([{ state, seq: runner.appliedSeq, workerId: id }]);
+        await job.moveToDelayed(Date.now(), token);
+        metrics.handoffs.inc({ result: 'ok' });
+      } catch (err) {
+        metrics.handoffs.inc({ result: 'failed' });
+        throw err;
+      }
       throw new DelayedError();
     }
     if (reason !== 'lease_lost') {
@@ -222,6 +240,8 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
       draining: stopping ? 1 : 0,
       version: WORKER_VERSION,
       provider: engine ? 'local-engine' : 'openai',
+      provider_ok: providerOk ? 1 : 0,
+      read_id: reader.lastDeliveredId,
     }),
     extra: () => reader.maintain(),
     onError: onRedisError,

@@ -10,7 +10,7 @@ import {
   type FrameKind,
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
-import type { GatewayMetrics } from '../metrics.js';
+import { errorCodeOf, type GatewayMetrics, serverFrameType } from '../metrics.js';
 import type { ClientSession, SocketData } from './client-session.js';
 
 export interface SessionRouterDeps {
@@ -86,14 +86,17 @@ export class SessionRouter {
     return true;
   }
 
-  /** Handles one batch read from this gateway's out-stream. */
-  onBatch(batch: string): void {
+  /** Handles one batch read from this gateway's out-stream; `id` is its stream entry id. */
+  onBatch(batch: string, id = '0-0'): void {
     let outgoing: Map<ClientSession, string[]> | undefined;
+    const writtenMs = Number(id.slice(0, id.indexOf('-')));
+    const ageS = writtenMs > 0 ? Math.max(0, Date.now() - writtenMs) / 1000 : -1;
     decodeBatch(
       batch,
       (line) => {
         const payload = this.apply(line);
         if (payload === undefined) return;
+        if (ageS >= 0) this.deps.metrics.framePath.observe(ageS);
         outgoing ??= new Map();
         const session = this.sessions.get(line.sid)!;
         const list = outgoing.get(session);
@@ -124,11 +127,15 @@ export class SessionRouter {
           if (session.bindTimer) clearTimeout(session.bindTimer);
           session.bindTimer = undefined;
           metrics.bindLatency.observe((Date.now() - session.openedAt) / 1000);
-        } else {
-          this.deps.log.info({ sid: session.sid, owner: line.wid, epoch: line.epoch }, 'session re-bound');
         }
         const stream = keys.workerIn(line.wid);
-        for (const pending of session.unacked()) this.write(stream, pending);
+        const unacked = session.unacked();
+        for (const pending of unacked) this.write(stream, pending);
+        if (!first) {
+          metrics.failovers.inc();
+          metrics.replayedFrames.inc(unacked.length);
+          this.deps.log.info({ sid: session.sid, owner: line.wid, epoch: line.epoch }, 'session re-bound');
+        }
         return undefined;
       }
       case 'M': {
@@ -162,18 +169,19 @@ export class SessionRouter {
     const { metrics } = this.deps;
     if (ws.getBufferedAmount() > this.deps.maxBackpressureBytes) {
       metrics.slowConsumers.inc();
+      metrics.limitRejections.inc({ kind: 'send_buffer' });
       this.deps.closeClient(session, 1008, 'slow consumer: send buffer full');
       return;
     }
-    let bytes = 0;
     ws.cork(() => {
-      for (const p of payloads) {
-        ws.send(p, false);
-        bytes += p.length;
-      }
+      for (const p of payloads) ws.send(p, false);
     });
-    metrics.framesOut.inc(payloads.length);
-    metrics.bytesOut.inc(bytes);
+    for (const p of payloads) {
+      const type = serverFrameType(p);
+      metrics.framesOut.inc({ type });
+      metrics.bytesOut.inc({ type }, Buffer.byteLength(p));
+      if (type === 'error') metrics.errors.inc({ code: errorCodeOf(p) });
+    }
   }
 
   private write(stream: string, line: string): void {

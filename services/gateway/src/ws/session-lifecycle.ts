@@ -15,7 +15,7 @@ import {
   PROTOCOL_VERSION,
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
-import type { GatewayMetrics } from '../metrics.js';
+import { type GatewayMetrics, serverFrameType } from '../metrics.js';
 import type { ClientSession, ClientSessionLimits, ResumeRequest } from '../routing/client-session.js';
 import type { ResumeTokens } from '../routing/resume-tokens.js';
 import type { SessionRouter } from '../routing/session-router.js';
@@ -60,8 +60,9 @@ export class SessionLifecycle {
   send(session: ClientSession, text: string): void {
     if (session.closed || !session.ws) return;
     session.ws.send(text, false);
-    this.deps.metrics.framesOut.inc();
-    this.deps.metrics.bytesOut.inc(text.length);
+    const type = serverFrameType(text);
+    this.deps.metrics.framesOut.inc({ type });
+    this.deps.metrics.bytesOut.inc({ type }, Buffer.byteLength(text));
   }
 
   close(session: ClientSession, code: number, reason: string): void {

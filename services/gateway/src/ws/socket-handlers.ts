@@ -43,14 +43,15 @@ export function createSocketBehavior(
   const { lifecycle } = opts;
   const { metrics } = lifecycle.deps;
   // Label lookups cost a hash per call; the hot path uses pre-bound children.
-  const framesInByType = new Map<string, { inc(): void }>();
-  const countFrame = (type: string) => {
-    let child = framesInByType.get(type);
+  const byType = new Map<string, { frames: { inc(): void }; bytes: { inc(n: number): void } }>();
+  const countFrame = (type: string, bytes: number) => {
+    let child = byType.get(type);
     if (!child) {
-      child = metrics.framesIn.labels(type);
-      framesInByType.set(type, child);
+      child = { frames: metrics.framesIn.labels(type), bytes: metrics.bytesIn.labels(type) };
+      byType.set(type, child);
     }
-    child.inc();
+    child.frames.inc();
+    child.bytes.inc(bytes);
   };
 
   const sendError = (session: ClientSession, code: ErrorCode, message: string, field?: string) => {
@@ -60,6 +61,7 @@ export function createSocketBehavior(
 
   const accept = (session: ClientSession, kind: FrameKind, payload: string) => {
     if (!lifecycle.deps.router.forward(session, kind, payload)) {
+      metrics.limitRejections.inc({ kind: 'pending_frames' });
       sendError(
         session,
         'rate_limited',
@@ -95,13 +97,13 @@ export function createSocketBehavior(
     message: (ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) => {
       const { session } = ws.getUserData();
       if (session.closed) return;
-      metrics.bytesIn.inc(message.byteLength);
+      const bytes = message.byteLength;
       if (isBinary) {
         if (!lifecycle.admitFrame(session, message.byteLength, true)) return;
         // Extension: a binary frame is raw PCM16 mono 24 kHz audio, the same as an input_audio_buffer
         // message without the base64 cost on the client.
         if (message.byteLength === 0 || message.byteLength % 2 !== 0) {
-          countFrame('invalid');
+          countFrame('invalid', bytes);
           sendError(
             session,
             'invalid_audio',
@@ -110,7 +112,8 @@ export function createSocketBehavior(
           return;
         }
         if (message.byteLength > opts.frameLimits.maxAudioBytes) {
-          countFrame('invalid');
+          countFrame('invalid', bytes);
+          metrics.limitRejections.inc({ kind: 'audio_size' });
           sendError(
             session,
             'message_too_large',
@@ -119,7 +122,7 @@ export function createSocketBehavior(
           lifecycle.close(session, CloseCode.MessageTooBig, 'message too large');
           return;
         }
-        countFrame('input_audio_binary');
+        countFrame('input_audio_binary', bytes);
         accept(session, FrameKind.Audio, Buffer.from(message).toString('base64'));
         return;
       }
@@ -128,7 +131,7 @@ export function createSocketBehavior(
         message.byteLength <= opts.frameLimits.maxFrameBytes &&
         jsonDepthExceeds(new Uint8Array(message), MAX_JSON_DEPTH)
       ) {
-        countFrame('invalid');
+        countFrame('invalid', bytes);
         if (lifecycle.admitFrame(session, message.byteLength, false)) {
           sendError(session, 'invalid_message', `The message is nested deeper than ${MAX_JSON_DEPTH} levels`);
         }
@@ -141,15 +144,16 @@ export function createSocketBehavior(
         parsed.message.conversation_item_input.type === 'input_audio_buffer';
       if (!lifecycle.admitFrame(session, message.byteLength, isAudio)) return;
       if (!parsed.ok) {
-        countFrame('invalid');
+        countFrame('invalid', bytes);
         sendError(session, parsed.error.code, parsed.error.message, parsed.error.field);
         if (parsed.error.code === 'message_too_large') {
+          metrics.limitRejections.inc({ kind: 'frame_size' });
           lifecycle.close(session, CloseCode.MessageTooBig, 'message too large');
         }
         return;
       }
       const msg = parsed.message;
-      countFrame(msg.type);
+      countFrame(msg.type, bytes);
       if (msg.type === 'ping') {
         // Answered here, never forwarded: the seed's pong echoes the ping's timestamp at the top level.
         lifecycle.send(session, encodePong(msg.ping.timestamp));

@@ -43,7 +43,14 @@ export interface SessionRunnerDeps {
   workerId: string;
   provider: Omit<
     ProviderSessionOptions,
-    'onEvent' | 'onRestored' | 'onUnavailable' | 'onReconnecting' | 'log' | 'context'
+    | 'onEvent'
+    | 'onRestored'
+    | 'onUnavailable'
+    | 'onReconnecting'
+    | 'log'
+    | 'context'
+    | 'metrics'
+    | 'onConnect'
   >;
   /** Persists a conversation item (capped list with TTL). */
   appendHistory: (sid: string, item: HistoryItem) => void;
@@ -57,6 +64,10 @@ export interface SessionRunnerDeps {
   resumeBufferBytes: number;
   /** `framesToProvider{type="audio"}`, bound once: it is counted on every audio frame. */
   audioFramesToProvider: { inc(): void };
+  /** `upstreamEvents{type="response.output_audio.delta"}`, bound once (the fast path skips parsing). */
+  audioDeltaEvents: { inc(): void };
+  /** Told whether each provider connect attempt succeeded (published in the heartbeat). */
+  onProviderConnect?: (ok: boolean) => void;
 }
 
 export type EndReason =
@@ -110,10 +121,10 @@ export class SessionRunner {
     this.provider = new ProviderSession({
       ...deps.provider,
       log: deps.log.child({ sid: state.sid }),
+      metrics: deps.metrics,
+      ...(deps.onProviderConnect ? { onConnect: deps.onProviderConnect } : {}),
       onEvent: (raw) => this.onProviderEvent(raw),
-      onRestored: (kind) => {
-        if (kind === 'reconnect') this.deps.metrics.upstreamErrors.inc({ code: 'reconnected' });
-      },
+      onRestored: () => {},
       onReconnecting: () =>
         this.emit(encodeNotice('upstream_reconnecting', NoticeCode.upstream_reconnecting.message)),
       onUnavailable: () => this.fail('The speech provider is unavailable; try again later'),
@@ -132,7 +143,10 @@ export class SessionRunner {
   async start(): Promise<void> {
     const takeover = this.state.epoch > 1;
     if (this.attached) this.bindAtGateway();
-    else this.startGrace();
+    else {
+      this.deps.metrics.sessionsDetached.inc();
+      this.startGrace();
+    }
     const ok = await this.provider.open(takeover);
     if (!ok || this.ended) return;
     if (takeover) this.emit(encodeNotice('session_recovered', NoticeCode.session_recovered.message));
@@ -167,6 +181,7 @@ export class SessionRunner {
     // A late detach from a gateway the client already left (it resumed elsewhere) is stale.
     if (this.ended || !this.attached || gatewayId !== this.state.gatewayId) return;
     this.attached = false;
+    this.deps.metrics.sessionsDetached.inc();
     this.startGrace();
   }
 
@@ -174,11 +189,14 @@ export class SessionRunner {
   resume(gatewayId: string, lastSeq: number): void {
     if (this.ended) return;
     this.state.gatewayId = gatewayId;
+    if (!this.attached) this.deps.metrics.sessionsDetached.dec();
     this.attached = true;
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.bindAtGateway();
     const { frames, complete } = this.outbound.since(lastSeq);
+    this.deps.metrics.resumes.inc();
+    this.deps.metrics.resumeReplayedFrames.inc(frames.length);
     const stream = this.deps.keys.gatewayOut(gatewayId);
     for (const [seq, payload] of frames) {
       this.deps.writer.write(stream, encodeMessageLine(this.sid, this.state.epoch, seq, payload));
@@ -196,6 +214,7 @@ export class SessionRunner {
   end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = true;
+    if (!this.attached) this.deps.metrics.sessionsDetached.dec();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.provider.close();
     this.resolveDone(reason);
@@ -263,8 +282,10 @@ export class SessionRunner {
 
   private onProviderEvent(raw: string): void {
     if (this.ended) return;
+    this.deps.metrics.upstreamBytesIn.inc(raw.length);
     const audio = extractAudioDelta(raw);
     if (audio !== undefined) {
+      this.deps.audioDeltaEvents.inc();
       this.noteFirstAudio();
       this.emit(encodeResponseAudio(audio, nowSeconds()));
       return;
@@ -277,6 +298,7 @@ export class SessionRunner {
       return;
     }
     const type = typeof event.type === 'string' ? event.type : '';
+    this.deps.metrics.upstreamEvents.inc({ type });
     if (TEXT_DELTA_EVENTS.has(type)) {
       const delta = typeof event.delta === 'string' ? event.delta : '';
       this.assistantText += delta;
@@ -292,8 +314,14 @@ export class SessionRunner {
           this.emit(encodeResponseAudio(event.delta, nowSeconds()));
         }
         return;
+      case 'response.created':
+        if (this.turnStartedAt !== undefined) {
+          this.deps.metrics.upstreamLatency.observe((performance.now() - this.turnStartedAt) / 1000);
+        }
+        return;
       case 'input_audio_buffer.speech_started':
         this.deps.metrics.speechStarts.inc();
+        if (this.provider.responding) this.deps.metrics.bargeIns.inc();
         this.emit(encodeSpeechStarted(numberField(event, 'audio_start_ms'), nowSeconds()));
         return;
       case 'input_audio_buffer.speech_stopped':

@@ -1,4 +1,5 @@
 import type { Logger } from '@rtv/service-kit';
+import type { WorkerMetrics } from '../metrics.js';
 import type { HistoryItem } from '../sessions/session-state.js';
 import { buildHistoryItem, buildSessionUpdate, type SessionConfig } from './event-mapping.js';
 import { ProviderConnectError, ProviderConnection, type ProviderShape } from './provider-connection.js';
@@ -30,6 +31,9 @@ export interface ProviderSessionOptions {
   renewAfterMs?: number;
   /** Events held while (re)connecting; beyond it frames are dropped and counted. @defaultValue 3000 */
   maxQueued?: number;
+  metrics: WorkerMetrics;
+  /** Told whether each connect attempt ended in a usable provider session. */
+  onConnect?: (ok: boolean) => void;
 }
 
 /**
@@ -56,10 +60,18 @@ export class ProviderSession {
   /** Sends or queues one event. Returns false when it had to be dropped (queue full). */
   send(raw: string): boolean {
     if (this.closed) return false;
-    if (this.conn && !this.connecting && this.conn.isOpen) return this.conn.send(raw);
+    if (this.conn && !this.connecting && this.conn.isOpen) {
+      this.opts.metrics.upstreamBytesOut.inc(raw.length);
+      return this.conn.send(raw);
+    }
     if (this.queue.length >= (this.opts.maxQueued ?? 3000)) return false;
     this.queue.push(raw);
     return true;
+  }
+
+  /** A provider response is being generated (between response.created and response.done). */
+  get responding(): boolean {
+    return this.responseActive;
   }
 
   close(): void {
@@ -80,8 +92,10 @@ export class ProviderSession {
         onEvent: (raw) => this.onEvent(conn, raw),
         onClose: (code, reason) => this.onClose(conn, code, reason),
       });
+      const started = performance.now();
       try {
         await conn.connect();
+        this.opts.metrics.upstreamConnect.observe((performance.now() - started) / 1000);
         if (this.closed) {
           conn.close();
           return false;
@@ -99,10 +113,14 @@ export class ProviderSession {
         this.queue = [];
         for (const raw of queued) conn.send(raw);
         this.scheduleRenewal();
+        this.opts.onConnect?.(true);
+        if (kind === 'reconnect') this.opts.metrics.upstreamReconnects.inc({ result: 'ok' });
+        if (kind === 'renewal') this.opts.metrics.upstreamRenewals.inc({ result: 'ok' });
         if (kind !== 'initial') this.opts.onRestored(kind);
         return true;
       } catch (err) {
         const retryable = err instanceof ProviderConnectError ? err.retryable : true;
+        this.opts.metrics.upstreamErrors.inc({ code: retryable ? 'connect_retryable' : 'connect_fatal' });
         this.opts.log.warn({ attempt, kind, err: (err as Error).message }, 'provider connect failed');
         if (!retryable || attempt >= maxAttempts) break;
         const base = Math.min(5000, (this.opts.backoffMs ?? 200) * 2 ** (attempt - 1));
@@ -110,7 +128,12 @@ export class ProviderSession {
       }
     }
     this.connecting = false;
-    if (!this.closed) this.opts.onUnavailable();
+    if (!this.closed) {
+      this.opts.onConnect?.(false);
+      if (kind === 'reconnect') this.opts.metrics.upstreamReconnects.inc({ result: 'failed' });
+      if (kind === 'renewal') this.opts.metrics.upstreamRenewals.inc({ result: 'failed' });
+      this.opts.onUnavailable();
+    }
     return false;
   }
 
