@@ -1,3 +1,4 @@
+import type { TokenVerifier } from '@rtv/auth';
 import { createKeys, createRedis, type Keys } from '@rtv/bus';
 import { createRegistry, type Logger } from '@rtv/service-kit';
 import { Queue } from 'bullmq';
@@ -14,6 +15,7 @@ import {
   metricsRoutes,
 } from './plugins/metrics.js';
 import { collectRoutes, openApiRoutes } from './plugins/openapi.js';
+import { sessionRoutes } from './plugins/sessions.js';
 import { statusRoutes } from './plugins/status.js';
 
 export { OPENAPI_PATH, SEED_BASE } from './paths.js';
@@ -22,6 +24,8 @@ export interface StatusApiOptions {
   redisUrl: string;
   prefix: string;
   log: Logger;
+  /** Verifies callers of the session history route; without one that route refuses everybody. */
+  verifier?: TokenVerifier;
   /**
    * A cluster read is reused for this long by every route and scrape. Heartbeats are seconds apart, so a
    * second of reuse loses nothing and keeps Redis load flat under many pollers. @defaultValue 1000
@@ -92,6 +96,7 @@ export async function buildStatusApi(opts: StatusApiOptions): Promise<FastifyIns
   await app.register(statusRoutes, { snapshots: clusterState });
   await app.register(healthRoutes, { snapshots: clusterState, redis });
   await app.register(metricsRoutes, { registry });
+  await app.register(sessionRoutes, { redis, keys, verifier: opts.verifier });
   await app.register(openApiRoutes, { routes });
   return app;
 }

@@ -1,7 +1,15 @@
+import { AUTH_ENV } from '@rtv/auth';
 import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
 
 export const STATUS_ENV = {
   ...COMMON_ENV,
+  // Callers of the session history route authenticate like clients of the gateway's authenticated route.
+  RTV_AUTH_JWT_SECRET: AUTH_ENV.RTV_AUTH_JWT_SECRET,
+  RTV_AUTH_JWKS_URL: AUTH_ENV.RTV_AUTH_JWKS_URL,
+  RTV_AUTH_ISSUER: AUTH_ENV.RTV_AUTH_ISSUER,
+  RTV_AUTH_AUDIENCE: AUTH_ENV.RTV_AUTH_AUDIENCE,
+  RTV_AUTH_USER_CLAIM: AUTH_ENV.RTV_AUTH_USER_CLAIM,
+  RTV_AUTH_API_KEYS: AUTH_ENV.RTV_AUTH_API_KEYS,
   RTV_STATUS_HOST: { type: 'string', default: '0.0.0.0', doc: 'Interface the status API binds to' },
   RTV_STATUS_PORT: {
     type: 'int',

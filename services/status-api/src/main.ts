@@ -1,11 +1,16 @@
 import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
 import { buildStatusApi } from './app.js';
+import { verifierFromConfig } from './auth.js';
 import { loadStatusConfig } from './config.js';
 
 try {
   const config = loadStatusConfig();
   const log = createLogger('status-api', config.RTV_LOG_LEVEL);
+  const verifier = verifierFromConfig(config);
+  if (!verifier)
+    log.info('no RTV_AUTH_* credentials configured: the session history route refuses every caller');
   const app = await buildStatusApi({
+    ...(verifier ? { verifier } : {}),
     redisUrl: config.REDIS_URL,
     prefix: config.RTV_REDIS_PREFIX,
     log,

@@ -194,3 +194,59 @@ export const ProbeSchema = {
     redis: { type: 'string', description: 'ioredis connection state (readyz only)' },
   },
 } as const;
+
+export const SessionErrorSchema = {
+  title: 'SessionError',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', enum: ['unauthorized', 'session_not_found'] },
+        message: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+export const SessionHistorySchema = {
+  title: 'SessionHistory',
+  description: 'A session and its conversation items, oldest first',
+  type: 'object',
+  required: ['session', 'history'],
+  properties: {
+    session: {
+      type: 'object',
+      required: ['id', 'user_id', 'gateway', 'owner', 'epoch', 'state', 'client', 'created_at', 'config'],
+      properties: {
+        id: { type: 'string' },
+        user_id: { type: 'string' },
+        gateway: { type: ['string', 'null'], description: 'Gateway the client is attached to (or was last)' },
+        owner: {
+          type: ['string', 'null'],
+          description: 'Session worker that owns the session; null while queued',
+        },
+        epoch: { type: 'integer', minimum: 0, description: 'Owner generation: bumped at every claim' },
+        state: { type: 'string' },
+        client: { type: 'string', enum: ['attached', 'detached'] },
+        created_at: unixSeconds,
+        config: { type: 'object', additionalProperties: true },
+      },
+    },
+    history: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['role', 'type', 'text', 'at'],
+        properties: {
+          role: { type: 'string', enum: ['user', 'assistant'] },
+          type: { type: 'string' },
+          text: { type: 'string' },
+          at: unixSeconds,
+        },
+      },
+    },
+  },
+} as const;

@@ -1,6 +1,7 @@
 // An in-process cluster for end-to-end tests: N gateways, N workers and the status API on loopback ports,
 // sharing one real Redis under a fresh key prefix, with a local engine as the provider. Running several
 // gateways and workers in one process is what proves cross-instance routing (every frame still crosses Redis).
+import { createTokenVerifier, hashApiKey, parseApiKeys } from '@rtv/auth';
 import { type LocalEngine, type LocalEngineOptions, startLocalEngine } from '@rtv/local-engine';
 import { createLogger } from '@rtv/service-kit';
 import { createTestRedis, type TestRedis } from '@rtv/testing';
@@ -36,6 +37,8 @@ export interface Stack {
 }
 
 const API_KEY = 'test-provider-key';
+/** A server-to-server API key the test status API accepts. */
+export const TEST_API_KEY = 'rtv_test_api_key_0123456789abcdef';
 /** HS256 secret every test gateway accepts, so tests can mint tokens for the authenticated route. */
 export const TEST_JWT_SECRET = 'test-jwt-secret-of-at-least-32-bytes!!';
 
@@ -43,7 +46,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redis = await createTestRedis('e2e');
   const log = createLogger('e2e', process.env.RTV_TEST_LOG_LEVEL ?? 'silent');
   const engine = await startLocalEngine({ realtime: false, ...opts.engine, apiKey: API_KEY });
-  const status = await buildStatusApi({ redisUrl: redis.url, prefix: redis.prefix, log });
+  const status = await buildStatusApi({
+    redisUrl: redis.url,
+    prefix: redis.prefix,
+    log,
+    verifier: createTokenVerifier({
+      jwtSecret: TEST_JWT_SECRET,
+      apiKeys: parseApiKeys(`ops:${hashApiKey(TEST_API_KEY)}`),
+    }),
+  });
   await status.listen({ host: '127.0.0.1', port: 0 });
   const address = status.server.address();
   const statusUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
