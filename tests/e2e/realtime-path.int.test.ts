@@ -2,8 +2,8 @@
 // provider (the local engine) and back, on a real Redis.
 import { validateServerMessage } from '@rtv/protocol';
 import { makeSpeechWav, makeSyntheticSpeech, pcmFrames, WsTestClient, waitFor } from '@rtv/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack, TEST_JWT_SECRET } from './helpers/stack.js';
 
 type Msg = { type: string; [k: string]: unknown };
@@ -216,9 +216,9 @@ describe('realtime path (GA provider shape)', () => {
     await expect(WsTestClient.connect(authUrl, { headers: { authorization: 'Bearer ' } })).rejects.toThrow(
       /HTTP 401/,
     );
-    await expect(WsTestClient.connect(authUrl, { headers: { authorization: 'Bearer not-a-jwt' } })).rejects.toThrow(
-      /HTTP 401/,
-    );
+    await expect(
+      WsTestClient.connect(authUrl, { headers: { authorization: 'Bearer not-a-jwt' } }),
+    ).rejects.toThrow(/HTTP 401/);
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('user-42')
