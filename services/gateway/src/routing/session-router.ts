@@ -35,6 +35,10 @@ export interface SessionRouterDeps {
  */
 export class SessionRouter {
   readonly sessions = new Map<string, ClientSession>();
+  private readonly sentByType = new Map<
+    string,
+    { frames: { inc(n: number): void }; bytes: { inc(n: number): void } }
+  >();
 
   constructor(private readonly deps: SessionRouterDeps) {}
 
@@ -176,12 +180,39 @@ export class SessionRouter {
     ws.cork(() => {
       for (const p of payloads) ws.send(p, false);
     });
+    this.countSent(payloads);
+  }
+
+  /** Sent frames and bytes by type, counted once per type per delivery rather than once per frame. */
+  private countSent(payloads: string[]): void {
+    const { metrics } = this.deps;
+    let lastType = '';
+    let frames = 0;
+    let bytes = 0;
+    const flush = () => {
+      if (frames === 0) return;
+      let child = this.sentByType.get(lastType);
+      if (!child) {
+        child = { frames: metrics.framesOut.labels(lastType), bytes: metrics.bytesOut.labels(lastType) };
+        this.sentByType.set(lastType, child);
+      }
+      child.frames.inc(frames);
+      child.bytes.inc(bytes);
+    };
     for (const p of payloads) {
       const type = serverFrameType(p);
-      metrics.framesOut.inc({ type });
-      metrics.bytesOut.inc({ type }, Buffer.byteLength(p));
+      if (type !== lastType) {
+        flush();
+        lastType = type;
+        frames = 0;
+        bytes = 0;
+      }
+      frames++;
+      // Server frames are ASCII but for free text, where UTF-8 length matters.
+      bytes += type === 'response.audio' ? p.length : Buffer.byteLength(p);
       if (type === 'error') metrics.errors.inc({ code: errorCodeOf(p) });
     }
+    flush();
   }
 
   private write(stream: string, line: string): void {

@@ -139,10 +139,12 @@ export class ProviderSession {
 
   private onEvent(conn: ProviderConnection, raw: string): void {
     if (conn !== this.conn) return;
-    // Only the two events that bracket a response matter here; audio deltas skip the checks cheaply.
-    if (raw.length < 4096) {
-      if (raw.includes('"type":"response.created"')) this.responseActive = true;
-      else if (raw.includes('"type":"response.done"')) {
+    // Only the two events that bracket a response matter here; the type leads every provider event, so the
+    // first characters are enough (audio deltas are large and frequent).
+    const head = raw.length > 160 ? raw.slice(0, 160) : raw;
+    if (head.includes('"type":"response.')) {
+      if (head.includes('"type":"response.created"')) this.responseActive = true;
+      else if (head.includes('"type":"response.done"')) {
         this.responseActive = false;
         if (this.renewDue) queueMicrotask(() => this.renew());
       }
