@@ -150,6 +150,16 @@ describe('realtime path (GA provider shape)', () => {
       expect(err.error.code).toBe(code);
       expect(err.error.message.length).toBeGreaterThan(0);
     }
+    // The request's event_id comes back with its error, so clients can match them.
+    ws.send({ type: 'session.update', event_id: 'evt-42', session_update: { voice: 'nobody' } });
+    const tagged = await ws.nextOfType<{ error: { code: string; field?: string; event_id?: string } }>(
+      'error',
+    );
+    expect(tagged.error).toMatchObject({
+      code: 'invalid_message',
+      field: 'session_update.voice',
+      event_id: 'evt-42',
+    });
     // Odd-length binary audio (the binary PCM16 extension) is refused the same way.
     ws.send(Buffer.from([1, 2, 3]));
     expect((await ws.nextOfType<{ error: { code: string } }>('error')).error.code).toBe('invalid_audio');

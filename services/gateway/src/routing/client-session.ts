@@ -54,6 +54,8 @@ export class ClientSession {
   flood: FloodGuard | undefined;
   /** Server-enforced maximum session duration. */
   lifetimeTimer: NodeJS.Timeout | undefined;
+  /** Owner named by the session store when this socket resumed the session (its bind may still be on the way). */
+  resumedFrom: string | undefined;
   /** The cluster-wide per-user connection slot this socket holds (released on close). */
   leaseId: string | undefined;
   bindTimer: NodeJS.Timeout | undefined;

@@ -135,6 +135,7 @@ export class SessionLifecycle {
           return;
         }
         deps.metrics.resumes.inc();
+        session.resumedFrom = attached.owner;
         session.seq = attached.generation * GENERATION_STRIDE;
         this.sendCreated(session, false);
         this.armBindTimer(session);
@@ -169,6 +170,9 @@ export class SessionLifecycle {
     if (session.superseded || deps.router.sessions.get(session.sid) !== session) return;
     deps.metrics.connections.dec();
     deps.metrics.closes.inc({ code: String(code) });
+    // A resumed socket that closes before the owner's bind arrived still speaks for a running session: the
+    // owner the store named gets the end or detach line.
+    if (session.owner === undefined && session.resumedFrom !== undefined) session.owner = session.resumedFrom;
     if (session.owner === undefined) {
       // Never bound: nothing runs yet, so the session simply goes away.
       deps.router.remove(session, 'client_closed');

@@ -54,9 +54,15 @@ export function createSocketBehavior(
     child.bytes.inc(bytes);
   };
 
-  const sendError = (session: ClientSession, code: ErrorCode, message: string, field?: string) => {
+  const sendError = (
+    session: ClientSession,
+    code: ErrorCode,
+    message: string,
+    field?: string,
+    eventId?: string,
+  ) => {
     metrics.errors.inc({ code });
-    lifecycle.send(session, encodeError(code, message, field));
+    lifecycle.send(session, encodeError(code, message, field, eventId));
   };
 
   const accept = (session: ClientSession, kind: FrameKind, payload: string) => {
@@ -68,6 +74,15 @@ export function createSocketBehavior(
         'Too many frames before the session was ready; slow down and resend after a moment',
       );
     }
+  };
+
+  const opened = (data: SocketData) => {
+    if (data.refuse) {
+      lifecycle.refuseAfterUpgrade(data.session, data.refuse.code, data.refuse.message);
+      return;
+    }
+    if (data.resume) lifecycle.openResumed(data.session, data.resume, route);
+    else lifecycle.openNew(data.session, route);
   };
 
   return {
@@ -86,12 +101,13 @@ export function createSocketBehavior(
     open: (ws: WebSocket<SocketData>) => {
       const data = ws.getUserData();
       data.session.ws = ws;
-      if (data.refuse) {
-        lifecycle.refuseAfterUpgrade(data.session, data.refuse.code, data.refuse.message);
-        return;
-      }
-      if (data.resume) lifecycle.openResumed(data.session, data.resume, route);
-      else lifecycle.openNew(data.session, route);
+      // Upgrades here complete asynchronously (after token checks and the per-user count), inside a cork; a
+      // send from within that same open callback can make uWS close the fresh socket without a close frame
+      // (uWebSockets issue #1928). The first sends therefore wait one turn: the client cannot have sent
+      // anything yet, and a socket that closed meanwhile is skipped.
+      setImmediate(() => {
+        if (!data.session.closed) opened(data);
+      });
     },
 
     message: (ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) => {
@@ -142,10 +158,11 @@ export function createSocketBehavior(
         parsed.ok &&
         parsed.message.type === 'conversation.item.input' &&
         parsed.message.conversation_item_input.type === 'input_audio_buffer';
-      if (!lifecycle.admitFrame(session, message.byteLength, isAudio)) return;
+      // An oversize frame is answered with message_too_large and a 1009 close below, not counted as a rate.
+      if (bytes <= opts.frameLimits.maxFrameBytes && !lifecycle.admitFrame(session, bytes, isAudio)) return;
       if (!parsed.ok) {
         countFrame('invalid', bytes);
-        sendError(session, parsed.error.code, parsed.error.message, parsed.error.field);
+        sendError(session, parsed.error.code, parsed.error.message, parsed.error.field, parsed.error.eventId);
         if (parsed.error.code === 'message_too_large') {
           metrics.limitRejections.inc({ kind: 'frame_size' });
           lifecycle.close(session, CloseCode.MessageTooBig, 'message too large');
