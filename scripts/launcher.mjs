@@ -17,7 +17,7 @@ const HELP = `realtime-voice launcher
 Usage: npm <command> [-- args]
 
 Commands
-  npm start               Start Redis (if needed), status-api, session worker(s) and gateway; Ctrl-C stops all
+  npm start               Start Redis (if needed), status-api, worker(s), gateway and demo page; Ctrl-C stops all
   npm test [-- args]      Typecheck, lint, then vitest (args go to vitest: npm test -- libs/protocol)
   npm run bench [-- args] Run bench/run.ts, or every libs/*/bench/*.bench.ts and services/*/bench/*.bench.ts
   npm run client -- ...   CLI test client (npm run client -- --help)
@@ -29,6 +29,7 @@ Environment read by the launcher
   RTV_STATUS_PORT         status-api port (default 8090)
   RTV_GATEWAY_PORT        Gateway WebSocket/HTTP port (default 8000)
   RTV_GATEWAY_ADMIN_PORT  Gateway admin port: /metrics, /readyz (default 9100)
+  RTV_DEMO_PORT           Demo page port (default 8080); RTV_DEMO_GATEWAY_URL overrides the gateway it uses
   RTV_READY_TIMEOUT_MS    How long each service may take to answer /readyz (default 60000)
   OPENAI_API_KEY          Use OpenAI Realtime; unset: the built-in local engine
   NO_COLOR / FORCE_COLOR  Turn coloured output off / on

@@ -14,18 +14,22 @@ import { formatTag, prefixLines, TAG_COLORS } from './ui.mjs';
  * @property {string} entry Entry file relative to the repo root.
  * @property {Record<string, string>} env Variables added to the launcher's environment.
  * @property {string} readyUrl Polled until it answers 200.
- * @property {string} metricsUrl Printed in the summary.
+ * @property {string} [metricsUrl] Printed in the summary (services without metrics have none).
+ * @property {string} [pageUrl] A page for people, printed in the summary (the demo).
  */
 
 /**
  * @typedef {object} StartPlan
  * @property {ServiceSpec[]} specs In start order.
  * @property {string[]} unknown Service folders with a main.ts the launcher has no settings for.
- * @property {{ gateway: number, gatewayAdmin: number, status: number }} ports
+ * @property {{ gateway: number, gatewayAdmin: number, status: number, demo: number }} ports
  */
 
-/** Start order matters: the gateway asks status-api and needs workers to hand sessions to. */
-const KNOWN = ['status-api', 'session-worker', 'gateway'];
+/**
+ * Start order matters: the gateway asks status-api and needs workers to hand sessions to; the demo page
+ * comes last so its URL is printed once everything it talks to is up.
+ */
+const KNOWN = ['status-api', 'session-worker', 'gateway', 'demo-web'];
 
 /**
  * @param {NodeJS.ProcessEnv} env
@@ -54,6 +58,7 @@ export function planServices(root, env) {
   const workers = intFromEnv(env, 'RTV_WORKERS', 1, 1, 32);
   const gateway = intFromEnv(env, 'RTV_GATEWAY_PORT', 8000, 1, 65535);
   const gatewayAdmin = intFromEnv(env, 'RTV_GATEWAY_ADMIN_PORT', 9100, 1, 65535);
+  const demo = intFromEnv(env, 'RTV_DEMO_PORT', 8080, 1, 65535);
   const exists = (/** @type {string} */ name) =>
     existsSync(path.join(root, 'services', name, 'src', 'main.ts'));
   const entry = (/** @type {string} */ name) => `services/${name}/src/main.ts`;
@@ -98,10 +103,25 @@ export function planServices(root, env) {
       metricsUrl: local(gatewayAdmin, '/metrics'),
     });
   }
+  if (exists('demo-web')) {
+    specs.push({
+      name: 'demo-web',
+      tag: 'demo-web',
+      entry: entry('demo-web'),
+      env: {
+        RTV_DEMO_PORT: String(demo),
+        // The page runs in the browser, so it needs the gateway's address as the browser sees it.
+        RTV_DEMO_GATEWAY_URL:
+          env.RTV_DEMO_GATEWAY_URL ?? `ws://localhost:${gateway}/api/v1/streaming/realtime`,
+      },
+      readyUrl: local(demo, '/readyz'),
+      pageUrl: `http://localhost:${demo}/`,
+    });
+  }
   const servicesDir = path.join(root, 'services');
   const folders = existsSync(servicesDir) ? readdirSync(servicesDir) : [];
   const unknown = folders.filter((name) => !KNOWN.includes(name) && exists(name));
-  return { specs, unknown, ports: { gateway, gatewayAdmin, status } };
+  return { specs, unknown, ports: { gateway, gatewayAdmin, status, demo } };
 }
 
 /** @param {number} ms */

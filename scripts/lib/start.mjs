@@ -88,10 +88,14 @@ function printSummary(plan, redis) {
     lines.push(`${label('HTTP')}http://${base}/status`);
     lines.push(`${''.padEnd(11)}http://${base}/health`);
   }
+  for (const spec of plan.specs) {
+    if (spec.pageUrl) lines.push(`${label('Demo')}${spec.pageUrl}`);
+  }
   plan.specs.forEach((spec, i) => {
     const head = i === 0 ? label('Admin') : ''.padEnd(11);
     const ready = spec.readyUrl.replace('127.0.0.1', 'localhost');
-    lines.push(`${head}${spec.tag.padEnd(12)}${spec.metricsUrl.replace('127.0.0.1', 'localhost')}  ${ready}`);
+    const metrics = spec.metricsUrl ? `${spec.metricsUrl.replace('127.0.0.1', 'localhost')}  ` : '';
+    lines.push(`${head}${spec.tag.padEnd(12)}${metrics}${ready}`);
   });
   const redisNote = { env: 'from REDIS_URL', local: 'local', spawned: 'started by the launcher' }[
     redis.source
