@@ -10,6 +10,7 @@ export default defineConfig({
       'services/*/{src,test}/**/*.test.ts',
       'scripts/**/*.test.ts',
       'tests/**/*.test.ts',
+      'bench/**/*.test.ts',
     ],
     globalSetup: ['./scripts/test-global-setup.ts'],
     testTimeout: 30_000,

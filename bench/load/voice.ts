@@ -1,0 +1,208 @@
+/**
+ * The voice load of one generator process: its share of sessions, each streaming a 20 ms frame every 20 ms
+ * in real time, and the echoes' round trips. Sessions are spread over 20 one-millisecond send slots by
+ * their global index, so the whole fleet's frames are evenly spread in time across processes too.
+ */
+import WebSocket from 'ws';
+import { Histogram, type HistogramData } from '../lib/histogram.js';
+import { closeAll, connect, type OpenManyResult, openMany } from './connect.js';
+import { audioMessage, FRAME_MS, readProbe } from './frames.js';
+
+export interface VoiceOpenArgs {
+  /** Base WebSocket URL; the session's user id is appended (`…/realtime/bench_<index>`). */
+  url: string;
+  count: number;
+  /** Global index of this process's first session. */
+  firstIndex: number;
+  localAddress?: string;
+  concurrency: number;
+  /** Per session: connect plus the first echo (the stack must bind it and open its provider socket). */
+  timeoutMs: number;
+}
+
+export interface VoiceWindow {
+  windowMs: number;
+  /** Frames sent inside the measured window, and how many of them came back (also after the window). */
+  sent: number;
+  received: number;
+  lost: number;
+  /** Echoes that arrived during the window, whatever their send time: the throughput achieved. */
+  receivedDuringWindow: number;
+  /** Echoes at or below a seq already seen on the session (repeated or reordered). */
+  outOfOrder: number;
+  /** Echoes carrying another session's index: delivered to the wrong client. */
+  misrouted: number;
+  /** Sessions whose socket closed before the end. */
+  closedEarly: number;
+  rtt: HistogramData;
+  /** How late frames left against their real-time schedule: the generator's own lag. */
+  sendLag: HistogramData;
+}
+
+/** Frame number of the readiness probe; never part of a measured window. */
+const READY_SEQ = 0xffffffff;
+const SLOTS = FRAME_MS;
+
+interface Session {
+  ws: WebSocket;
+  index: number;
+  nextSeq: number;
+  /** First seq of the measured window (Infinity before it opens). */
+  windowFirst: number;
+  received: number;
+  lastSeq: number;
+  ready?: () => void;
+}
+
+export class VoiceLoad {
+  private sessions: Session[] = [];
+  private slots: Session[][] = Array.from({ length: SLOTS }, () => []);
+  private timer: NodeJS.Timeout | undefined;
+  private t0 = 0;
+  private slot = 0;
+  private windowOpen = false;
+  private markAt = 0;
+  private rtt = new Histogram();
+  private sendLag = new Histogram();
+  private receivedDuringWindow = 0;
+  private outOfOrder = 0;
+  private misrouted = 0;
+  private closedEarly = 0;
+  private stopping = false;
+
+  async open(args: VoiceOpenArgs): Promise<OpenManyResult> {
+    return openMany(args.count, args.concurrency, (i) => this.openOne(args, args.firstIndex + i));
+  }
+
+  /** Starts streaming on every open session (warm-up: nothing is recorded until `mark`). */
+  start(): void {
+    this.t0 = performance.now();
+    this.slot = 0;
+    this.timer = setInterval(this.tick, 1);
+  }
+
+  /** Opens the measured window. */
+  mark(): void {
+    for (const s of this.sessions) s.windowFirst = s.nextSeq;
+    this.rtt = new Histogram();
+    this.sendLag = new Histogram();
+    this.receivedDuringWindow = this.outOfOrder = this.misrouted = 0;
+    this.markAt = performance.now();
+    this.windowOpen = true;
+  }
+
+  /** Stops sending, waits up to `drainMs` for the window's echoes, and reports the window. */
+  async stop(drainMs: number): Promise<VoiceWindow> {
+    clearInterval(this.timer);
+    const windowMs = performance.now() - this.markAt;
+    this.windowOpen = false;
+    let sent = 0;
+    for (const s of this.sessions) sent += s.nextSeq - Math.min(s.windowFirst, s.nextSeq);
+    const received = () => this.sessions.reduce((t, s) => t + s.received, 0);
+    const deadline = performance.now() + drainMs;
+    while (received() < sent && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const got = received();
+    return {
+      windowMs: Math.round(windowMs),
+      sent,
+      received: got,
+      lost: sent - got,
+      receivedDuringWindow: this.receivedDuringWindow,
+      outOfOrder: this.outOfOrder,
+      misrouted: this.misrouted,
+      closedEarly: this.closedEarly,
+      rtt: this.rtt.toJSON(),
+      sendLag: this.sendLag.toJSON(),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await closeAll(this.sessions.map((s) => s.ws));
+    this.sessions = [];
+    this.slots = Array.from({ length: SLOTS }, () => []);
+    this.stopping = false;
+    this.closedEarly = 0;
+  }
+
+  private async openOne(args: VoiceOpenArgs, index: number): Promise<void> {
+    const ws = await connect(`${args.url}/bench_${index}`, {
+      localAddress: args.localAddress,
+      timeoutMs: args.timeoutMs,
+    });
+    const s: Session = {
+      ws,
+      index,
+      nextSeq: 0,
+      windowFirst: Number.POSITIVE_INFINITY,
+      received: 0,
+      lastSeq: -1,
+    };
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) this.onMessage(s, data);
+    });
+    // Ready means the whole path answers: for the stack, a worker has bound the session and its provider
+    // socket is open. Frames before that would measure session setup, not streaming.
+    await new Promise<void>((resolve, reject) => {
+      const onClose = (code: number, reason: Buffer) => {
+        clearTimeout(timer);
+        reject(new Error(`closed by the server before the first echo (${code} ${reason.toString()})`.trim()));
+      };
+      const timer = setTimeout(() => {
+        ws.off('close', onClose);
+        ws.terminate();
+        reject(new Error(`no echo within ${args.timeoutMs} ms`));
+      }, args.timeoutMs);
+      s.ready = () => {
+        clearTimeout(timer);
+        ws.off('close', onClose);
+        resolve();
+      };
+      ws.once('close', onClose);
+      ws.send(audioMessage(index, READY_SEQ, performance.now()));
+    });
+    ws.once('close', () => {
+      if (!this.stopping) this.closedEarly++;
+    });
+    this.sessions.push(s);
+    this.slots[index % SLOTS]!.push(s);
+  }
+
+  private onMessage(s: Session, data: Buffer): void {
+    const probe = readProbe(data);
+    if (!probe) return;
+    const now = performance.now();
+    if (probe.index !== s.index) {
+      this.misrouted++;
+      return;
+    }
+    if (probe.seq === READY_SEQ) {
+      s.ready?.();
+      s.ready = undefined;
+      return;
+    }
+    if (this.windowOpen) this.receivedDuringWindow++;
+    if (probe.seq <= s.lastSeq) this.outOfOrder++;
+    else s.lastSeq = probe.seq;
+    if (probe.seq >= s.windowFirst) {
+      s.received++;
+      this.rtt.record((now - probe.sentAt) * 1000);
+    }
+  }
+
+  /** Sends every slot that has come due since the last tick; a late loop catches up, and the lag is recorded. */
+  private readonly tick = (): void => {
+    const now = performance.now();
+    const due = Math.floor(now - this.t0);
+    for (; this.slot <= due; this.slot++) {
+      const scheduled = this.t0 + this.slot;
+      for (const s of this.slots[this.slot % SLOTS]!) {
+        if (s.ws.readyState !== WebSocket.OPEN) continue;
+        const sentAt = performance.now();
+        s.ws.send(audioMessage(s.index, s.nextSeq++, sentAt));
+        if (this.windowOpen) this.sendLag.record((sentAt - scheduled) * 1000);
+      }
+    }
+  };
+}

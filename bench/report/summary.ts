@@ -1,0 +1,287 @@
+/**
+ * `summary.md`: the run at a glance (stack beside baseline, with ratios and the targets from the issue),
+ * then one section per scenario. Every figure comes from results.json; nothing is computed that the JSON
+ * does not hold except ratios and differences.
+ */
+import type { BenchResults, IdleResult, TargetKind, TurnResult, VoiceResult, VoiceStep } from './types.js';
+
+/** The session count the "at N sessions" comparisons prefer (the issue's reference point). */
+const REFERENCE_SESSIONS = 200;
+
+const fmt = (n: number | null | undefined, digits = 1) =>
+  n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits).replace(/\.0+$/, '');
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0
+    ? '—'
+    : `${(a / b).toFixed(2)}×`;
+const diff = (a: number | null | undefined, b: number | null | undefined, unit: string) =>
+  a == null || b == null ? '—' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(1)} ${unit}`;
+
+function row(cells: Array<string | number>): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+/**
+ * The step both targets ran at the reference size when both passed it, else the largest size both passed,
+ * else the smallest size both ran (then marked as failed).
+ */
+function referenceSteps(voice: VoiceResult): { stack?: VoiceStep; baseline?: VoiceStep; label?: string } {
+  const at = (kind: TargetKind, n: number) => voice.steps.find((s) => s.target === kind && s.sessions === n);
+  const both = [...new Set(voice.steps.map((s) => s.sessions))]
+    .filter((n) => at('stack', n) && at('baseline', n))
+    .sort((a, b) => a - b);
+  const passed = both.filter((n) => at('stack', n)!.passed && at('baseline', n)!.passed);
+  const n = passed.includes(REFERENCE_SESSIONS) ? REFERENCE_SESSIONS : (passed.at(-1) ?? both[0]);
+  if (n === undefined) return {};
+  const label = passed.includes(n) ? `${n} sessions` : `${n} sessions (a failed step)`;
+  return { stack: at('stack', n), baseline: at('baseline', n), label };
+}
+
+function glance(r: BenchResults): string[] {
+  const out = [
+    '## At a glance',
+    '',
+    row(['', 'stack', 'baseline', 'stack vs baseline', 'target']),
+    row(['---', '---', '---', '---', '---']),
+  ];
+  const { voice, idle, turn } = r.scenarios;
+  if (voice) {
+    const cap = voice.capacity;
+    out.push(
+      row([
+        `voice capacity (sessions with p99 ≤ ${voice.thresholdMs} ms, 0 lost)`,
+        fmt(cap.stack, 0),
+        fmt(cap.baseline, 0),
+        ratio(cap.stack, cap.baseline),
+        '≥ 1.00×',
+      ]),
+    );
+    const ref = referenceSteps(voice);
+    if (ref.stack && ref.baseline) {
+      const n = ref.label;
+      out.push(
+        row([
+          `round trip p50 / p99 at ${n}`,
+          `${fmt(ref.stack.rtt.p50Ms, 2)} / ${fmt(ref.stack.rtt.p99Ms, 2)} ms`,
+          `${fmt(ref.baseline.rtt.p50Ms, 2)} / ${fmt(ref.baseline.rtt.p99Ms, 2)} ms`,
+          `${diff(ref.stack.rtt.p50Ms, ref.baseline.rtt.p50Ms, 'ms')} / ${diff(ref.stack.rtt.p99Ms, ref.baseline.rtt.p99Ms, 'ms')}`,
+          'p50 within 2 ms, p99 within 5 ms',
+        ]),
+        row([
+          `server CPU per echoed frame at ${n}`,
+          `${fmt(ref.stack.serverCpuPerFrameUs)} µs`,
+          `${fmt(ref.baseline.serverCpuPerFrameUs)} µs`,
+          ratio(ref.stack.serverCpuPerFrameUs, ref.baseline.serverCpuPerFrameUs),
+          '≤ 1.30×',
+        ]),
+      );
+    }
+  }
+  if (idle) {
+    const side = (k: TargetKind) => idle.sides.find((s) => s.target === k);
+    out.push(
+      row([
+        'memory per idle connection (gateway / relay process)',
+        `${fmt(side('stack')?.frontPerConnectionKB, 2)} KB`,
+        `${fmt(side('baseline')?.frontPerConnectionKB, 2)} KB`,
+        ratio(side('stack')?.frontPerConnectionKB, side('baseline')?.frontPerConnectionKB),
+        '≤ 1.5 KB',
+      ]),
+    );
+  }
+  if (turn) {
+    const side = (k: TargetKind) => turn.sides.find((s) => s.target === k);
+    out.push(
+      row([
+        'time to first audio, median',
+        `${fmt(side('stack')?.firstAudio.medianMs)} ms`,
+        `${fmt(side('baseline')?.firstAudio.medianMs)} ms`,
+        diff(side('stack')?.firstAudio.medianMs, side('baseline')?.firstAudio.medianMs, 'ms'),
+        '≤ +5 ms',
+      ]),
+    );
+  }
+  out.push('');
+  return out;
+}
+
+function voiceSection(v: VoiceResult): string[] {
+  const out = [
+    '## voice: real-time audio echoed by the provider',
+    '',
+    `Each session sends 20 ms of 24 kHz PCM16 every 20 ms; ${v.warmupS} s warm-up, ${v.durationS} s measured, ` +
+      `echoes may trail by ${v.drainS} s. A step fails when p99 > ${v.thresholdMs} ms or any frame is lost. ` +
+      'Server CPU is gateway + worker + Redis for the stack, the relay for the baseline; the engine (provider) ' +
+      'and the load generators are listed apart.',
+    '',
+    row([
+      'sessions',
+      'target',
+      'frames/s achieved / offered',
+      'p50',
+      'p90',
+      'p99',
+      'max',
+      'lost',
+      'server CPU µs/frame',
+      'provider CPU s',
+      'load gen CPU s (busiest %)',
+      'load avg',
+      'result',
+    ]),
+    row(Array(13).fill('---')),
+  ];
+  for (const s of v.steps) {
+    out.push(
+      row([
+        s.sessions,
+        s.target,
+        `${s.achievedFps} / ${s.offeredFps}`,
+        fmt(s.rtt.p50Ms, 2),
+        fmt(s.rtt.p90Ms, 2),
+        fmt(s.rtt.p99Ms, 2),
+        fmt(s.rtt.maxMs, 1),
+        s.lost,
+        fmt(s.serverCpuPerFrameUs),
+        fmt(s.providerCpuS, 2),
+        `${fmt(s.loadgenCpuS, 2)} (${fmt(s.loadgenMaxCpuPercent, 0)} %)`,
+        `${fmt(s.loadAvg.start, 2)}→${fmt(s.loadAvg.end, 2)}`,
+        s.passed ? 'pass' : `fail: ${s.failReason}`,
+      ]),
+    );
+  }
+  out.push(
+    '',
+    'Per process: CPU in % of one core over the window and peak RSS; for the servers also GC time in the window ' +
+      'and the longest event-loop delay; for the stack, Redis commands per echoed frame (whole server).',
+    '',
+  );
+  out.push(
+    row(['sessions', 'target', 'processes', 'GC s / max event-loop delay', 'Redis commands per frame']),
+    row(Array(5).fill('---')),
+  );
+  for (const s of v.steps) {
+    const procs = s.processes
+      .filter((p) => p.role !== 'loadgen')
+      .map((p) => `${p.name} ${fmt(p.cpuPercent, 0)} % / ${fmt(p.rssPeakMB, 0)} MB`)
+      .join(', ');
+    const runtime = (s.runtime ?? [])
+      .map((r) => `${r.name} ${fmt(r.gcTotalS, 2)} s / ${fmt(r.loopLagMaxMs, 0)} ms`)
+      .join(', ');
+    const redis = s.redisCommandsPerFrame
+      ? Object.entries(s.redisCommandsPerFrame)
+          .map(([cmd, n]) => `${cmd} ${fmt(n, 3)}`)
+          .join(', ')
+      : '—';
+    out.push(row([s.sessions, s.target, procs, runtime || '—', redis]));
+  }
+  out.push('', '![round-trip p99 vs sessions](p99-vs-sessions.svg)', '');
+  return out;
+}
+
+function idleSection(idle: IdleResult): string[] {
+  const out = [
+    '## idle: connections that send nothing',
+    '',
+    'Connections open in two halves; after each, once every session is set up (for the stack: bound to the ' +
+      `worker with its provider socket open) or set-up stalls, and ${idle.settleS} s of settling, RSS is read. ` +
+      'Each reading follows a forced full GC (inspector). "RSS" is the second half\'s RSS growth per connection ' +
+      '(per session for the worker), with the average from the start in brackets; "JS" is the same slope of ' +
+      "live V8 heap + external memory, which leaves out native memory such as uWS's own.",
+    '',
+    row([
+      'target',
+      'clients open',
+      'provider sockets',
+      'set-up rate',
+      'memory per connection',
+      'RSS start → half → end',
+      'notes',
+    ]),
+    row(Array(7).fill('---')),
+  ];
+  for (const s of idle.sides) {
+    const notes = [
+      s.capNote,
+      s.failed ? `${s.failed} failed to open (${s.firstError ?? 'no reason'})` : undefined,
+      s.closedEarly ? `${s.closedEarly} closed by the server` : undefined,
+      s.upstream < s.clientsOpen ? `${s.clientsOpen - s.upstream} never got a provider socket` : undefined,
+    ]
+      .filter(Boolean)
+      .join('; ');
+    out.push(
+      row([
+        s.target,
+        s.clientsOpen,
+        s.upstream,
+        `${s.setupPerS}/s`,
+        s.processes
+          .map(
+            (p) =>
+              `${p.name} RSS ${fmt(p.perConnectionKB, 2)} KB (${fmt(p.averagePerConnectionKB, 2)}), JS ${fmt(p.jsPerConnectionKB, 2)} KB`,
+          )
+          .join('; '),
+        s.processes
+          .map((p) => `${p.name} ${fmt(p.rssBeforeMB)} → ${fmt(p.rssHalfMB)} → ${fmt(p.rssAfterMB)} MB`)
+          .join(', '),
+        notes || '—',
+      ]),
+    );
+  }
+  out.push('');
+  return out;
+}
+
+function turnSection(turn: TurnResult): string[] {
+  const out = [
+    '## turn: text turns against the speech engine (real-time pacing)',
+    '',
+    `"${turn.text}" on a fresh, configured session per turn (${turn.warmupTurns} warm-up turn per target not ` +
+      `counted); targets alternate turn by turn. Load average ${fmt(turn.loadAvg.start, 2)}→${fmt(turn.loadAvg.end, 2)}.`,
+    '',
+    row([
+      'target',
+      'turns (failed)',
+      'first response.delta median / p90',
+      'first response.audio median / p90',
+    ]),
+    row(Array(4).fill('---')),
+  ];
+  for (const s of turn.sides) {
+    out.push(
+      row([
+        s.target,
+        `${s.turns} (${s.failures})`,
+        `${fmt(s.firstDelta.medianMs)} / ${fmt(s.firstDelta.p90Ms)} ms`,
+        `${fmt(s.firstAudio.medianMs)} / ${fmt(s.firstAudio.p90Ms)} ms`,
+      ]),
+    );
+  }
+  out.push('');
+  return out;
+}
+
+export function renderSummary(r: BenchResults): string {
+  const m = r.machine;
+  const out = [
+    `# Benchmark ${r.startedAt.replace(/\.\d+Z$/, 'Z')}`,
+    '',
+    `- Machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGB} GB, Node ${m.node}, ${m.kernel}, ` +
+      `${m.openFilesLimit ?? '?'} open files per process`,
+    `- Load average (1 min): ${fmt(r.loadAvg.start, 2)} at start, ${fmt(r.loadAvg.end, 2)} at end; ` +
+      'the services, the engine, Redis and the load generators share the same cores',
+    `- Redis ${r.redis.version} (${r.redis.note})`,
+    `- \`${r.command}\`, ${r.loadGenerators} load-generator processes, ${fmt(r.durationS, 0)} s`,
+    '',
+    ...glance(r),
+  ];
+  if (r.scenarios.voice) out.push(...voiceSection(r.scenarios.voice));
+  if (r.scenarios.idle) out.push(...idleSection(r.scenarios.idle));
+  if (r.scenarios.turn) out.push(...turnSection(r.scenarios.turn));
+  if (r.errors.length > 0) {
+    out.push('## Scenarios that did not finish', '');
+    for (const e of r.errors) out.push(`- ${e.scenario}: ${e.message.split('\n')[0]}`);
+    out.push('');
+  }
+  return out.join('\n');
+}

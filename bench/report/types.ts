@@ -1,0 +1,140 @@
+/** The shape of `results.json` (schema `realtime-voice-bench/1`); `summary.md` and the chart are built from it. */
+import type { LatencySummary } from '../lib/histogram.js';
+import type { MachineInfo, ProcessStat } from '../lib/proc-stats.js';
+import type { RuntimeStat } from '../lib/runtime-stats.js';
+
+export type TargetKind = 'stack' | 'baseline';
+export type ScenarioName = 'voice' | 'idle' | 'turn';
+
+/** 1-minute load average when a measurement started and ended (the machine is shared). */
+export interface LoadAvg {
+  start: number;
+  end: number;
+}
+
+export interface VoiceStep {
+  target: TargetKind;
+  sessions: number;
+  opened: number;
+  openFailures: number;
+  firstError?: string;
+  windowS: number;
+  offeredFps: number;
+  achievedFps: number;
+  sent: number;
+  received: number;
+  /** Sent in the window and not echoed by the end of the drain. */
+  lost: number;
+  outOfOrder: number;
+  misrouted: number;
+  closedEarly: number;
+  rtt: LatencySummary;
+  /** The generators' lateness against the real-time schedule (high values mean they were starved). */
+  sendLagP99Ms: number;
+  sendLagMaxMs: number;
+  /** CPU of the frame path: gateway + worker + Redis for the stack, the relay for the baseline. */
+  serverCpuS: number;
+  serverCpuPerFrameUs: number;
+  providerCpuS: number;
+  loadgenCpuS: number;
+  /** The busiest generator process, in % of one core. */
+  loadgenMaxCpuPercent: number;
+  processes: ProcessStat[];
+  /** GC time and event-loop delay of the server processes over the window. */
+  runtime: RuntimeStat[];
+  /** Stack only: Redis commands per echoed frame over the window, by command (the busiest) and in total. */
+  redisCommandsPerFrame?: Record<string, number>;
+  loadAvg: LoadAvg;
+  passed: boolean;
+  failReason?: string;
+}
+
+export interface VoiceResult {
+  thresholdMs: number;
+  warmupS: number;
+  durationS: number;
+  drainS: number;
+  steps: VoiceStep[];
+  /** The most sessions that passed (p99 ≤ threshold, nothing lost), per target; null when none did. */
+  capacity: Partial<Record<TargetKind, number | null>>;
+}
+
+export interface IdleProcess {
+  name: string;
+  rssBeforeMB: number;
+  /** After the first half of the connections. */
+  rssHalfMB: number;
+  rssAfterMB: number;
+  /** The second half's RSS growth per connection (per set-up session for the worker). */
+  perConnectionKB: number;
+  /** RSS growth from the start, over all connections. */
+  averagePerConnectionKB: number;
+  /** V8 heap used + external after a forced full GC, at the end. */
+  jsAfterMB: number;
+  /** The second half's growth of live JavaScript memory per connection (uWS's native memory is not in it). */
+  jsPerConnectionKB: number;
+}
+
+export interface IdleSide {
+  target: TargetKind;
+  requested: number;
+  /** Why fewer than requested were opened, when so. */
+  capNote?: string;
+  opened: number;
+  failed: number;
+  firstError?: string;
+  /** Client sockets the front process held when memory was read. */
+  clientsOpen: number;
+  /** Sessions with an open provider socket when memory was read. */
+  upstream: number;
+  /** Sessions set up per second over both halves (connect, bind, provider socket). */
+  setupPerS: number;
+  closedEarly: number;
+  processes: IdleProcess[];
+  /** Memory per connection (slope) of the process that terminates client sockets (gateway or relay). */
+  frontPerConnectionKB: number;
+  loadAvg: LoadAvg;
+}
+
+export interface IdleResult {
+  settleS: number;
+  sides: IdleSide[];
+}
+
+export interface TurnLatency {
+  medianMs: number;
+  p90Ms: number;
+}
+
+export interface TurnSide {
+  target: TargetKind;
+  turns: number;
+  failures: number;
+  firstError?: string;
+  firstDelta: TurnLatency;
+  firstAudio: TurnLatency;
+  samples: Array<{ firstDeltaMs: number; firstAudioMs: number }>;
+}
+
+export interface TurnResult {
+  text: string;
+  warmupTurns: number;
+  sides: TurnSide[];
+  loadAvg: LoadAvg;
+}
+
+export interface BenchResults {
+  schema: 'realtime-voice-bench/1';
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  command: string;
+  options: Record<string, unknown>;
+  machine: MachineInfo;
+  loadAvg: LoadAvg;
+  redis: { version: string; note: string };
+  loadGenerators: number;
+  scenarios: { voice?: VoiceResult; idle?: IdleResult; turn?: TurnResult };
+  /** Scenarios that could not run to the end, with the reason. */
+  errors: Array<{ scenario: ScenarioName; message: string }>;
+}

@@ -1,0 +1,208 @@
+/**
+ * `npm run bench`: the stack against the baseline relay, same machine, same provider process, same load.
+ * Scenarios run one after the other; each writes its figures into results.json, from which summary.md and
+ * the p99 chart are built. `npm run bench -- --help` lists the options.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { type BenchOptions, HELP, parseOptions } from './lib/options.js';
+import { loadAverage1m, machineInfo, redisProbe } from './lib/proc-stats.js';
+import { killAllLaunched, REPO_ROOT } from './lib/processes.js';
+import { deleteLiveStackKeys, type Engine, startEngine } from './lib/targets.js';
+import { LoadPool } from './load/pool.js';
+import { renderChart } from './report/chart.js';
+import { updateDocs } from './report/docs.js';
+import { summarizeProfiles } from './report/profile.js';
+import { renderSummary } from './report/summary.js';
+import type { BenchResults } from './report/types.js';
+import { artifactsFor, type BenchContext } from './scenarios/context.js';
+import { runIdle } from './scenarios/idle.js';
+import { runTurn } from './scenarios/turn.js';
+import { runVoice } from './scenarios/voice.js';
+
+const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
+
+/** `2026-11-25T23-59-01Z`: sortable and safe in a file name. */
+function stamp(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Writes summary.md and the chart for `results` into `dir`, and the docs section when asked. */
+function writeReports(results: BenchResults, dir: string, updateDocsToo: boolean): string {
+  const summary = renderSummary(results);
+  writeFileSync(path.join(dir, 'summary.md'), summary);
+  if (results.scenarios.voice) {
+    writeFileSync(path.join(dir, 'p99-vs-sessions.svg'), renderChart(results.scenarios.voice));
+  }
+  if (updateDocsToo) {
+    updateDocs(path.join(REPO_ROOT, 'docs', 'benchmarks.md'), summary, path.relative(REPO_ROOT, dir));
+    log('docs/benchmarks.md updated');
+  }
+  return summary;
+}
+
+/** `--report=<dir>`: the reports of an earlier run, rebuilt from its results.json. */
+function rerender(dir: string, updateDocsToo: boolean): number {
+  const abs = path.resolve(dir);
+  const results = JSON.parse(readFileSync(path.join(abs, 'results.json'), 'utf8')) as BenchResults;
+  if (results.schema !== 'realtime-voice-bench/1') throw new Error(`${abs}/results.json: unknown schema`);
+  writeReports(results, abs, updateDocsToo);
+  log(`re-rendered ${path.join(abs, 'summary.md')}`);
+  return 0;
+}
+
+async function main(options: BenchOptions): Promise<number> {
+  if (options.report) return rerender(options.report, options.updateDocs);
+  const startedAt = new Date();
+  const dir = path.resolve(REPO_ROOT, options.out, stamp(startedAt));
+  mkdirSync(dir, { recursive: true });
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  await redis.connect();
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
+  const pool = await LoadPool.start(options.procs);
+  const ctx: BenchContext = {
+    options,
+    redisUrl,
+    redis,
+    redisProbe: await redisProbe(redis),
+    pool,
+    profileDir: options.profile ? path.join(dir, 'profiles') : undefined,
+    logDir: path.join(dir, 'logs'),
+    log,
+  };
+  log(`results → ${path.relative(process.cwd(), dir) || dir}; Redis ${redact(redisUrl)} (${redisVersion})`);
+
+  const results: BenchResults = {
+    schema: 'realtime-voice-bench/1',
+    startedAt: startedAt.toISOString(),
+    finishedAt: '',
+    durationS: 0,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    options: { ...options },
+    machine: machineInfo(),
+    loadAvg: { start: loadAverage1m(), end: 0 },
+    redis: {
+      version: redisVersion,
+      note: 'CPU and memory of the whole Redis server: other clients of a shared Redis are counted too',
+    },
+    loadGenerators: pool.size,
+    scenarios: {},
+    errors: [],
+  };
+
+  let echo: Engine | undefined;
+  try {
+    if (options.scenarios.some((s) => s === 'voice' || s === 'idle'))
+      echo = await startEngine('echo', artifactsFor(ctx, 'run'));
+    for (const scenario of options.scenarios) {
+      log(`scenario ${scenario}`);
+      try {
+        if (scenario === 'voice') results.scenarios.voice = await runVoice(ctx, echo!);
+        else if (scenario === 'idle') results.scenarios.idle = await runIdle(ctx, echo!);
+        else {
+          const speech = await startEngine('speech', artifactsFor(ctx, 'turn'));
+          try {
+            results.scenarios.turn = await runTurn(ctx, speech);
+          } finally {
+            await speech.stop();
+          }
+        }
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        results.errors.push({ scenario, message });
+        log(`scenario ${scenario} failed: ${message}`);
+      }
+    }
+  } finally {
+    await echo?.stop();
+    await pool.stop();
+    redis.disconnect();
+  }
+
+  const finished = new Date();
+  results.finishedAt = finished.toISOString();
+  results.durationS = Math.round((finished.getTime() - startedAt.getTime()) / 100) / 10;
+  results.loadAvg.end = loadAverage1m();
+  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeReports(results, dir, options.updateDocs);
+  if (ctx.profileDir) {
+    writeFileSync(path.join(dir, 'profiles.md'), summarizeProfiles(ctx.profileDir));
+    log(`CPU profiles in ${ctx.profileDir}, top functions in profiles.md`);
+  }
+  log(`done in ${results.durationS} s: ${path.join(dir, 'summary.md')}`);
+  return results.errors.length > 0 ? 1 : 0;
+}
+
+/**
+ * `npm run bench -- failover …` runs the failover measurement (bench/failover.ts), which starts its own
+ * gateway and workers and kills them; it keeps its own flags and output.
+ */
+async function runFailover(args: string[]): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'bench/failover.ts', ...args],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    },
+  );
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    child.once('error', () => resolve(1));
+  });
+}
+
+if (process.argv[2] === 'failover') {
+  process.exitCode = await runFailover(process.argv.slice(3));
+  process.exit();
+}
+
+let options: BenchOptions | 'help';
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(2);
+}
+if (options === 'help') {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    killAllLaunched();
+    // The killed stacks leave keys behind (BullMQ's have no TTL): delete them, but never hang on it.
+    const timeout = new Promise((r) => setTimeout(r, 3000));
+    void Promise.race([deleteLiveStackKeys(), timeout]).finally(() => process.exit(130));
+  });
+}
+main(options).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    killAllLaunched();
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,178 @@
+/**
+ * `voice`: N sessions stream real-time audio that the echo engine returns; N ramps until a step's p99 round
+ * trip passes the threshold or a frame is lost. Stack and baseline run the same steps, alternating which goes
+ * first so slow drifts of the shared machine's load hit both alike.
+ */
+
+import { Histogram } from '../lib/histogram.js';
+import { cpuOfRole, loadAverage1m, Meter } from '../lib/proc-stats.js';
+import { pollUntil } from '../lib/processes.js';
+import { commandsPerFrame, redisCommandCalls, runtimeDelta } from '../lib/runtime-stats.js';
+import type { Engine, Target } from '../lib/targets.js';
+import type { OpenManyResult } from '../load/connect.js';
+import type { VoiceWindow } from '../load/voice.js';
+import type { TargetKind, VoiceResult, VoiceStep } from '../report/types.js';
+import { type BenchContext, sleep, startTarget } from './context.js';
+
+/** Connects in flight per generator process: fast ramp-up without a SYN flood on a small machine. */
+const OPEN_CONCURRENCY = 50;
+const OPEN_TIMEOUT_MS = 30_000;
+
+export async function runVoice(ctx: BenchContext, engine: Engine): Promise<VoiceResult> {
+  const { options } = ctx;
+  const capacity = Math.max(...options.steps) + 100;
+  const targets: Target[] = [];
+  const steps: VoiceStep[] = [];
+  try {
+    for (const kind of options.targets) targets.push(await startTarget(ctx, kind, engine, 'voice', capacity));
+    const failed = new Set<TargetKind>();
+    for (const [i, sessions] of options.steps.entries()) {
+      const order = i % 2 === 0 ? targets : [...targets].reverse();
+      for (const target of order) {
+        if (failed.has(target.kind)) continue;
+        const step = await voiceStep(ctx, target, engine, sessions);
+        steps.push(step);
+        ctx.log(describeStep(step));
+        if (!step.passed) failed.add(target.kind);
+      }
+      if (targets.every((t) => failed.has(t.kind))) break;
+    }
+  } finally {
+    await Promise.all(targets.map((t) => t.stop()));
+  }
+  const best = (kind: TargetKind) => {
+    const passed = steps.filter((s) => s.target === kind && s.passed).map((s) => s.sessions);
+    return passed.length > 0 ? Math.max(...passed) : null;
+  };
+  return {
+    thresholdMs: options.thresholdMs,
+    warmupS: options.warmupS,
+    durationS: options.durationS,
+    drainS: options.drainS,
+    steps,
+    capacity: Object.fromEntries(options.targets.map((k) => [k, best(k)])),
+  };
+}
+
+async function voiceStep(
+  ctx: BenchContext,
+  target: Target,
+  engine: Engine,
+  sessions: number,
+): Promise<VoiceStep> {
+  const { pool, options } = ctx;
+  const shares = pool.shares(sessions);
+  const opens = await pool.all<OpenManyResult>((i) =>
+    shares[i]!.count === 0
+      ? undefined
+      : {
+          op: 'voice.open',
+          args: {
+            url: target.wsUrl,
+            count: shares[i]!.count,
+            firstIndex: shares[i]!.firstIndex,
+            localAddress: pool.localAddress(i),
+            concurrency: OPEN_CONCURRENCY,
+            timeoutMs: OPEN_TIMEOUT_MS,
+          },
+        },
+  );
+  const opened = opens.reduce((t, o) => t + o.opened, 0);
+  const firstError = opens.find((o) => o.firstError)?.firstError;
+
+  await pool.all(() => ({ op: 'voice.start' }));
+  await sleep(options.warmupS * 1000);
+  const probes = [...target.probes, engine.probe, ...pool.probes()];
+  if (target.kind === 'stack') probes.push(ctx.redisProbe);
+  const meter = new Meter(probes);
+  const runtimeStart = await target.runtime();
+  const redisStart = target.kind === 'stack' ? await redisCommandCalls(ctx.redis) : undefined;
+  await meter.start();
+  const loadStart = loadAverage1m();
+  await pool.all(() => ({ op: 'voice.mark' }));
+  await sleep(options.durationS * 1000);
+  const windows = await pool.all<VoiceWindow>(() => ({ op: 'voice.stop', drainMs: options.drainS * 1000 }));
+  const processes = await meter.stop();
+  const runtimeEnd = await target.runtime();
+  const redisEnd = redisStart ? await redisCommandCalls(ctx.redis) : undefined;
+  const loadEnd = loadAverage1m();
+  await pool.all(() => ({ op: 'voice.close' }));
+  // The next step starts from an empty target: every session ended and its provider socket closed.
+  await pollUntil(
+    () => target.counts(),
+    (c) => c.clients === 0 && c.upstream === 0,
+    20_000,
+  );
+
+  const rtt = new Histogram();
+  const lag = new Histogram();
+  for (const w of windows) {
+    rtt.merge(w.rtt);
+    lag.merge(w.sendLag);
+  }
+  const sum = (f: (w: VoiceWindow) => number) => windows.reduce((t, w) => t + f(w), 0);
+  const windowS = Math.max(...windows.map((w) => w.windowMs)) / 1000;
+  const received = sum((w) => w.received);
+  const serverCpuS = cpuOfRole(processes, 'server', 'redis');
+  const lost = sum((w) => w.lost);
+  const closedEarly = sum((w) => w.closedEarly);
+  const misrouted = sum((w) => w.misrouted);
+  const summary = rtt.summary();
+  const failReason =
+    opened < sessions
+      ? `opened ${opened} of ${sessions} sessions${firstError ? ` (${firstError})` : ''}`
+      : lost > 0
+        ? `${lost} frames lost`
+        : closedEarly > 0
+          ? `${closedEarly} sessions closed by the server`
+          : misrouted > 0
+            ? `${misrouted} frames delivered to the wrong session`
+            : summary.p99Ms > options.thresholdMs
+              ? `p99 ${summary.p99Ms} ms > ${options.thresholdMs} ms`
+              : undefined;
+  const loadgen = processes.filter((p) => p.role === 'loadgen');
+  return {
+    target: target.kind,
+    sessions,
+    opened,
+    openFailures: sessions - opened,
+    ...(firstError ? { firstError } : {}),
+    windowS: Math.round(windowS * 100) / 100,
+    offeredFps: sessions * 50,
+    achievedFps: Math.round(sum((w) => w.receivedDuringWindow) / windowS),
+    sent: sum((w) => w.sent),
+    received,
+    lost,
+    outOfOrder: sum((w) => w.outOfOrder),
+    misrouted,
+    closedEarly,
+    rtt: summary,
+    sendLagP99Ms: Math.round(lag.percentileUs(99)) / 1000,
+    sendLagMaxMs: Math.round(lag.summary().maxMs * 1000) / 1000,
+    serverCpuS: Math.round(serverCpuS * 1000) / 1000,
+    serverCpuPerFrameUs: received > 0 ? Math.round((serverCpuS / received) * 1e6 * 10) / 10 : 0,
+    providerCpuS: Math.round(cpuOfRole(processes, 'provider') * 1000) / 1000,
+    loadgenCpuS: Math.round(cpuOfRole(processes, 'loadgen') * 1000) / 1000,
+    loadgenMaxCpuPercent: Math.max(0, ...loadgen.map((p) => p.cpuPercent)),
+    processes,
+    runtime: runtimeEnd.flatMap(({ name, sample }) => {
+      const before = runtimeStart.find((r) => r.name === name);
+      return before ? [runtimeDelta(name, before.sample, sample)] : [];
+    }),
+    ...(redisStart && redisEnd
+      ? { redisCommandsPerFrame: commandsPerFrame(redisStart, redisEnd, received) }
+      : {}),
+    loadAvg: { start: loadStart, end: loadEnd },
+    passed: failReason === undefined,
+    ...(failReason ? { failReason } : {}),
+  };
+}
+
+function describeStep(s: VoiceStep): string {
+  const verdict = s.passed ? 'ok' : `FAIL: ${s.failReason}`;
+  return (
+    `voice ${s.target.padEnd(8)} ${String(s.sessions).padStart(5)} sessions: ` +
+    `${s.achievedFps}/${s.offeredFps} frames/s, p50 ${s.rtt.p50Ms} p99 ${s.rtt.p99Ms} max ${s.rtt.maxMs} ms, ` +
+    `lost ${s.lost}, server CPU ${s.serverCpuPerFrameUs} µs/frame, load ${s.loadAvg.start}→${s.loadAvg.end} — ${verdict}`
+  );
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { parseOptions } from '../lib/options.js';
+
+describe('parseOptions', () => {
+  it('defaults to every scenario for both targets', () => {
+    const o = parseOptions([]);
+    expect(o).toMatchObject({
+      scenarios: ['voice', 'idle', 'turn'],
+      targets: ['stack', 'baseline'],
+      quick: false,
+    });
+  });
+
+  it('applies --quick first, so explicit flags still win', () => {
+    const o = parseOptions(['--steps=5,10', '--quick', '--idle=7']);
+    if (o === 'help') throw new Error('unexpected help');
+    expect(o.quick).toBe(true);
+    expect(o.steps).toEqual([5, 10]);
+    expect(o.idle).toBe(7);
+    expect(o.durationS).toBeLessThan(5);
+  });
+
+  it('rejects unknown flags, unknown scenarios and bad numbers with the flag named', () => {
+    expect(() => parseOptions(['--fast'])).toThrow(/unknown option --fast/);
+    expect(() => parseOptions(['--scenarios=voice,chaos'])).toThrow(/--scenarios: unknown value chaos/);
+    expect(() => parseOptions(['--duration=0'])).toThrow(/--duration must be a number/);
+    expect(() => parseOptions(['--steps='])).toThrow(/--steps needs a value/);
+  });
+
+  it('collects --stack-env pairs for A/B runs of a setting', () => {
+    const o = parseOptions(['--stack-env=RTV_RESUME_BUFFER_BYTES=0,RTV_LOG_LEVEL=error']);
+    if (o === 'help') throw new Error('unexpected help');
+    expect(o.stackEnv).toEqual({ RTV_RESUME_BUFFER_BYTES: '0', RTV_LOG_LEVEL: 'error' });
+    expect(() => parseOptions(['--stack-env=lower=1'])).toThrow(/NAME=value/);
+  });
+
+  it('answers help', () => {
+    expect(parseOptions(['--help'])).toBe('help');
+  });
+});

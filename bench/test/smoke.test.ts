@@ -1,0 +1,133 @@
+// The harness end to end at toy size: real stack, real relay, real engines, real load generators. Only the
+// report's structure is checked; the figures of a run this small (on a busy machine) mean nothing.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../lib/processes.js';
+import type { BenchResults } from '../report/types.js';
+
+const out = mkdtempSync(path.join(os.tmpdir(), 'rtv-bench-smoke-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', 'bench/run.ts', ...args],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => {
+      output += b;
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      output += b;
+    });
+    child.once('exit', (code) => resolve({ code, output }));
+  });
+}
+
+const finite = expect.any(Number);
+
+describe('npm run bench -- --quick', () => {
+  it('runs every scenario on both targets and writes results.json, summary.md and the chart', async () => {
+    const { code, output } = await runBench([
+      '--quick',
+      `--out=${out}`,
+      '--steps=4,8',
+      '--idle=12',
+      '--turns=1',
+      '--warmup=0.2',
+      '--duration=1',
+    ]);
+    expect(code, output).toBe(0);
+    const [dir] = readdirSync(out);
+    const read = (name: string) => readFileSync(path.join(out, dir!, name), 'utf8');
+    const results = JSON.parse(read('results.json')) as BenchResults;
+
+    expect(results.schema).toBe('realtime-voice-bench/1');
+    expect(results.errors).toEqual([]);
+    expect(results.machine).toMatchObject({
+      nproc: finite,
+      cpuModel: expect.any(String),
+      node: process.version,
+    });
+    expect(results.loadAvg).toEqual({ start: finite, end: finite });
+
+    const voice = results.scenarios.voice!;
+    expect(voice.steps.map((s) => `${s.target}:${s.sessions}`).sort()).toEqual(
+      expect.arrayContaining(['baseline:4', 'stack:4']),
+    );
+    for (const step of voice.steps) {
+      expect(step.opened).toBe(step.sessions);
+      expect(step.rtt).toEqual({
+        count: finite,
+        meanMs: finite,
+        p50Ms: finite,
+        p90Ms: finite,
+        p99Ms: finite,
+        maxMs: finite,
+      });
+      expect(step.rtt.count).toBeGreaterThan(0);
+      const names = step.processes.map((p) => p.name);
+      expect(names).toEqual(expect.arrayContaining(['engine-echo', 'loadgen-1', 'loadgen-2']));
+      expect(names).toEqual(
+        expect.arrayContaining(
+          step.target === 'stack' ? ['gateway', 'session-worker', 'redis'] : ['baseline-relay'],
+        ),
+      );
+      for (const p of step.processes) expect(p).toMatchObject({ cpuSeconds: finite, rssPeakMB: finite });
+      expect(step.runtime.map((r) => r.name)).toEqual(
+        step.target === 'stack' ? ['gateway', 'session-worker'] : ['baseline-relay'],
+      );
+      for (const r of step.runtime) expect(r).toMatchObject({ gcTotalS: finite, loopLagMaxMs: finite });
+    }
+    expect(Object.keys(voice.capacity).sort()).toEqual(['baseline', 'stack']);
+
+    const idle = results.scenarios.idle!;
+    expect(idle.sides.map((s) => [s.target, s.clientsOpen, s.upstream])).toEqual([
+      ['stack', 12, 12],
+      ['baseline', 12, 12],
+    ]);
+    for (const side of idle.sides) {
+      expect(side.frontPerConnectionKB).toEqual(finite);
+      for (const p of side.processes) {
+        expect(p).toEqual({
+          name: expect.any(String),
+          rssBeforeMB: finite,
+          rssHalfMB: finite,
+          rssAfterMB: finite,
+          perConnectionKB: finite,
+          averagePerConnectionKB: finite,
+          jsAfterMB: finite,
+          jsPerConnectionKB: finite,
+        });
+      }
+    }
+
+    const turn = results.scenarios.turn!;
+    expect(turn.sides.map((s) => [s.target, s.turns, s.failures])).toEqual([
+      ['stack', 1, 0],
+      ['baseline', 1, 0],
+    ]);
+    for (const side of turn.sides) {
+      expect(side.firstAudio).toEqual({ medianMs: finite, p90Ms: finite });
+      expect(side.firstDelta).toEqual({ medianMs: finite, p90Ms: finite });
+    }
+
+    const summary = read('summary.md');
+    for (const heading of ['## At a glance', '## voice', '## idle', '## turn'])
+      expect(summary).toContain(heading);
+    expect(summary).toMatch(/Load average \(1 min\): [\d.]+ at start, [\d.]+ at end/);
+
+    const svg = read('p99-vs-sessions.svg');
+    expect(svg).toMatch(/^<svg /);
+    expect(svg.match(/<path /g)).toHaveLength(2);
+    expect(svg).toContain('threshold');
+  }, 120_000);
+});
