@@ -12,14 +12,22 @@ export interface StreamWriterOptions {
   onDrop?: (stream: string, lines: number, err: Error) => void;
   /** Called after every flushed entry, for metrics. */
   onFlush?: (stream: string, lines: number, bytes: number) => void;
+  /**
+   * Least time between two flushes. A line written when the last flush is older than this goes out at the
+   * end of the current turn (no added latency at low load); otherwise it waits for the rest of the interval,
+   * so under load each XADD carries many frames and Redis round trips stop growing with the frame rate.
+   * @defaultValue 1
+   */
+  minFlushIntervalMs?: number;
 }
 
 /**
- * Batches bus lines per destination stream and writes each batch with one XADD per stream per event-loop
- * turn, all pipelined into one round trip (DESIGN §4.1: at most one Redis write per frame, and better fewer).
+ * Batches bus lines per destination stream and writes each batch with one XADD per stream, all pipelined
+ * into one round trip (DESIGN §4.1: at most one Redis write per frame, and better fewer).
  *
  * The flush runs from `setImmediate`, i.e. after the poll phase has delivered every socket message that was
- * ready, so everything that arrived in one turn shares an entry. `NOMKSTREAM` means a writer never creates a
+ * ready, so everything that arrived in one turn shares an entry; and never sooner than `minFlushIntervalMs`
+ * after the previous flush, so under load a batch spans several turns. `NOMKSTREAM` means a writer never creates a
  * stream: only its reader does, so a stream whose reader is gone is not resurrected by late writers.
  */
 export class StreamWriter {
@@ -27,12 +35,15 @@ export class StreamWriter {
   private scheduled = false;
   private inflight: Promise<unknown> = Promise.resolve();
   private readonly maxLen: number;
+  private readonly minIntervalMs: number;
+  private lastFlushMs = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly opts: StreamWriterOptions = {},
   ) {
     this.maxLen = opts.maxLen ?? 5000;
+    this.minIntervalMs = opts.minFlushIntervalMs ?? 1;
   }
 
   /** Queues one line for `stream`; it is written at the end of the current event-loop turn. */
@@ -45,7 +56,9 @@ export class StreamWriter {
     lines.push(line);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      const wait = this.lastFlushMs + this.minIntervalMs - performance.now();
+      if (wait <= 0) setImmediate(this.flush);
+      else setTimeout(this.flush, wait);
     }
   }
 
@@ -65,6 +78,7 @@ export class StreamWriter {
   private readonly flush = (): void => {
     this.scheduled = false;
     if (this.pending.size === 0) return;
+    this.lastFlushMs = performance.now();
     const batch = this.pending;
     this.pending = new Map();
     if (this.redis.status !== 'ready') {

@@ -143,6 +143,8 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     const sid = job.data.sid;
     const state = await records.claim(sid, id);
     if (!state) return 'gone';
+    // This worker may take back a session whose lease it lost (a stall): the newer claim wins here too.
+    runners.get(sid)?.end('lease_lost');
     const runner = new SessionRunner(state, runnerDeps);
     runners.set(sid, runner);
     metrics.sessions.set(runners.size);
@@ -184,11 +186,24 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     // The lock is the lease: renewed every lockDuration/2 while the session runs. A dead worker's sessions
     // are found by the stalled check and moved to another worker (DESIGN §5).
     lockDuration: config.RTV_LEASE_MS,
+    // Renewing at a quarter of the lease leaves three renewals of slack for a busy event loop.
+    lockRenewTime: Math.floor(config.RTV_LEASE_MS / 4),
     stalledInterval: Math.max(500, Math.floor(config.RTV_LEASE_MS / 2)),
     maxStalledCount: 1000,
     drainDelay: 1,
   });
   bull.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));
+  // A lease that could not be renewed may already be someone else's: let those sessions go now rather
+  // than at the next progress write (an idle session would never make one).
+  bull.on('lockRenewalFailed', (jobIds: string[]) => {
+    for (const sid of jobIds) {
+      const runner = runners.get(sid);
+      if (!runner) continue;
+      metrics.leaseLost.inc();
+      log.warn({ sid }, 'session lease could not be renewed: letting go');
+      runner.end('lease_lost');
+    }
+  });
   bull.on('failed', (job, err) => log.warn({ sid: job?.id, err: err.message }, 'session job failed'));
 
   // Progress: acknowledge applied seqs to gateways (so they can drop replay data) and persist them, batched

@@ -39,8 +39,8 @@ export const WORKER_ENV = {
     type: 'int',
     min: 0,
     max: 64 * 1024 * 1024,
-    default: 512 * 1024,
-    doc: 'Recent server messages kept per session for replay on resume (about 10 s of audio)',
+    default: 256 * 1024,
+    doc: 'Recent server messages kept per session for replay on resume (about 4 s of audio)',
   },
   RTV_PROVIDER_RENEW_MS: {
     type: 'int',

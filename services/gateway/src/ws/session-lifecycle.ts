@@ -225,11 +225,8 @@ export class SessionLifecycle {
     return true;
   }
 
-  /** Per-connection limits: the rate buckets, the flood guard and the maximum lifetime. */
+  /** Per-connection limits that start at open: the maximum lifetime (the rate buckets start at the first frame). */
   private arm(session: ClientSession): void {
-    const now = Date.now();
-    session.rate = new ConnectionRateLimiter(this.deps.connectionRate, now);
-    session.flood = new FloodGuard();
     if (this.deps.maxSessionMs > 0) {
       session.lifetimeTimer = setTimeout(() => {
         this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
@@ -250,12 +247,15 @@ export class SessionLifecycle {
    */
   admitFrame(session: ClientSession, bytes: number, isAudio: boolean): boolean {
     const now = Date.now();
-    const verdict = session.rate?.admit(bytes, isAudio, now) ?? 'ok';
+    // Made at the first frame, not at open: idle connections then cost no bucket memory.
+    session.rate ??= new ConnectionRateLimiter(this.deps.connectionRate, now);
+    const verdict = session.rate.admit(bytes, isAudio, now);
     if (verdict === 'ok') return true;
     this.deps.metrics.limitRejections.inc({
       kind: verdict === 'messages' ? 'messages_per_s' : 'bytes_per_s',
     });
-    const decision = session.flood?.onRefused(now) ?? 'warn';
+    session.flood ??= new FloodGuard();
+    const decision = session.flood.onRefused(now);
     if (decision === 'warn') {
       this.deps.metrics.errors.inc({ code: 'rate_limited' });
       this.send(

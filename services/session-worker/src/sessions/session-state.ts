@@ -67,7 +67,12 @@ export class SessionRecords {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    // EVALSHA (loaded once, re-loaded by ioredis after a Redis restart): progress runs for every moving
+    // session several times a second, so the script body is not resent and re-hashed each time.
+    if (!('rtvSaveProgress' in redis))
+      redis.defineCommand('rtvSaveProgress', { numberOfKeys: 1, lua: SAVE_PROGRESS });
+  }
 
   async claim(sid: string, workerId: string): Promise<SessionState | undefined> {
     const res = (await this.redis.eval(
@@ -97,11 +102,11 @@ export class SessionRecords {
     entries: Array<{ state: SessionState; seq: number; workerId: string }>,
   ): Promise<string[]> {
     if (entries.length === 0) return [];
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
+      rtvSaveProgress(key: string, ...args: Array<string | number>): unknown;
+    };
     for (const { state, seq, workerId } of entries) {
-      pipeline.eval(
-        SAVE_PROGRESS,
-        1,
+      pipeline.rtvSaveProgress(
         this.keys.session(state.sid),
         state.epoch,
         seq,
