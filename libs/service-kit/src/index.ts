@@ -4,6 +4,7 @@ export {
   createRegistry,
   startAdminServer,
 } from './admin-server.js';
+export { type BoundedCounter, boundedCounter } from './bounded-counter.js';
 export {
   COMMON_ENV,
   ConfigError,

@@ -1,5 +1,6 @@
 import { CLOSE_CODES, ERROR_CODES, SERVER_MESSAGE_TYPES } from '@rtv/protocol';
-import { Counter, Gauge, Histogram, type LabelValues, type Registry } from 'prom-client';
+import { boundedCounter } from '@rtv/service-kit';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
  * Frame path buckets: the bus adds well under a millisecond on a healthy Redis, so the low end is fine-grained;
@@ -59,7 +60,7 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['type'] as const,
       registers,
     }),
-    errors: bounded(
+    errors: boundedCounter(
       new Counter({
         name: 'rtv_gateway_client_errors_total',
         help: 'Error messages sent to clients, by error code',
@@ -68,7 +69,7 @@ export function createGatewayMetrics(registry: Registry) {
       }),
       (labels) => ({ ...labels, code: errorCodeLabel(labels.code) }),
     ),
-    closes: bounded(
+    closes: boundedCounter(
       new Counter({
         name: 'rtv_gateway_disconnects_total',
         help: 'Client sockets closed, by WebSocket close code (other for codes outside the table)',
@@ -231,25 +232,4 @@ const KNOWN_CLOSE_CODES: ReadonlySet<string> = new Set([
 export function closeCodeLabel(code: string | number | undefined): string {
   const value = String(code);
   return KNOWN_CLOSE_CODES.has(value) ? value : 'other';
-}
-
-/** The part of a counter the call sites use, with its label values passed through a bounding function. */
-export interface BoundedCounter<T extends string> {
-  inc(labels: LabelValues<T>, value?: number): void;
-  /** A child bound to `labels` for hot paths: the values are bounded once, here, not on every `inc`. */
-  labels(labels: LabelValues<T>): { inc(value?: number): void };
-}
-
-/**
- * Wraps a counter whose label values come from outside the process (a client's close code): every value goes
- * through `bound` first, so a hostile or buggy peer cannot create new series.
- */
-function bounded<T extends string>(
-  counter: Counter<T>,
-  bound: (labels: LabelValues<T>) => LabelValues<T>,
-): BoundedCounter<T> {
-  return {
-    inc: (labels, value) => counter.inc(bound(labels), value),
-    labels: (labels) => counter.labels(bound(labels)),
-  };
 }

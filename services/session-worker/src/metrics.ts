@@ -4,7 +4,8 @@ import {
   REALTIME_ERROR_CODES,
   type RealtimeServerEvent,
 } from '@rtv/protocol/openai-realtime';
-import { Counter, Gauge, Histogram, type LabelValues, type Registry } from 'prom-client';
+import { boundedCounter } from '@rtv/service-kit';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Shared latency buckets for one-off waits (provider connect, bind, response start). */
 const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -111,7 +112,7 @@ export function createWorkerMetrics(registry: Registry) {
       buckets: WAIT_BUCKETS,
       registers,
     }),
-    upstreamEvents: bounded(
+    upstreamEvents: boundedCounter(
       new Counter({
         name: 'rtv_worker_upstream_events_received_total',
         help: 'Provider events received, by event type (other for types this version does not know)',
@@ -130,7 +131,7 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Bytes of events sent to the provider',
       registers,
     }),
-    upstreamErrors: bounded(
+    upstreamErrors: boundedCounter(
       new Counter({
         name: 'rtv_worker_upstream_errors_total',
         help: 'Provider errors and failures, by code (other for codes this version does not know)',
@@ -266,25 +267,4 @@ export function upstreamErrorLabel(code: string | number | undefined): string {
   const value = String(code);
   if (KNOWN_UPSTREAM_CODES.has(value)) return value;
   return value.startsWith('closed_') ? 'closed_other' : 'other';
-}
-
-/** The part of a counter the call sites use, with its label values passed through a bounding function. */
-export interface BoundedCounter<T extends string> {
-  inc(labels: LabelValues<T>, value?: number): void;
-  /** A child bound to `labels` for hot paths: the values are bounded once, here, not on every `inc`. */
-  labels(labels: LabelValues<T>): { inc(value?: number): void };
-}
-
-/**
- * Wraps a counter whose label values come from outside the process (the provider's error codes and event
- * types are open sets): every value goes through `bound` first, so the number of series stays fixed.
- */
-function bounded<T extends string>(
-  counter: Counter<T>,
-  bound: (labels: LabelValues<T>) => LabelValues<T>,
-): BoundedCounter<T> {
-  return {
-    inc: (labels, value) => counter.inc(bound(labels), value),
-    labels: (labels) => counter.labels(bound(labels)),
-  };
 }

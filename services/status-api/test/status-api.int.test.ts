@@ -257,8 +257,8 @@ describe('status API (real Redis)', () => {
 
     await beat('worker', 'wk-a', { sessions: 1, capacity: 2, draining: 0, provider_ok: 1 });
     const ok = await get<{ status: string; failing: string[] }>(HEALTH);
-    expect(ok.code).toBe(200);
     expect(ok.body).toMatchObject({ status: 'healthy', failing: [] });
+    expect(ok.code).toBe(200);
     expect((await get<StatusBody>(STATUS)).body.status).toBe('running');
   });
 
