@@ -143,6 +143,11 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     const sid = job.data.sid;
     const state = await records.claim(sid, id);
     if (!state) return 'gone';
+    // A session whose gateway is gone (a whole-stack restart, a gateway that died) has no client to bind
+    // to: it starts detached and ends after the resume grace unless its client resumes elsewhere.
+    if (state.clientAttached && (await commands.exists(keys.gateway(state.gatewayId))) === 0) {
+      state.clientAttached = false;
+    }
     // This worker may take back a session whose lease it lost (a stall): the newer claim wins here too.
     runners.get(sid)?.end('lease_lost');
     const runner = new SessionRunner(state, runnerDeps);
@@ -243,6 +248,27 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   }, config.RTV_PROGRESS_INTERVAL_MS);
   progressTimer.unref();
 
+  // Sessions whose gateway stopped beating (it was killed, not drained) start their resume grace here: a
+  // client that reconnects elsewhere resumes them, otherwise they end instead of holding a provider socket.
+  const detachFromDeadGateways = async () => {
+    const byGateway = new Map<string, SessionRunner[]>();
+    for (const runner of runners.values()) {
+      const list = byGateway.get(runner.state.gatewayId) ?? [];
+      list.push(runner);
+      byGateway.set(runner.state.gatewayId, list);
+    }
+    if (byGateway.size === 0) return;
+    const ids = [...byGateway.keys()];
+    const pipeline = commands.pipeline();
+    for (const gid of ids) pipeline.exists(keys.gateway(gid));
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([err, exists], i) => {
+      if (err || exists !== 0) return;
+      const gid = ids[i]!;
+      for (const runner of byGateway.get(gid) ?? []) runner.detach(gid);
+    });
+  };
+
   let stopping = false;
   const heartbeat = new Heartbeat({
     redis: commands,
@@ -258,7 +284,10 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
       provider_ok: providerOk ? 1 : 0,
       read_id: reader.lastDeliveredId,
     }),
-    extra: () => reader.maintain(),
+    extra: async () => {
+      await reader.maintain();
+      await detachFromDeadGateways();
+    },
     onError: onRedisError,
   });
   await heartbeat.start();
