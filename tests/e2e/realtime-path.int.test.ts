@@ -76,6 +76,32 @@ describe('realtime path (GA provider shape)', () => {
     await ws.close();
   });
 
+  it('passes response.truncate to the provider as conversation.item.truncate for the last reply', async () => {
+    const truncates: Array<{ item_id?: string; audio_end_ms?: number; content_index?: number }> = [];
+    const onEvent = (_c: string, e: { type: string }) => {
+      if (e.type === 'conversation.item.truncate') truncates.push(e as never);
+    };
+    stack.engine.events.on('client-event', onEvent);
+    const ws = await WsTestClient.connect(stack.wsUrl('interrupter'));
+    await ws.nextOfType('session.created');
+    // Before any reply there is nothing to truncate: ignored, no error.
+    ws.send({ type: 'response.truncate', audio_end_ms: 10 });
+    ws.send({
+      type: 'conversation.item.input',
+      conversation_item_input: { type: 'input_text', text: 'Talk to me' },
+    });
+    await ws.nextOfType('response.done', 10_000);
+    ws.send({ type: 'response.truncate', audio_end_ms: 250 });
+    await waitFor(() => truncates.length === 1, { message: 'truncate reached the provider' });
+    expect(truncates[0]).toMatchObject({ content_index: 0, audio_end_ms: 250 });
+    expect(truncates[0]!.item_id).toMatch(/^item_/);
+    ws.send({ type: 'ping', ping: { timestamp: 3 } });
+    await ws.nextOfType('pong');
+    expect((ws.all() as Msg[]).filter((m) => m.type === 'error')).toEqual([]);
+    stack.engine.events.off('client-event', onEvent);
+    await ws.close();
+  });
+
   it('answers ping at the gateway with the seed pong (timestamp at the top level)', async () => {
     const ws = await WsTestClient.connect(stack.wsUrl('pinger'));
     ws.send({ type: 'ping', ping: { timestamp: 1234567890.123 } });

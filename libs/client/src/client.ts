@@ -216,6 +216,14 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
     this.send({ type: 'response.cancel' });
   }
 
+  /**
+   * Tells the model how much of its last spoken reply was heard (after a barge-in), so its memory of the
+   * conversation ends where the user stopped listening.
+   */
+  truncateResponse(playedMs: number): void {
+    this.send({ type: 'response.truncate', audio_end_ms: Math.max(0, Math.round(playedMs)) });
+  }
+
   /** Sends a `ping` and resolves with the round trip in milliseconds; rejects with `ping_timeout`. */
   ping(timeoutMs = this.#opts.pingTimeoutMs ?? 5000): Promise<number> {
     const timestamp = this.#requests.nextPingTimestamp();

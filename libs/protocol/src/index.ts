@@ -58,6 +58,7 @@ export {
   ClientPing,
   ClientResponseCancel,
   ClientResponseCreate,
+  ClientResponseTruncate,
   ClientSessionUpdate,
 } from './messages/client.js';
 export {

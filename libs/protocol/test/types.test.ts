@@ -29,6 +29,7 @@ describe('exported types', () => {
       | 'input_audio_buffer.commit'
       | 'response.create'
       | 'response.cancel'
+      | 'response.truncate'
     >();
     expectTypeOf<'session.notice'>().toExtend<ServerMessageType>();
     expectTypeOf<'internal_error'>().toExtend<ErrorCode>();

@@ -179,7 +179,10 @@ export class VoiceController extends TypedEmitter<VoiceEvents> {
     // Set before awaiting: audio of the cancelled reply may arrive while the worklet answers.
     if (this.#client.responding) this.#discarding = true;
     const { playedMs, interrupted } = await player.interrupt();
-    if (interrupted) this.emit('barge-in', { playedMs });
+    if (!interrupted) return;
+    // The provider is told what was actually played, not what was generated.
+    this.#client.truncateResponse(playedMs);
+    this.emit('barge-in', { playedMs });
   }
 
   async #applyMode(): Promise<void> {

@@ -12,6 +12,7 @@ import {
   TimestampField,
   TurnDetectionField,
   VoiceField,
+  withRule,
 } from './fields.js';
 
 /**
@@ -113,6 +114,28 @@ export const ClientResponseCancel = strictObject(
 );
 export type ClientResponseCancel = Static<typeof ClientResponseCancel>;
 
+/**
+ * `response.truncate` (extension): after a barge-in, tell the model how much of its last spoken reply the
+ * user actually heard, so the conversation context matches what was played (the provider's
+ * `conversation.item.truncate`).
+ */
+export const ClientResponseTruncate = strictObject(
+  {
+    type: Type.Literal('response.truncate'),
+    event_id: eventId,
+    audio_end_ms: withRule(
+      Type.Integer({
+        minimum: 0,
+        maximum: 3_600_000,
+        description: 'Milliseconds of the last reply that were played.',
+      }),
+      'must be an integer number of milliseconds from 0 to 3600000',
+    ),
+  },
+  'Tell the model how much of its last spoken reply was heard (after a barge-in).',
+);
+export type ClientResponseTruncate = Static<typeof ClientResponseTruncate>;
+
 /** Every request, discriminated on `type`. */
 export type ClientMessage =
   | ClientSessionUpdate
@@ -120,7 +143,8 @@ export type ClientMessage =
   | ClientPing
   | ClientInputAudioBufferCommit
   | ClientResponseCreate
-  | ClientResponseCancel;
+  | ClientResponseCancel
+  | ClientResponseTruncate;
 
 export type ClientMessageType = ClientMessage['type'];
 
@@ -132,6 +156,7 @@ export const CLIENT_MESSAGES: { readonly [K in ClientMessageType]: { schema: TSc
   'input_audio_buffer.commit': { schema: ClientInputAudioBufferCommit, seed: false },
   'response.create': { schema: ClientResponseCreate, seed: false },
   'response.cancel': { schema: ClientResponseCancel, seed: false },
+  'response.truncate': { schema: ClientResponseTruncate, seed: false },
 };
 
 /** Every request type, seed types first. */
@@ -148,6 +173,7 @@ export const ClientMessageSchema = Type.Union(
     ClientInputAudioBufferCommit,
     ClientResponseCreate,
     ClientResponseCancel,
+    ClientResponseTruncate,
   ],
   { description: 'Any message a client may send.' },
 );

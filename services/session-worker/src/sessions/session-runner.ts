@@ -105,6 +105,8 @@ export class SessionRunner {
   private assistantText = '';
   private turnStartedAt: number | undefined;
   private firstAudioSeen = false;
+  /** The provider's id of the last assistant message item, for `response.truncate`. */
+  private lastAssistantItemId: string | undefined;
 
   constructor(
     readonly state: SessionState,
@@ -270,6 +272,19 @@ export class SessionRunner {
       case 'response.cancel':
         this.provider.send('{"type":"response.cancel"}');
         return;
+      case 'response.truncate':
+        // Only meaningful once the model has spoken; the provider reports a too-long audio_end_ms itself.
+        if (this.lastAssistantItemId !== undefined) {
+          this.provider.send(
+            JSON.stringify({
+              type: 'conversation.item.truncate',
+              item_id: this.lastAssistantItemId,
+              content_index: 0,
+              audio_end_ms: msg.audio_end_ms,
+            }),
+          );
+        }
+        return;
       default:
         return;
     }
@@ -314,6 +329,13 @@ export class SessionRunner {
           this.emit(encodeResponseAudio(event.delta, nowSeconds()));
         }
         return;
+      case 'response.output_item.added': {
+        const item = event.item as { id?: unknown; type?: unknown; role?: unknown } | undefined;
+        if (item?.type === 'message' && item.role === 'assistant' && typeof item.id === 'string') {
+          this.lastAssistantItemId = item.id;
+        }
+        return;
+      }
       case 'response.created':
         if (this.turnStartedAt !== undefined) {
           this.deps.metrics.upstreamLatency.observe((performance.now() - this.turnStartedAt) / 1000);
