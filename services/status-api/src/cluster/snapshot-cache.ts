@@ -30,7 +30,9 @@ export class SnapshotCache<T> {
 
   get(): Promise<T> {
     const current = this.current;
-    if (current && (current.settledAt === undefined || this.now() - current.settledAt <= this.maxAgeMs)) {
+    // With maxAgeMs 0 a finished read is never reused, not even within the millisecond it settled in.
+    const fresh = (settledAt: number) => this.maxAgeMs > 0 && this.now() - settledAt <= this.maxAgeMs;
+    if (current && (current.settledAt === undefined || fresh(current.settledAt))) {
       return current.value;
     }
     const entry: { value: Promise<T>; settledAt: number | undefined } = {
