@@ -224,6 +224,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         }
         lifecycle.closeAll(code, 'server restarting: resume the session');
         await lifecycle.settle();
+        lifecycle.dispose();
         userLimiter.stop();
         await userLimiter.releaseAll().catch(() => undefined);
         await writer.drain().catch(() => undefined);

@@ -52,8 +52,6 @@ export class ClientSession {
   /** Messages/s and bytes/s buckets of this connection, and what happens when they run dry. */
   rate: ConnectionRateLimiter | undefined;
   flood: FloodGuard | undefined;
-  /** Server-enforced maximum session duration. */
-  lifetimeTimer: NodeJS.Timeout | undefined;
   /** Owner named by the session store when this socket resumed the session (its bind may still be on the way). */
   resumedFrom: string | undefined;
   /** The cluster-wide per-user connection slot this socket holds (released on close). */

@@ -50,7 +50,39 @@ export class SessionLifecycle {
   /** Session-store writes still in flight (awaited on shutdown so detaches are recorded). */
   private readonly inflight = new Set<Promise<unknown>>();
 
-  constructor(readonly deps: SessionLifecycleDeps) {}
+  private readonly lifetimeSweep: NodeJS.Timeout | undefined;
+
+  constructor(readonly deps: SessionLifecycleDeps) {
+    // One sweep for every connection instead of a timer each: a timer object per idle socket would cost
+    // more memory than the rest of its state.
+    if (deps.maxSessionMs > 0) {
+      this.lifetimeSweep = setInterval(
+        () => this.endExpired(),
+        Math.min(1000, Math.max(50, deps.maxSessionMs / 4)),
+      );
+      this.lifetimeSweep.unref();
+    }
+  }
+
+  /** Stops the lifetime sweep (shutdown). */
+  dispose(): void {
+    if (this.lifetimeSweep) clearInterval(this.lifetimeSweep);
+  }
+
+  /** Ends connections older than the maximum session duration: session_expired, then close 4408. */
+  private endExpired(): void {
+    const oldest = Date.now() - this.deps.maxSessionMs;
+    for (const session of this.deps.router.sessions.values()) {
+      if (session.openedAt > oldest || session.closed) continue;
+      this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
+      this.fail(
+        session,
+        'session_expired',
+        'The session reached its maximum duration',
+        CloseCode.SessionTimeout,
+      );
+    }
+  }
 
   /** Resolves when every session-store write started so far has finished. */
   async settle(): Promise<void> {
@@ -120,7 +152,6 @@ export class SessionLifecycle {
     deps.metrics.connections.inc();
     deps.metrics.connectionsTotal.inc({ route });
     deps.router.add(session);
-    this.arm(session);
     deps.store.attach(session.sid, session.userId, deps.gatewayId).then(
       (attached) => {
         if (session.closed) return;
@@ -159,7 +190,6 @@ export class SessionLifecycle {
     const { deps } = this;
     session.closed = true;
     session.ws = undefined;
-    if (session.lifetimeTimer) clearTimeout(session.lifetimeTimer);
     if (session.leaseId) {
       const leaseId = session.leaseId;
       session.leaseId = undefined;
@@ -221,24 +251,7 @@ export class SessionLifecycle {
     this.deps.metrics.connections.inc();
     this.deps.metrics.connectionsTotal.inc({ route });
     this.deps.router.add(session);
-    this.arm(session);
     return true;
-  }
-
-  /** Per-connection limits that start at open: the maximum lifetime (the rate buckets start at the first frame). */
-  private arm(session: ClientSession): void {
-    if (this.deps.maxSessionMs > 0) {
-      session.lifetimeTimer = setTimeout(() => {
-        this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
-        this.fail(
-          session,
-          'session_expired',
-          'The session reached its maximum duration',
-          CloseCode.SessionTimeout,
-        );
-      }, this.deps.maxSessionMs);
-      session.lifetimeTimer.unref();
-    }
   }
 
   /**
