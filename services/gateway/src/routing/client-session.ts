@@ -7,6 +7,8 @@ export interface SocketData {
   resume?: ResumeRequest;
   /** Set when the upgrade was admitted only to be closed with this code and message (e.g. 4429). */
   refuse?: { code: number; message: string };
+  /** The per-user slot is still to be taken (synchronous upgrades take it right after open). */
+  slotPending?: boolean;
 }
 
 /** `?resume=<sid>&resume_token=…&last_seq=…` as copied at upgrade. */

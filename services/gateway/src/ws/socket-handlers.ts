@@ -17,7 +17,7 @@ import {
 } from '@rtv/protocol';
 import type { ClientSession, SocketData } from '../routing/client-session.js';
 import type { SessionLifecycle } from './session-lifecycle.js';
-import { handleUpgrade, type UpgradeDeps } from './upgrade.js';
+import { handleUpgrade, takeUserSlot, type UpgradeDeps } from './upgrade.js';
 
 export const REALTIME_PATH = '/api/v1/streaming/realtime';
 /** Deepest JSON nesting accepted; real messages nest 3 levels, so this only stops hostile frames early. */
@@ -101,10 +101,23 @@ export function createSocketBehavior(
     open: (ws: WebSocket<SocketData>) => {
       const data = ws.getUserData();
       data.session.ws = ws;
-      // Upgrades here complete asynchronously (after token checks and the per-user count), inside a cork; a
-      // send from within that same open callback can make uWS close the fresh socket without a close frame
-      // (uWebSockets issue #1928). The first sends therefore wait one turn: the client cannot have sent
-      // anything yet, and a socket that closed meanwhile is skipped.
+      if (data.slotPending) {
+        // Frames that arrive meanwhile are numbered and held like any frame before a worker binds.
+        void takeUserSlot(opts.upgrade, data).then(() => {
+          data.slotPending = false;
+          if (!data.session.closed) opened(data);
+          else if (data.session.leaseId) {
+            // Closed while the slot was being taken: give it back.
+            void opts.upgrade.userLimiter
+              .release(data.session.userId, data.session.leaseId)
+              .catch(() => undefined);
+          }
+        });
+        return;
+      }
+      // An asynchronous upgrade (after token verification) completes inside a cork; a send from within that
+      // same open callback can make uWS close the fresh socket without a close frame (uWebSockets issue
+      // #1928). The first sends therefore wait one turn; a socket that closed meanwhile is skipped.
       setImmediate(() => {
         if (!data.session.closed) opened(data);
       });

@@ -103,19 +103,17 @@ export function handleUpgrade(
       );
       return;
     }
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    void admit(
-      deps,
-      route,
-      request,
-      request.pathUser,
+    // Nothing here needs to wait, so the upgrade completes in this call (uWS's synchronous path); the
+    // per-user slot is taken right after open. An asynchronous upgrade inside a cork can make uWS close the
+    // fresh socket (uWebSockets issue #1928), so it is kept to the route that must verify a token first.
+    const data = socketData(deps, route, request, request.pathUser);
+    data.slotPending = true;
+    res.upgrade<SocketData>(
+      data,
+      request.secKey,
       selectSubprotocol(request.secProtocol),
-      res,
+      request.secExtensions,
       context,
-      () => aborted,
     );
     return;
   }
@@ -157,20 +155,13 @@ export function handleUpgrade(
   );
 }
 
-/**
- * Takes the user's connection slot, then upgrades (or upgrades to refuse with 4429 / 1013). The caller has
- * registered `onAborted`; `aborted()` says whether the client went away meanwhile.
- */
-async function admit(
+/** The socket's user data: a new session, or the resume request it carries. */
+function socketData(
   deps: UpgradeDeps,
   route: 'anonymous' | 'authenticated',
   request: UpgradeRequest,
   userId: string,
-  protocol: string,
-  res: HttpResponse,
-  context: us_socket_context_t,
-  aborted: () => boolean,
-): Promise<void> {
+): SocketData {
   const query = new URLSearchParams(request.query);
   const resumeSid = query.get('resume');
   const sid = resumeSid !== null && SESSION_ID.test(resumeSid) ? resumeSid : randomId('sess_');
@@ -185,9 +176,18 @@ async function admit(
       lastSeq: Number.isSafeInteger(lastSeq) && lastSeq > 0 ? lastSeq : undefined,
     };
   }
+  return data;
+}
+
+/**
+ * Takes the user's cluster-wide connection slot for `data.session`; on refusal sets `data.refuse` (4429 over
+ * the cap, 1013 when the count cannot be taken). Never throws.
+ */
+export async function takeUserSlot(deps: UpgradeDeps, data: SocketData): Promise<void> {
+  const { session } = data;
   try {
     if (!deps.redisReady()) throw new Error('Redis not ready');
-    const slot = await withTimeout(deps.userLimiter.acquire(userId), ACQUIRE_TIMEOUT_MS);
+    const slot = await withTimeout(deps.userLimiter.acquire(session.userId), ACQUIRE_TIMEOUT_MS);
     if (slot.ok) session.leaseId = slot.leaseId;
     else {
       deps.metrics.limitRejections.inc({ kind: 'connections_per_user' });
@@ -197,7 +197,26 @@ async function admit(
     deps.log.warn({ err: (err as Error).message }, 'per-user connection count unavailable');
     data.refuse = { code: 1013, message: 'Service unavailable, retry later' };
   }
+}
+
+/**
+ * Takes the user's connection slot, then upgrades (or upgrades to refuse with 4429 / 1013). The caller has
+ * registered `onAborted`; `aborted()` says whether the client went away meanwhile.
+ */
+async function admit(
+  deps: UpgradeDeps,
+  route: 'anonymous' | 'authenticated',
+  request: UpgradeRequest,
+  userId: string,
+  protocol: string,
+  res: HttpResponse,
+  context: us_socket_context_t,
+  aborted: () => boolean,
+): Promise<void> {
+  const data = socketData(deps, route, request, userId);
+  await takeUserSlot(deps, data);
   if (aborted()) {
+    const { session } = data;
     if (session.leaseId) void deps.userLimiter.release(userId, session.leaseId).catch(() => undefined);
     return;
   }
