@@ -105,4 +105,5 @@ export {
   validateClientMessage,
   validateServerMessage,
 } from './parse.js';
+export { DEFAULT_SESSION_CONFIG, type SessionConfig } from './session-config.js';
 export { PROTOCOL_VERSION } from './version.js';

@@ -16,3 +16,4 @@ export {
 } from './config.js';
 export { createLogger, type Logger } from './logger.js';
 export { installShutdown, type ShutdownOptions } from './shutdown.js';
+export { withTimeout } from './timeout.js';

@@ -1,3 +1,4 @@
+import type { SessionConfig } from '@rtv/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   buildAudioAppend,
@@ -6,7 +7,6 @@ import {
   extractAudioDelta,
   publicErrorFor,
   resolveShape,
-  type SessionConfig,
 } from '../src/upstream/event-mapping.js';
 
 const config: SessionConfig = {

@@ -1,27 +1,7 @@
 import type { Keys } from '@rtv/bus';
-import type { Modalities, TurnDetection, Voice } from '@rtv/protocol';
+import type { SessionConfig } from '@rtv/protocol';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-
-/** A session's effective configuration in public-protocol terms (seed fields plus extensions). */
-export interface SessionConfig {
-  voice: Voice;
-  language: string;
-  instructions?: string;
-  temperature: number;
-  max_response_output_tokens: number | 'inf';
-  modalities: Modalities;
-  turn_detection?: TurnDetection;
-}
-
-/** Session defaults from the seed's "Model Configuration" (voice, language, temperature, max tokens). */
-export const DEFAULT_SESSION_CONFIG: Readonly<SessionConfig> = Object.freeze({
-  voice: 'alloy',
-  language: 'en',
-  temperature: 0.8,
-  max_response_output_tokens: 4096,
-  modalities: ['audio', 'text'] satisfies Modalities,
-});
 
 /** What a session job carries: enough for any worker to open the session. */
 export interface SessionJobData {

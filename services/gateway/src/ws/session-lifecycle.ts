@@ -7,6 +7,7 @@ import {
 import {
   CloseCode,
   closeCodeInfo,
+  DEFAULT_SESSION_CONFIG,
   type ErrorCode,
   encodeError,
   encodeNotice,
@@ -19,7 +20,7 @@ import { type GatewayMetrics, serverFrameType } from '../metrics.js';
 import type { ClientSession, ClientSessionLimits, ResumeRequest } from '../routing/client-session.js';
 import type { ResumeTokens } from '../routing/resume-tokens.js';
 import type { SessionRouter } from '../routing/session-router.js';
-import { DEFAULT_SESSION_CONFIG, type SessionStore } from '../routing/session-store.js';
+import type { SessionStore } from '../routing/session-store.js';
 
 export interface SessionLifecycleDeps {
   gatewayId: string;

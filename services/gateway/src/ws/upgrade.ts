@@ -10,7 +10,7 @@ import {
   type UserConnectionLimiter,
 } from '@rtv/auth';
 import { randomId } from '@rtv/bus';
-import type { Logger } from '@rtv/service-kit';
+import { type Logger, withTimeout } from '@rtv/service-kit';
 import type { GatewayMetrics } from '../metrics.js';
 import { ClientSession, type ClientSessionLimits, type SocketData } from '../routing/client-session.js';
 
@@ -223,14 +223,6 @@ async function admit(
   res.cork(() => {
     res.upgrade<SocketData>(data, request.secKey, protocol, request.secExtensions, context);
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function decodePathUser(raw: string | undefined): string | undefined {

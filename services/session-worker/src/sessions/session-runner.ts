@@ -17,6 +17,7 @@ import {
   type FrameKind,
   NoticeCode,
   nowSeconds,
+  type SessionConfig,
   type SessionInfo,
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
@@ -27,7 +28,6 @@ import {
   buildTextTurn,
   extractAudioDelta,
   publicErrorFor,
-  type SessionConfig,
   TEXT_DELTA_EVENTS,
   TEXT_DONE_EVENTS,
 } from '../upstream/event-mapping.js';
@@ -43,14 +43,7 @@ export interface SessionRunnerDeps {
   workerId: string;
   provider: Omit<
     ProviderSessionOptions,
-    | 'onEvent'
-    | 'onRestored'
-    | 'onUnavailable'
-    | 'onReconnecting'
-    | 'log'
-    | 'context'
-    | 'metrics'
-    | 'onConnect'
+    'onEvent' | 'onUnavailable' | 'onReconnecting' | 'log' | 'context' | 'metrics' | 'onConnect'
   >;
   /** Persists a conversation item (capped list with TTL). */
   appendHistory: (sid: string, item: HistoryItem) => void;
@@ -126,7 +119,6 @@ export class SessionRunner {
       metrics: deps.metrics,
       ...(deps.onProviderConnect ? { onConnect: deps.onProviderConnect } : {}),
       onEvent: (raw) => this.onProviderEvent(raw),
-      onRestored: () => {},
       onReconnecting: () =>
         this.emit(encodeNotice('upstream_reconnecting', NoticeCode.upstream_reconnecting.message)),
       onUnavailable: () => this.fail('The speech provider is unavailable; try again later'),
@@ -441,12 +433,12 @@ export class SessionRunner {
     const { config } = this.state;
     return {
       id: this.sid,
-      voice: config.voice as SessionInfo['voice'],
+      voice: config.voice,
       language: config.language,
       ...(config.instructions !== undefined ? { instructions: config.instructions } : {}),
       temperature: config.temperature,
       max_response_output_tokens: config.max_response_output_tokens,
-      modalities: config.modalities as SessionInfo['modalities'],
+      modalities: config.modalities,
       ...(config.turn_detection !== undefined ? { turn_detection: config.turn_detection } : {}),
     };
   }

@@ -1,6 +1,6 @@
 import type { Keys } from '@rtv/bus';
+import type { SessionConfig } from '@rtv/protocol';
 import type { Redis } from 'ioredis';
-import type { SessionConfig } from '../upstream/event-mapping.js';
 
 export interface SessionState {
   sid: string;

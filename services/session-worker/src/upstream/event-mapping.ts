@@ -1,28 +1,10 @@
+import type { SessionConfig } from '@rtv/protocol';
 import type { ProviderShape } from './provider-connection.js';
 
 /**
  * Translation between the public protocol's session config and the provider's events, for both wire shapes.
  * Pure functions: the session runner owns the state.
  */
-
-/** Server VAD settings as the public protocol carries them (`null` = manual turns). */
-export type TurnDetection = {
-  type: 'server_vad';
-  threshold?: number;
-  silence_duration_ms?: number;
-  prefix_padding_ms?: number;
-} | null;
-
-/** A session's configuration in public-protocol terms (seed fields plus documented extensions). */
-export interface SessionConfig {
-  voice: string;
-  language: string;
-  instructions?: string;
-  temperature: number;
-  max_response_output_tokens: number | 'inf';
-  modalities: string[];
-  turn_detection?: TurnDetection;
-}
 
 /**
  * The language is not a provider session field in either shape, so it reaches the model as one sentence
@@ -47,7 +29,7 @@ function vadFor(config: SessionConfig): Record<string, unknown> | null {
 
 /** Builds the provider `session.update` event for the whole effective config. */
 export function buildSessionUpdate(config: SessionConfig, shape: ProviderShape): string {
-  const audioOut = config.modalities.includes('audio');
+  const audioOut = (config.modalities as readonly string[]).includes('audio');
   if (shape === 'beta') {
     return JSON.stringify({
       type: 'session.update',

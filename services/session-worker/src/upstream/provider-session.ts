@@ -1,7 +1,8 @@
+import type { SessionConfig } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerMetrics } from '../metrics.js';
 import type { HistoryItem } from '../sessions/session-state.js';
-import { buildHistoryItem, buildSessionUpdate, type SessionConfig } from './event-mapping.js';
+import { buildHistoryItem, buildSessionUpdate } from './event-mapping.js';
 import { ProviderConnectError, ProviderConnection, type ProviderShape } from './provider-connection.js';
 
 export interface ProviderSessionOptions {
@@ -14,8 +15,6 @@ export interface ProviderSessionOptions {
   onEvent: (raw: string) => void;
   /** The provider was lost and a reconnect is starting (the client may be told). */
   onReconnecting: () => void;
-  /** A fresh provider session was opened with the context restored. */
-  onRestored: (kind: 'reconnect' | 'renewal') => void;
   /** Reconnecting failed for good. */
   onUnavailable: () => void;
   /** The session's context, read when a provider session is (re)opened. */
@@ -116,7 +115,6 @@ export class ProviderSession {
         this.opts.onConnect?.(true);
         if (kind === 'reconnect') this.opts.metrics.upstreamReconnects.inc({ result: 'ok' });
         if (kind === 'renewal') this.opts.metrics.upstreamRenewals.inc({ result: 'ok' });
-        if (kind !== 'initial') this.opts.onRestored(kind);
         return true;
       } catch (err) {
         const retryable = err instanceof ProviderConnectError ? err.retryable : true;

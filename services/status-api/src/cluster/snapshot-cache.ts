@@ -1,3 +1,5 @@
+import { withTimeout } from '@rtv/service-kit';
+
 export interface SnapshotCacheOptions<T> {
   read: () => Promise<T>;
   /**
@@ -36,7 +38,11 @@ export class SnapshotCache<T> {
       return current.value;
     }
     const entry: { value: Promise<T>; settledAt: number | undefined } = {
-      value: withTimeout(this.opts.read(), this.timeoutMs),
+      value: withTimeout(
+        this.opts.read(),
+        this.timeoutMs,
+        `cluster read timed out after ${this.timeoutMs} ms`,
+      ),
       settledAt: undefined,
     };
     this.current = entry;
@@ -55,13 +61,4 @@ export class SnapshotCache<T> {
   getOrUndefined(): Promise<T | undefined> {
     return this.get().catch(() => undefined);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`cluster read timed out after ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
