@@ -9,6 +9,10 @@ import { reconnectDelayMs } from './redis.js';
  * An empty stream can only be made by adding an entry and trimming it away; the placeholder's field is `v0`,
  * which readers skip. Done in Lua so an existing stream's unread entries are never trimmed.
  */
+const V1 = Buffer.from(BUS_ENVELOPE_VERSION);
+/** The field of the placeholder entry `ensureStream` writes (and trims) to create an empty stream. */
+const V0 = Buffer.from('v0');
+
 const ENSURE_STREAM = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('XADD', KEYS[1], '*', 'v0', 'init')
@@ -31,10 +35,10 @@ export interface StreamReaderOptions {
   /** Connection for upkeep (creating the stream, TTL, trimming). May be shared. */
   commands: Redis;
   /**
-   * Called with each v1 batch in stream order, with its entry id (`<ms>-<n>`: Redis's clock when the batch
+   * Called with each v1 batch in stream order (bytes as written; decode with `decodeBatch`), with its entry id (`<ms>-<n>`: Redis's clock when the batch
    * was written, which gives the frame-path latency). Exceptions are reported through `onError` and skipped.
    */
-  onBatch: (batch: string, id: string) => void;
+  onBatch: (batch: Buffer, id: string) => void;
   onError?: (err: Error) => void;
   /**
    * Entries per XREAD. @defaultValue 256
@@ -106,7 +110,7 @@ export class StreamReader {
     let failures = 0;
     while (!this.stopped) {
       try {
-        const res = await blocking.xread(
+        const res = await blocking.xreadBuffer(
           'COUNT',
           this.count,
           'BLOCK',
@@ -118,7 +122,8 @@ export class StreamReader {
         failures = 0;
         if (!res) continue;
         for (const [, entries] of res) {
-          for (const [id, fields] of entries) {
+          for (const [rawId, fields] of entries) {
+            const id = rawId.toString('latin1');
             this.lastId = id;
             this.stats.entries++;
             this.deliver(id, fields);
@@ -138,10 +143,11 @@ export class StreamReader {
     return this.lastId;
   }
 
-  private deliver(id: string, fields: string[]): void {
+  private deliver(id: string, fields: Buffer[]): void {
     for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] !== BUS_ENVELOPE_VERSION) {
-        if (fields[i] !== 'v0') this.stats.unknownVersion++;
+      const name = fields[i]!;
+      if (!name.equals(V1)) {
+        if (!name.equals(V0)) this.stats.unknownVersion++;
         continue;
       }
       try {

@@ -31,7 +31,7 @@ export interface StreamWriterOptions {
  * stream: only its reader does, so a stream whose reader is gone is not resurrected by late writers.
  */
 export class StreamWriter {
-  private pending = new Map<string, string[]>();
+  private pending = new Map<string, Uint8Array[]>();
   private scheduled = false;
   private inflight: Promise<unknown> = Promise.resolve();
   private readonly maxLen: number;
@@ -46,8 +46,11 @@ export class StreamWriter {
     this.minIntervalMs = opts.minFlushIntervalMs ?? 1;
   }
 
-  /** Queues one line for `stream`; it is written at the end of the current event-loop turn. */
-  write(stream: string, line: string): void {
+  /**
+   * Queues one line (built by the `encode*Line` functions) for `stream`; it is written at the end of the
+   * current event-loop turn. The writer keeps the bytes as they are until the flush: do not reuse them.
+   */
+  write(stream: string, line: Uint8Array): void {
     let lines = this.pending.get(stream);
     if (lines === undefined) {
       lines = [];
@@ -84,6 +87,18 @@ export class StreamWriter {
     if (this.redis.status !== 'ready') {
       const err = new Error(`Redis not ready (${this.redis.status})`);
       for (const [stream, lines] of batch) this.opts.onDrop?.(stream, lines.length, err);
+      return;
+    }
+    if (batch.size === 1) {
+      // The common case (one destination): a plain command, no pipeline object.
+      const [stream, lines] = batch.entries().next().value!;
+      const value = encodeBatch(lines);
+      this.inflight = this.redis
+        .xadd(stream, 'NOMKSTREAM', 'MAXLEN', '~', this.maxLen, '*', BUS_ENVELOPE_VERSION, value)
+        .then(
+          () => this.opts.onFlush?.(stream, lines.length, value.length),
+          (err: Error) => this.opts.onDrop?.(stream, lines.length, err),
+        );
       return;
     }
     const pipeline = this.redis.pipeline();

@@ -15,12 +15,13 @@ import {
 } from '@rtv/protocol';
 import { describe, expect, it } from 'vitest';
 
-function decodeAll(batch: string) {
-  const lines: BusLine[] = [];
+/** Decodes a batch; byte payloads come back as text so lines compare with plain objects. */
+function decodeAll(batch: Uint8Array) {
+  const lines: Array<Record<string, unknown>> = [];
   const bad: string[] = [];
   decodeBatch(
     batch,
-    (l) => lines.push(l),
+    (l: BusLine) => lines.push('payload' in l ? { ...l, payload: l.payload.toString() } : { ...l }),
     (_raw, why) => bad.push(why),
   );
   return { lines, bad };
@@ -58,14 +59,16 @@ describe('bus envelope v1', () => {
   });
 
   it('reports malformed lines and keeps decoding the rest', () => {
-    const batch = [
-      'F\tsess_1\tx\ta\tAAAA',
-      'Q\tnope',
-      'M\tsess_1\t1',
-      '',
-      encodeAckLine('s', 1, 2),
-      'Mno-tab',
-    ].join('\n');
+    const batch = Buffer.from(
+      [
+        'F\tsess_1\tx\ta\tAAAA',
+        'Q\tnope',
+        'M\tsess_1\t1',
+        '',
+        encodeAckLine('s', 1, 2).toString(),
+        'Mno-tab',
+      ].join('\n'),
+    );
     const { lines, bad } = decodeAll(batch);
     expect(lines).toEqual([{ op: 'A', sid: 's', epoch: 1, seq: 2 }]);
     expect(bad).toEqual(['F: bad seq', 'unknown op "Q"', 'M: too few fields', 'missing op']);
@@ -77,5 +80,34 @@ describe('bus envelope v1', () => {
     expect(decodeLine('F\ts\t1.5\ta\tx')).toBe('F: bad seq');
     expect(decodeLine('B\ts\tw\t9999999999999999')).toBe('B: bad epoch');
     expect(decodeLine('X\ts\t1\tcode\tr')).toBe('X: bad number');
+    expect(decodeLine('A\ts\t1\t+2')).toBe('A: bad number');
+    expect(decodeLine('A\ts\t1\t 2')).toBe('A: bad number');
+  });
+
+  it('carries payload bytes untouched: base64 audio, UTF-8 text, a frame given as a byte view', () => {
+    const audio = Buffer.alloc(960, 9).toString('base64');
+    const text = JSON.stringify({ type: 'response.delta', response: { delta: { content: 'olá — 你好 🎙' } } });
+    const frame = Buffer.from(`xx${audio}yy`);
+    const view = new Uint8Array(frame.buffer, frame.byteOffset + 2, audio.length);
+    const { lines, bad } = decodeAll(
+      encodeBatch([
+        encodeClientFrameLine('s', 1, FrameKind.Audio, audio),
+        encodeMessageLine('s', 1, 2, text),
+        encodeMessageLine('s', 1, 3, Buffer.from(text)),
+        encodeClientFrameLine('s', 4, FrameKind.Audio, view),
+      ]),
+    );
+    expect(bad).toEqual([]);
+    expect(lines.map((l) => l.payload)).toEqual([audio, text, text, audio]);
+    // A single line is its own batch: no copy.
+    const one = encodeAckLine('s', 1, 1);
+    expect(encodeBatch([one])).toBe(one);
+  });
+
+  it('reads a batch given as a plain Uint8Array view and skips empty lines', () => {
+    const bytes = Buffer.from(`\n${encodeAckLine('s', 1, 5).toString()}\n\n`);
+    const { lines, bad } = decodeAll(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    expect(bad).toEqual([]);
+    expect(lines).toEqual([{ op: 'A', sid: 's', epoch: 1, seq: 5 }]);
   });
 });

@@ -7,8 +7,9 @@
  *
  * Lines are tab-separated with the payload last. Payloads never contain a raw newline: audio is base64 and
  * every JSON payload comes from `JSON.stringify` or the string builders in `encode.ts`, which escape
- * control characters. This lets the hot path build and split envelopes by string concatenation and
- * `indexOf`, without re-parsing or re-serialising audio (DESIGN §4.5).
+ * control characters. This lets the hot path build and split envelopes as bytes, with one copy of the payload
+ * and `indexOf`, without re-parsing or re-serialising audio (DESIGN §4.5), and Redis gets the bytes as they
+ * are: no string is converted to UTF-8 on the way out or decoded from it on the way in.
  */
 
 /** Field name of a v1 batch inside a stream entry. Bump together with any change to the line grammar. */
@@ -26,7 +27,7 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 /** Gateway → worker lines (on `wk:<wid>:in`). */
 export type GatewayToWorker =
   /** A numbered client frame of a session. */
-  | { op: 'F'; sid: string; seq: number; kind: FrameKind; payload: string }
+  | { op: 'F'; sid: string; seq: number; kind: FrameKind; payload: Buffer }
   /** The client is gone: end the session (reason is a short machine word such as `client_closed`). */
   | { op: 'E'; sid: string; reason: string }
   /**
@@ -43,7 +44,7 @@ export type GatewayToWorker =
 /** Worker → gateway lines (on `gw:<gid>:out`). */
 export type WorkerToGateway =
   /** `payload` is the final JSON text for the client socket; `seq` numbers server frames per session. */
-  | { op: 'M'; sid: string; epoch: number; seq: number; payload: string }
+  | { op: 'M'; sid: string; epoch: number; seq: number; payload: Buffer }
   /** The worker `wid` owns the session from this epoch on: route client frames to its stream. */
   | { op: 'B'; sid: string; wid: string; epoch: number }
   /** The owner has applied every client frame up to and including `seq`. */
@@ -53,157 +54,241 @@ export type WorkerToGateway =
 
 export type BusLine = GatewayToWorker | WorkerToGateway;
 
-const TAB = '\t';
+const TAB = 0x09;
+const NL = 0x0a;
 
-/** Encodes one client frame line. `payload` must not contain a newline (see module comment). */
-export function encodeClientFrameLine(sid: string, seq: number, kind: FrameKind, payload: string): string {
-  return `F\t${sid}\t${seq}\t${kind}\t${payload}`;
-}
+/** A bus line or batch as bytes. Lines are built once and written to Redis as they are (no re-encoding). */
+export type BusBytes = Buffer;
 
-export function encodeEndLine(sid: string, reason: string): string {
-  return `E\t${sid}\t${sanitizeWord(reason)}`;
-}
-
-export function encodeDetachLine(sid: string, gid: string): string {
-  return `D\t${sid}\t${gid}`;
-}
-
-export function encodeResumeLine(sid: string, gid: string, lastSeq: number): string {
-  return `R\t${sid}\t${gid}\t${lastSeq}`;
-}
-
-export function encodeMessageLine(sid: string, epoch: number, seq: number, payload: string): string {
-  return `M\t${sid}\t${epoch}\t${seq}\t${payload}`;
-}
-
-export function encodeBindLine(sid: string, wid: string, epoch: number): string {
-  return `B\t${sid}\t${wid}\t${epoch}`;
-}
-
-export function encodeAckLine(sid: string, epoch: number, seq: number): string {
-  return `A\t${sid}\t${epoch}\t${seq}`;
-}
-
-export function encodeCloseLine(sid: string, epoch: number, code: number, reason: string): string {
-  return `X\t${sid}\t${epoch}\t${code}\t${reason.replace(/[\t\n\r]/g, ' ')}`;
-}
-
-/** Joins lines into one batch value for a stream entry. */
-export function encodeBatch(lines: readonly string[]): string {
-  return lines.join('\n');
+/**
+ * One line: an ASCII/UTF-8 header (op and fields, each followed by a tab) and an optional payload. Audio
+ * payloads are base64 (one byte per character), written with `latin1` — a plain copy; anything else is
+ * UTF-8. A byte payload (a view into a frame the caller received) is copied as is.
+ */
+function line(header: string, payload?: string | Uint8Array, payloadIsAscii = false): Buffer {
+  const headerBytes = Buffer.byteLength(header);
+  let payloadBytes = 0;
+  if (payload !== undefined) {
+    if (typeof payload !== 'string') payloadBytes = payload.byteLength;
+    else payloadBytes = payloadIsAscii ? payload.length : Buffer.byteLength(payload);
+  }
+  const out = Buffer.allocUnsafe(headerBytes + payloadBytes);
+  out.write(header, 0, headerBytes, 'utf8');
+  if (payload !== undefined) {
+    if (typeof payload !== 'string') out.set(payload, headerBytes);
+    else out.write(payload, headerBytes, payloadBytes, payloadIsAscii ? 'latin1' : 'utf8');
+  }
+  return out;
 }
 
 /**
- * Splits a batch and decodes each line, calling `onLine` in order. Malformed lines are reported through
- * `onBadLine` and skipped, so one bad writer cannot stop a reader.
+ * Encodes one client frame line. `payload` is the base64 audio (kind `a`) or the JSON text (kind `j`), as a
+ * string or as the bytes of the client's own frame; it must not contain a newline (see module comment).
+ */
+export function encodeClientFrameLine(
+  sid: string,
+  seq: number,
+  kind: FrameKind,
+  payload: string | Uint8Array,
+): BusBytes {
+  return line(`F\t${sid}\t${seq}\t${kind}\t`, payload, kind === FrameKind.Audio);
+}
+
+export function encodeEndLine(sid: string, reason: string): BusBytes {
+  return line(`E\t${sid}\t${sanitizeWord(reason)}`);
+}
+
+export function encodeDetachLine(sid: string, gid: string): BusBytes {
+  return line(`D\t${sid}\t${gid}`);
+}
+
+export function encodeResumeLine(sid: string, gid: string, lastSeq: number): BusBytes {
+  return line(`R\t${sid}\t${gid}\t${lastSeq}`);
+}
+
+/** A server frame for the client: `payload` is its final JSON text (a string or its UTF-8 bytes). */
+export function encodeMessageLine(
+  sid: string,
+  epoch: number,
+  seq: number,
+  payload: string | Uint8Array,
+): BusBytes {
+  return line(`M\t${sid}\t${epoch}\t${seq}\t`, payload);
+}
+
+export function encodeBindLine(sid: string, wid: string, epoch: number): BusBytes {
+  return line(`B\t${sid}\t${wid}\t${epoch}`);
+}
+
+export function encodeAckLine(sid: string, epoch: number, seq: number): BusBytes {
+  return line(`A\t${sid}\t${epoch}\t${seq}`);
+}
+
+export function encodeCloseLine(sid: string, epoch: number, code: number, reason: string): BusBytes {
+  return line(`X\t${sid}\t${epoch}\t${code}\t${reason.replace(/[\t\n\r]/g, ' ')}`);
+}
+
+/** Joins lines into one batch value for a stream entry (a single line is used as it is). */
+export function encodeBatch(lines: readonly Uint8Array[]): BusBytes {
+  if (lines.length === 1) {
+    const only = lines[0]!;
+    return Buffer.isBuffer(only) ? only : Buffer.from(only.buffer, only.byteOffset, only.byteLength);
+  }
+  let total = lines.length - 1;
+  for (const l of lines) total += l.byteLength;
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  for (let i = 0; i < lines.length; i++) {
+    if (i > 0) out[pos++] = NL;
+    out.set(lines[i]!, pos);
+    pos += lines[i]!.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Splits a batch and decodes each line, calling `onLine` in order. Payloads are views into `batch`: use them
+ * before the callback returns or copy them. Malformed lines are reported through `onBadLine` and skipped, so
+ * one bad writer cannot stop a reader.
  */
 export function decodeBatch(
-  batch: string,
+  batch: Uint8Array,
   onLine: (line: BusLine) => void,
-  onBadLine?: (line: string, why: string) => void,
+  onBadLine?: (line: Buffer, why: string) => void,
 ): void {
+  const buf = asBuffer(batch);
   let start = 0;
-  while (start <= batch.length) {
-    let end = batch.indexOf('\n', start);
-    if (end === -1) end = batch.length;
+  while (start <= buf.length) {
+    let end = buf.indexOf(NL, start);
+    if (end === -1) end = buf.length;
     if (end > start) {
-      const raw = batch.slice(start, end);
-      const decoded = decodeLine(raw);
-      if (typeof decoded === 'string') onBadLine?.(raw, decoded);
+      const decoded = decodeLineAt(buf, start, end);
+      if (typeof decoded === 'string') onBadLine?.(buf.subarray(start, end), decoded);
       else onLine(decoded);
     }
     start = end + 1;
   }
 }
 
-/** Decodes one line, or returns why it is malformed. */
-export function decodeLine(line: string): BusLine | string {
-  const op = line[0];
-  if (line[1] !== TAB) return 'missing op';
+/** Decodes one line (a string for tests and tools, or bytes), or returns why it is malformed. */
+export function decodeLine(text: string | Uint8Array): BusLine | string {
+  const buf = typeof text === 'string' ? Buffer.from(text) : asBuffer(text);
+  return decodeLineAt(buf, 0, buf.length);
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Field boundaries found by {@link cut}: `starts[i]`..`ends[i]`; the last field runs to the end of the line. */
+const starts = [0, 0, 0, 0];
+const ends = [0, 0, 0, 0];
+
+function decodeLineAt(buf: Buffer, from: number, to: number): BusLine | string {
+  if (to - from < 2 || buf[from + 1] !== TAB) return 'missing op';
+  const op = buf[from]!;
   switch (op) {
-    case 'F': {
-      const f = cut(line, 4);
-      if (!f) return 'F: too few fields';
-      const seq = toInt(f[1]);
-      const kind = f[2];
+    case 0x46: {
+      // F
+      if (!cut(buf, from, to, 4)) return 'F: too few fields';
+      const seq = toInt(buf, starts[1]!, ends[1]!);
       if (seq === undefined) return 'F: bad seq';
-      if (kind !== FrameKind.Audio && kind !== FrameKind.Json) return 'F: bad kind';
-      return { op: 'F', sid: f[0], seq, kind, payload: f[3] };
+      const k = ends[2]! - starts[2]! === 1 ? buf[starts[2]!] : -1;
+      if (k !== 0x61 && k !== 0x6a) return 'F: bad kind';
+      return {
+        op: 'F',
+        sid: text(buf, 0),
+        seq,
+        kind: k === 0x61 ? FrameKind.Audio : FrameKind.Json,
+        payload: buf.subarray(starts[3]!, ends[3]!),
+      };
     }
-    case 'M': {
-      const f = cut(line, 4);
-      if (!f) return 'M: too few fields';
-      const epoch = toInt(f[1]);
-      const seq = toInt(f[2]);
+    case 0x4d: {
+      // M
+      if (!cut(buf, from, to, 4)) return 'M: too few fields';
+      const epoch = toInt(buf, starts[1]!, ends[1]!);
+      const seq = toInt(buf, starts[2]!, ends[2]!);
       if (epoch === undefined || seq === undefined) return 'M: bad number';
-      return { op: 'M', sid: f[0], epoch, seq, payload: f[3] };
+      return { op: 'M', sid: text(buf, 0), epoch, seq, payload: buf.subarray(starts[3]!, ends[3]!) };
     }
-    case 'B': {
-      const f = cut(line, 3);
-      if (!f) return 'B: too few fields';
-      const epoch = toInt(f[2]);
+    case 0x42: {
+      // B
+      if (!cut(buf, from, to, 3)) return 'B: too few fields';
+      const epoch = toInt(buf, starts[2]!, ends[2]!);
       if (epoch === undefined) return 'B: bad epoch';
-      return { op: 'B', sid: f[0], wid: f[1], epoch };
+      return { op: 'B', sid: text(buf, 0), wid: text(buf, 1), epoch };
     }
-    case 'A': {
-      const f = cut(line, 3);
-      if (!f) return 'A: too few fields';
-      const epoch = toInt(f[1]);
-      const seq = toInt(f[2]);
+    case 0x41: {
+      // A
+      if (!cut(buf, from, to, 3)) return 'A: too few fields';
+      const epoch = toInt(buf, starts[1]!, ends[1]!);
+      const seq = toInt(buf, starts[2]!, ends[2]!);
       if (epoch === undefined || seq === undefined) return 'A: bad number';
-      return { op: 'A', sid: f[0], epoch, seq };
+      return { op: 'A', sid: text(buf, 0), epoch, seq };
     }
-    case 'X': {
-      const f = cut(line, 4);
-      if (!f) return 'X: too few fields';
-      const epoch = toInt(f[1]);
-      const code = toInt(f[2]);
+    case 0x58: {
+      // X
+      if (!cut(buf, from, to, 4)) return 'X: too few fields';
+      const epoch = toInt(buf, starts[1]!, ends[1]!);
+      const code = toInt(buf, starts[2]!, ends[2]!);
       if (epoch === undefined || code === undefined) return 'X: bad number';
-      return { op: 'X', sid: f[0], epoch, code, reason: f[3] };
+      return { op: 'X', sid: text(buf, 0), epoch, code, reason: text(buf, 3) };
     }
-    case 'E': {
-      const f = cut(line, 2);
-      if (!f) return 'E: too few fields';
-      return { op: 'E', sid: f[0], reason: f[1] };
+    case 0x45: {
+      // E
+      if (!cut(buf, from, to, 2)) return 'E: too few fields';
+      return { op: 'E', sid: text(buf, 0), reason: text(buf, 1) };
     }
-    case 'D': {
-      const f = cut(line, 2);
-      if (!f) return 'D: too few fields';
-      return { op: 'D', sid: f[0], gid: f[1] };
+    case 0x44: {
+      // D
+      if (!cut(buf, from, to, 2)) return 'D: too few fields';
+      return { op: 'D', sid: text(buf, 0), gid: text(buf, 1) };
     }
-    case 'R': {
-      const f = cut(line, 3);
-      if (!f) return 'R: too few fields';
-      const lastSeq = toInt(f[2]);
+    case 0x52: {
+      // R
+      if (!cut(buf, from, to, 3)) return 'R: too few fields';
+      const lastSeq = toInt(buf, starts[2]!, ends[2]!);
       if (lastSeq === undefined) return 'R: bad seq';
-      return { op: 'R', sid: f[0], gid: f[1], lastSeq };
+      return { op: 'R', sid: text(buf, 0), gid: text(buf, 1), lastSeq };
     }
     default:
-      return `unknown op ${JSON.stringify(op)}`;
+      return `unknown op ${JSON.stringify(String.fromCharCode(op))}`;
   }
 }
 
 /**
- * Cuts `n` tab-separated fields after the op; the last field takes the rest of the line (payloads may in
- * principle contain tabs inside escaped JSON, never raw, but the grammar does not depend on it).
+ * Finds `n` tab-separated fields after the op (into `starts`/`ends`); the last field takes the rest of the
+ * line (payloads never contain a raw tab, but the grammar does not depend on it).
  */
-function cut(line: string, n: number): [string, string, string, string] | undefined {
-  const out: string[] = [];
-  let pos = 2;
+function cut(buf: Buffer, from: number, to: number, n: number): boolean {
+  let pos = from + 2;
   for (let i = 0; i < n - 1; i++) {
-    const next = line.indexOf(TAB, pos);
-    if (next === -1) return undefined;
-    out.push(line.slice(pos, next));
+    const next = buf.indexOf(TAB, pos);
+    if (next === -1 || next >= to) return false;
+    starts[i] = pos;
+    ends[i] = next;
     pos = next + 1;
   }
-  out.push(line.slice(pos));
-  return out as [string, string, string, string];
+  starts[n - 1] = pos;
+  ends[n - 1] = to;
+  return true;
 }
 
-function toInt(s: string | undefined): number | undefined {
-  if (s === undefined || s.length === 0 || s.length > 15) return undefined;
-  const n = Number(s);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+function text(buf: Buffer, field: number): string {
+  return buf.toString('utf8', starts[field]!, ends[field]!);
+}
+
+/** A non-negative safe integer written in plain decimal digits, else undefined. */
+function toInt(buf: Buffer, from: number, to: number): number | undefined {
+  const len = to - from;
+  if (len === 0 || len > 15) return undefined;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 function sanitizeWord(s: string): string {

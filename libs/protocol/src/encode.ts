@@ -25,6 +25,22 @@ export function encodeResponseAudio(audio: string, timestamp: number = nowSecond
   return `{"type":"response.audio","response":{"audio":"${audio}","timestamp":${finite(timestamp)}}}`;
 }
 
+const RESPONSE_AUDIO_HEAD = Buffer.from('{"type":"response.audio","response":{"audio":"');
+
+/**
+ * {@link encodeResponseAudio} as bytes, from base64 that is already bytes (a view into a provider event): one
+ * copy, no string. Byte for byte the same output.
+ */
+export function encodeResponseAudioBytes(audio: Uint8Array, timestamp: number = nowSeconds()): Buffer {
+  const tail = `","timestamp":${finite(timestamp)}}}`;
+  const head = RESPONSE_AUDIO_HEAD.length;
+  const out = Buffer.allocUnsafe(head + audio.byteLength + tail.length);
+  RESPONSE_AUDIO_HEAD.copy(out, 0);
+  out.set(audio, head);
+  out.write(tail, head + audio.byteLength, 'latin1');
+  return out;
+}
+
 /** `response.delta`: a piece of reply text or of the reply audio's transcript. */
 export function encodeResponseDelta(content: string, timestamp: number = nowSeconds()): string {
   return `{"type":"response.delta","response":{"delta":{"content":${JSON.stringify(content)}},"timestamp":${finite(timestamp)}}}`;

@@ -37,6 +37,7 @@ export {
   encodeNotice,
   encodePong,
   encodeResponseAudio,
+  encodeResponseAudioBytes,
   encodeResponseDelta,
   encodeResponseDone,
   encodeSessionCreated,

@@ -6,6 +6,7 @@ import {
   encodeNotice,
   encodePong,
   encodeResponseAudio,
+  encodeResponseAudioBytes,
   encodeResponseDelta,
   encodeResponseDone,
   encodeSessionCreated,
@@ -54,6 +55,16 @@ describe('server message builders', () => {
       type: 'response.audio',
       response: { audio, timestamp: TS },
     });
+  });
+
+  it('response.audio from bytes is byte for byte the string builder', () => {
+    const audio = pcm16Base64();
+    const padded = Buffer.from(`"${audio}"`);
+    const view = padded.subarray(1, padded.length - 1);
+    expect(encodeResponseAudioBytes(view, TS).toString()).toBe(encodeResponseAudio(audio, TS));
+    expect(encodeResponseAudioBytes(Buffer.from('AAAA'), 12.5).toString()).toBe(
+      encodeResponseAudio('AAAA', 12.5),
+    );
   });
 
   it.each(TRICKY)('response.delta escapes content %j', (content) => {

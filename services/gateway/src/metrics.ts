@@ -194,12 +194,25 @@ const TYPE_PREFIX = '{"type":"';
  * `@rtv/protocol` starts its output with `{"type":"`. Anything else counts as `other`, so a label value can
  * never come from outside the protocol's own list.
  */
-export function serverFrameType(payload: string): string {
-  if (!payload.startsWith(TYPE_PREFIX)) return 'other';
-  const end = payload.indexOf('"', TYPE_PREFIX.length);
-  const type = end > 0 ? payload.slice(TYPE_PREFIX.length, end) : '';
+export function serverFrameType(payload: string | Buffer): string {
+  let type: string;
+  if (typeof payload === 'string') {
+    if (!payload.startsWith(TYPE_PREFIX)) return 'other';
+    const end = payload.indexOf('"', TYPE_PREFIX.length);
+    type = end > 0 ? payload.slice(TYPE_PREFIX.length, end) : '';
+  } else {
+    if (payload.compare(TYPE_PREFIX_BYTES, 0, TYPE_PREFIX_BYTES.length, 0, TYPE_PREFIX_BYTES.length) !== 0)
+      return 'other';
+    const end = payload.indexOf(0x22, TYPE_PREFIX_BYTES.length);
+    if (end < 0 || end - TYPE_PREFIX_BYTES.length > MAX_TYPE_CHARS) return 'other';
+    type = payload.toString('latin1', TYPE_PREFIX_BYTES.length, end);
+  }
   return SERVER_TYPES.has(type) ? type : 'other';
 }
+
+const TYPE_PREFIX_BYTES = Buffer.from(TYPE_PREFIX);
+/** Longer than any server message type: a longer value is `other` without being copied out. */
+const MAX_TYPE_CHARS = 64;
 
 const ERROR_CODE_PREFIX = '{"type":"error","error":{"code":"';
 

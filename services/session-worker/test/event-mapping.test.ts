@@ -63,7 +63,9 @@ describe('provider session.update', () => {
 describe('audio pass-through', () => {
   it('wraps client base64 into input_audio_buffer.append without touching it', () => {
     const b64 = Buffer.from([1, 2, 3, 4]).toString('base64');
-    expect(JSON.parse(buildAudioAppend(b64))).toEqual({ type: 'input_audio_buffer.append', audio: b64 });
+    const expected = { type: 'input_audio_buffer.append', audio: b64 };
+    expect(JSON.parse(buildAudioAppend(b64).toString())).toEqual(expected);
+    expect(JSON.parse(buildAudioAppend(Buffer.from(b64)).toString())).toEqual(expected);
   });
 
   it('cuts the base64 out of GA and beta audio deltas and ignores every other event', () => {
@@ -75,13 +77,13 @@ describe('audio pass-through', () => {
       delta: b64,
     });
     const beta = JSON.stringify({ type: 'response.audio.delta', event_id: 'e', item_id: 'i', delta: b64 });
-    expect(extractAudioDelta(ga)).toBe(b64);
-    expect(extractAudioDelta(beta)).toBe(b64);
+    const bytes = (event: string | object) =>
+      Buffer.from(typeof event === 'string' ? event : JSON.stringify(event));
+    expect(extractAudioDelta(bytes(ga))?.toString()).toBe(b64);
+    expect(extractAudioDelta(bytes(beta))?.toString()).toBe(b64);
+    expect(extractAudioDelta(bytes({ type: 'response.output_text.delta', delta: 'hi' }))).toBeUndefined();
     expect(
-      extractAudioDelta(JSON.stringify({ type: 'response.output_text.delta', delta: 'hi' })),
-    ).toBeUndefined();
-    expect(
-      extractAudioDelta(JSON.stringify({ type: 'response.output_audio_transcript.delta', delta: 'hi' })),
+      extractAudioDelta(bytes({ type: 'response.output_audio_transcript.delta', delta: 'hi' })),
     ).toBeUndefined();
     // type far from the start: not the fast path, the caller parses.
     const late = JSON.stringify({
@@ -89,7 +91,7 @@ describe('audio pass-through', () => {
       type: 'response.output_audio.delta',
       delta: b64,
     });
-    expect(extractAudioDelta(late)).toBeUndefined();
+    expect(extractAudioDelta(bytes(late))).toBeUndefined();
   });
 });
 

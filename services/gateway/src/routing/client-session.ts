@@ -22,7 +22,8 @@ export interface ResumeRequest {
 
 interface ReplayEntry {
   seq: number;
-  line: string;
+  /** The encoded bus line, kept as the bytes that were written. */
+  line: Buffer;
 }
 
 export interface ClientSessionLimits {
@@ -77,7 +78,7 @@ export class ClientSession {
    * the pending budget is spent (the caller tells the client to slow down or retry).
    * `evicted` counts replay entries dropped to stay within the byte budget.
    */
-  record(line: (seq: number) => string): { line: string; evicted: number } | undefined {
+  record(line: (seq: number) => Buffer): { line: Buffer; evicted: number } | undefined {
     if (this.owner === undefined && this.pendingCount >= this.limits.pendingMaxFrames) return undefined;
     const seq = ++this.seq;
     const text = line(seq);
@@ -100,8 +101,8 @@ export class ClientSession {
   }
 
   /** Lines not yet acknowledged, oldest first: sent to a (new) owner when it binds. */
-  unacked(): string[] {
-    const out: string[] = [];
+  unacked(): Buffer[] {
+    const out: Buffer[] = [];
     for (let i = this.replayHead; i < this.replay.length; i++) out.push(this.replay[i]!.line);
     return out;
   }

@@ -82,7 +82,7 @@ export class SessionRouter {
    * Numbers and forwards one client frame. Returns false when the frame could not be accepted (no owner yet
    * and the pending budget is spent).
    */
-  forward(session: ClientSession, kind: FrameKind, payload: string): boolean {
+  forward(session: ClientSession, kind: FrameKind, payload: string | Uint8Array): boolean {
     const recorded = session.record((seq) => encodeClientFrameLine(session.sid, seq, kind, payload));
     if (!recorded) return false;
     if (recorded.evicted > 0) this.deps.metrics.replayOverflow.inc(recorded.evicted);
@@ -91,8 +91,8 @@ export class SessionRouter {
   }
 
   /** Handles one batch read from this gateway's out-stream; `id` is its stream entry id. */
-  onBatch(batch: string, id = '0-0'): void {
-    let outgoing: Map<ClientSession, string[]> | undefined;
+  onBatch(batch: Buffer, id = '0-0'): void {
+    let outgoing: Map<ClientSession, Buffer[]> | undefined;
     const writtenMs = Number(id.slice(0, id.indexOf('-')));
     const ageS = writtenMs > 0 ? Math.max(0, Date.now() - writtenMs) / 1000 : -1;
     decodeBatch(
@@ -113,7 +113,7 @@ export class SessionRouter {
   }
 
   /** Applies a control line; returns the payload to deliver for message lines. */
-  private apply(line: BusLine): string | undefined {
+  private apply(line: BusLine): Buffer | undefined {
     const { metrics, keys } = this.deps;
     metrics.busLinesIn.inc({ op: line.op });
     const session = this.sessions.get(line.sid);
@@ -150,7 +150,7 @@ export class SessionRouter {
           return undefined;
         }
         session.deliveredSeq = line.seq;
-        if (session.wantSeq) return `${line.payload.slice(0, -1)},"seq":${line.seq}}`;
+        if (session.wantSeq) return withSeq(line.payload, line.seq);
         return line.payload;
       }
       case 'A': {
@@ -167,7 +167,8 @@ export class SessionRouter {
     }
   }
 
-  private deliver(session: ClientSession, payloads: string[]): void {
+  /** Sends payloads (views into the batch just read; uWS copies them) to one socket in one cork. */
+  private deliver(session: ClientSession, payloads: Buffer[]): void {
     const ws = session.ws;
     if (!ws || session.closed) return;
     const { metrics } = this.deps;
@@ -184,7 +185,7 @@ export class SessionRouter {
   }
 
   /** Sent frames and bytes by type, counted once per type per delivery rather than once per frame. */
-  private countSent(payloads: string[]): void {
+  private countSent(payloads: Buffer[]): void {
     const { metrics } = this.deps;
     let lastType = '';
     let frames = 0;
@@ -208,17 +209,25 @@ export class SessionRouter {
         bytes = 0;
       }
       frames++;
-      // Server frames are ASCII but for free text, where UTF-8 length matters.
-      bytes += type === 'response.audio' ? p.length : Buffer.byteLength(p);
-      if (type === 'error') metrics.errors.inc({ code: errorCodeOf(p) });
+      bytes += p.length;
+      if (type === 'error') metrics.errors.inc({ code: errorCodeOf(p.toString()) });
     }
     flush();
   }
 
-  private write(stream: string, line: string): void {
+  private write(stream: string, line: Buffer): void {
     this.deps.metrics.busLinesOut.inc();
     this.deps.writer.write(stream, line);
   }
 }
 
 export type ClientSocket = WebSocket<SocketData>;
+
+/** A server frame (a JSON object) with `"seq":n` added as its last member. */
+function withSeq(payload: Buffer, seq: number): Buffer {
+  const tail = `,"seq":${seq}}`;
+  const out = Buffer.allocUnsafe(payload.length - 1 + tail.length);
+  payload.copy(out, 0, 0, payload.length - 1);
+  out.write(tail, payload.length - 1, 'latin1');
+  return out;
+}

@@ -4,13 +4,13 @@
  */
 export class OutboundBuffer {
   private seqs: number[] = [];
-  private payloads: string[] = [];
+  private payloads: Array<string | Buffer> = [];
   private head = 0;
   private bytes = 0;
 
   constructor(private readonly maxBytes: number) {}
 
-  push(seq: number, payload: string): void {
+  push(seq: number, payload: string | Buffer): void {
     if (this.maxBytes <= 0) return;
     this.seqs.push(seq);
     this.payloads.push(payload);
@@ -28,8 +28,8 @@ export class OutboundBuffer {
   }
 
   /** Frames with seq > `after`, oldest first, and whether older frames the client missed were evicted. */
-  since(after: number): { frames: Array<[number, string]>; complete: boolean } {
-    const frames: Array<[number, string]> = [];
+  since(after: number): { frames: Array<[number, string | Buffer]>; complete: boolean } {
+    const frames: Array<[number, string | Buffer]> = [];
     for (let i = this.head; i < this.seqs.length; i++) {
       if (this.seqs[i]! > after) frames.push([this.seqs[i]!, this.payloads[i]!]);
     }

@@ -9,6 +9,7 @@ import {
   encodeMessageLine,
   encodeNotice,
   encodeResponseAudio,
+  encodeResponseAudioBytes,
   encodeResponseDelta,
   encodeResponseDone,
   encodeSessionUpdate,
@@ -118,7 +119,7 @@ export class SessionRunner {
       log: deps.log.child({ sid: state.sid }),
       metrics: deps.metrics,
       ...(deps.onProviderConnect ? { onConnect: deps.onProviderConnect } : {}),
-      onEvent: (raw) => this.onProviderEvent(raw),
+      onEvent: (raw, head) => this.onProviderEvent(raw, head),
       onReconnecting: () =>
         this.emit(encodeNotice('upstream_reconnecting', NoticeCode.upstream_reconnecting.message)),
       onUnavailable: () => this.fail('The speech provider is unavailable; try again later'),
@@ -146,22 +147,24 @@ export class SessionRunner {
     if (takeover) this.emit(encodeNotice('session_recovered', NoticeCode.session_recovered.message));
   }
 
-  /** Applies one client frame from the bus. Repeats (seq already applied) are dropped: exactly once. */
-  apply(seq: number, kind: FrameKind, payload: string): void {
+  /**
+   * Applies one client frame from the bus (`payload` is a view into the batch; it is copied or parsed here,
+   * never kept). Repeats (seq already applied) are dropped: exactly once.
+   */
+  apply(seq: number, kind: FrameKind, payload: Buffer): void {
     if (this.ended || seq <= this.appliedSeq) {
       this.deps.metrics.duplicateFrames.inc();
       return;
     }
     this.appliedSeq = seq;
     if (kind === 'a') {
-      if (this.provider.send(buildAudioAppend(payload)))
-        this.deps.metrics.framesToProvider.inc({ type: 'audio' });
+      if (this.provider.send(buildAudioAppend(payload))) this.deps.audioFramesToProvider.inc();
       else this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
       return;
     }
     let msg: ClientMessage;
     try {
-      msg = JSON.parse(payload) as ClientMessage;
+      msg = JSON.parse(payload.toString()) as ClientMessage;
     } catch {
       this.deps.log.warn({ sid: this.sid }, 'unparseable JSON frame from the gateway dropped');
       return;
@@ -287,19 +290,19 @@ export class SessionRunner {
     this.firstAudioSeen = false;
   }
 
-  private onProviderEvent(raw: string): void {
+  private onProviderEvent(raw: Buffer, head: string): void {
     if (this.ended) return;
     this.deps.metrics.upstreamBytesIn.inc(raw.length);
-    const audio = extractAudioDelta(raw);
+    const audio = extractAudioDelta(raw, head);
     if (audio !== undefined) {
       this.deps.audioDeltaEvents.inc();
       this.noteFirstAudio();
-      this.emit(encodeResponseAudio(audio, nowSeconds()));
+      this.emit(encodeResponseAudioBytes(audio, nowSeconds()));
       return;
     }
     let event: { type?: unknown; [k: string]: unknown };
     try {
-      event = JSON.parse(raw);
+      event = JSON.parse(raw.toString());
     } catch {
       this.deps.metrics.upstreamErrors.inc({ code: 'unparseable_event' });
       return;
@@ -417,8 +420,11 @@ export class SessionRunner {
     this.end('upstream_failed');
   }
 
-  /** Numbers a public-protocol message, keeps it for resume and sends it to the client's gateway. */
-  private emit(payload: string): void {
+  /**
+   * Numbers a public-protocol message (its JSON text, or the UTF-8 bytes of it), keeps it for resume and sends
+   * it to the client's gateway.
+   */
+  private emit(payload: string | Buffer): void {
     const seq = ++this.outSeq;
     this.outbound.push(seq, payload);
     this.deps.metrics.framesToClient.inc();

@@ -79,29 +79,47 @@ export function buildHistoryItem(role: 'user' | 'assistant', text: string, shape
   });
 }
 
-const AUDIO_APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"';
+const AUDIO_APPEND_HEAD = Buffer.from('{"type":"input_audio_buffer.append","audio":"');
+const AUDIO_APPEND_TAIL = Buffer.from('"}');
 
-/** `input_audio_buffer.append` by concatenation: the client's base64 passes through untouched (DESIGN §4.5). */
-export function buildAudioAppend(base64: string): string {
-  return `${AUDIO_APPEND_HEAD}${base64}"}`;
+/**
+ * `input_audio_buffer.append` as bytes, by concatenation: the client's base64 passes through untouched
+ * (DESIGN §4.5), copied once from the bus batch (or written from a string).
+ */
+export function buildAudioAppend(base64: string | Uint8Array): Buffer {
+  const n = typeof base64 === 'string' ? base64.length : base64.byteLength;
+  const out = Buffer.allocUnsafe(AUDIO_APPEND_HEAD.length + n + AUDIO_APPEND_TAIL.length);
+  AUDIO_APPEND_HEAD.copy(out, 0);
+  if (typeof base64 === 'string') out.write(base64, AUDIO_APPEND_HEAD.length, n, 'latin1');
+  else out.set(base64, AUDIO_APPEND_HEAD.length);
+  AUDIO_APPEND_TAIL.copy(out, AUDIO_APPEND_HEAD.length + n);
+  return out;
 }
 
 const AUDIO_DELTA_TYPES = ['"type":"response.output_audio.delta"', '"type":"response.audio.delta"'];
-const DELTA_FIELD = '"delta":"';
+const DELTA_FIELD = Buffer.from('"delta":"');
+const QUOTE = 0x22;
+/** How far into an event its type is looked for (it leads every provider event). */
+export const EVENT_HEAD_CHARS = 160;
+
+/** The first characters of a raw provider event, where its `type` is, for cheap checks without parsing. */
+export function eventHead(raw: Buffer): string {
+  return raw.toString('latin1', 0, Math.min(raw.length, EVENT_HEAD_CHARS));
+}
 
 /**
- * Fast path for the most frequent provider event: returns the base64 of an audio delta without parsing the
- * JSON, or undefined for any other event. Base64 never contains a quote or backslash, so the value ends at the
- * next quote; the event type must appear in the first 160 characters, else the caller parses normally.
+ * Fast path for the most frequent provider event: returns the base64 of an audio delta (a view into `raw`)
+ * without parsing the JSON, or undefined for any other event. Base64 never contains a quote or backslash, so
+ * the value ends at the next quote; the event type must appear in `head` (see {@link eventHead}), else the
+ * caller parses normally.
  */
-export function extractAudioDelta(raw: string): string | undefined {
-  const head = raw.length > 160 ? raw.slice(0, 160) : raw;
+export function extractAudioDelta(raw: Buffer, head: string = eventHead(raw)): Buffer | undefined {
   if (!head.includes(AUDIO_DELTA_TYPES[0]!) && !head.includes(AUDIO_DELTA_TYPES[1]!)) return undefined;
   const start = raw.indexOf(DELTA_FIELD);
   if (start === -1) return undefined;
   const from = start + DELTA_FIELD.length;
-  const end = raw.indexOf('"', from);
-  return end === -1 ? undefined : raw.slice(from, end);
+  const end = raw.indexOf(QUOTE, from);
+  return end === -1 ? undefined : raw.subarray(from, end);
 }
 
 /** Provider events that carry text for the client's `response.delta`, both shapes. */

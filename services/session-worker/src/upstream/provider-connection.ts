@@ -2,6 +2,9 @@ import WebSocket from 'ws';
 
 export type ProviderShape = 'ga' | 'beta';
 
+/** Events are JSON text: a Buffer must still go out as a text frame. */
+const TEXT_FRAME = { binary: false } as const;
+
 export interface ProviderConnectionOptions {
   /** Realtime endpoint, e.g. wss://api.openai.com/v1/realtime (the model goes in the query). */
   url: string;
@@ -14,8 +17,8 @@ export interface ProviderConnectionOptions {
 }
 
 export interface ProviderHandlers {
-  /** Every provider event as raw text, in order (the caller decides what to parse). */
-  onEvent: (raw: string) => void;
+  /** Every provider event as raw UTF-8 bytes, in order (the caller decides what to decode and parse). */
+  onEvent: (raw: Buffer) => void;
   /** The socket closed after `connect()` resolved. */
   onClose: (code: number, reason: string) => void;
 }
@@ -79,18 +82,18 @@ export class ProviderConnection {
       };
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         if (isBinary) return;
-        const raw = data.toString('utf8');
-        if (!settled) {
-          if (raw.includes('"type":"session.created"')) {
-            settled = true;
-            clearTimeout(timer);
-            resolve(raw);
-            return;
-          }
-          if (raw.includes('"type":"error"')) lastError = raw;
+        if (settled) {
+          this.handlers.onEvent(data);
           return;
         }
-        this.handlers.onEvent(raw);
+        const raw = data.toString('utf8');
+        if (raw.includes('"type":"session.created"')) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(raw);
+          return;
+        }
+        if (raw.includes('"type":"error"')) lastError = raw;
       });
       ws.on('close', (code: number, reasonBuf: Buffer) => {
         const reason = reasonBuf.toString('utf8');
@@ -124,11 +127,14 @@ export class ProviderConnection {
     });
   }
 
-  /** Sends one event as raw JSON text; dropped when the socket is not open (the caller tracks state). */
-  send(raw: string): boolean {
+  /**
+   * Sends one event as JSON text (a string, or its UTF-8 bytes: sent as a text frame without conversion);
+   * dropped when the socket is not open (the caller tracks state).
+   */
+  send(raw: string | Buffer): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(raw);
+    ws.send(raw, TEXT_FRAME);
     return true;
   }
 

@@ -2,7 +2,7 @@ import type { SessionConfig } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerMetrics } from '../metrics.js';
 import type { HistoryItem } from '../sessions/session-state.js';
-import { buildHistoryItem, buildSessionUpdate } from './event-mapping.js';
+import { buildHistoryItem, buildSessionUpdate, eventHead } from './event-mapping.js';
 import { ProviderConnectError, ProviderConnection, type ProviderShape } from './provider-connection.js';
 
 export interface ProviderSessionOptions {
@@ -11,8 +11,11 @@ export interface ProviderSessionOptions {
   apiKey?: string | undefined;
   shape: ProviderShape;
   log: Logger;
-  /** Every provider event, raw, in order, across reconnects. */
-  onEvent: (raw: string) => void;
+  /**
+   * Every provider event as raw bytes, in order, across reconnects, with its first characters (`eventHead`)
+   * already cut for cheap type checks.
+   */
+  onEvent: (raw: Buffer, head: string) => void;
   /** The provider was lost and a reconnect is starting (the client may be told). */
   onReconnecting: () => void;
   /** Reconnecting failed for good. */
@@ -42,7 +45,7 @@ export interface ProviderSessionOptions {
  */
 export class ProviderSession {
   private conn: ProviderConnection | undefined;
-  private queue: string[] = [];
+  private queue: Array<string | Buffer> = [];
   private closed = false;
   private responseActive = false;
   private renewDue = false;
@@ -57,7 +60,7 @@ export class ProviderSession {
   }
 
   /** Sends or queues one event. Returns false when it had to be dropped (queue full). */
-  send(raw: string): boolean {
+  send(raw: string | Buffer): boolean {
     if (this.closed) return false;
     if (this.conn && !this.connecting && this.conn.isOpen) {
       this.opts.metrics.upstreamBytesOut.inc(raw.length);
@@ -135,11 +138,11 @@ export class ProviderSession {
     return false;
   }
 
-  private onEvent(conn: ProviderConnection, raw: string): void {
+  private onEvent(conn: ProviderConnection, raw: Buffer): void {
     if (conn !== this.conn) return;
     // Only the two events that bracket a response matter here; the type leads every provider event, so the
     // first characters are enough (audio deltas are large and frequent).
-    const head = raw.length > 160 ? raw.slice(0, 160) : raw;
+    const head = eventHead(raw);
     if (head.includes('"type":"response.')) {
       if (head.includes('"type":"response.created"')) this.responseActive = true;
       else if (head.includes('"type":"response.done"')) {
@@ -147,7 +150,7 @@ export class ProviderSession {
         if (this.renewDue) queueMicrotask(() => this.renew());
       }
     }
-    this.opts.onEvent(raw);
+    this.opts.onEvent(raw, head);
   }
 
   private onClose(conn: ProviderConnection, code: number, reason: string): void {
