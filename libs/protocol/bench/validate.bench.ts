@@ -5,10 +5,11 @@
  *   node --conditions=source --import tsx libs/protocol/bench/validate.bench.ts [--ms=400] [--rounds=5]
  *
  * Each case runs for --ms milliseconds per round after a warm-up; the median round is reported. The
- * base64 section compares the candidate validators on the same 20 ms chunk.
+ * base64 section compares the candidate validators on the same 20 ms chunk; the fast-path section puts
+ * scanAudioFrame (byte scan, no string) next to parseClientFrame on the same audio frames.
  */
 import { BASE64_CANDIDATES } from '../src/base64.js';
-import { parseClientFrame } from '../src/index.js';
+import { parseClientFrame, scanAudioFrame } from '../src/index.js';
 
 const args = new Map(
   process.argv.slice(2).map((arg) => {
@@ -38,6 +39,7 @@ const AUDIO_20MS = pcm16Base64(960);
 const AUDIO_FRAME = audioJson(AUDIO_20MS);
 const AUDIO_FRAME_BYTES = new TextEncoder().encode(AUDIO_FRAME);
 const AUDIO_100MS_FRAME = audioJson(pcm16Base64(4800));
+const AUDIO_100MS_FRAME_BYTES = new TextEncoder().encode(AUDIO_100MS_FRAME);
 const TEXT_FRAME = JSON.stringify({
   type: 'conversation.item.input',
   conversation_item_input: { type: 'input_text', text: 'What is the weather like in Lisbon this weekend?' },
@@ -120,6 +122,27 @@ for (const [name, check] of Object.entries(BASE64_CANDIDATES)) {
     if (check(AUDIO_20MS)) sink++;
   });
   console.log(row(name, ns));
+  if (sink < 0) console.log(sink);
+}
+
+console.log('\naudio fast path: scanAudioFrame vs parseClientFrame on the same bytes\n');
+const MAX_AUDIO_BYTES = 786_432;
+for (const [label, bytes] of [
+  ['20 ms', AUDIO_FRAME_BYTES],
+  ['100 ms', AUDIO_100MS_FRAME_BYTES],
+] as const) {
+  if (scanAudioFrame(bytes, MAX_AUDIO_BYTES) === undefined)
+    throw new Error(`scanAudioFrame rejected ${label}`);
+  let sink = 0;
+  const scanNs = measure(() => {
+    if (scanAudioFrame(bytes, MAX_AUDIO_BYTES) !== undefined) sink++;
+  });
+  const parseNs = measure(() => {
+    if (parseClientFrame(bytes).ok) sink++;
+  });
+  console.log(row(`scanAudioFrame, audio ${label} (Uint8Array)`, scanNs));
+  console.log(row(`parseClientFrame, audio ${label} (Uint8Array)`, parseNs));
+  console.log(`${'  speed-up'.padEnd(42)} ${(parseNs / scanNs).toFixed(1).padStart(14)}×`);
   if (sink < 0) console.log(sink);
 }
 

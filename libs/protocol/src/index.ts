@@ -3,6 +3,7 @@
  * documented extensions), the hot-path frame parser, server frame builders, and the error, close and
  * notice code tables. Human-readable reference: docs/protocol.md.
  */
+export { type AudioFrameRange, scanAudioFrame } from './audio-frame.js';
 export { BASE64_PATTERN, base64DecodedLength, isStandardBase64 } from './base64.js';
 export {
   BUS_ENVELOPE_VERSION,

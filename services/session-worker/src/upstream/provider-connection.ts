@@ -59,10 +59,13 @@ export class ProviderConnection {
     if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
     if (this.opts.shape === 'beta') headers['openai-beta'] = 'realtime=v1';
     // No permessage-deflate: base64 audio barely compresses and deflate costs CPU and latency on every frame.
+    // No UTF-8 validation of every event either: audio deltas are cut out as bytes and never decoded, and
+    // other events are decoded with replacement characters before JSON.parse.
     const ws = new WebSocket(url, {
       headers,
       handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000,
       perMessageDeflate: false,
+      skipUTF8Validation: true,
     });
     this.ws = ws;
     return new Promise<string>((resolve, reject) => {
