@@ -55,6 +55,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const store = new SessionStore(commands, keys, queue);
   const writer = new StreamWriter(commands, {
     maxLen: config.RTV_STREAM_MAXLEN,
+    minFlushIntervalMs: config.RTV_BUS_FLUSH_MS,
     onFlush: () => metrics.busEntriesOut.inc(),
     onDrop: (stream, lines, err) => {
       metrics.busDropped.inc(lines);

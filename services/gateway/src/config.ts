@@ -98,6 +98,13 @@ export const GATEWAY_ENV = {
     default: 5000,
     doc: 'Approximate cap (entries, each a batch) on every bus stream this gateway writes',
   },
+  RTV_BUS_FLUSH_MS: {
+    type: 'number',
+    min: 0,
+    max: 50,
+    default: 1,
+    doc: 'Least time between two bus writes of this gateway: under load a write carries every frame of the interval (fewer Redis round trips, up to this much added latency)',
+  },
 } as const satisfies EnvSchema;
 
 export type GatewayConfig = ConfigOf<typeof GATEWAY_ENV>;

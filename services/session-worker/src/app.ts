@@ -66,6 +66,7 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   const records = new SessionRecords(commands, keys, config.RTV_SESSION_TTL_MS);
   const writer = new StreamWriter(commands, {
     maxLen: config.RTV_STREAM_MAXLEN,
+    minFlushIntervalMs: config.RTV_BUS_FLUSH_MS,
     onDrop: (stream, lines, err) => log.warn({ stream, lines, err: err.message }, 'bus write dropped'),
   });
   const runners = new Map<string, SessionRunner>();

@@ -74,6 +74,13 @@ export const WORKER_ENV = {
     default: 5000,
     doc: 'Approximate cap (entries, each a batch) on every bus stream this worker writes',
   },
+  RTV_BUS_FLUSH_MS: {
+    type: 'number',
+    min: 0,
+    max: 50,
+    default: 1,
+    doc: 'Least time between two bus writes of this worker: under load a write carries every frame of the interval (fewer Redis round trips, up to this much added latency)',
+  },
   OPENAI_API_KEY: {
     type: 'string',
     secret: true,

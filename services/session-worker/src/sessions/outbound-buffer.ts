@@ -1,42 +1,126 @@
+/** First size of a session's ring; it doubles (up to the byte budget) while the session keeps talking. */
+const INITIAL_CAPACITY = 16 * 1024;
+
 /**
  * The last server frames of a session, kept so a client that reconnects (resume) gets what it missed
  * without duplicates. Bounded by bytes; the oldest frames go first.
+ *
+ * Frames are copied into one byte ring per session rather than kept as objects: a frame lives for seconds
+ * here (the budget is seconds of audio), so keeping each one as its own string or Buffer would promote
+ * every frame to the old generation and keep the major GC busy. The ring is allocated at the first frame
+ * and grows by doubling up to the budget; entries are three numbers each.
+ *
+ * Each entry has a *virtual* start offset that only grows (its physical position is that modulo the ring's
+ * size); a frame that would not fit before the ring's end starts at the next lap instead, and everything
+ * that starts more than one ring size before the end of the newest frame has been overwritten (evicted).
  */
 export class OutboundBuffer {
+  private ring: Buffer | undefined;
   private seqs: number[] = [];
-  private payloads: Array<string | Buffer> = [];
+  private starts: number[] = [];
+  private lengths: number[] = [];
   private head = 0;
-  private bytes = 0;
+  /** Virtual offset where the next frame goes. */
+  private end = 0;
+  /** Highest seq evicted so far (0: none). */
+  private evictedSeq = 0;
 
   constructor(private readonly maxBytes: number) {}
 
   push(seq: number, payload: string | Buffer): void {
     if (this.maxBytes <= 0) return;
+    const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    if (n > this.maxBytes) {
+      // Larger than the whole budget: it cannot be kept, and neither can anything before it.
+      this.evictedSeq = seq;
+      this.clear();
+      return;
+    }
+    let ring = this.ring;
+    if (ring === undefined || (ring.length < this.maxBytes && this.liveBytes() + n > ring.length)) {
+      ring = this.grow(n);
+    }
+    const cap = ring.length;
+    let start = this.end;
+    const at = start % cap;
+    if (at + n > cap) start += cap - at; // does not fit before the end: next lap
+    // Frames starting before (start + n - cap) are overwritten by this one or by the skipped tail.
+    const keepFrom = start + n - cap;
+    while (this.head < this.seqs.length && this.starts[this.head]! < keepFrom) this.evictHead();
+    const pos = start % cap;
+    if (typeof payload === 'string') ring.write(payload, pos, n, 'utf8');
+    else payload.copy(ring, pos);
     this.seqs.push(seq);
-    this.payloads.push(payload);
-    this.bytes += payload.length;
-    while (this.bytes > this.maxBytes && this.head < this.seqs.length) {
-      this.bytes -= this.payloads[this.head]!.length;
-      this.payloads[this.head] = '';
-      this.head++;
-    }
-    if (this.head > 512 && this.head * 2 > this.seqs.length) {
-      this.seqs = this.seqs.slice(this.head);
-      this.payloads = this.payloads.slice(this.head);
-      this.head = 0;
-    }
+    this.starts.push(start);
+    this.lengths.push(n);
+    this.end = start + n;
+    if (this.head > 512 && this.head * 2 > this.seqs.length) this.compact();
   }
 
-  /** Frames with seq > `after`, oldest first, and whether older frames the client missed were evicted. */
-  since(after: number): { frames: Array<[number, string | Buffer]>; complete: boolean } {
-    const frames: Array<[number, string | Buffer]> = [];
-    for (let i = this.head; i < this.seqs.length; i++) {
-      if (this.seqs[i]! > after) frames.push([this.seqs[i]!, this.payloads[i]!]);
+  /**
+   * Frames with seq > `after`, oldest first (copies), and whether the client can have them all: nothing after
+   * `after` was evicted (or the client did not say what it has, `after` 0).
+   */
+  since(after: number): { frames: Array<[number, Buffer]>; complete: boolean } {
+    const frames: Array<[number, Buffer]> = [];
+    const ring = this.ring;
+    if (ring !== undefined) {
+      const cap = ring.length;
+      for (let i = this.head; i < this.seqs.length; i++) {
+        if (this.seqs[i]! <= after) continue;
+        const pos = this.starts[i]! % cap;
+        frames.push([this.seqs[i]!, Buffer.from(ring.subarray(pos, pos + this.lengths[i]!))]);
+      }
     }
-    // Complete when nothing after `after` was evicted: the first kept frame directly follows what the
-    // client has, or nothing was ever evicted.
-    const oldestKept = this.seqs[this.head];
-    const complete = this.head === 0 || oldestKept === undefined || oldestKept <= after + 1 || after === 0;
-    return { frames, complete };
+    return { frames, complete: after === 0 || this.evictedSeq <= after };
+  }
+
+  /** Frames kept and their bytes (for tests and metrics). */
+  get size(): { frames: number; bytes: number } {
+    return { frames: this.seqs.length - this.head, bytes: this.liveBytes() };
+  }
+
+  private liveBytes(): number {
+    return this.head < this.seqs.length ? this.end - this.starts[this.head]! : 0;
+  }
+
+  /** A ring at least twice as large (up to the budget) with the live frames copied to its start. */
+  private grow(n: number): Buffer {
+    const old = this.ring;
+    let cap = old === undefined ? INITIAL_CAPACITY : old.length * 2;
+    while (cap < this.liveBytes() + n) cap *= 2;
+    const ring = Buffer.allocUnsafeSlow(Math.min(this.maxBytes, cap));
+    let pos = 0;
+    if (old !== undefined) {
+      for (let i = this.head; i < this.seqs.length; i++) {
+        const from = this.starts[i]! % old.length;
+        old.copy(ring, pos, from, from + this.lengths[i]!);
+        this.starts[i] = pos;
+        pos += this.lengths[i]!;
+      }
+    }
+    this.end = pos;
+    this.ring = ring;
+    return ring;
+  }
+
+  private evictHead(): void {
+    this.evictedSeq = this.seqs[this.head]!;
+    this.head++;
+  }
+
+  private clear(): void {
+    this.seqs = [];
+    this.starts = [];
+    this.lengths = [];
+    this.head = 0;
+    this.end = 0;
+  }
+
+  private compact(): void {
+    this.seqs = this.seqs.slice(this.head);
+    this.starts = this.starts.slice(this.head);
+    this.lengths = this.lengths.slice(this.head);
+    this.head = 0;
   }
 }

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { OutboundBuffer } from '../src/sessions/outbound-buffer.js';
+
+/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function frame(seq: number, bytes: number): Buffer {
+  const b = Buffer.alloc(bytes, 0x61 + (seq % 26));
+  b.writeUInt32BE(seq % 2 ** 32, 0);
+  return b;
+}
+
+describe('OutboundBuffer (resume ring)', () => {
+  it('keeps frames byte for byte, strings as UTF-8, and replays only those after the given seq', () => {
+    const buf = new OutboundBuffer(64 * 1024);
+    buf.push(1, '{"type":"notice","text":"olá 🎙"}');
+    buf.push(2, frame(2, 1300));
+    buf.push(3, Buffer.from('{"type":"response.done"}'));
+    const all = buf.since(0);
+    expect(all.complete).toBe(true);
+    expect(all.frames.map(([s]) => s)).toEqual([1, 2, 3]);
+    expect(all.frames[0]![1].toString()).toBe('{"type":"notice","text":"olá 🎙"}');
+    expect(all.frames[1]![1].equals(frame(2, 1300))).toBe(true);
+    expect(buf.since(2).frames.map(([s, p]) => [s, p.toString()])).toEqual([[3, '{"type":"response.done"}']]);
+    expect(buf.since(3)).toEqual({ frames: [], complete: true });
+  });
+
+  it('evicts the oldest frames beyond the budget and says when the client missed some', () => {
+    const buf = new OutboundBuffer(10_000);
+    for (let seq = 1; seq <= 100; seq++) buf.push(seq, frame(seq, 1000));
+    const { frames, complete } = buf.since(50);
+    const seqs = frames.map(([s]) => s);
+    // At most the budget is kept, the newest frame always, and the kept frames are the newest in order.
+    expect(seqs.length).toBeGreaterThanOrEqual(8);
+    expect(seqs.length).toBeLessThanOrEqual(10);
+    expect(seqs.at(-1)).toBe(100);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => 101 - seqs.length + i));
+    expect(complete).toBe(false);
+    expect(buf.since(seqs[0]! - 1).complete).toBe(true);
+    expect(buf.size.bytes).toBeLessThanOrEqual(10_000);
+  });
+
+  it('drops a frame larger than the whole budget, and everything before it', () => {
+    const buf = new OutboundBuffer(4096);
+    buf.push(1, frame(1, 100));
+    buf.push(2, frame(2, 5000));
+    expect(buf.since(0).frames).toEqual([]);
+    expect(buf.since(1).complete).toBe(false);
+    buf.push(3, frame(3, 100));
+    expect(buf.since(2)).toMatchObject({ complete: true, frames: [[3, frame(3, 100)]] });
+  });
+
+  it('keeps nothing with a zero budget', () => {
+    const buf = new OutboundBuffer(0);
+    buf.push(1, frame(1, 10));
+    expect(buf.since(0).frames).toEqual([]);
+  });
+
+  it('matches a plain list model under random frame sizes, budgets and growth', () => {
+    const rnd = prng(20261202);
+    for (let round = 0; round < 40; round++) {
+      const budget = 1 + Math.floor(rnd() * 200_000);
+      const buf = new OutboundBuffer(budget);
+      const pushed: Array<[number, Buffer]> = [];
+      const count = 50 + Math.floor(rnd() * 800);
+      // Every fourth round mixes in frames far larger than audio chunks (and some beyond the budget).
+      const maxSize = round % 4 === 0 ? 40_000 : 2000;
+      let largest = 0;
+      for (let seq = 1; seq <= count; seq++) {
+        const size = Math.max(4, Math.floor(rnd() * (rnd() < 0.05 ? maxSize : 2000)));
+        const payload = frame(seq, size);
+        if (size <= budget) largest = Math.max(largest, size);
+        buf.push(seq, payload);
+        pushed.push([seq, payload]);
+        if (seq % 97 !== 0 && seq !== count) continue;
+        const after = Math.floor(rnd() * seq);
+        const { frames, complete } = buf.since(after);
+        const all = buf.since(0).frames;
+        // What is kept is the newest run of frames, each exactly as pushed, within the budget.
+        const bytes = all.reduce((n, [, p]) => n + p.length, 0);
+        expect(bytes).toBeLessThanOrEqual(budget);
+        const first = all.length > 0 ? all[0]![0] : seq + 1;
+        expect(all.map(([s]) => s)).toEqual(pushed.slice(first - 1).map(([s]) => s));
+        for (const [s, p] of all) expect(p.equals(pushed[s - 1]![1])).toBe(true);
+        // Close to the budget: the ring loses at most a partly overwritten frame and one lap's padding.
+        let wouldFit = 0;
+        for (let i = seq - 1; i >= 0 && wouldFit + pushed[i]![1].length <= budget; i--) {
+          wouldFit += pushed[i]![1].length;
+        }
+        expect(bytes).toBeGreaterThanOrEqual(Math.min(wouldFit, budget - 2 * largest));
+        expect(frames.map(([s]) => s)).toEqual(all.filter(([s]) => s > after).map(([s]) => s));
+        expect(complete).toBe(after === 0 || first <= after + 1);
+      }
+    }
+  });
+});
