@@ -15,6 +15,7 @@ import type { WorkerConfig } from './config.js';
 import { createWorkerMetrics } from './metrics.js';
 import { SessionRunner } from './sessions/session-runner.js';
 import { SessionRecords } from './sessions/session-state.js';
+import { ConnectGate } from './upstream/connect-gate.js';
 import { resolveShape } from './upstream/event-mapping.js';
 
 export const WORKER_VERSION = '0.1.0';
@@ -108,6 +109,9 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
 
   // Whether the last provider connect succeeded; published in the heartbeat for the cluster health check.
   let providerOk = true;
+  const connectGate = new ConnectGate(config.RTV_PROVIDER_CONNECT_CONCURRENCY, (waiting) =>
+    metrics.providerConnectsWaiting.set(waiting),
+  );
   const runnerDeps = {
     keys,
     writer,
@@ -115,6 +119,7 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     metrics,
     workerId: id,
     provider: {
+      connectGate,
       url: providerUrl,
       model,
       apiKey: config.OPENAI_API_KEY,

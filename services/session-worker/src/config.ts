@@ -28,6 +28,13 @@ export const WORKER_ENV = {
     default: 2000,
     doc: 'Session lease (BullMQ lock); renewed every half of it. A dead worker’s sessions move within about 1.5× this',
   },
+  RTV_PROVIDER_CONNECT_CONCURRENCY: {
+    type: 'int',
+    min: 1,
+    max: 10_000,
+    default: 64,
+    doc: 'Provider connects this worker runs at once; a burst of new sessions queues behind them instead of stalling the worker',
+  },
   RTV_RESUME_GRACE_MS: {
     type: 'int',
     min: 0,

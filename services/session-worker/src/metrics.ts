@@ -33,6 +33,11 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Sessions this worker may own',
       registers,
     }),
+    providerConnectsWaiting: new Gauge({
+      name: 'rtv_worker_provider_connects_waiting',
+      help: 'Provider connects queued behind RTV_PROVIDER_CONNECT_CONCURRENCY (a burst of new sessions)',
+      registers,
+    }),
     sessionsDetached: new Gauge({
       name: 'rtv_worker_sessions_detached',
       help: 'Owned sessions whose client is away, kept for the resume grace period',

@@ -2,6 +2,7 @@ import type { SessionConfig } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerMetrics } from '../metrics.js';
 import type { HistoryItem } from '../sessions/session-state.js';
+import type { ConnectGate } from './connect-gate.js';
 import { buildHistoryItem, buildSessionUpdate, eventHead } from './event-mapping.js';
 import { ProviderConnectError, ProviderConnection, type ProviderShape } from './provider-connection.js';
 
@@ -36,6 +37,8 @@ export interface ProviderSessionOptions {
   metrics: WorkerMetrics;
   /** Told whether each connect attempt ended in a usable provider session. */
   onConnect?: (ok: boolean) => void;
+  /** Shared by the worker's sessions: bounds concurrent provider connects (see {@link ConnectGate}). */
+  connectGate?: ConnectGate;
 }
 
 /**
@@ -94,14 +97,20 @@ export class ProviderSession {
         onEvent: (raw) => this.onEvent(conn, raw),
         onClose: (code, reason) => this.onClose(conn, code, reason),
       });
-      const started = performance.now();
+      const gate = this.opts.connectGate;
+      let started = performance.now();
       try {
-        await conn.connect();
-        this.opts.metrics.upstreamConnect.observe((performance.now() - started) / 1000);
+        if (gate)
+          await gate.run(() => {
+            started = performance.now();
+            return this.closed ? Promise.resolve('') : conn.connect();
+          });
+        else await conn.connect();
         if (this.closed) {
           conn.close();
           return false;
         }
+        this.opts.metrics.upstreamConnect.observe((performance.now() - started) / 1000);
         const { config, history } = await this.opts.context();
         const previous = this.conn;
         this.conn = conn;
