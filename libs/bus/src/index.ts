@@ -1,3 +1,4 @@
+export { FrameRing } from './frame-ring.js';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 export { randomId } from './ids.js';
 export { createKeys, type Keys, SESSIONS_QUEUE } from './keys.js';

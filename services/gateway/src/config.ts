@@ -72,7 +72,7 @@ export const GATEWAY_ENV = {
     type: 'int',
     min: 0,
     default: 4 * 1024 * 1024,
-    doc: 'Unacknowledged client frames kept per session for replay to a new owner',
+    doc: 'Bytes of unacknowledged client frames kept per session for replay to a new owner (a larger frame is not kept)',
   },
   RTV_RESUME_SECRET: {
     type: 'string',

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { ConnectionRateLimiter, FloodGuard } from '@rtv/auth';
+import { FrameRing } from '@rtv/bus';
 
 /** What uWS keeps per socket: the session, created at upgrade, and a resume request if there was one. */
 export interface SocketData {
@@ -18,12 +19,6 @@ export interface ResumeRequest {
   token: string;
   /** Last server seq the client saw (it asked for `seq` numbering); else the gateway's record is used. */
   lastSeq: number | undefined;
-}
-
-interface ReplayEntry {
-  seq: number;
-  /** The encoded bus line, kept as the bytes that were written. */
-  line: Buffer;
 }
 
 export interface ClientSessionLimits {
@@ -60,9 +55,8 @@ export class ClientSession {
   /** The cluster-wide per-user connection slot this socket holds (released on close). */
   leaseId: string | undefined;
   bindTimer: NodeJS.Timeout | undefined;
-  private replay: ReplayEntry[] = [];
-  private replayHead = 0;
-  private replayBytes = 0;
+  /** Unacknowledged lines, copied into a ring made at the first frame (idle sessions have none). */
+  private replay: FrameRing | undefined;
   private pendingCount = 0;
 
   constructor(
@@ -81,47 +75,29 @@ export class ClientSession {
   record(line: (seq: number) => Buffer): { line: Buffer; evicted: number } | undefined {
     if (this.owner === undefined && this.pendingCount >= this.limits.pendingMaxFrames) return undefined;
     const seq = ++this.seq;
-    const text = line(seq);
+    const bytes = line(seq);
     if (this.owner === undefined) this.pendingCount++;
-    this.replay.push({ seq, line: text });
-    this.replayBytes += text.length;
-    let evicted = 0;
-    while (this.replayBytes > this.limits.replayMaxBytes && this.replayHead < this.replay.length - 1) {
-      this.dropHead();
-      evicted++;
-    }
-    return { line: text, evicted };
+    this.replay ??= new FrameRing(this.limits.replayMaxBytes);
+    // The line itself goes to the writer and dies young; the ring keeps a copy until the owner acks it.
+    const evicted = this.replay.push(seq, bytes);
+    return { line: bytes, evicted };
   }
 
   /** Drops entries the owner has applied. */
   ack(seq: number): void {
     if (seq <= this.ackedSeq) return;
     this.ackedSeq = seq;
-    while (this.replayHead < this.replay.length && this.replay[this.replayHead]!.seq <= seq) this.dropHead();
+    this.replay?.dropThrough(seq);
   }
 
-  /** Lines not yet acknowledged, oldest first: sent to a (new) owner when it binds. */
+  /** Lines not yet acknowledged, oldest first (copies): sent to a (new) owner when it binds. */
   unacked(): Buffer[] {
-    const out: Buffer[] = [];
-    for (let i = this.replayHead; i < this.replay.length; i++) out.push(this.replay[i]!.line);
-    return out;
+    return this.replay?.all() ?? [];
   }
 
   bind(owner: string, epoch: number): void {
     this.owner = owner;
     this.epoch = epoch;
     this.pendingCount = 0;
-  }
-
-  private dropHead(): void {
-    const e = this.replay[this.replayHead]!;
-    this.replayBytes -= e.line.length;
-    this.replay[this.replayHead] = undefined as unknown as ReplayEntry;
-    this.replayHead++;
-    // Compact now and then instead of shifting on every ack.
-    if (this.replayHead > 1024 && this.replayHead * 2 > this.replay.length) {
-      this.replay = this.replay.slice(this.replayHead);
-      this.replayHead = 0;
-    }
   }
 }

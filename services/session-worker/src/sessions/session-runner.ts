@@ -1,4 +1,4 @@
-import type { Keys, StreamWriter } from '@rtv/bus';
+import { FrameRing, type Keys, type StreamWriter } from '@rtv/bus';
 import {
   type ClientMessage,
   CloseCode,
@@ -33,7 +33,6 @@ import {
   TEXT_DONE_EVENTS,
 } from '../upstream/event-mapping.js';
 import { ProviderSession, type ProviderSessionOptions } from '../upstream/provider-session.js';
-import { OutboundBuffer } from './outbound-buffer.js';
 import type { HistoryItem, SessionState } from './session-state.js';
 
 export interface SessionRunnerDeps {
@@ -92,7 +91,7 @@ export class SessionRunner {
   private resolveDone!: (reason: EndReason) => void;
   private ended = false;
   private readonly provider: ProviderSession;
-  private readonly outbound: OutboundBuffer;
+  private readonly outbound: FrameRing;
   private attached: boolean;
   private graceTimer: NodeJS.Timeout | undefined;
   private pendingSessionUpdates = 0;
@@ -110,7 +109,7 @@ export class SessionRunner {
     this.savedSeq = state.lastSeq;
     this.outSeq = state.epoch * EPOCH_STRIDE;
     this.attached = state.clientAttached;
-    this.outbound = new OutboundBuffer(deps.resumeBufferBytes);
+    this.outbound = new FrameRing(deps.resumeBufferBytes);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });

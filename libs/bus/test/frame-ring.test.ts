@@ -1,5 +1,5 @@
+import { FrameRing } from '@rtv/bus';
 import { describe, expect, it } from 'vitest';
-import { OutboundBuffer } from '../src/sessions/outbound-buffer.js';
 
 /** Deterministic PRNG (mulberry32) so a failure can be replayed. */
 function prng(seed: number): () => number {
@@ -18,9 +18,9 @@ function frame(seq: number, bytes: number): Buffer {
   return b;
 }
 
-describe('OutboundBuffer (resume ring)', () => {
+describe('FrameRing', () => {
   it('keeps frames byte for byte, strings as UTF-8, and replays only those after the given seq', () => {
-    const buf = new OutboundBuffer(64 * 1024);
+    const buf = new FrameRing(64 * 1024);
     buf.push(1, '{"type":"notice","text":"olá 🎙"}');
     buf.push(2, frame(2, 1300));
     buf.push(3, Buffer.from('{"type":"response.done"}'));
@@ -34,7 +34,7 @@ describe('OutboundBuffer (resume ring)', () => {
   });
 
   it('evicts the oldest frames beyond the budget and says when the client missed some', () => {
-    const buf = new OutboundBuffer(10_000);
+    const buf = new FrameRing(10_000);
     for (let seq = 1; seq <= 100; seq++) buf.push(seq, frame(seq, 1000));
     const { frames, complete } = buf.since(50);
     const seqs = frames.map(([s]) => s);
@@ -49,7 +49,7 @@ describe('OutboundBuffer (resume ring)', () => {
   });
 
   it('drops a frame larger than the whole budget, and everything before it', () => {
-    const buf = new OutboundBuffer(4096);
+    const buf = new FrameRing(4096);
     buf.push(1, frame(1, 100));
     buf.push(2, frame(2, 5000));
     expect(buf.since(0).frames).toEqual([]);
@@ -58,8 +58,47 @@ describe('OutboundBuffer (resume ring)', () => {
     expect(buf.since(2)).toMatchObject({ complete: true, frames: [[3, frame(3, 100)]] });
   });
 
+  it('forgets acknowledged frames without counting them as evicted, and reports evictions from push', () => {
+    const ring = new FrameRing(3000);
+    expect(ring.push(1, frame(1, 1000))).toBe(0);
+    expect(ring.push(2, frame(2, 1000))).toBe(0);
+    ring.dropThrough(1);
+    expect(ring.since(0).frames.map(([s]) => s)).toEqual([2]);
+    expect(ring.since(0).complete).toBe(true);
+    expect(ring.push(3, frame(3, 1000))).toBe(0);
+    expect(ring.push(4, frame(4, 1000))).toBe(0);
+    // Full (3 × 1000 of 3000): the next frame evicts at least the oldest unacknowledged one.
+    expect(ring.push(5, frame(5, 1000))).toBeGreaterThanOrEqual(1);
+    expect(ring.all().at(-1)!.equals(frame(5, 1000))).toBe(true);
+    ring.dropThrough(5);
+    expect(ring.size).toEqual({ frames: 0, bytes: 0 });
+    // Emptied by acks, it starts over at the ring's beginning and keeps working.
+    for (let seq = 6; seq < 50; seq++) {
+      ring.push(seq, frame(seq, 700));
+      if (seq % 3 === 0) ring.dropThrough(seq - 1);
+    }
+    const kept = ring.since(0).frames;
+    expect(kept.at(-1)![0]).toBe(49);
+    for (const [s, p] of kept) expect(p.equals(frame(s, 700))).toBe(true);
+  });
+
+  it('grows for a backlog and shrinks again once it is acknowledged', () => {
+    const ring = new FrameRing(4 * 1024 * 1024);
+    expect(ring.capacity).toBe(0);
+    for (let seq = 1; seq <= 300; seq++) ring.push(seq, frame(seq, 1400));
+    expect(ring.capacity).toBeGreaterThanOrEqual(300 * 1400);
+    // Steady streaming again: each ack leaves a few frames; the ring halves step by step.
+    for (let seq = 301; seq <= 400; seq++) {
+      ring.push(seq, frame(seq, 1400));
+      ring.dropThrough(seq - 5);
+    }
+    expect(ring.capacity).toBeLessThanOrEqual(64 * 1024);
+    expect(ring.since(0).frames.map(([s]) => s)).toEqual([396, 397, 398, 399, 400]);
+    for (const [s, p] of ring.since(0).frames) expect(p.equals(frame(s, 1400))).toBe(true);
+  });
+
   it('keeps nothing with a zero budget', () => {
-    const buf = new OutboundBuffer(0);
+    const buf = new FrameRing(0);
     buf.push(1, frame(1, 10));
     expect(buf.since(0).frames).toEqual([]);
   });
@@ -68,7 +107,7 @@ describe('OutboundBuffer (resume ring)', () => {
     const rnd = prng(20261202);
     for (let round = 0; round < 40; round++) {
       const budget = 1 + Math.floor(rnd() * 200_000);
-      const buf = new OutboundBuffer(budget);
+      const buf = new FrameRing(budget);
       const pushed: Array<[number, Buffer]> = [];
       const count = 50 + Math.floor(rnd() * 800);
       // Every fourth round mixes in frames far larger than audio chunks (and some beyond the budget).

@@ -2,19 +2,20 @@
 const INITIAL_CAPACITY = 16 * 1024;
 
 /**
- * The last server frames of a session, kept so a client that reconnects (resume) gets what it missed
- * without duplicates. Bounded by bytes; the oldest frames go first.
+ * Numbered frames of one session kept for replay, bounded by bytes; the oldest go first. The worker keeps
+ * its recent server frames in one for resume, the gateway its unacknowledged client frames for a new owner.
  *
- * Frames are copied into one byte ring per session rather than kept as objects: a frame lives for seconds
- * here (the budget is seconds of audio), so keeping each one as its own string or Buffer would promote
- * every frame to the old generation and keep the major GC busy. The ring is allocated at the first frame
- * and grows by doubling up to the budget; entries are three numbers each.
+ * Frames are copied into one byte ring rather than kept as objects: they live for hundreds of milliseconds
+ * to seconds, so keeping each as its own string or Buffer would promote most of them to the old generation
+ * and keep the major GC busy. The ring is allocated at the first frame (an idle session costs nothing) and
+ * grows by doubling up to the budget; entries are three numbers each. A frame larger than the whole budget
+ * is not kept, and neither is anything before it.
  *
  * Each entry has a *virtual* start offset that only grows (its physical position is that modulo the ring's
  * size); a frame that would not fit before the ring's end starts at the next lap instead, and everything
  * that starts more than one ring size before the end of the newest frame has been overwritten (evicted).
  */
-export class OutboundBuffer {
+export class FrameRing {
   private ring: Buffer | undefined;
   private seqs: number[] = [];
   private starts: number[] = [];
@@ -27,15 +28,20 @@ export class OutboundBuffer {
 
   constructor(private readonly maxBytes: number) {}
 
-  push(seq: number, payload: string | Buffer): void {
-    if (this.maxBytes <= 0) return;
-    const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  /**
+   * Copies a frame in (seqs must grow). Returns how many older frames were evicted to make room (a frame too
+   * large for the budget counts itself too).
+   */
+  push(seq: number, payload: string | Uint8Array): number {
+    if (this.maxBytes <= 0) return 1;
+    const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
     if (n > this.maxBytes) {
-      // Larger than the whole budget: it cannot be kept, and neither can anything before it.
+      const evicted = this.seqs.length - this.head + 1;
       this.evictedSeq = seq;
       this.clear();
-      return;
+      return evicted;
     }
+    const before = this.head;
     let ring = this.ring;
     if (ring === undefined || (ring.length < this.maxBytes && this.liveBytes() + n > ring.length)) {
       ring = this.grow(n);
@@ -49,12 +55,34 @@ export class OutboundBuffer {
     while (this.head < this.seqs.length && this.starts[this.head]! < keepFrom) this.evictHead();
     const pos = start % cap;
     if (typeof payload === 'string') ring.write(payload, pos, n, 'utf8');
-    else payload.copy(ring, pos);
+    else ring.set(payload, pos);
     this.seqs.push(seq);
     this.starts.push(start);
     this.lengths.push(n);
     this.end = start + n;
-    if (this.head > 512 && this.head * 2 > this.seqs.length) this.compact();
+    const evicted = this.head - before;
+    this.maybeCompact();
+    return evicted;
+  }
+
+  /**
+   * Forgets every frame with seq ≤ `seq` (acknowledged by their receiver); they do not count as evicted. A
+   * ring that grew for a backlog (acks held up by a failover, say) shrinks again once mostly empty.
+   */
+  dropThrough(seq: number): void {
+    while (this.head < this.seqs.length && this.seqs[this.head]! <= seq) this.head++;
+    if (this.head === this.seqs.length)
+      this.clear(); // empty: the next frame starts at the beginning
+    else this.maybeCompact();
+    const ring = this.ring;
+    if (ring !== undefined && ring.length > INITIAL_CAPACITY && this.liveBytes() * 8 < ring.length) {
+      this.relayout(Math.max(INITIAL_CAPACITY, ring.length / 2));
+    }
+  }
+
+  /** Bytes the ring holds allocated (0 before the first frame). */
+  get capacity(): number {
+    return this.ring?.length ?? 0;
   }
 
   /**
@@ -75,6 +103,11 @@ export class OutboundBuffer {
     return { frames, complete: after === 0 || this.evictedSeq <= after };
   }
 
+  /** Every frame kept, oldest first (copies). */
+  all(): Buffer[] {
+    return this.since(Number.NEGATIVE_INFINITY).frames.map(([, payload]) => payload);
+  }
+
   /** Frames kept and their bytes (for tests and metrics). */
   get size(): { frames: number; bytes: number } {
     return { frames: this.seqs.length - this.head, bytes: this.liveBytes() };
@@ -89,7 +122,13 @@ export class OutboundBuffer {
     const old = this.ring;
     let cap = old === undefined ? INITIAL_CAPACITY : old.length * 2;
     while (cap < this.liveBytes() + n) cap *= 2;
-    const ring = Buffer.allocUnsafeSlow(Math.min(this.maxBytes, cap));
+    return this.relayout(Math.min(this.maxBytes, cap));
+  }
+
+  /** A ring of `cap` bytes with the live frames copied to its start (`cap` ≥ the live bytes). */
+  private relayout(cap: number): Buffer {
+    const old = this.ring;
+    const ring = Buffer.allocUnsafeSlow(cap);
     let pos = 0;
     if (old !== undefined) {
       for (let i = this.head; i < this.seqs.length; i++) {
@@ -115,6 +154,10 @@ export class OutboundBuffer {
     this.lengths = [];
     this.head = 0;
     this.end = 0;
+  }
+
+  private maybeCompact(): void {
+    if (this.head > 512 && this.head * 2 > this.seqs.length) this.compact();
   }
 
   private compact(): void {
