@@ -159,8 +159,31 @@ const summary = {
   loadavg: (await import('node:os')).loadavg(),
 };
 mkdirSync(outDir, { recursive: true });
-const file = path.join(outDir, `failover-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const file = path.join(outDir, `failover-${stamp}.json`);
 writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+writeFileSync(path.join(outDir, `failover-${stamp}.md`), failoverMarkdown());
+
+/** The run at a glance: the targets, then one row per kill. */
+function failoverMarkdown(): string {
+  const lines = [
+    `# Failover ${new Date().toISOString()}`,
+    '',
+    `${summary.kills} SIGKILLs of the worker that owns a streaming session, ${workerCount} workers, lease ${leaseMs} ms, load average ${summary.loadavg.map((l) => l.toFixed(2)).join(' / ')}.`,
+    '',
+    '| | measured | target |',
+    '| --- | --- | --- |',
+    `| pause heard by the client, median / max | ${summary.pauseMedianMs} / ${summary.pauseMaxMs} ms | ≤ 3000 ms |`,
+    `| frames lost | ${summary.framesLost} | 0 |`,
+    `| frames re-applied (dropped as repeats by seq) | ${summary.framesRepeated} | — |`,
+    '',
+    '| kill | pause ms | lost | repeated |',
+    '| --- | --- | --- | --- |',
+    ...rounds.map((r, i) => `| ${i + 1} | ${Math.round(r.pauseMs)} | ${r.lost} | ${r.repeated} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
 console.log(
   `failover over ${summary.kills} kills (lease ${leaseMs} ms): pause median ${summary.pauseMedianMs} ms, max ${summary.pauseMaxMs} ms; frames lost ${summary.framesLost}, repeated ${summary.framesRepeated} → ${file}`,
 );

@@ -11,16 +11,12 @@ import type { BenchResults } from '../report/types.js';
 const out = mkdtempSync(path.join(os.tmpdir(), 'rtv-bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
+function runBench(args: string[], script = 'bench/run.ts'): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', 'bench/run.ts', ...args],
-      {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (b: Buffer) => {
       output += b;
@@ -129,5 +125,34 @@ describe('npm run bench -- --quick', () => {
     expect(svg).toMatch(/^<svg /);
     expect(svg.match(/<path /g)).toHaveLength(2);
     expect(svg).toContain('threshold');
+  }, 120_000);
+});
+
+describe('npm run bench -- failover', () => {
+  it('kills the owning worker and writes the pause and lost frames as JSON and Markdown', async () => {
+    const dir = path.join(out, 'failover');
+    const { code, output } = await runBench(
+      ['--kills', '1', '--workers', '2', '--out', dir],
+      'bench/failover.ts',
+    );
+    expect(code, output).toBe(0);
+    const files = readdirSync(dir);
+    const json = files.find((f) => f.endsWith('.json'));
+    const md = files.find((f) => f.endsWith('.md'));
+    expect(json && md, files.join(', ')).toBeTruthy();
+    const summary = JSON.parse(readFileSync(path.join(dir, json!), 'utf8'));
+    expect(summary).toMatchObject({
+      scenario: 'failover',
+      kills: 1,
+      leaseMs: 2000,
+      pauseMedianMs: finite,
+      pauseMaxMs: finite,
+      framesLost: finite,
+      framesRepeated: finite,
+    });
+    expect(summary.rounds).toHaveLength(1);
+    const text = readFileSync(path.join(dir, md!), 'utf8');
+    expect(text).toContain('| pause heard by the client, median / max |');
+    expect(text).toContain('| 1 |');
   }, 120_000);
 });
