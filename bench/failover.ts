@@ -86,7 +86,8 @@ try {
     const ws = new WebSocket(`ws://127.0.0.1:${gateway.port}/api/v1/streaming/realtime/failover-${k}`);
     const echoes: Array<[number, number]> = [];
     const seen = new Map<number, number>();
-    let sid = '';
+    // undefined until session.created: waitFor treats '' as a value and would not wait.
+    let sid: string | undefined;
     ws.on('message', (data: Buffer) => {
       const at = performance.now();
       const m = JSON.parse(data.toString()) as {
@@ -101,8 +102,8 @@ try {
       seen.set(n, (seen.get(n) ?? 0) + 1);
     });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    await waitFor(() => sid, { message: 'session.created' });
-    const key = `${redis.prefix}:sess:{${sid}}`;
+    const id = await waitFor(() => sid, { message: 'session.created' });
+    const key = `${redis.prefix}:sess:{${id}}`;
     const owner = await waitFor(() => redis.redis.hget(key, 'owner'), { message: 'bound' });
     const total = 300;
     let killedAt = 0;
