@@ -86,6 +86,27 @@ describe('authenticated route and limits', () => {
     await ws.close();
   });
 
+  it('ends a connection when its token expires (exp plus the 30 s skew allowance): unauthorized, then 4401', async () => {
+    // Valid at the upgrade only thanks to the skew allowance; it lapses about two seconds later.
+    const exp = Math.floor(Date.now() / 1000) - 28;
+    const expiring = await WsTestClient.connect(authUrl(), {
+      headers: { authorization: `Bearer ${await token({ sub: 'short-lived', exp })}` },
+    });
+    await expiring.nextOfType('session.created');
+    const lasting = await WsTestClient.connect(authUrl(1), {
+      headers: { authorization: `Bearer ${await token({ sub: 'long-lived' })}` },
+    });
+    await lasting.nextOfType('session.created');
+    const err = await expiring.nextOfType<{ error: { code: string; message: string } }>('error', 8000);
+    expect(err.error.code).toBe('unauthorized');
+    expect(err.error.message).toMatch(/token expired/);
+    expect((await expiring.closed).code).toBe(4401);
+    // The other connection, with a token valid for minutes, is untouched and still answered.
+    lasting.send({ type: 'ping', ping: { timestamp: 7 } });
+    expect(await lasting.nextOfType<{ timestamp: number }>('pong')).toMatchObject({ timestamp: 7 });
+    await lasting.close();
+  });
+
   it('accepts the browser form: the token in a subprotocol entry, echoing only rtv.v1', async () => {
     const jwt = await token({ sub: 'browser-user' });
     const ws = await WsTestClient.connect(authUrl(1), { protocols: ['rtv.v1', `rtv.bearer.${jwt}`] });

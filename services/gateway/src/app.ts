@@ -117,6 +117,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     userLimiter,
     ipLimiter: new NewConnectionLimiter({ maxPerWindow: auth.maxNewConnectionsPerIp }),
     redisReady: () => commands.status === 'ready',
+    tokenExpiryGraceMs: config.RTV_CLOSE_ON_TOKEN_EXPIRY ? (auth.verifier.clockSkewMs ?? 30_000) : undefined,
     metrics,
     log,
     sessionLimits: {

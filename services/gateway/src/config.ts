@@ -10,6 +10,11 @@ export const GATEWAY_ENV = {
     default: 4 * 3600,
     doc: 'Longest a connection may stay open; then session_expired and close 4408 (0 = no limit)',
   },
+  RTV_CLOSE_ON_TOKEN_EXPIRY: {
+    type: 'bool',
+    default: true,
+    doc: 'End an authenticated connection when its JWT expires (exp plus the allowed clock skew): unauthorized, then close 4401',
+  },
   RTV_GATEWAY_HOST: { type: 'string', default: '0.0.0.0', doc: 'Interface the WebSocket/HTTP port binds to' },
   RTV_GATEWAY_PORT: {
     type: 'int',

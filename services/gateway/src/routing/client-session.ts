@@ -52,6 +52,8 @@ export class ClientSession {
   flood: FloodGuard | undefined;
   /** Owner named by the session store when this socket resumed the session (its bind may still be on the way). */
   resumedFrom: string | undefined;
+  /** When the credential stops holding (JWT `exp` plus the clock-skew allowance, Unix ms); 0: never. */
+  credentialExpiresAt = 0;
   /** The cluster-wide per-user connection slot this socket holds (released on close). */
   leaseId: string | undefined;
   bindTimer: NodeJS.Timeout | undefined;

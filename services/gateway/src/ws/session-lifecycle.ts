@@ -51,37 +51,49 @@ export class SessionLifecycle {
   /** Session-store writes still in flight (awaited on shutdown so detaches are recorded). */
   private readonly inflight = new Set<Promise<unknown>>();
 
-  private readonly lifetimeSweep: NodeJS.Timeout | undefined;
+  private readonly lifetimeSweep: NodeJS.Timeout;
 
   constructor(readonly deps: SessionLifecycleDeps) {
     // One sweep for every connection instead of a timer each: a timer object per idle socket would cost
-    // more memory than the rest of its state.
-    if (deps.maxSessionMs > 0) {
-      this.lifetimeSweep = setInterval(
-        () => this.endExpired(),
-        Math.min(1000, Math.max(50, deps.maxSessionMs / 4)),
-      );
-      this.lifetimeSweep.unref();
-    }
+    // more memory than the rest of its state. It enforces the maximum duration and credential expiry.
+    this.lifetimeSweep = setInterval(
+      () => this.endExpired(),
+      deps.maxSessionMs > 0 ? Math.min(1000, Math.max(50, deps.maxSessionMs / 4)) : 1000,
+    );
+    this.lifetimeSweep.unref();
   }
 
   /** Stops the lifetime sweep (shutdown). */
   dispose(): void {
-    if (this.lifetimeSweep) clearInterval(this.lifetimeSweep);
+    clearInterval(this.lifetimeSweep);
   }
 
-  /** Ends connections older than the maximum session duration: session_expired, then close 4408. */
+  /**
+   * Ends connections older than the maximum session duration (session_expired, then close 4408) and those
+   * whose access token has expired (unauthorized, then close 4401: a new token is needed, so the client must
+   * not reconnect on its own).
+   */
   private endExpired(): void {
-    const oldest = Date.now() - this.deps.maxSessionMs;
+    const now = Date.now();
+    const oldest = this.deps.maxSessionMs > 0 ? now - this.deps.maxSessionMs : Number.NEGATIVE_INFINITY;
     for (const session of this.deps.router.sessions.values()) {
-      if (session.openedAt > oldest || session.closed) continue;
-      this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
-      this.fail(
-        session,
-        'session_expired',
-        'The session reached its maximum duration',
-        CloseCode.SessionTimeout,
-      );
+      if (session.closed) continue;
+      if (session.openedAt <= oldest) {
+        this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
+        this.fail(
+          session,
+          'session_expired',
+          'The session reached its maximum duration',
+          CloseCode.SessionTimeout,
+        );
+      } else if (session.credentialExpiresAt > 0 && now >= session.credentialExpiresAt) {
+        this.fail(
+          session,
+          'unauthorized',
+          'The access token expired; connect again with a fresh token',
+          CloseCode.Unauthorized,
+        );
+      }
     }
   }
 

@@ -27,6 +27,11 @@ export interface UpgradeDeps {
   sessionLimits: ClientSessionLimits;
   /** False while Redis is unreachable: the per-user count cannot be taken, so upgrades end in 1013. */
   redisReady: () => boolean;
+  /**
+   * Added to a JWT's `exp` to get when its connection is ended (the verifier's clock-skew allowance);
+   * undefined: connections are not ended at token expiry.
+   */
+  tokenExpiryGraceMs: number | undefined;
 }
 
 /** The per-user count must answer quickly; an upgrade never waits on a Redis that is not there. */
@@ -141,7 +146,21 @@ export function handleUpgrade(
         refuse(result.status === 403 ? '403 Forbidden' : '401 Unauthorized', result.reason);
         return;
       }
-      void admit(deps, route, request, result.userId, credentials.echoProtocol, res, context, () => aborted);
+      const expiresAt =
+        result.expiresAt !== undefined && deps.tokenExpiryGraceMs !== undefined
+          ? result.expiresAt + deps.tokenExpiryGraceMs
+          : 0;
+      void admit(
+        deps,
+        route,
+        request,
+        result.userId,
+        expiresAt,
+        credentials.echoProtocol,
+        res,
+        context,
+        () => aborted,
+      );
     },
     (err: Error) => {
       deps.log.warn({ err: err.message }, 'token verification failed');
@@ -208,12 +227,14 @@ async function admit(
   route: 'anonymous' | 'authenticated',
   request: UpgradeRequest,
   userId: string,
+  credentialExpiresAt: number,
   protocol: string,
   res: HttpResponse,
   context: us_socket_context_t,
   aborted: () => boolean,
 ): Promise<void> {
   const data = socketData(deps, route, request, userId);
+  data.session.credentialExpiresAt = credentialExpiresAt;
   await takeUserSlot(deps, data);
   if (aborted()) {
     const { session } = data;
