@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 
 export interface ProcessMemory {
   rss: number;
+  heapTotal: number;
   heapUsed: number;
   external: number;
   arrayBuffers: number;

@@ -67,6 +67,12 @@ export interface LiveMemory {
   rss: number;
   /** V8 heap in use plus memory V8 tracks outside it (Buffers): what JavaScript keeps alive. */
   jsBytes: number;
+  /**
+   * Heap V8 has committed but holds nothing in (heapTotal − heapUsed after the GC): part of RSS, yet it
+   * follows V8's sizing of its heap (the young generation alone grows by tens of MB under a burst of
+   * allocations), not what the connections keep.
+   */
+  freeHeapBytes: number;
 }
 
 function nodeArgs(artifacts: Artifacts, name: string, inspectPort: number | undefined): string[] {
@@ -92,7 +98,12 @@ async function liveMemory(ports: Array<[string, number | undefined]>): Promise<L
     try {
       await inspector.collectGarbage();
       const m = await inspector.memoryUsage();
-      out.push({ name, rss: m.rss, jsBytes: m.heapUsed + m.external });
+      out.push({
+        name,
+        rss: m.rss,
+        jsBytes: m.heapUsed + m.external,
+        freeHeapBytes: m.heapTotal - m.heapUsed,
+      });
     } finally {
       inspector.close();
     }

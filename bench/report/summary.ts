@@ -81,7 +81,7 @@ function glance(r: BenchResults): string[] {
     const side = (k: TargetKind) => idle.sides.find((s) => s.target === k);
     out.push(
       row([
-        'memory per idle connection (gateway / relay process)',
+        'memory held per idle connection (gateway / relay process)',
         `${fmt(side('stack')?.frontPerConnectionKB, 2)} KB`,
         `${fmt(side('baseline')?.frontPerConnectionKB, 2)} KB`,
         ratio(side('stack')?.frontPerConnectionKB, side('baseline')?.frontPerConnectionKB),
@@ -187,7 +187,9 @@ function idleSection(idle: IdleResult): string[] {
       `worker with its provider socket open) or set-up stalls, and ${idle.settleS} s of settling, RSS is read. ` +
       'Each reading follows a forced full GC (inspector). "RSS" is the second half\'s RSS growth per connection ' +
       '(per session for the worker), with the average from the start in brackets; "JS" is the same slope of ' +
-      "live V8 heap + external memory, which leaves out native memory such as uWS's own.",
+      'live V8 heap + external memory, which leaves out native memory such as uWS\'s own; "held" (the headline ' +
+      'figure) is the slope of RSS minus the heap V8 has committed but holds nothing in, so it counts native ' +
+      "memory but not the slack of V8's heap sizing (its young generation alone can grow by tens of MB in a burst).",
     '',
     row([
       'target',
@@ -218,7 +220,7 @@ function idleSection(idle: IdleResult): string[] {
         s.processes
           .map(
             (p) =>
-              `${p.name} RSS ${fmt(p.perConnectionKB, 2)} KB (${fmt(p.averagePerConnectionKB, 2)}), JS ${fmt(p.jsPerConnectionKB, 2)} KB`,
+              `${p.name} held ${fmt(p.heldPerConnectionKB, 2)} KB, RSS ${fmt(p.perConnectionKB, 2)} KB (${fmt(p.averagePerConnectionKB, 2)}), JS ${fmt(p.jsPerConnectionKB, 2)} KB`,
           )
           .join('; '),
         s.processes

@@ -73,6 +73,12 @@ export interface IdleProcess {
   jsAfterMB: number;
   /** The second half's growth of live JavaScript memory per connection (uWS's native memory is not in it). */
   jsPerConnectionKB: number;
+  /**
+   * The second half's growth per connection of RSS minus V8's committed-but-free heap: what the process
+   * holds for the connections (live JavaScript and native memory such as uWS's), without the slack of V8's
+   * heap sizing. The headline figure.
+   */
+  heldPerConnectionKB: number;
 }
 
 export interface IdleSide {
@@ -91,7 +97,10 @@ export interface IdleSide {
   setupPerS: number;
   closedEarly: number;
   processes: IdleProcess[];
-  /** Memory per connection (slope) of the process that terminates client sockets (gateway or relay). */
+  /**
+   * Memory per connection (slope) of the process that terminates client sockets (gateway or relay): its
+   * `heldPerConnectionKB` (RSS without V8's free heap).
+   */
   frontPerConnectionKB: number;
   loadAvg: LoadAvg;
 }

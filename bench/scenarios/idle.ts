@@ -47,6 +47,8 @@ interface Point {
   rss: number[];
   /** Live JavaScript memory per process after a forced GC. */
   js: number[];
+  /** RSS minus V8's committed-but-free heap, per process. */
+  held: number[];
 }
 
 async function idleSide(
@@ -66,7 +68,10 @@ async function idleSide(
       const live = await target.liveMemory();
       const rss = await Promise.all(probes.map((p) => p.rssBytes()));
       const js = probes.map((p) => live.find((l) => l.name === p.name)?.jsBytes ?? Number.NaN);
-      return { rss, js };
+      const held = probes.map(
+        (p, i) => rss[i]! - (live.find((l) => l.name === p.name)?.freeHeapBytes ?? Number.NaN),
+      );
+      return { rss, js, held };
     };
     const start: Point = { clients: 0, upstream: 0, ...(await measure()) };
     const loadStart = loadAverage1m();
@@ -105,6 +110,7 @@ async function idleSide(
         averagePerConnectionKB: kb(end.rss[i]! - start.rss[i]!, countFor(p.name, end)),
         jsAfterMB: mb(end.js[i]!),
         jsPerConnectionKB: kb(end.js[i]! - mid.js[i]!, added),
+        heldPerConnectionKB: kb(end.held[i]! - mid.held[i]!, added),
       };
     });
     const firstError = opens.find((o) => o.firstError)?.firstError;
@@ -120,13 +126,16 @@ async function idleSide(
       setupPerS: setupS > 0 ? Math.round(end.upstream / setupS) : 0,
       closedEarly: status.reduce((t, s) => t + s.closedEarly, 0),
       processes,
-      frontPerConnectionKB: processes[0]?.perConnectionKB ?? 0,
+      frontPerConnectionKB: processes[0]?.heldPerConnectionKB ?? 0,
       loadAvg: { start: loadStart, end: loadAverage1m() },
     };
     ctx.log(
       `idle ${kind.padEnd(8)} ${side.clientsOpen} connections open, ${side.upstream} with a provider socket ` +
         `(${side.setupPerS}/s): ${processes
-          .map((p) => `${p.name} ${p.perConnectionKB} KB (JS ${p.jsPerConnectionKB} KB)`)
+          .map(
+            (p) =>
+              `${p.name} ${p.heldPerConnectionKB} KB (RSS ${p.perConnectionKB} KB, JS ${p.jsPerConnectionKB} KB)`,
+          )
           .join(', ')} per connection`,
     );
     return side;

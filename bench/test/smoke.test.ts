@@ -102,6 +102,7 @@ describe('npm run bench -- --quick', () => {
           averagePerConnectionKB: finite,
           jsAfterMB: finite,
           jsPerConnectionKB: finite,
+          heldPerConnectionKB: finite,
         });
       }
     }
