@@ -1,16 +1,6 @@
 import { FrameRing } from '@rtv/bus';
+import { seededRandom } from '@rtv/testing';
 import { describe, expect, it } from 'vitest';
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function frame(seq: number, bytes: number): Buffer {
   const b = Buffer.alloc(bytes, 0x61 + (seq % 26));
@@ -104,7 +94,7 @@ describe('FrameRing', () => {
   });
 
   it('matches a plain list model under random frame sizes, budgets and growth', () => {
-    const rnd = prng(20261202);
+    const rnd = seededRandom(20261202);
     for (let round = 0; round < 40; round++) {
       const budget = 1 + Math.floor(rnd() * 200_000);
       const buf = new FrameRing(budget);

@@ -1,3 +1,4 @@
+import { seededRandom } from '@rtv/testing';
 import { describe, expect, it } from 'vitest';
 import { type AudioFrameRange, scanAudioFrame } from '../src/audio-frame.js';
 import { DEFAULT_FRAME_LIMITS, parseClientFrame } from '../src/index.js';
@@ -259,17 +260,6 @@ describe('scanAudioFrame declines valid frames in another form (parseClientFrame
   });
 });
 
-// Small deterministic PRNG (mulberry32), so the mutated corpus is the same on every run.
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // An independent statement of the canonical form (on the frame read as latin1): the same tokens, JSON
 // whitespace between them, and audio made only of base64 characters.
 const JSON_WS = '[ \\t\\r\\n]*';
@@ -287,7 +277,7 @@ describe('scanAudioFrame against parseClientFrame on mutated frames', () => {
   });
 
   it('accepts exactly the mutated frames that are canonical and valid, with the parsed audio', () => {
-    const random = prng(20_250_101);
+    const random = seededRandom(20_250_101);
     const seeds = [
       audioFrame(AUDIO_20MS),
       audioFrame(pcm16Base64(4)),

@@ -1,3 +1,4 @@
+import { seededRandom } from '@rtv/testing';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,19 +15,8 @@ function reference(s: string): boolean {
   return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
 }
 
-// Small deterministic PRNG (mulberry32): the fuzz corpus is the same on every run.
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function corpus(): string[] {
-  const random = prng(20_240_601);
+  const random = seededRandom(20_240_601);
   const chars = 'AZaz09+/=-_ \n\té\u0000';
   const out = [
     '',

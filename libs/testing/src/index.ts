@@ -16,6 +16,7 @@ export {
   writeWav,
 } from './audio/index.js';
 export { freePort } from './net.js';
+export { seededRandom } from './random.js';
 export {
   createTestRedis,
   deleteKeysWithPrefix,
