@@ -35,8 +35,9 @@ export interface StreamReaderOptions {
   /** Connection for upkeep (creating the stream, TTL, trimming). May be shared. */
   commands: Redis;
   /**
-   * Called with each v1 batch in stream order (bytes as written; decode with `decodeBatch`), with its entry id (`<ms>-<n>`: Redis's clock when the batch
-   * was written, which gives the frame-path latency). Exceptions are reported through `onError` and skipped.
+   * Called with each v1 batch in stream order (bytes as written; decode with `decodeBatch`) and its entry id
+   * (`<ms>-<n>`: Redis's clock when the batch was written, which gives the frame-path latency). Exceptions
+   * are reported through `onError` and skipped.
    */
   onBatch: (batch: Buffer, id: string) => void;
   onError?: (err: Error) => void;

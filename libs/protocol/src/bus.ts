@@ -130,10 +130,7 @@ export function encodeCloseLine(sid: string, epoch: number, code: number, reason
 
 /** Joins lines into one batch value for a stream entry (a single line is used as it is). */
 export function encodeBatch(lines: readonly Uint8Array[]): BusBytes {
-  if (lines.length === 1) {
-    const only = lines[0]!;
-    return Buffer.isBuffer(only) ? only : Buffer.from(only.buffer, only.byteOffset, only.byteLength);
-  }
+  if (lines.length === 1) return asBuffer(lines[0]!);
   let total = lines.length - 1;
   for (const l of lines) total += l.byteLength;
   const out = Buffer.allocUnsafe(total);
