@@ -145,7 +145,7 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   /** Closes the connection and stops reconnecting. Resolves once the socket is closed. */
-  close(code = 1000, reason = 'client closed'): Promise<void> {
+  close(code: number = CloseCode.Normal, reason = 'client closed'): Promise<void> {
     this.#userClosed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
@@ -159,7 +159,8 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
     socket.close(code, reason);
     // A peer that never answers the close frame must not hold the caller: give up on it after a second.
     this.#later(() => {
-      if (this.#socket === socket) this.#onClose(socket, { code: 1006, reason: 'close handshake timed out' });
+      if (this.#socket === socket)
+        this.#onClose(socket, { code: CloseCode.AbnormalClosure, reason: 'close handshake timed out' });
     }, 1000);
     return closed;
   }
@@ -451,8 +452,8 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
     if (this.#socket !== socket) return;
     const terminate = (socket as WebSocketLike & { terminate?: () => void }).terminate;
     if (typeof terminate === 'function') terminate.call(socket);
-    else socket.close(4000, reason);
-    this.#onClose(socket, { code: 1006, reason });
+    else socket.close(CloseCode.ClientReconnecting, reason);
+    this.#onClose(socket, { code: CloseCode.AbnormalClosure, reason });
   }
 
   #startHeartbeat(): void {

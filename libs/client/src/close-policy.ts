@@ -1,4 +1,4 @@
-import type { CloseCodeInfo } from '@rtv/protocol';
+import { CloseCode, type CloseCodeInfo } from '@rtv/protocol';
 import { RealtimeClientError } from './errors.js';
 
 /** A readable description of a close: `Unauthorized (4401 token expired)`. */
@@ -26,7 +26,7 @@ export function connectFailure(
 ): RealtimeClientError {
   if (RealtimeClientError.is(lastError)) return lastError;
   const details = { closeCode: code, closeReason: reason, cause: lastError };
-  if (code === 1006) {
+  if (code === CloseCode.AbnormalClosure) {
     const why = describeError(lastError) || 'connection refused or upgrade rejected';
     return new RealtimeClientError('connect_failed', `cannot connect: ${why}`, details);
   }

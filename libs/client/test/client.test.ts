@@ -1,5 +1,6 @@
 // The client against a scripted server on real sockets: the edge cases (silent servers, unanswered pings,
 // arbitrary close codes, junk frames). The full stack is exercised in tests/e2e/client-sdk.int.test.ts.
+import { CloseCode, closeCodeInfo } from '@rtv/protocol';
 import { waitFor } from '@rtv/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -119,6 +120,30 @@ describe('RealtimeVoiceClient (scripted server)', () => {
     expect(failures.map((f) => f.code)).toContain('ping_timeout');
     expect(client.session?.id).toBe('sess_peer1');
     expect(peer.connections).toHaveLength(2);
+  });
+
+  it('closes an unresponsive socket with a code the gateway keeps the session for, where it cannot terminate', async () => {
+    // Browsers' WebSocket has no terminate(): the client must close with a code that means "I will resume".
+    class BrowserLikeWebSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        Object.defineProperty(this, 'terminate', { value: undefined });
+      }
+    }
+    const { peer, client } = await setup(
+      {
+        WebSocket: BrowserLikeWebSocket as unknown as RealtimeClientOptions['WebSocket'],
+        heartbeatIntervalMs: 100,
+        pingTimeoutMs: 150,
+        reconnect: { initialDelayMs: 20, maxDelayMs: 40 },
+      },
+      { pong: false },
+    );
+    await client.connect();
+    const closed = new Promise<number>((resolve) => peer.connections[0]!.ws.once('close', resolve));
+    const code = await closed;
+    expect(code).toBe(CloseCode.ClientReconnecting);
+    expect(closeCodeInfo(code).resume).toBe(true);
   });
 
   it('fails connect() with connect_timeout when session.created never comes, without retrying', async () => {

@@ -1,5 +1,6 @@
 /**
- * WebSocket close codes the servers send, and what a client should do after each one.
+ * WebSocket close codes the servers send (and the one a client sends to say it will resume), and what a
+ * client should do after each one.
  *
  * The flags are the contract a client reconnect loop follows: `reconnect` false means terminal (do not
  * retry without user action), `backoff` means wait with jittered exponential backoff first, `resume`
@@ -87,6 +88,18 @@ export const CLOSE_CODES = {
     reconnect: false,
     backoff: false,
     resume: false,
+  },
+  /**
+   * Sent by a client, never by a server: it gave up on a socket that stopped answering (a missed heartbeat)
+   * and is reconnecting to resume. The gateway keeps the session for the resume grace period, as after a
+   * dropped connection. Browsers may only send 1000 or 3000–4999, so 1001 is not available to them.
+   */
+  ClientReconnecting: {
+    code: 4002,
+    reason: 'client reconnecting',
+    reconnect: true,
+    backoff: false,
+    resume: true,
   },
   /** Missing, invalid or expired credentials. Terminal until the client has new credentials. */
   Unauthorized: { code: 4401, reason: 'unauthorized', reconnect: false, backoff: false, resume: false },

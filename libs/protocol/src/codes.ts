@@ -51,6 +51,11 @@ export const ErrorCode = {
   forbidden: { message: 'Not allowed', httpStatus: 403, retryable: false },
   /** The session id given to resume or look up does not exist (never existed or already ended). */
   session_not_found: { message: 'Session not found', httpStatus: 404, retryable: false },
+  /**
+   * The HTTP path names no endpoint this server serves (a mistyped URL, or a route of a newer version).
+   * HTTP only: a WebSocket never sends it, an unknown session is `session_not_found`.
+   */
+  not_found: { message: 'No such route', httpStatus: 404, retryable: false },
   /** The session reached its maximum lifetime or its resume grace period ran out. */
   session_expired: { message: 'Session expired', httpStatus: 410, retryable: false },
   /** The speech model cannot be reached after repeated attempts; the session cannot continue now. */

@@ -48,6 +48,7 @@ export {
   nowSeconds,
   type ResponseDoneExtra,
 } from './encode.js';
+export { type HttpError, type HttpErrorPayload, httpError, httpStatusLine } from './http-error.js';
 export { jsonSchemaFiles } from './json-schema.js';
 export {
   CLIENT_MESSAGE_TYPES,
