@@ -1,7 +1,7 @@
 // Audio in and out of the client: any PCM16 WAV becomes 24 kHz mono 20 ms frames; received chunks
 // become a playable WAV.
 import { readFile } from 'node:fs/promises';
-// Relative until `npm install` links the workspace package; then this becomes '@rtv/testing'.
+// The audio entry point only: the CLI needs WAV and PCM helpers, not the Redis and process helpers.
 import {
   PROTOCOL_SAMPLE_RATE,
   pcm16ToBytes,
@@ -9,7 +9,7 @@ import {
   readWav,
   toMonoAt,
   writeWav,
-} from '../../testing/src/index.js';
+} from '@rtv/testing/audio';
 
 /** 20 ms at 24 kHz PCM16: the frame size realtime clients send. */
 export const FRAME_MS = 20;
