@@ -9,10 +9,6 @@ import { reconnectDelayMs } from './redis.js';
  * An empty stream can only be made by adding an entry and trimming it away; the placeholder's field is `v0`,
  * which readers skip. Done in Lua so an existing stream's unread entries are never trimmed.
  */
-const V1 = Buffer.from(BUS_ENVELOPE_VERSION);
-/** The field of the placeholder entry `ensureStream` writes (and trims) to create an empty stream. */
-const V0 = Buffer.from('v0');
-
 const ENSURE_STREAM = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('XADD', KEYS[1], '*', 'v0', 'init')
@@ -23,6 +19,9 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 0
 `;
+
+/** The envelope field of the batches this reader delivers; any other field (`v0`, a newer version) is skipped. */
+const V1 = Buffer.from(BUS_ENVELOPE_VERSION);
 
 export interface StreamReaderOptions {
   /** The stream this process owns and reads (its in-/out-stream). */
@@ -68,8 +67,6 @@ export class StreamReader {
   private readonly count: number;
   private readonly blockMs: number;
   private readonly ttlMs: number;
-  /** Entries and unknown-version entries seen, for metrics. */
-  readonly stats = { entries: 0, unknownVersion: 0, errors: 0 };
 
   constructor(private readonly opts: StreamReaderOptions) {
     this.count = opts.count ?? 256;
@@ -126,13 +123,11 @@ export class StreamReader {
           for (const [rawId, fields] of entries) {
             const id = rawId.toString('latin1');
             this.lastId = id;
-            this.stats.entries++;
             this.deliver(id, fields);
           }
         }
       } catch (err) {
         if (this.stopped) break;
-        this.stats.errors++;
         this.opts.onError?.(err as Error);
         await new Promise((r) => setTimeout(r, reconnectDelayMs(failures++)));
       }
@@ -147,14 +142,11 @@ export class StreamReader {
   private deliver(id: string, fields: Buffer[]): void {
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i]!;
-      if (!name.equals(V1)) {
-        if (!name.equals(V0)) this.stats.unknownVersion++;
-        continue;
-      }
+      // v0 entries (older writers) and unknown future versions are skipped.
+      if (!name.equals(V1)) continue;
       try {
         this.opts.onBatch(fields[i + 1]!, id);
       } catch (err) {
-        this.stats.errors++;
         this.opts.onError?.(err as Error);
       }
     }
