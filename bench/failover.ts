@@ -4,8 +4,10 @@
 // is asserted.
 //
 //   npm run bench -- failover [--kills 10] [--workers 3] [--lease-ms 2000] [--out bench-results]
+
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createKeys } from '@rtv/bus';
 import { startLocalEngine } from '@rtv/local-engine';
 import { createLogger } from '@rtv/service-kit';
 import { createTestRedis, freePort, type SpawnedService, spawnService, waitFor } from '@rtv/testing';
@@ -103,7 +105,7 @@ try {
     });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const id = await waitFor(() => sid, { message: 'session.created' });
-    const key = `${redis.prefix}:sess:{${id}}`;
+    const key = createKeys(redis.prefix).session(id);
     const owner = await waitFor(() => redis.redis.hget(key, 'owner'), { message: 'bound' });
     const total = 300;
     let killedAt = 0;

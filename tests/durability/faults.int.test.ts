@@ -1,5 +1,6 @@
 // Faults below the session: a worker told to stop hands its sessions over; the provider dropping the socket
 // or reaching its session cap is absorbed by reconnecting or renewing with the context restored.
+import { createKeys } from '@rtv/bus';
 import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
@@ -47,7 +48,7 @@ describe('worker SIGTERM', () => {
     const { session } = await ws.nextOfType<Created>('session.created');
     ws.send(text('My name is Ada.'));
     await ws.nextOfType('response.done', 10_000);
-    const key = `${stack.redis.prefix}:sess:{${session.id}}`;
+    const key = createKeys(stack.redis.prefix).session(session.id);
     const owner = (await stack.redis.redis.hget(key, 'owner'))!;
     const restored: string[] = [];
     stack.engine.events.on('client-event', (_c: string, e: { type: string; item?: { role?: string } }) => {

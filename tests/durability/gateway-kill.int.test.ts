@@ -1,5 +1,6 @@
 // A gateway killed with SIGKILL (no drain): its clients resume on another gateway; a session whose client
 // never comes back ends after the resume grace instead of holding its provider connection forever.
+import { createKeys } from '@rtv/bus';
 import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
@@ -57,7 +58,7 @@ describe('gateway SIGKILL', () => {
     resumed.send(text('Still here?'));
     await resumed.nextOfType('response.done', 10_000);
 
-    const lostKey = `${stack.redis.prefix}:sess:{${lost.session.id}}`;
+    const lostKey = createKeys(stack.redis.prefix).session(lost.session.id);
     await waitFor(async () => (await stack.redis.redis.exists(lostKey)) === 0, {
       timeoutMs: 20_000,
       message: 'the abandoned session ended after the grace period',
@@ -65,7 +66,7 @@ describe('gateway SIGKILL', () => {
     await waitFor(() => stack.engine.connections() === connectionsBefore - 1, {
       message: 'its provider connection closed',
     });
-    expect(await stack.redis.redis.exists(`${stack.redis.prefix}:sess:{${kept.session.id}}`)).toBe(1);
+    expect(await stack.redis.redis.exists(createKeys(stack.redis.prefix).session(kept.session.id))).toBe(1);
     await resumed.close();
   }, 60_000);
 });

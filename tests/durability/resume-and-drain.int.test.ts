@@ -1,6 +1,7 @@
 // Client resume and gateway drain: a client whose socket dies mid-response resumes on the other gateway and
 // gets exactly the server messages it missed; a gateway process told to stop (SIGTERM) sends its clients away
 // with 1012 and they resume elsewhere without losing anything.
+import { createKeys } from '@rtv/bus';
 import { validateServerMessage } from '@rtv/protocol';
 import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,7 +137,7 @@ describe('gateway drain (SIGTERM)', () => {
     });
     await resumed.nextOfType('response.done', 10_000);
     const history = await stack.redis.redis.lrange(
-      `${stack.redis.prefix}:sess:{${session.id}}:history`,
+      createKeys(stack.redis.prefix).sessionHistory(session.id),
       0,
       -1,
     );
@@ -148,7 +149,7 @@ describe('gateway drain (SIGTERM)', () => {
     ]);
     await resumed.close();
     await waitFor(
-      async () => (await stack.redis.redis.exists(`${stack.redis.prefix}:sess:{${session.id}}`)) === 0,
+      async () => (await stack.redis.redis.exists(createKeys(stack.redis.prefix).session(session.id))) === 0,
       {
         message: 'session removed after the client closed normally',
       },

@@ -1,5 +1,6 @@
 // A worker killed with SIGKILL mid-conversation: another worker (a real process) takes the session over, the
 // gateway replays what the dead one had not acknowledged, and the client keeps its socket.
+import { createKeys } from '@rtv/bus';
 import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
@@ -53,7 +54,7 @@ describe('worker failover', () => {
     const upstream = recordUpstream(stack.engine.events);
     const ws = await WsTestClient.connect(stack.wsUrl('failover_user'));
     const created = await ws.nextOfType<{ session: { id: string } }>('session.created');
-    const key = `${stack.redis.prefix}:sess:{${created.session.id}}`;
+    const key = createKeys(stack.redis.prefix).session(created.session.id);
     const owner = await waitFor(() => stack.redis.redis.hget(key, 'owner'), { message: 'session bound' });
     const total = 250;
     let killedAt = 0;

@@ -1,5 +1,6 @@
 // The realtime path end to end: real WebSocket clients → uWS gateway → Redis streams → session worker →
 // provider (the local engine) and back, on a real Redis.
+import { createKeys } from '@rtv/bus';
 import { validateServerMessage } from '@rtv/protocol';
 import { makeSpeechWav, makeSyntheticSpeech, pcmFrames, WsTestClient, waitFor } from '@rtv/testing';
 import { SignJWT } from 'jose';
@@ -227,7 +228,7 @@ describe('realtime path (GA provider shape)', () => {
     const ws = await WsTestClient.connect(stack.wsUrl('leaver'));
     const created = await ws.nextOfType<{ session: { id: string } }>('session.created');
     const sid = created.session.id;
-    const sessionKey = `${stack.redis.prefix}:sess:{${sid}}`;
+    const sessionKey = createKeys(stack.redis.prefix).session(sid);
     ws.send({
       type: 'conversation.item.input',
       conversation_item_input: { type: 'input_text', text: 'Remember me' },

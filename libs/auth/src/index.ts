@@ -53,7 +53,6 @@ export {
   type AcquireResult,
   UserConnectionLimiter,
   type UserConnectionLimiterOptions,
-  userConnectionsKey,
 } from './user-connections.js';
 export { isValidUserId, USER_ID_PATTERN } from './user-id.js';
 export type { TokenVerifier, TokenVerifierOptions } from './verifier-options.js';

@@ -43,19 +43,14 @@ type ScriptClient = {
   [COUNT_CMD](key: string): Promise<number>;
 };
 
-/**
- * Key of a user's lease set. The user id sits in a hash tag, so anything added later that touches
- * several keys of one user stays within one Redis Cluster slot. User ids never contain braces.
- */
-export function userConnectionsKey(prefix: string, userId: string): string {
-  return `${prefix}:user:{${userId}}:conns`;
-}
-
 export interface UserConnectionLimiterOptions {
   /** A command connection (not a blocking one); a Redis Cluster client works too. */
   readonly redis: Redis | Cluster;
-  /** Key prefix shared by the whole cluster (`RTV_REDIS_PREFIX`). */
-  readonly prefix: string;
+  /**
+   * Builds the key of a user's lease set: `Keys.userConnections` from `@rtv/bus`, the one key builder. User
+   * ids never contain braces, so the id can sit in a hash tag.
+   */
+  readonly keys: { userConnections(userId: string): string };
   /** Concurrent connections one user may hold across all gateways (`RTV_MAX_CONNECTIONS_PER_USER`). */
   readonly maxPerUser: number;
   /**
@@ -88,7 +83,7 @@ export type AcquireResult =
  */
 export class UserConnectionLimiter {
   private readonly redis: (Redis | Cluster) & ScriptClient;
-  private readonly prefix: string;
+  private readonly keys: { userConnections(userId: string): string };
   private readonly max: number;
   private readonly leaseMs: number;
   private readonly renewEveryMs: number;
@@ -97,7 +92,7 @@ export class UserConnectionLimiter {
   private renewing: Promise<unknown> | undefined;
 
   constructor(private readonly options: UserConnectionLimiterOptions) {
-    this.prefix = options.prefix;
+    this.keys = options.keys;
     this.max = options.maxPerUser;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.renewEveryMs = options.renewEveryMs ?? Math.floor(this.leaseMs / 3);
@@ -130,7 +125,7 @@ export class UserConnectionLimiter {
   ): Promise<AcquireResult> {
     if (!isValidUserId(userId)) throw new TypeError('invalid user id');
     const [admitted, count] = await this.redis[ACQUIRE_CMD](
-      userConnectionsKey(this.prefix, userId),
+      this.keys.userConnections(userId),
       leaseId,
       this.max,
       this.leaseMs,
@@ -143,12 +138,12 @@ export class UserConnectionLimiter {
   /** Gives a slot back; true when the lease was still live in Redis. */
   async release(userId: string, leaseId: string): Promise<boolean> {
     this.held.delete(leaseId);
-    return (await this.redis.zrem(userConnectionsKey(this.prefix, userId), leaseId)) === 1;
+    return (await this.redis.zrem(this.keys.userConnections(userId), leaseId)) === 1;
   }
 
   /** Live connections of `userId` across the cluster. */
   async count(userId: string): Promise<number> {
-    return this.redis[COUNT_CMD](userConnectionsKey(this.prefix, userId));
+    return this.redis[COUNT_CMD](this.keys.userConnections(userId));
   }
 
   /** Leases this instance holds and renews. */
@@ -167,7 +162,7 @@ export class UserConnectionLimiter {
       [ACQUIRE_CMD](key: string, leaseId: string, max: number, leaseMs: number): unknown;
     };
     for (const [leaseId, userId] of leases) {
-      pipeline[ACQUIRE_CMD](userConnectionsKey(this.prefix, userId), leaseId, this.max, this.leaseMs);
+      pipeline[ACQUIRE_CMD](this.keys.userConnections(userId), leaseId, this.max, this.leaseMs);
     }
     const results = (await pipeline.exec()) ?? [];
     let renewed = 0;
@@ -219,8 +214,7 @@ export class UserConnectionLimiter {
   async releaseAll(): Promise<void> {
     if (this.held.size === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const [leaseId, userId] of this.held)
-      pipeline.zrem(userConnectionsKey(this.prefix, userId), leaseId);
+    for (const [leaseId, userId] of this.held) pipeline.zrem(this.keys.userConnections(userId), leaseId);
     this.held.clear();
     await pipeline.exec();
   }

@@ -1,8 +1,10 @@
 // The per-user cap on the real Redis: two limiters on two connections stand in for two gateways.
+
+import { createKeys } from '@rtv/bus';
 import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UserConnectionLimiter, userConnectionsKey } from '../src/index.js';
+import { UserConnectionLimiter } from '../src/index.js';
 
 describe('UserConnectionLimiter on a real Redis', () => {
   let t: TestRedis;
@@ -29,7 +31,7 @@ describe('UserConnectionLimiter on a real Redis', () => {
     const redis = new Redis(t.url, { maxRetriesPerRequest: 1 });
     redis.on('error', () => {});
     clients.push(redis);
-    const limiter = new UserConnectionLimiter({ redis, prefix: t.prefix, ...opts });
+    const limiter = new UserConnectionLimiter({ redis, keys: createKeys(t.prefix), ...opts });
     limiters.push(limiter);
     return limiter;
   };
@@ -69,7 +71,7 @@ describe('UserConnectionLimiter on a real Redis', () => {
     expect((await survivor.acquire('carol')).ok).toBe(false);
     await waitFor(async () => (await survivor.acquire('carol')).ok, { message: 'lapsed leases swept' });
     // Once the last lease lapses too (nobody renews here), the key itself expires: nothing is left behind.
-    await waitFor(async () => (await t.redis.exists(userConnectionsKey(t.prefix, 'carol'))) === 0, {
+    await waitFor(async () => (await t.redis.exists(createKeys(t.prefix).userConnections('carol'))) === 0, {
       message: 'user key expired',
     });
   });
@@ -79,7 +81,7 @@ describe('UserConnectionLimiter on a real Redis', () => {
     const other = gateway({ maxPerUser: 1, leaseMs: 300 });
     expect((await live.acquire('dave')).ok).toBe(true);
     live.start();
-    const key = userConnectionsKey(t.prefix, 'dave');
+    const key = createKeys(t.prefix).userConnections('dave');
     const firstExpiry = Number((await t.redis.zrange(key, 0, 0, 'WITHSCORES'))[1]);
     // Observe renewals (the lease's expiry moving forward) rather than timing anything.
     await waitFor(
@@ -108,7 +110,7 @@ describe('UserConnectionLimiter on a real Redis', () => {
     const a = gateway({ maxPerUser: 2, leaseMs: 200, renewEveryMs: 50 });
     const got = await a.acquire('frank');
     if (!got.ok) throw new Error('expected a lease');
-    await t.redis.zrem(userConnectionsKey(t.prefix, 'frank'), got.leaseId); // as if it had lapsed
+    await t.redis.zrem(createKeys(t.prefix).userConnections('frank'), got.leaseId); // as if it had lapsed
     expect(await a.renewAll()).toEqual({ renewed: 1, lost: 0 });
     expect(await a.count('frank')).toBe(1);
   });

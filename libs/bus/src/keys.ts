@@ -22,6 +22,13 @@ export interface Keys {
   session(sid: string): string;
   /** Conversation items of a session (capped list of JSON items). */
   sessionHistory(sid: string): string;
+  /**
+   * A user's connection leases across all gateways (sorted set: lease id → expiry). The user id sits in a hash
+   * tag, so anything that later touches several keys of one user stays within one Redis Cluster slot.
+   */
+  userConnections(userId: string): string;
+  /** The resume-token secret the gateways share when `RTV_RESUME_SECRET` is not set. */
+  resumeSecret(): string;
   /** BullMQ prefix; the queue itself is `queueName`. */
   readonly bullPrefix: string;
   readonly queueName: string;
@@ -43,6 +50,8 @@ export function createKeys(prefix = 'rtv'): Keys {
     workers: () => `${prefix}:workers`,
     session: (sid: string) => `${prefix}:sess:{${sid}}`,
     sessionHistory: (sid: string) => `${prefix}:sess:{${sid}}:history`,
+    userConnections: (userId: string) => `${prefix}:user:{${userId}}:conns`,
+    resumeSecret: () => `${prefix}:resume-secret`,
     bullPrefix: `${prefix}:bull`,
     queueName: SESSIONS_QUEUE,
   });

@@ -1,5 +1,6 @@
 import { BUS_ENVELOPE_VERSION, encodeBatch } from '@rtv/protocol';
 import type { Redis } from 'ioredis';
+import type { BusWriter } from './bus-writer.js';
 
 export interface StreamWriterOptions {
   /**
@@ -30,7 +31,7 @@ export interface StreamWriterOptions {
  * after the previous flush, so under load a batch spans several turns. `NOMKSTREAM` means a writer never creates a
  * stream: only its reader does, so a stream whose reader is gone is not resurrected by late writers.
  */
-export class StreamWriter {
+export class StreamWriter implements BusWriter {
   private pending = new Map<string, Uint8Array[]>();
   private scheduled = false;
   private inflight: Promise<unknown> = Promise.resolve();

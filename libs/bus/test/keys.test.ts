@@ -9,6 +9,8 @@ describe('keys', () => {
     expect(k.workerIn('w1')).toBe('rtv:wk:w1:in');
     expect(k.session('sess_a')).toBe('rtv:sess:{sess_a}');
     expect(k.sessionHistory('sess_a')).toBe('rtv:sess:{sess_a}:history');
+    expect(k.userConnections('alice')).toBe('rtv:user:{alice}:conns');
+    expect(k.resumeSecret()).toBe('rtv:resume-secret');
     expect(k.bullPrefix).toBe('rtv:bull');
   });
 

@@ -1,9 +1,11 @@
 import { AUTH_ENV } from '@rtv/auth';
+import { SESSION_ENV } from '@rtv/bus';
 import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
 
 export const GATEWAY_ENV = {
   ...COMMON_ENV,
   ...AUTH_ENV,
+  ...SESSION_ENV,
   RTV_MAX_SESSION_S: {
     type: 'int',
     min: 0,

@@ -162,29 +162,27 @@ export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
  * Values of `rtv_gateway_limit_rejections_total{kind}`: one per limit the gateway enforces (DESIGN §4.4).
  * Listed so call sites, docs and alerts agree on the spelling.
  */
-export const LIMIT_KINDS = [
+export type LimitKind =
   /** A frame over RTV_MAX_FRAME_BYTES (message_too_large, close 1009). */
-  'frame_size',
+  | 'frame_size'
   /** A binary audio frame over the audio limit. */
-  'audio_size',
+  | 'audio_size'
   /** Frames sent before a worker bound the session, past RTV_PENDING_MAX_FRAMES. */
-  'pending_frames',
+  | 'pending_frames'
   /** Messages per second of one connection. */
-  'messages_per_s',
+  | 'messages_per_s'
   /** Bytes per second of one connection. */
-  'bytes_per_s',
+  | 'bytes_per_s'
   /** New connections per second from one IP address (refused at upgrade with 429). */
-  'new_connections_per_ip',
+  | 'new_connections_per_ip'
   /** Concurrent connections of one user (close 4429). */
-  'connections_per_user',
+  | 'connections_per_user'
   /** Concurrent connections on this gateway. */
-  'connections_per_gateway',
+  | 'connections_per_gateway'
   /** A session that reached its maximum duration. */
-  'session_duration',
+  | 'session_duration'
   /** A client's send buffer past RTV_MAX_BACKPRESSURE_BYTES (slow consumer). */
-  'send_buffer',
-] as const;
-export type LimitKind = (typeof LIMIT_KINDS)[number];
+  | 'send_buffer';
 
 const SERVER_TYPES: ReadonlySet<string> = new Set(SERVER_MESSAGE_TYPES);
 const TYPE_PREFIX = '{"type":"';

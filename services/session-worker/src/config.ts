@@ -1,7 +1,9 @@
+import { SESSION_ENV } from '@rtv/bus';
 import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
 
 export const WORKER_ENV = {
   ...COMMON_ENV,
+  ...SESSION_ENV,
   RTV_WORKER_ID: {
     type: 'string',
     pattern: /^[A-Za-z0-9_.-]{1,64}$/,
@@ -68,12 +70,6 @@ export const WORKER_ENV = {
     max: 10_000,
     default: 200,
     doc: 'How often applied client seqs are acknowledged to gateways and saved (batched for all sessions)',
-  },
-  RTV_SESSION_TTL_MS: {
-    type: 'int',
-    min: 60_000,
-    default: 2 * 60 * 60 * 1000,
-    doc: 'TTL of session keys, refreshed while the session runs',
   },
   RTV_STREAM_MAXLEN: {
     type: 'int',

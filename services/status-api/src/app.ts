@@ -1,5 +1,6 @@
 import type { TokenVerifier } from '@rtv/auth';
-import { createKeys, createRedis, type Keys } from '@rtv/bus';
+import { createKeys, createRedis, type Keys, SessionRecords } from '@rtv/bus';
+import { httpError } from '@rtv/protocol';
 import { createRegistry, type Logger } from '@rtv/service-kit';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -96,7 +97,10 @@ export async function buildStatusApi(opts: StatusApiOptions): Promise<FastifyIns
   await app.register(statusRoutes, { snapshots: clusterState });
   await app.register(healthRoutes, { snapshots: clusterState, redis });
   await app.register(metricsRoutes, { registry });
-  await app.register(sessionRoutes, { redis, keys, verifier: opts.verifier });
+  await app.register(sessionRoutes, { records: new SessionRecords(redis, keys), verifier: opts.verifier });
   await app.register(openApiRoutes, { routes });
+  // Unknown routes answer like every other refusal: the error table's code and status.
+  const notFound = httpError('not_found');
+  app.setNotFoundHandler((_req, reply) => reply.code(notFound.status).send(notFound.payload));
   return app;
 }

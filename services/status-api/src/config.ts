@@ -1,9 +1,10 @@
-import { AUTH_ENV } from '@rtv/auth';
+import { AUTH_ENV, authSettingsFromConfig, createTokenVerifier, type TokenVerifier } from '@rtv/auth';
 import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
 
 export const STATUS_ENV = {
   ...COMMON_ENV,
   // Callers of the session history route authenticate like clients of the gateway's authenticated route.
+  // Only the credential variables: the gateway's origin list and connection limits mean nothing here.
   RTV_AUTH_JWT_SECRET: AUTH_ENV.RTV_AUTH_JWT_SECRET,
   RTV_AUTH_JWKS_URL: AUTH_ENV.RTV_AUTH_JWKS_URL,
   RTV_AUTH_ISSUER: AUTH_ENV.RTV_AUTH_ISSUER,
@@ -38,4 +39,28 @@ export type StatusConfig = ConfigOf<typeof STATUS_ENV>;
 
 export function loadStatusConfig(env: NodeJS.ProcessEnv = process.env): StatusConfig {
   return loadConfig('status-api', STATUS_ENV, env);
+}
+
+/**
+ * Every AUTH_ENV variable at its default: the status API does not read the gateway-only ones, but the shared
+ * settings parser takes the whole set.
+ */
+const AUTH_DEFAULTS = loadConfig('status-api', AUTH_ENV, {});
+
+/**
+ * The session history route's token verifier, or undefined when no credential kind is configured. Built by
+ * the gateway's own settings parser so both services refuse the same bad configuration (a JWT secret under
+ * 32 bytes, a JWKS URL without issuer and audience, malformed API keys) with a `ConfigError` that names the
+ * variable and never its value.
+ */
+export function verifierFromConfig(config: StatusConfig): TokenVerifier | undefined {
+  // The frame limit only sizes the gateway's per-connection byte burst, which the status API has none of.
+  const { verifier } = authSettingsFromConfig(
+    { ...AUTH_DEFAULTS, ...config },
+    { maxFrameBytes: 0 },
+    'status-api',
+  );
+  const configured =
+    verifier.jwtSecret !== undefined || verifier.jwksUrl !== undefined || (verifier.apiKeys?.length ?? 0) > 0;
+  return configured ? createTokenVerifier(verifier) : undefined;
 }

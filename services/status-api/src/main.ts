@@ -1,7 +1,6 @@
 import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
 import { buildStatusApi } from './app.js';
-import { verifierFromConfig } from './auth.js';
-import { loadStatusConfig } from './config.js';
+import { loadStatusConfig, verifierFromConfig } from './config.js';
 
 try {
   const config = loadStatusConfig();

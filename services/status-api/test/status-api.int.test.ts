@@ -292,6 +292,12 @@ describe('status API (real Redis)', () => {
     ).toBeGreaterThanOrEqual(1);
   });
 
+  it('answers an unknown route with the error table’s not_found', async () => {
+    const res = await app.inject({ url: '/api/v1/nope' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: { code: 'not_found', message: 'No such route' } });
+  });
+
   it('logs health changes as JSON lines with the service name', async () => {
     const lines: string[] = [];
     const logged = await buildStatusApi({

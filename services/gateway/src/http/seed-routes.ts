@@ -1,7 +1,13 @@
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { httpError, httpStatusLine } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 
 const FORWARDED = ['/api/v1/streaming/realtime/status', '/api/v1/streaming/realtime/health'] as const;
+
+/** Answered for the status API when it cannot be reached: `status` and `error` as in its own Redis-down reply. */
+const STATUS_API_UNREACHABLE = httpError('service_unavailable', 'The status service is unreachable');
+const UNAVAILABLE_BODY = JSON.stringify({ status: 'unavailable', ...STATUS_API_UNREACHABLE.payload });
+const NO_SUCH_ROUTE = httpError('not_found');
 
 /**
  * The seed's HTTP endpoints answer on the gateway's port too, so `localhost:8000` serves the whole seed API.
@@ -23,35 +29,20 @@ export function registerSeedRoutes(
         .then(async (upstream) => ({ status: upstream.status, body: await upstream.text() }))
         .catch((err: Error) => {
           log.warn({ err: err.message }, 'status API unreachable');
-          return {
-            status: 503,
-            body: JSON.stringify({
-              status: 'unavailable',
-              error: { code: 'service_unavailable', message: 'The status service is unreachable' },
-            }),
-          };
+          return { status: STATUS_API_UNREACHABLE.status, body: UNAVAILABLE_BODY };
         })
         .then(({ status, body }) => {
           if (aborted) return;
           res.cork(() => {
-            res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json').end(body);
+            res.writeStatus(httpStatusLine(status)).writeHeader('content-type', 'application/json').end(body);
           });
         });
     });
   }
   app.any('/*', (res: HttpResponse) => {
     res
-      .writeStatus('404 Not Found')
+      .writeStatus(NO_SUCH_ROUTE.statusLine)
       .writeHeader('content-type', 'application/json')
-      .end('{"error":{"code":"not_found","message":"No such route"}}');
+      .end(NO_SUCH_ROUTE.body);
   });
-}
-
-function statusLine(status: number): string {
-  const text: Record<number, string> = {
-    200: 'OK',
-    503: 'Service Unavailable',
-    500: 'Internal Server Error',
-  };
-  return `${status} ${text[status] ?? 'Status'}`;
 }

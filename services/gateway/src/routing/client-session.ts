@@ -1,6 +1,17 @@
-import type { WebSocket } from 'uWebSockets.js';
 import type { ConnectionRateLimiter, FloodGuard } from '@rtv/auth';
 import { FrameRing } from '@rtv/bus';
+
+/**
+ * What the gateway does with a client's socket: the part of uWS's `WebSocket` it uses. The uWS socket satisfies
+ * it as it is; a unit test can stand in a plain object that records what was sent.
+ */
+export interface ClientSocket {
+  send(message: string | Uint8Array, isBinary: boolean): unknown;
+  end(code: number, reason: string): void;
+  /** Runs `cb` with the socket's writes batched into one syscall. */
+  cork(cb: () => void): unknown;
+  getBufferedAmount(): number;
+}
 
 /** What uWS keeps per socket: the session, created at upgrade, and a resume request if there was one. */
 export interface SocketData {
@@ -32,7 +43,7 @@ export interface ClientSessionLimits {
  * (kept for replay to a new owner, DESIGN §4.3). Everything is bounded.
  */
 export class ClientSession {
-  ws: WebSocket<SocketData> | undefined;
+  ws: ClientSocket | undefined;
   closed = false;
   /** Worker id that owns the session, once bound. */
   owner: string | undefined;
@@ -102,4 +113,10 @@ export class ClientSession {
     this.epoch = epoch;
     this.pendingCount = 0;
   }
+}
+
+/** Closes the session's socket with `code` unless it is already closed; the socket's close handler does the rest. */
+export function closeClientSocket(session: ClientSession, code: number, reason: string): void {
+  if (session.closed || !session.ws) return;
+  session.ws.end(code, reason);
 }

@@ -1,7 +1,7 @@
-import type { WebSocket } from 'uWebSockets.js';
-import type { Keys, StreamWriter } from '@rtv/bus';
+import type { BusWriter, Keys } from '@rtv/bus';
 import {
   type BusLine,
+  CloseCode,
   decodeBatch,
   encodeClientFrameLine,
   encodeDetachLine,
@@ -11,12 +11,16 @@ import {
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import { errorCodeOf, type GatewayMetrics, serverFrameType } from '../metrics.js';
-import type { ClientSession, SocketData } from './client-session.js';
+import type { ClientSession } from './client-session.js';
+import type { ClientSessionRegistry } from './session-registry.js';
 
 export interface SessionRouterDeps {
   gatewayId: string;
   keys: Keys;
-  writer: StreamWriter;
+  /** `StreamWriter` in production; `MemoryBusWriter` in unit tests. */
+  writer: BusWriter;
+  /** The sessions open on this gateway; the router looks them up and unregisters them on end or detach. */
+  registry: ClientSessionRegistry;
   metrics: GatewayMetrics;
   log: Logger;
   maxBackpressureBytes: number;
@@ -34,7 +38,6 @@ export interface SessionRouterDeps {
  * the previous owner had not acknowledged; frames from an older epoch are dropped.
  */
 export class SessionRouter {
-  readonly sessions = new Map<string, ClientSession>();
   private readonly sentByType = new Map<
     string,
     { frames: { inc(n: number): void }; bytes: { inc(n: number): void } }
@@ -42,13 +45,9 @@ export class SessionRouter {
 
   constructor(private readonly deps: SessionRouterDeps) {}
 
-  add(session: ClientSession): void {
-    this.sessions.set(session.sid, session);
-  }
-
+  /** The client ended the session (or never got an owner): unregister it and tell the owner to end it. */
   remove(session: ClientSession, reason: string): void {
-    if (this.sessions.get(session.sid) !== session) return;
-    this.sessions.delete(session.sid);
+    if (!this.deps.registry.remove(session)) return;
     if (session.bindTimer) clearTimeout(session.bindTimer);
     if (session.owner !== undefined) {
       this.write(this.deps.keys.workerIn(session.owner), encodeEndLine(session.sid, reason));
@@ -57,8 +56,7 @@ export class SessionRouter {
 
   /** The client's socket dropped without ending the session: the owner keeps it for the resume grace. */
   detach(session: ClientSession): void {
-    if (this.sessions.get(session.sid) !== session) return;
-    this.sessions.delete(session.sid);
+    if (!this.deps.registry.remove(session)) return;
     if (session.bindTimer) clearTimeout(session.bindTimer);
     if (session.owner !== undefined)
       this.write(this.deps.keys.workerIn(session.owner), encodeDetachLine(session.sid, this.deps.gatewayId));
@@ -71,7 +69,7 @@ export class SessionRouter {
 
   /** Re-sends every unacknowledged frame to the owners (after Redis came back: writes may have been lost). */
   resendUnacked(): void {
-    for (const session of this.sessions.values()) {
+    for (const session of this.deps.registry.values()) {
       if (session.owner === undefined) continue;
       const stream = this.deps.keys.workerIn(session.owner);
       for (const line of session.unacked()) this.write(stream, line);
@@ -102,7 +100,7 @@ export class SessionRouter {
         if (payload === undefined) return;
         if (ageS >= 0) this.deps.metrics.framePath.observe(ageS);
         outgoing ??= new Map();
-        const session = this.sessions.get(line.sid)!;
+        const session = this.deps.registry.get(line.sid)!;
         const list = outgoing.get(session);
         if (list) list.push(payload);
         else outgoing.set(session, [payload]);
@@ -114,57 +112,63 @@ export class SessionRouter {
 
   /** Applies a control line; returns the payload to deliver for message lines. */
   private apply(line: BusLine): Buffer | undefined {
-    const { metrics, keys } = this.deps;
-    metrics.busLinesIn.inc({ op: line.op });
-    const session = this.sessions.get(line.sid);
+    this.deps.metrics.busLinesIn.inc({ op: line.op });
+    const session = this.deps.registry.get(line.sid);
     switch (line.op) {
-      case 'B': {
-        if (!session) {
-          // The client left before a worker picked the session up: tell that worker to let go.
-          this.write(keys.workerIn(line.wid), encodeEndLine(line.sid, 'client_gone'));
-          return undefined;
-        }
-        if (line.epoch <= session.epoch && session.owner !== undefined) return undefined;
-        const first = session.owner === undefined;
-        session.bind(line.wid, line.epoch);
-        if (first) {
-          if (session.bindTimer) clearTimeout(session.bindTimer);
-          session.bindTimer = undefined;
-          metrics.bindLatency.observe((Date.now() - session.openedAt) / 1000);
-        }
-        const stream = keys.workerIn(line.wid);
-        const unacked = session.unacked();
-        for (const pending of unacked) this.write(stream, pending);
-        if (!first) {
-          metrics.failovers.inc();
-          metrics.replayedFrames.inc(unacked.length);
-          this.deps.log.info({ sid: session.sid, owner: line.wid, epoch: line.epoch }, 'session re-bound');
-        }
+      case 'B':
+        if (session) this.bind(session, line);
+        // The client left before a worker picked the session up: tell that worker to let go.
+        else this.write(this.deps.keys.workerIn(line.wid), encodeEndLine(line.sid, 'client_gone'));
         return undefined;
-      }
-      case 'M': {
-        if (!session || session.closed) return undefined;
-        // Server frame seqs grow across owners (epoch · 2³² + n): older epochs are fenced off, repeats dropped.
-        if (line.epoch < session.epoch || line.seq <= session.deliveredSeq) {
-          metrics.staleDropped.inc();
-          return undefined;
-        }
-        session.deliveredSeq = line.seq;
-        if (session.wantSeq) return withSeq(line.payload, line.seq);
-        return line.payload;
-      }
-      case 'A': {
+      case 'M':
+        return session ? this.admitServerFrame(session, line) : undefined;
+      case 'A':
         if (session && line.epoch >= session.epoch) session.ack(line.seq);
         return undefined;
-      }
-      case 'X': {
+      case 'X':
         if (session && line.epoch >= session.epoch) this.deps.closeClient(session, line.code, line.reason);
         return undefined;
-      }
       default:
         // Gateway-bound streams never carry F/E lines; a misrouted one is ignored.
         return undefined;
     }
+  }
+
+  /**
+   * A worker owns the session from `line.epoch` on: route client frames to its stream and replay what no
+   * owner has acknowledged yet. A bind that is not newer than the current owner's is ignored.
+   */
+  private bind(session: ClientSession, line: BindLine): void {
+    const { metrics, keys } = this.deps;
+    if (line.epoch <= session.epoch && session.owner !== undefined) return;
+    const first = session.owner === undefined;
+    session.bind(line.wid, line.epoch);
+    if (first) {
+      if (session.bindTimer) clearTimeout(session.bindTimer);
+      session.bindTimer = undefined;
+      metrics.bindLatency.observe((Date.now() - session.openedAt) / 1000);
+    }
+    const stream = keys.workerIn(line.wid);
+    const unacked = session.unacked();
+    for (const pending of unacked) this.write(stream, pending);
+    if (!first) {
+      metrics.failovers.inc();
+      metrics.replayedFrames.inc(unacked.length);
+      this.deps.log.info({ sid: session.sid, owner: line.wid, epoch: line.epoch }, 'session re-bound');
+    }
+  }
+
+  /** The payload of a server frame for the client, or undefined when it is stale or a repeat. */
+  private admitServerFrame(session: ClientSession, line: MessageLine): Buffer | undefined {
+    if (session.closed) return undefined;
+    // Server frame seqs grow across owners (epoch · 2³² + n): older epochs are fenced off, repeats dropped.
+    if (line.epoch < session.epoch || line.seq <= session.deliveredSeq) {
+      this.deps.metrics.staleDropped.inc();
+      return undefined;
+    }
+    session.deliveredSeq = line.seq;
+    if (session.wantSeq) return withSeq(line.payload, line.seq);
+    return line.payload;
   }
 
   /** Sends payloads (views into the batch just read; uWS copies them) to one socket in one cork. */
@@ -175,7 +179,7 @@ export class SessionRouter {
     if (ws.getBufferedAmount() > this.deps.maxBackpressureBytes) {
       metrics.slowConsumers.inc();
       metrics.limitRejections.inc({ kind: 'send_buffer' });
-      this.deps.closeClient(session, 1008, 'slow consumer: send buffer full');
+      this.deps.closeClient(session, CloseCode.PolicyViolation, 'slow consumer: send buffer full');
       return;
     }
     ws.cork(() => {
@@ -221,7 +225,8 @@ export class SessionRouter {
   }
 }
 
-export type ClientSocket = WebSocket<SocketData>;
+type BindLine = Extract<BusLine, { op: 'B' }>;
+type MessageLine = Extract<BusLine, { op: 'M' }>;
 
 /** A server frame (a JSON object) with `"seq":n` added as its last member. */
 function withSeq(payload: Buffer, seq: number): Buffer {

@@ -4,6 +4,7 @@ import {
   FloodGuard,
   type UserConnectionLimiter,
 } from '@rtv/auth';
+import type { SessionRecords } from '@rtv/bus';
 import {
   CloseCode,
   closeCodeInfo,
@@ -17,15 +18,28 @@ import {
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import { type GatewayMetrics, serverFrameType } from '../metrics.js';
-import type { ClientSession, ClientSessionLimits, ResumeRequest } from '../routing/client-session.js';
+import {
+  type ClientSession,
+  type ClientSessionLimits,
+  closeClientSocket,
+  type ResumeRequest,
+} from '../routing/client-session.js';
 import type { ResumeTokens } from '../routing/resume-tokens.js';
+import type { ClientSessionRegistry } from '../routing/session-registry.js';
 import type { SessionRouter } from '../routing/session-router.js';
 import type { SessionStore } from '../routing/session-store.js';
+
+/** What the lifecycle uses of the session store (`SessionStore` in production). */
+export type LifecycleStore = Pick<SessionStore, 'create' | 'discardUnbound'> & {
+  readonly records: Pick<SessionRecords, 'attach' | 'markDetached'>;
+};
 
 export interface SessionLifecycleDeps {
   gatewayId: string;
   router: SessionRouter;
-  store: SessionStore;
+  /** The sessions open on this gateway: the lifecycle registers (and supersedes), the router unregisters. */
+  registry: ClientSessionRegistry;
+  store: LifecycleStore;
   tokens: ResumeTokens;
   metrics: GatewayMetrics;
   log: Logger;
@@ -33,7 +47,7 @@ export interface SessionLifecycleDeps {
   bindTimeoutMs: number;
   /** False while draining or while Redis is unreachable: new sockets are refused with 1013. */
   accepting: () => boolean;
-  userLimiter: UserConnectionLimiter;
+  userLimiter: Pick<UserConnectionLimiter, 'release'>;
   connectionRate: ConnectionRateLimits;
   /** Longest a connection may stay open (0 = unlimited). */
   maxSessionMs: number;
@@ -53,7 +67,7 @@ export class SessionLifecycle {
 
   private readonly lifetimeSweep: NodeJS.Timeout;
 
-  constructor(readonly deps: SessionLifecycleDeps) {
+  constructor(private readonly deps: SessionLifecycleDeps) {
     // One sweep for every connection instead of a timer each: a timer object per idle socket would cost
     // more memory than the rest of its state. It enforces the maximum duration and credential expiry.
     this.lifetimeSweep = setInterval(
@@ -76,7 +90,7 @@ export class SessionLifecycle {
   private endExpired(): void {
     const now = Date.now();
     const oldest = this.deps.maxSessionMs > 0 ? now - this.deps.maxSessionMs : Number.NEGATIVE_INFINITY;
-    for (const session of this.deps.router.sessions.values()) {
+    for (const session of this.deps.registry.values()) {
       if (session.closed) continue;
       if (session.openedAt <= oldest) {
         this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
@@ -111,8 +125,7 @@ export class SessionLifecycle {
   }
 
   close(session: ClientSession, code: number, reason: string): void {
-    if (session.closed || !session.ws) return;
-    session.ws.end(code, reason);
+    closeClientSocket(session, code, reason);
   }
 
   openNew(session: ClientSession, route: string): void {
@@ -156,16 +169,16 @@ export class SessionLifecycle {
       return;
     }
     // A newer socket for the same session wins: the older one is closed without ending the session.
-    const previous = deps.router.sessions.get(session.sid);
+    const previous = deps.registry.get(session.sid);
     if (previous && previous !== session) {
       previous.superseded = true;
-      deps.router.sessions.delete(previous.sid);
+      deps.registry.remove(previous);
       this.close(previous, CloseCode.Normal, 'superseded by a newer connection');
     }
     deps.metrics.connections.inc();
     deps.metrics.connectionsTotal.inc({ route });
-    deps.router.add(session);
-    deps.store.attach(session.sid, session.userId, deps.gatewayId).then(
+    deps.registry.add(session);
+    deps.store.records.attach(session.sid, session.userId, deps.gatewayId).then(
       (attached) => {
         if (session.closed) return;
         if (!attached) {
@@ -210,7 +223,7 @@ export class SessionLifecycle {
         deps.log.warn({ err: err.message }, 'could not release the per-user connection slot');
       });
     }
-    if (session.superseded || deps.router.sessions.get(session.sid) !== session) return;
+    if (session.superseded || !deps.registry.holds(session)) return;
     deps.metrics.connections.dec();
     deps.metrics.closes.inc({ code: String(code) });
     // A resumed socket that closes before the owner's bind arrived still speaks for a running session: the
@@ -231,7 +244,7 @@ export class SessionLifecycle {
       return;
     }
     deps.router.detach(session);
-    const write = deps.store.markDetached(session.sid, session.deliveredSeq).catch((err: Error) => {
+    const write = deps.store.records.markDetached(session.sid, session.deliveredSeq).catch((err: Error) => {
       deps.log.warn({ err: err.message, sid: session.sid }, 'could not mark session detached');
     });
     this.inflight.add(write);
@@ -240,18 +253,18 @@ export class SessionLifecycle {
 
   /** Tells every client the gateway is going away; `closeAll` follows after the drain grace. */
   announceDrain(): void {
-    for (const session of this.deps.router.sessions.values()) {
+    for (const session of this.deps.registry.values()) {
       this.send(session, encodeNotice('server_draining', NoticeCode.server_draining.message));
     }
   }
 
   closeAll(code: number, reason: string): void {
-    for (const session of [...this.deps.router.sessions.values()]) this.close(session, code, reason);
+    for (const session of this.deps.registry.snapshot()) this.close(session, code, reason);
   }
 
   /** Tells every client a dependency is degraded (once per outage). */
   announceDegraded(): void {
-    for (const session of this.deps.router.sessions.values()) {
+    for (const session of this.deps.registry.values()) {
       this.send(session, encodeError('service_unavailable', 'Session storage is unreachable; retrying'));
     }
   }
@@ -263,7 +276,7 @@ export class SessionLifecycle {
     }
     this.deps.metrics.connections.inc();
     this.deps.metrics.connectionsTotal.inc({ route });
-    this.deps.router.add(session);
+    this.deps.registry.add(session);
     return true;
   }
 

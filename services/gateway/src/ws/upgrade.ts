@@ -9,12 +9,11 @@ import {
   type TokenVerifier,
   type UserConnectionLimiter,
 } from '@rtv/auth';
-import { randomId } from '@rtv/bus';
+import { isSessionId, newSessionId } from '@rtv/bus';
+import { CloseCode, type HttpError, httpError } from '@rtv/protocol';
 import { type Logger, withTimeout } from '@rtv/service-kit';
 import type { GatewayMetrics } from '../metrics.js';
 import { ClientSession, type ClientSessionLimits, type SocketData } from '../routing/client-session.js';
-
-const SESSION_ID = /^sess_[0-9A-Za-z]{21}$/;
 
 export interface UpgradeDeps {
   auth: AuthSettings;
@@ -36,6 +35,20 @@ export interface UpgradeDeps {
 
 /** The per-user count must answer quickly; an upgrade never waits on a Redis that is not there. */
 const ACQUIRE_TIMEOUT_MS = 2000;
+
+/**
+ * Authentication refusals name the code and nothing else: which check failed goes to the logs and the
+ * `reason` metric label, never to a prober. The other refusals say what the client can fix.
+ */
+const UNAUTHORIZED = httpError('unauthorized', 'unauthorized');
+const FORBIDDEN = httpError('forbidden', 'forbidden');
+const TOO_MANY_NEW_CONNECTIONS = httpError('rate_limited', 'Too many new connections');
+const INVALID_PATH_USER = httpError(
+  'invalid_message',
+  'user_id must be 1-128 characters of A-Z a-z 0-9 _ . @ : -',
+  'user_id',
+);
+const VERIFIER_UNAVAILABLE = httpError('service_unavailable', 'try again later');
 
 /** What is copied out of the request before anything asynchronous happens (the request dies on return). */
 interface UpgradeRequest {
@@ -62,7 +75,23 @@ export function handleUpgrade(
   req: HttpRequest,
   context: us_socket_context_t,
 ): void {
-  const request: UpgradeRequest = {
+  const request = copyRequest(route, res, req);
+  const refused = checkBeforeCredentials(deps, route, request);
+  if (refused) {
+    refuse(deps, res, refused.reason, refused.refusal);
+    return;
+  }
+  if (route === 'anonymous') upgradeAnonymous(deps, request, res, context);
+  else verifyThenAdmit(deps, request, res, context);
+}
+
+/** Everything the decision needs, copied while `req` is valid (only inside the synchronous callback). */
+function copyRequest(
+  route: 'anonymous' | 'authenticated',
+  res: HttpResponse,
+  req: HttpRequest,
+): UpgradeRequest {
+  return {
     secKey: req.getHeader('sec-websocket-key'),
     secProtocol: req.getHeader('sec-websocket-protocol'),
     secExtensions: req.getHeader('sec-websocket-extensions'),
@@ -72,67 +101,79 @@ export function handleUpgrade(
     pathUser: route === 'anonymous' ? decodePathUser(req.getParameter(0)) : undefined,
     address: Buffer.from(res.getRemoteAddressAsText()).toString(),
   };
-  const { metrics, auth } = deps;
-  const refuse = (
-    status: string,
-    reason: string,
-    body = '{"error":{"code":"unauthorized","message":"unauthorized"}}',
-  ) => {
-    metrics.upgradesRejected.inc({ reason });
-    res.cork(() => res.writeStatus(status).writeHeader('content-type', 'application/json').end(body));
-  };
+}
 
+/** The checks that need no credential: address rate, origin, the anonymous switch and its path user. */
+function checkBeforeCredentials(
+  deps: UpgradeDeps,
+  route: 'anonymous' | 'authenticated',
+  request: UpgradeRequest,
+): { reason: string; refusal: HttpError } | undefined {
+  const { auth } = deps;
   if (!deps.ipLimiter.tryAcquire(request.address, Date.now())) {
-    metrics.limitRejections.inc({ kind: 'new_connections_per_ip' });
-    refuse(
-      '429 Too Many Requests',
-      'ip_rate',
-      '{"error":{"code":"rate_limited","message":"Too many new connections"}}',
-    );
-    return;
+    deps.metrics.limitRejections.inc({ kind: 'new_connections_per_ip' });
+    return { reason: 'ip_rate', refusal: TOO_MANY_NEW_CONNECTIONS };
   }
   if (!isOriginAllowed(request.origin === '' ? undefined : request.origin, auth.origins)) {
-    refuse('403 Forbidden', 'origin', '{"error":{"code":"forbidden","message":"forbidden"}}');
-    return;
+    return { reason: 'origin', refusal: FORBIDDEN };
   }
-  if (route === 'anonymous') {
-    if (!auth.allowAnonymous) {
-      refuse('403 Forbidden', 'anonymous_disabled', '{"error":{"code":"forbidden","message":"forbidden"}}');
-      return;
-    }
-    if (request.pathUser === undefined) {
-      refuse(
-        '400 Bad Request',
-        'invalid_user_id',
-        '{"error":{"code":"invalid_message","field":"user_id","message":"user_id must be 1-128 characters of A-Z a-z 0-9 _ . @ : -"}}',
-      );
-      return;
-    }
-    // Nothing here needs to wait, so the upgrade completes in this call (uWS's synchronous path); the
-    // per-user slot is taken right after open. An asynchronous upgrade inside a cork can make uWS close the
-    // fresh socket (uWebSockets issue #1928), so it is kept to the route that must verify a token first.
-    const data = socketData(deps, route, request, request.pathUser);
-    data.slotPending = true;
-    res.upgrade<SocketData>(
-      data,
-      request.secKey,
-      selectSubprotocol(request.secProtocol),
-      request.secExtensions,
-      context,
-    );
-    return;
-  }
+  if (route !== 'anonymous') return undefined;
+  if (!auth.allowAnonymous) return { reason: 'anonymous_disabled', refusal: FORBIDDEN };
+  if (request.pathUser === undefined) return { reason: 'invalid_user_id', refusal: INVALID_PATH_USER };
+  return undefined;
+}
 
+function refuse(
+  deps: UpgradeDeps,
+  res: HttpResponse,
+  reason: string,
+  refusal: HttpError = UNAUTHORIZED,
+): void {
+  deps.metrics.upgradesRejected.inc({ reason });
+  res.cork(() =>
+    res.writeStatus(refusal.statusLine).writeHeader('content-type', 'application/json').end(refusal.body),
+  );
+}
+
+/**
+ * Nothing here needs to wait, so the upgrade completes in this call (uWS's synchronous path); the per-user
+ * slot is taken right after open. An asynchronous upgrade inside a cork can make uWS close the fresh socket
+ * (uWebSockets issue #1928), so it is kept to the route that must verify a token first.
+ */
+function upgradeAnonymous(
+  deps: UpgradeDeps,
+  request: UpgradeRequest,
+  res: HttpResponse,
+  context: us_socket_context_t,
+): void {
+  const data = socketData(deps, 'anonymous', request, request.pathUser!);
+  data.slotPending = true;
+  res.upgrade<SocketData>(
+    data,
+    request.secKey,
+    selectSubprotocol(request.secProtocol),
+    request.secExtensions,
+    context,
+  );
+}
+
+/** The authenticated route: extract and verify the credential, then admit (asynchronously). */
+function verifyThenAdmit(
+  deps: UpgradeDeps,
+  request: UpgradeRequest,
+  res: HttpResponse,
+  context: us_socket_context_t,
+): void {
   const credentials = extractCredentials(
     { authorization: request.authorization, secWebSocketProtocol: request.secProtocol, query: request.query },
-    auth.extract,
+    deps.auth.extract,
   );
   if (!credentials.ok) {
-    refuse('401 Unauthorized', `credentials_${credentials.reason}`);
+    refuse(deps, res, `credentials_${credentials.reason}`);
     return;
   }
   if (!deps.verifier) {
-    refuse('401 Unauthorized', 'not_configured');
+    refuse(deps, res, 'not_configured');
     return;
   }
   let aborted = false;
@@ -143,33 +184,19 @@ export function handleUpgrade(
     (result) => {
       if (aborted) return;
       if (!result.ok) {
-        refuse(result.status === 403 ? '403 Forbidden' : '401 Unauthorized', result.reason);
+        refuse(deps, res, result.reason, result.status === 403 ? FORBIDDEN : UNAUTHORIZED);
         return;
       }
       const expiresAt =
         result.expiresAt !== undefined && deps.tokenExpiryGraceMs !== undefined
           ? result.expiresAt + deps.tokenExpiryGraceMs
           : 0;
-      void admit(
-        deps,
-        route,
-        request,
-        result.userId,
-        expiresAt,
-        credentials.echoProtocol,
-        res,
-        context,
-        () => aborted,
-      );
+      const admission = { userId: result.userId, expiresAt, protocol: credentials.echoProtocol };
+      void admit(deps, request, admission, res, context, () => aborted);
     },
     (err: Error) => {
       deps.log.warn({ err: err.message }, 'token verification failed');
-      if (!aborted)
-        refuse(
-          '503 Service Unavailable',
-          'verifier_error',
-          '{"error":{"code":"service_unavailable","message":"try again later"}}',
-        );
+      if (!aborted) refuse(deps, res, 'verifier_error', VERIFIER_UNAVAILABLE);
     },
   );
 }
@@ -183,14 +210,14 @@ function socketData(
 ): SocketData {
   const query = new URLSearchParams(request.query);
   const resumeSid = query.get('resume');
-  const sid = resumeSid !== null && SESSION_ID.test(resumeSid) ? resumeSid : randomId('sess_');
+  const sid = isSessionId(resumeSid) ? resumeSid : newSessionId();
   const session = new ClientSession(sid, userId, route, Date.now(), deps.sessionLimits);
   session.wantSeq = query.get('seq') === '1';
   const data: SocketData = { session };
   if (resumeSid !== null) {
     const lastSeq = Number(query.get('last_seq') ?? '');
     data.resume = {
-      valid: SESSION_ID.test(resumeSid),
+      valid: isSessionId(resumeSid),
       token: query.get('resume_token') ?? '',
       lastSeq: Number.isSafeInteger(lastSeq) && lastSeq > 0 ? lastSeq : undefined,
     };
@@ -210,11 +237,14 @@ export async function takeUserSlot(deps: UpgradeDeps, data: SocketData): Promise
     if (slot.ok) session.leaseId = slot.leaseId;
     else {
       deps.metrics.limitRejections.inc({ kind: 'connections_per_user' });
-      data.refuse = { code: 4429, message: `Too many connections for this user (limit ${slot.limit})` };
+      data.refuse = {
+        code: CloseCode.TooManyConnections,
+        message: `Too many connections for this user (limit ${slot.limit})`,
+      };
     }
   } catch (err) {
     deps.log.warn({ err: (err as Error).message }, 'per-user connection count unavailable');
-    data.refuse = { code: 1013, message: 'Service unavailable, retry later' };
+    data.refuse = { code: CloseCode.TryAgainLater, message: 'Service unavailable, retry later' };
   }
 }
 
@@ -224,25 +254,23 @@ export async function takeUserSlot(deps: UpgradeDeps, data: SocketData): Promise
  */
 async function admit(
   deps: UpgradeDeps,
-  route: 'anonymous' | 'authenticated',
   request: UpgradeRequest,
-  userId: string,
-  credentialExpiresAt: number,
-  protocol: string,
+  admission: { userId: string; expiresAt: number; protocol: string },
   res: HttpResponse,
   context: us_socket_context_t,
   aborted: () => boolean,
 ): Promise<void> {
-  const data = socketData(deps, route, request, userId);
-  data.session.credentialExpiresAt = credentialExpiresAt;
+  const data = socketData(deps, 'authenticated', request, admission.userId);
+  data.session.credentialExpiresAt = admission.expiresAt;
   await takeUserSlot(deps, data);
   if (aborted()) {
     const { session } = data;
-    if (session.leaseId) void deps.userLimiter.release(userId, session.leaseId).catch(() => undefined);
+    if (session.leaseId)
+      void deps.userLimiter.release(admission.userId, session.leaseId).catch(() => undefined);
     return;
   }
   res.cork(() => {
-    res.upgrade<SocketData>(data, request.secKey, protocol, request.secExtensions, context);
+    res.upgrade<SocketData>(data, request.secKey, admission.protocol, request.secExtensions, context);
   });
 }
 

@@ -1,4 +1,4 @@
-import { FrameRing, type Keys, type StreamWriter } from '@rtv/bus';
+import { type BusWriter, FrameRing, type HistoryItem, type Keys, type SessionState } from '@rtv/bus';
 import {
   type ClientMessage,
   CloseCode,
@@ -15,7 +15,7 @@ import {
   encodeSessionUpdate,
   encodeSpeechStarted,
   encodeSpeechStopped,
-  type FrameKind,
+  FrameKind,
   NoticeCode,
   nowSeconds,
   type SessionConfig,
@@ -31,13 +31,12 @@ import {
   publicErrorFor,
   TEXT_DELTA_EVENTS,
   TEXT_DONE_EVENTS,
-} from '../upstream/event-mapping.js';
+} from '../upstream/provider-events.js';
 import { ProviderSession, type ProviderSessionOptions } from '../upstream/provider-session.js';
-import type { HistoryItem, SessionState } from './session-state.js';
 
 export interface SessionRunnerDeps {
   keys: Keys;
-  writer: StreamWriter;
+  writer: BusWriter;
   log: Logger;
   metrics: WorkerMetrics;
   workerId: string;
@@ -156,7 +155,7 @@ export class SessionRunner {
       return;
     }
     this.appliedSeq = seq;
-    if (kind === 'a') {
+    if (kind === FrameKind.Audio) {
       if (this.provider.send(buildAudioAppend(payload))) this.deps.audioFramesToProvider.inc();
       else this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
       return;

@@ -1,10 +1,10 @@
+import type { HistoryItem } from '@rtv/bus';
 import type { SessionConfig } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerMetrics } from '../metrics.js';
-import type { HistoryItem } from '../sessions/session-state.js';
 import type { ConnectGate } from './connect-gate.js';
-import { buildHistoryItem, buildSessionUpdate, eventHead } from './event-mapping.js';
 import { ProviderConnectError, ProviderConnection, type ProviderShape } from './provider-connection.js';
+import { buildHistoryItem, buildSessionUpdate, eventHead } from './provider-events.js';
 
 export interface ProviderSessionOptions {
   url: string;

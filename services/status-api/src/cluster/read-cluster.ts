@@ -1,7 +1,7 @@
 import type { Keys } from '@rtv/bus';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { COUNT_STALLED_SCRIPT, STREAM_LAG_SCRIPT } from './scripts.js';
+import { STREAM_LAG_SCRIPT } from './scripts.js';
 
 /**
  * What the status API knows about the cluster at one instant, read from Redis. Field names are snake_case
@@ -217,17 +217,21 @@ export class ClusterReader {
     });
   }
 
-  /** Length and lag of each stream, and the session queue's counts (stalled included), in one round trip. */
+  /**
+   * Length and lag of each stream and the active job ids in one round trip (beside BullMQ's counts), then one
+   * EXISTS over those jobs' locks for the stalled count.
+   */
   private async streamsAndQueue(list: Array<{ key: string; readId: string }>) {
     const { redis, queue } = this.opts;
     const pipeline = redis.pipeline();
     for (const s of list) pipeline.eval(STREAM_LAG_SCRIPT, 1, s.key, s.readId, this.lagCountCap);
-    pipeline.eval(COUNT_STALLED_SCRIPT, 1, queue.keys.active!, queue.toKey(''), this.stalledScanCap);
+    pipeline.lrange(queue.keys.active!, 0, this.stalledScanCap - 1);
     const [exec, counts] = await Promise.all([
       pipeline.exec(),
       queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed'),
     ]);
     const replies = exec ?? [];
+    const stalled = await this.countStalled(replyOf<string[]>(replies, list.length));
     const now = this.now();
     const streams = new Map<string, StreamView | null>();
     list.forEach((s, i) => {
@@ -242,9 +246,20 @@ export class ClusterReader {
       prioritized: counts.prioritized ?? 0,
       paused: counts.paused ?? 0,
       failed: counts.failed ?? 0,
-      stalled: Number(replyOf<number>(replies, list.length)),
+      stalled,
     };
     return { streams, queue: queueView };
+  }
+
+  /**
+   * Active jobs whose lock is gone: their worker stopped renewing the lease (it died or hangs) and the session
+   * waits for BullMQ's stalled check to move it back to wait, where another worker takes it over. The lock keys
+   * are named as BullMQ names them; with a hash-tagged queue prefix they share one Redis Cluster slot.
+   */
+  private async countStalled(activeIds: readonly string[]): Promise<number> {
+    if (activeIds.length === 0) return 0;
+    const locks = activeIds.map((id) => `${this.opts.queue.toKey(id)}:lock`);
+    return activeIds.length - (await this.opts.redis.exists(...locks));
   }
 
   private streamView(reply: StreamLagReply, readId: string, now: number): StreamView | null {

@@ -1,5 +1,5 @@
-// Read-only Lua scripts of the cluster reader. Both count inside Redis, so a lagging stream or a large active
-// list costs the status API one small reply instead of a transfer of every entry.
+// Read-only Lua script of the cluster reader. It counts inside Redis, so a lagging stream costs the status API
+// one small reply instead of a transfer of every entry.
 
 /**
  * streamLag-1
@@ -19,22 +19,4 @@ local unread = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', tonum
 local oldestUnread = ''
 if unread[1] then oldestUnread = unread[1][1] end
 return {length, newestId, #unread, oldestUnread}
-`;
-
-/**
- * countStalledJobs-1
- * Input: KEYS[1] the BullMQ active list; ARGV[1] the queue's job key prefix (`<bull prefix>:<queue>:`);
- *   ARGV[2] the most active jobs to inspect.
- * Output: how many active jobs have no lock: their worker stopped renewing the lease (it died or hangs) and the
- *   session waits for BullMQ's stalled check to move it back to wait, where another worker takes it over.
- * The lock keys are derived from the job ids, as BullMQ's own scripts do; on Redis Cluster the queue prefix
- * carries a hash tag so they share the active list's slot.
- */
-export const COUNT_STALLED_SCRIPT = `
-local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-local stalled = 0
-for _, id in ipairs(ids) do
-  if redis.call('EXISTS', ARGV[1] .. id .. ':lock') == 0 then stalled = stalled + 1 end
-end
-return stalled
 `;

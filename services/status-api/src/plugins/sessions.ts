@@ -1,20 +1,19 @@
 import type { TokenVerifier } from '@rtv/auth';
-import type { Keys } from '@rtv/bus';
+import { isSessionId, type SessionRecords } from '@rtv/bus';
+import { httpError } from '@rtv/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { SEED_BASE } from '../paths.js';
 import { SessionErrorSchema, SessionHistorySchema } from '../schemas.js';
 
 export interface SessionRoutesOptions {
-  redis: Redis;
-  keys: Keys;
+  records: SessionRecords;
   /** Undefined when no JWT secret, JWKS or API key is configured: the route then refuses every caller. */
   verifier: TokenVerifier | undefined;
 }
 
-const SESSION_ID = /^sess_[0-9A-Za-z]{21}$/;
-const UNAUTHORIZED = { error: { code: 'unauthorized', message: 'unauthorized' } };
-const NOT_FOUND = { error: { code: 'session_not_found', message: 'No such session' } };
+/** Says nothing about which check failed (no credential, bad signature, unknown key). */
+const UNAUTHORIZED = httpError('unauthorized', 'unauthorized');
+const NOT_FOUND = httpError('session_not_found', 'No such session');
 
 /**
  * `GET …/sessions/{id}`: a session's state and its conversation so far, from Redis. The caller authenticates
@@ -39,43 +38,33 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRoutesOpt
       const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
       const auth = token && opts.verifier ? await opts.verifier.verify(token) : undefined;
       if (!auth?.ok) {
-        reply.code(401).header('www-authenticate', 'Bearer');
-        return UNAUTHORIZED;
+        reply.code(UNAUTHORIZED.status).header('www-authenticate', 'Bearer');
+        return UNAUTHORIZED.payload;
       }
       const sid = req.params.id;
-      if (!SESSION_ID.test(sid)) {
-        reply.code(404);
-        return NOT_FOUND;
+      const record = isSessionId(sid) ? await opts.records.read(sid) : undefined;
+      if (!record || (auth.via === 'jwt' && record.userId !== auth.userId)) {
+        reply.code(NOT_FOUND.status);
+        return NOT_FOUND.payload;
       }
-      const [hash, items] = await Promise.all([
-        opts.redis.hgetall(opts.keys.session(sid)),
-        opts.redis.lrange(opts.keys.sessionHistory(sid), 0, -1),
-      ]);
-      if (!hash.user || (auth.via === 'jwt' && hash.user !== auth.userId)) {
-        reply.code(404);
-        return NOT_FOUND;
-      }
-      const history = items.flatMap((raw) => {
-        try {
-          const item = JSON.parse(raw) as { role: string; type: string; text: string; at: number };
-          return [{ role: item.role, type: item.type, text: item.text, at: item.at / 1000 }];
-        } catch {
-          return [];
-        }
-      });
       return {
         session: {
           id: sid,
-          user_id: hash.user,
-          gateway: hash.gateway ?? null,
-          owner: hash.owner ?? null,
-          epoch: Number(hash.epoch ?? 0),
-          state: hash.state ?? 'unknown',
-          client: hash.client ?? 'attached',
-          created_at: Number(hash.created_ms ?? 0) / 1000,
-          config: hash.config ? (JSON.parse(hash.config) as Record<string, unknown>) : {},
+          user_id: record.userId,
+          gateway: record.gatewayId ?? null,
+          owner: record.owner ?? null,
+          epoch: record.epoch,
+          state: record.state,
+          client: record.client,
+          created_at: record.createdMs / 1000,
+          config: record.config,
         },
-        history,
+        history: record.history.map((item) => ({
+          role: item.role,
+          type: item.type,
+          text: item.text,
+          at: item.at / 1000,
+        })),
       };
     },
   );

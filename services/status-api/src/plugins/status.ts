@@ -1,9 +1,15 @@
+import { httpError } from '@rtv/protocol';
 import type { FastifyInstance } from 'fastify';
 import { evaluateHealth } from '../cluster/health.js';
 import type { ClusterSnapshot } from '../cluster/read-cluster.js';
 import type { SnapshotCache } from '../cluster/snapshot-cache.js';
 import { SEED_BASE } from '../paths.js';
 import { StatusSchema, UnavailableSchema } from '../schemas.js';
+
+const CLUSTER_UNREADABLE = httpError(
+  'service_unavailable',
+  'Cluster state is unavailable (Redis unreachable)',
+);
 
 export interface StatusRoutesOptions {
   snapshots: SnapshotCache<ClusterSnapshot>;
@@ -33,12 +39,12 @@ export async function statusRoutes(app: FastifyInstance, opts: StatusRoutesOptio
         snapshot = await opts.snapshots.get();
       } catch (err) {
         req.log.warn({ err: (err as Error).message }, 'cluster state unavailable');
-        reply.code(503);
+        reply.code(CLUSTER_UNREADABLE.status);
         return {
           status: 'unavailable',
           connections: 0,
           timestamp: Date.now() / 1000,
-          error: { code: 'service_unavailable', message: 'Cluster state is unavailable (Redis unreachable)' },
+          ...CLUSTER_UNREADABLE.payload,
         };
       }
       const { failing } = evaluateHealth(snapshot);

@@ -6,8 +6,8 @@ import {
   buildTextTurn,
   extractAudioDelta,
   publicErrorFor,
-  resolveShape,
-} from '../src/upstream/event-mapping.js';
+} from '../src/upstream/provider-events.js';
+import { resolveShape } from '../src/upstream/resolve-provider.js';
 
 const config: SessionConfig = {
   voice: 'verse',

@@ -2,8 +2,10 @@ import type { SessionConfig } from '@rtv/protocol';
 import type { ProviderShape } from './provider-connection.js';
 
 /**
- * Translation between the public protocol's session config and the provider's events, for both wire shapes.
- * Pure functions: the session runner owns the state.
+ * The provider's side of the wire, for both shapes (GA and beta): builds the client events the worker sends
+ * (`session.update`, audio appends, text turns, restored history items) and reads the few provider events
+ * that need more than a type check (audio deltas without parsing, text events, error codes). Pure functions:
+ * mapping provider events to the public protocol is the session runner's job, and it owns the state.
  */
 
 /**
@@ -166,14 +168,4 @@ export function publicErrorFor(
             : 'The speech provider reported an error',
       };
   }
-}
-
-/** Chooses the wire shape: explicit config wins; `auto` uses beta only for preview models off OpenAI's host. */
-export function resolveShape(setting: 'auto' | 'ga' | 'beta', model: string, url: string): ProviderShape {
-  if (setting !== 'auto') return setting;
-  const preview = /-realtime-preview/.test(model);
-  // OpenAI retired the beta shape (it answers beta_api_shape_disabled); preview ids still work there in GA
-  // shape. Other endpoints (the local engine, proxies, older deployments) get beta for preview models.
-  const openaiHost = new URL(url).hostname.endsWith('api.openai.com');
-  return preview && !openaiHost ? 'beta' : 'ga';
 }

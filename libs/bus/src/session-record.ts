@@ -1,0 +1,330 @@
+import type { SessionConfig } from '@rtv/protocol';
+import type { Redis } from 'ioredis';
+import { randomId } from './ids.js';
+import type { Keys } from './keys.js';
+import {
+  APPEND_HISTORY,
+  ATTACH_SESSION,
+  CLAIM_SESSION,
+  CREATE_SESSION,
+  MARK_DETACHED,
+  SAVE_CONFIG,
+  SAVE_PROGRESS,
+  SessionScript,
+  type SessionScriptClient,
+  type SessionScriptPipeline,
+} from './session-scripts.js';
+
+/**
+ * The session record (DESIGN §3): one hash per session (`keys.session(sid)`) and its conversation history
+ * (`keys.sessionHistory(sid)`), both in the `{sid}` hash slot. This module is the only place that knows the
+ * record's field names, its lifetime and the scripts that change it; the gateway, the worker and the status
+ * API all go through {@link SessionRecords}.
+ */
+
+/** Hash fields of the session record. The Lua scripts in `session-scripts.ts` use the same names. */
+export const SessionField = {
+  /** User id the session belongs to (a resume must present the same user). */
+  user: 'user',
+  /** Gateway the client is (or was last) attached to. */
+  gateway: 'gateway',
+  /** Worker that owns the session (holds its lease and provider socket). */
+  owner: 'owner',
+  /** Bumped by every claim; frames stamped with an older epoch are fenced off (DESIGN §4.8). */
+  epoch: 'epoch',
+  /** Last client frame seq the owner applied and saved. */
+  appliedSeq: 'seq',
+  /** The effective public session configuration, as JSON. */
+  config: 'config',
+  /** `queued` until a worker claims it, then `active`. */
+  state: 'state',
+  /** `attached` or `detached` (the client is between sockets, within the resume grace). */
+  client: 'client',
+  /** Last server frame seq the client's previous socket was sent (resume from there). */
+  clientSeq: 'client_seq',
+  /** Attach generation: numbers each connection's client frames above every earlier connection's. */
+  attach: 'attach',
+  /** When the session was created (Unix ms). */
+  createdMs: 'created_ms',
+  /** When the current owner claimed it (Unix ms). */
+  boundMs: 'bound_ms',
+} as const;
+
+/** How long a record lives without a refresh; the owner refreshes it while the session runs. */
+export const DEFAULT_SESSION_TTL_MS = 2 * 60 * 60 * 1000;
+
+/** Conversation items kept per session (the oldest are trimmed). */
+export const HISTORY_MAX_ITEMS = 200;
+
+/** The variable every service that writes session records reads (spread into its config schema). */
+export const SESSION_ENV = {
+  RTV_SESSION_TTL_MS: {
+    type: 'int',
+    min: 60_000,
+    default: DEFAULT_SESSION_TTL_MS,
+    doc: 'TTL of session records; set when a session is created and refreshed while it runs',
+  },
+} as const;
+
+const SESSION_ID_PATTERN = /^sess_[0-9A-Za-z]{21}$/;
+
+/** A new random session id (`sess_` + 21 base62 characters, about 125 bits). */
+export function newSessionId(): string {
+  return randomId('sess_');
+}
+
+/** True when `value` has the form of a session id (so it is safe to put in a key). */
+export function isSessionId(value: unknown): value is string {
+  return typeof value === 'string' && SESSION_ID_PATTERN.test(value);
+}
+
+/** What a session job carries in BullMQ: enough for any worker to find the record and open the session. */
+export interface SessionJobData {
+  sid: string;
+  userId: string;
+  gatewayId: string;
+  createdMs: number;
+}
+
+/** The record as the owning worker holds it after a claim. */
+export interface SessionState {
+  sid: string;
+  userId: string;
+  gatewayId: string;
+  /** This owner's epoch: bumped on every claim, stamped on every frame it sends (DESIGN §4.8). */
+  epoch: number;
+  config: SessionConfig;
+  /** Last client seq a previous owner applied (0 for a new session). */
+  lastSeq: number;
+  /** False while the client is between sockets (resume grace): frames are kept, not sent. */
+  clientAttached: boolean;
+}
+
+/** One conversation item of the history list. `at` is Unix ms. */
+export interface HistoryItem {
+  role: 'user' | 'assistant';
+  type: 'text';
+  text: string;
+  at: number;
+}
+
+/** A resuming client's view of the record after it re-attached. */
+export interface AttachResult {
+  owner: string | undefined;
+  generation: number;
+  /** Last server seq the previous socket was sent (0 when unknown). */
+  clientSeq: number;
+}
+
+/** The whole record as the status API reports it. */
+export interface SessionSnapshot {
+  sid: string;
+  userId: string;
+  gatewayId: string | undefined;
+  owner: string | undefined;
+  epoch: number;
+  state: string;
+  client: 'attached' | 'detached';
+  createdMs: number;
+  config: Record<string, unknown>;
+  history: HistoryItem[];
+}
+
+/** One session's progress for {@link SessionRecords.saveProgress}. */
+export interface ProgressEntry {
+  state: SessionState;
+  /** Highest client seq applied. */
+  seq: number;
+  workerId: string;
+}
+
+export interface SessionRecordsOptions {
+  /** @defaultValue {@link DEFAULT_SESSION_TTL_MS} */
+  ttlMs?: number;
+  /** @defaultValue {@link HISTORY_MAX_ITEMS} */
+  historyMaxItems?: number;
+}
+
+/**
+ * Reads and writes session records. Every change runs as one script (EVALSHA after the first call) that
+ * declares each key it touches in KEYS, all in the session's slot, so the same calls work on Redis Cluster.
+ * Called per connection, per claim, per progress tick and per history item, never per frame.
+ */
+export class SessionRecords {
+  private readonly redis: Redis & SessionScriptClient;
+  private readonly ttlMs: number;
+  private readonly historyMaxItems: number;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+    opts: SessionRecordsOptions = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? DEFAULT_SESSION_TTL_MS;
+    this.historyMaxItems = opts.historyMaxItems ?? HISTORY_MAX_ITEMS;
+    const scripts: Array<[SessionScript, string]> = [
+      [SessionScript.create, CREATE_SESSION],
+      [SessionScript.attach, ATTACH_SESSION],
+      [SessionScript.markDetached, MARK_DETACHED],
+      [SessionScript.claim, CLAIM_SESSION],
+      [SessionScript.saveProgress, SAVE_PROGRESS],
+      [SessionScript.appendHistory, APPEND_HISTORY],
+      [SessionScript.saveConfig, SAVE_CONFIG],
+    ];
+    // ioredis keeps the scripts per connection and re-loads them after a Redis restart (NOSCRIPT).
+    for (const [name, lua] of scripts) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+    }
+    this.redis = redis as Redis & SessionScriptClient;
+  }
+
+  /** Writes a new session's record (state `queued`, client attached). */
+  async create(data: SessionJobData, config: SessionConfig): Promise<void> {
+    await this.redis[SessionScript.create](
+      this.keys.session(data.sid),
+      data.userId,
+      data.gatewayId,
+      data.createdMs,
+      JSON.stringify(config),
+      this.ttlMs,
+    );
+  }
+
+  /**
+   * Re-attaches a session at `gatewayId` for a resuming client of `userId`, bumping the attach generation.
+   * Undefined when the session does not exist or belongs to another user.
+   */
+  async attach(sid: string, userId: string, gatewayId: string): Promise<AttachResult | undefined> {
+    const res = await this.redis[SessionScript.attach](this.keys.session(sid), userId, gatewayId);
+    if (!res) return undefined;
+    return { owner: res[0] ?? undefined, generation: Number(res[1]), clientSeq: Number(res[2] ?? 0) };
+  }
+
+  /** Records that the client's socket dropped and which server frame it was last sent (for resume). */
+  async markDetached(sid: string, deliveredSeq: number): Promise<void> {
+    await this.redis[SessionScript.markDetached](this.keys.session(sid), deliveredSeq);
+  }
+
+  /**
+   * Takes the session for `workerId`: bumps the epoch (fencing off any previous owner) and refreshes the TTL.
+   * Undefined when the record no longer exists.
+   */
+  async claim(sid: string, workerId: string): Promise<SessionState | undefined> {
+    const res = await this.redis[SessionScript.claim](
+      this.keys.session(sid),
+      workerId,
+      Date.now(),
+      this.ttlMs,
+    );
+    if (!res) return undefined;
+    const [epoch, gatewayId, userId, config, seq, client] = res;
+    if (!gatewayId || !userId || !config) return undefined;
+    return {
+      sid,
+      userId,
+      gatewayId,
+      epoch: Number(epoch),
+      config: JSON.parse(config) as SessionConfig,
+      lastSeq: Number(seq ?? 0),
+      clientAttached: client !== 'detached',
+    };
+  }
+
+  /**
+   * Persists applied seqs for many sessions in one pipeline and refreshes their TTLs; returns the sids whose
+   * lease was lost (a newer epoch holds the record). A missing record is re-created from the owner's state.
+   */
+  async saveProgress(entries: readonly ProgressEntry[]): Promise<string[]> {
+    if (entries.length === 0) return [];
+    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & SessionScriptPipeline;
+    for (const { state, seq, workerId } of entries) {
+      pipeline[SessionScript.saveProgress](
+        this.keys.session(state.sid),
+        state.epoch,
+        seq,
+        this.ttlMs,
+        workerId,
+        state.gatewayId,
+        state.userId,
+        JSON.stringify(state.config),
+      );
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const lost: string[] = [];
+    results.forEach(([err, ok], i) => {
+      if (!err && ok === 0) lost.push(entries[i]!.state.sid);
+    });
+    return lost;
+  }
+
+  /** Appends one conversation item, trimming the list to the newest `historyMaxItems`. */
+  async appendHistory(sid: string, item: HistoryItem): Promise<void> {
+    await this.redis[SessionScript.appendHistory](
+      this.keys.sessionHistory(sid),
+      JSON.stringify(item),
+      this.historyMaxItems,
+      this.ttlMs,
+    );
+  }
+
+  /** The conversation so far, oldest first; corrupt entries are skipped rather than failing a restore. */
+  async loadHistory(sid: string): Promise<HistoryItem[]> {
+    return parseHistory(await this.redis.lrange(this.keys.sessionHistory(sid), 0, -1));
+  }
+
+  /** Stores the effective configuration of a session that still exists. */
+  async saveConfig(sid: string, config: SessionConfig): Promise<void> {
+    await this.redis[SessionScript.saveConfig](this.keys.session(sid), JSON.stringify(config));
+  }
+
+  /** Deletes the record and its history (both keys share the session's slot). */
+  async remove(sid: string): Promise<void> {
+    await this.redis.del(this.keys.session(sid), this.keys.sessionHistory(sid));
+  }
+
+  /** The whole record with its history, or undefined when there is none. */
+  async read(sid: string): Promise<SessionSnapshot | undefined> {
+    const [hash, items] = await Promise.all([
+      this.redis.hgetall(this.keys.session(sid)),
+      this.redis.lrange(this.keys.sessionHistory(sid), 0, -1),
+    ]);
+    const userId = hash[SessionField.user];
+    if (!userId) return undefined;
+    return {
+      sid,
+      userId,
+      gatewayId: hash[SessionField.gateway],
+      owner: hash[SessionField.owner],
+      epoch: Number(hash[SessionField.epoch] ?? 0),
+      state: hash[SessionField.state] ?? 'unknown',
+      client: hash[SessionField.client] === 'detached' ? 'detached' : 'attached',
+      createdMs: Number(hash[SessionField.createdMs] ?? 0),
+      config: parseConfig(hash[SessionField.config]),
+      history: parseHistory(items),
+    };
+  }
+}
+
+function parseHistory(raw: readonly string[]): HistoryItem[] {
+  const items: HistoryItem[] = [];
+  for (const r of raw) {
+    try {
+      const item = JSON.parse(r) as HistoryItem;
+      if ((item.role === 'user' || item.role === 'assistant') && typeof item.text === 'string')
+        items.push(item);
+    } catch {
+      // A corrupt entry is skipped.
+    }
+  }
+  return items;
+}
+
+function parseConfig(raw: string | undefined): Record<string, unknown> {
+  if (!raw) return {};
+  try {
+    const value = JSON.parse(raw) as unknown;
+    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,104 @@
+// The session record on a real Redis: every script of libs/bus/src/session-scripts.ts through SessionRecords.
+import { createKeys, newSessionId, SessionField, SessionRecords } from '@rtv/bus';
+import { DEFAULT_SESSION_CONFIG } from '@rtv/protocol';
+import { createTestRedis, type TestRedis } from '@rtv/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+describe('SessionRecords on a real Redis', () => {
+  let t: TestRedis;
+  let records: SessionRecords;
+  let keys: ReturnType<typeof createKeys>;
+  const ttlMs = 90_000;
+  const job = (sid: string) => ({ sid, userId: 'alice', gatewayId: 'gw-1', createdMs: 1_700_000_000_000 });
+
+  beforeEach(async () => {
+    t = await createTestRedis('records');
+    keys = createKeys(t.prefix);
+    records = new SessionRecords(t.redis, keys, { ttlMs, historyMaxItems: 3 });
+  });
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  it('creates a queued record with a TTL, then a claim bumps the epoch and names the owner', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+    const key = keys.session(sid);
+    expect(await t.redis.hget(key, SessionField.state)).toBe('queued');
+    expect(await t.redis.pttl(key)).toBeGreaterThan(ttlMs - 5000);
+
+    const first = await records.claim(sid, 'wk-a');
+    expect(first).toMatchObject({ sid, userId: 'alice', gatewayId: 'gw-1', epoch: 1, lastSeq: 0 });
+    expect(first?.clientAttached).toBe(true);
+    expect(first?.config).toEqual(DEFAULT_SESSION_CONFIG);
+    const second = await records.claim(sid, 'wk-b');
+    expect(second?.epoch).toBe(2);
+    expect(await t.redis.hget(key, SessionField.owner)).toBe('wk-b');
+    expect(await records.claim(newSessionId(), 'wk-a')).toBeUndefined();
+  });
+
+  it('fences progress by epoch: the older owner learns it lost the lease', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+    const old = (await records.claim(sid, 'wk-a'))!;
+    const current = (await records.claim(sid, 'wk-b'))!;
+    const lost = await records.saveProgress([
+      { state: old, seq: 7, workerId: 'wk-a' },
+      { state: current, seq: 9, workerId: 'wk-b' },
+    ]);
+    expect(lost).toEqual([sid]);
+    expect(await t.redis.hget(keys.session(sid), SessionField.appliedSeq)).toBe('9');
+  });
+
+  it('re-creates a record that vanished (Redis restarted empty) from the owner’s progress', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG, voice: 'verse' });
+    const state = (await records.claim(sid, 'wk-a'))!;
+    await t.redis.del(keys.session(sid));
+    expect(await records.saveProgress([{ state, seq: 4, workerId: 'wk-a' }])).toEqual([]);
+    const again = await records.read(sid);
+    expect(again).toMatchObject({ userId: 'alice', owner: 'wk-a', epoch: 1, state: 'active' });
+    expect(again?.config.voice).toBe('verse');
+    expect(await t.redis.pttl(keys.session(sid))).toBeGreaterThan(0);
+  });
+
+  it('re-attaches only for the same user and bumps the attach generation each time', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+    await records.claim(sid, 'wk-a');
+    await records.markDetached(sid, 42);
+    expect((await records.read(sid))?.client).toBe('detached');
+    expect(await records.attach(sid, 'mallory', 'gw-2')).toBeUndefined();
+    expect(await records.attach(sid, 'alice', 'gw-2')).toEqual({
+      owner: 'wk-a',
+      generation: 1,
+      clientSeq: 42,
+    });
+    expect(await records.attach(sid, 'alice', 'gw-3')).toMatchObject({ generation: 2 });
+    const read = await records.read(sid);
+    expect(read).toMatchObject({ gatewayId: 'gw-3', client: 'attached' });
+  });
+
+  it('never resurrects a deleted record from a late detach or config write', async () => {
+    const sid = newSessionId();
+    await records.markDetached(sid, 1);
+    await records.saveConfig(sid, { ...DEFAULT_SESSION_CONFIG });
+    expect(await t.redis.exists(keys.session(sid))).toBe(0);
+    expect(await records.read(sid)).toBeUndefined();
+  });
+
+  it('keeps the newest history items, skips corrupt ones, and removes both keys together', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+    for (const text of ['one', 'two', 'three', 'four']) {
+      await records.appendHistory(sid, { role: 'user', type: 'text', text, at: 1 });
+    }
+    await t.redis.rpush(keys.sessionHistory(sid), '{not json');
+    expect((await records.loadHistory(sid)).map((i) => i.text)).toEqual(['two', 'three', 'four']);
+    expect(await t.redis.pttl(keys.sessionHistory(sid))).toBeGreaterThan(ttlMs - 5000);
+    await records.saveConfig(sid, { ...DEFAULT_SESSION_CONFIG, voice: 'ash' });
+    expect((await records.read(sid))?.config.voice).toBe('ash');
+    await records.remove(sid);
+    expect(await t.redis.exists(keys.session(sid), keys.sessionHistory(sid))).toBe(0);
+  });
+});

@@ -1,0 +1,50 @@
+import { DEFAULT_FRAME_LIMITS } from '@rtv/protocol';
+import type { GatewayConfig } from '../config.js';
+import type { GatewayReadiness } from '../readiness.js';
+import { RedisOutageWatch } from '../redis-outage-watch.js';
+import { ResumeTokens } from '../routing/resume-tokens.js';
+import type { GatewayWiring, RoutingPlane } from '../routing/routing-plane.js';
+import { createConnectionAdmission } from './connection-admission.js';
+import { ClientFrameIntake } from './frame-intake.js';
+import { SessionLifecycle } from './session-lifecycle.js';
+
+/**
+ * The client side: resume tokens, upgrade admission and limits, the session lifecycle and the frame intake,
+ * plus the watch that tells open clients about a Redis outage and replays after it.
+ */
+export async function createClientSide(
+  config: GatewayConfig,
+  wiring: GatewayWiring & { readiness: GatewayReadiness; routing: RoutingPlane },
+) {
+  const { id, keys, redis, metrics, log, readiness, routing } = wiring;
+  const sessionLimits = {
+    pendingMaxFrames: config.RTV_PENDING_MAX_FRAMES,
+    replayMaxBytes: config.RTV_REPLAY_MAX_BYTES,
+  };
+  const tokens = await ResumeTokens.create({
+    secret: config.RTV_RESUME_SECRET,
+    redis: redis.commands,
+    key: keys.resumeSecret(),
+    ttlS: config.RTV_RESUME_TOKEN_TTL_S,
+  });
+  const admission = createConnectionAdmission(config, redis.commands, keys, sessionLimits, metrics, log);
+  const lifecycle = new SessionLifecycle({
+    gatewayId: id,
+    router: routing.router,
+    registry: routing.registry,
+    store: routing.store,
+    tokens,
+    metrics,
+    log,
+    sessionLimits,
+    bindTimeoutMs: config.RTV_BIND_TIMEOUT_MS,
+    accepting: () => readiness.accepting(),
+    userLimiter: admission.upgrade.userLimiter,
+    connectionRate: admission.connectionRate,
+    maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
+  });
+  const limits = { ...DEFAULT_FRAME_LIMITS, maxFrameBytes: config.RTV_MAX_FRAME_BYTES };
+  const intake = new ClientFrameIntake({ router: routing.router, client: lifecycle, metrics, limits });
+  new RedisOutageWatch({ redis: redis.commands, readiness, lifecycle, ...routing, log }).start();
+  return { admission, lifecycle, intake };
+}

@@ -1,0 +1,67 @@
+import {
+  authSettingsFromConfig,
+  type ConnectionRateLimits,
+  createTokenVerifier,
+  NewConnectionLimiter,
+  UserConnectionLimiter,
+} from '@rtv/auth';
+import type { Keys } from '@rtv/bus';
+import type { Logger } from '@rtv/service-kit';
+import type { Redis } from 'ioredis';
+import type { GatewayConfig } from '../config.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { ClientSessionLimits } from '../routing/client-session.js';
+import type { UpgradeDeps } from './upgrade.js';
+
+export interface ConnectionAdmission {
+  /** What `handleUpgrade` decides with: credentials, origins, per-address and per-user limits. */
+  upgrade: UpgradeDeps;
+  /** Per-connection message and byte rates, spent by every client frame. */
+  connectionRate: ConnectionRateLimits;
+}
+
+/**
+ * Who may connect and how fast (DESIGN §4.6, docs/security.md), from the configuration: the token verifier
+ * (none when no secret, JWKS or API key is configured, which refuses the authenticated route), the per-address
+ * and cluster-wide per-user connection limits, and the per-connection rates. Starts the per-user lease renewal.
+ */
+export function createConnectionAdmission(
+  config: GatewayConfig,
+  redis: Redis,
+  keys: Keys,
+  sessionLimits: ClientSessionLimits,
+  metrics: GatewayMetrics,
+  log: Logger,
+): ConnectionAdmission {
+  const auth = authSettingsFromConfig(config, { maxFrameBytes: config.RTV_MAX_FRAME_BYTES }, 'gateway');
+  const verifierConfigured =
+    auth.verifier.jwtSecret !== undefined ||
+    auth.verifier.jwksUrl !== undefined ||
+    (auth.verifier.apiKeys?.length ?? 0) > 0;
+  if (!verifierConfigured) {
+    log.warn(
+      'no RTV_AUTH_JWT_SECRET, RTV_AUTH_JWKS_URL or RTV_AUTH_API_KEYS: the authenticated route refuses every connection',
+    );
+  }
+  if (auth.allowAnonymous)
+    log.info('the anonymous route /api/v1/streaming/realtime/{user_id} is on (RTV_ALLOW_ANONYMOUS)');
+  const userLimiter = new UserConnectionLimiter({
+    redis,
+    keys,
+    maxPerUser: auth.maxConnectionsPerUser,
+    onError: (err: Error) => log.warn({ err: err.message }, 'per-user connection lease renewal failed'),
+  });
+  userLimiter.start();
+  const upgrade: UpgradeDeps = {
+    auth,
+    verifier: verifierConfigured ? createTokenVerifier(auth.verifier) : undefined,
+    userLimiter,
+    ipLimiter: new NewConnectionLimiter({ maxPerWindow: auth.maxNewConnectionsPerIp }),
+    redisReady: () => redis.status === 'ready',
+    tokenExpiryGraceMs: config.RTV_CLOSE_ON_TOKEN_EXPIRY ? (auth.verifier.clockSkewMs ?? 30_000) : undefined,
+    metrics,
+    log,
+    sessionLimits,
+  };
+  return { upgrade, connectionRate: auth.connectionRate };
+}

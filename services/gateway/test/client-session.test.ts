@@ -1,0 +1,140 @@
+import { decodeLine, encodeClientFrameLine, FrameKind } from '@rtv/protocol';
+import { describe, expect, it } from 'vitest';
+import { ClientSession, type ClientSessionLimits } from '../src/routing/client-session.js';
+
+const SID = 'sess_client_1';
+
+function session(limits: Partial<ClientSessionLimits> = {}): ClientSession {
+  return new ClientSession(SID, 'user_1', 'anonymous', 0, {
+    pendingMaxFrames: 100,
+    replayMaxBytes: 64 * 1024,
+    ...limits,
+  });
+}
+
+/** A client audio frame line whose payload is `audio`. */
+const audioLine = (audio: string) => (seq: number) => encodeClientFrameLine(SID, seq, FrameKind.Audio, audio);
+
+/** The seqs of unacknowledged lines, decoded. */
+function unackedSeqs(s: ClientSession): number[] {
+  return s.unacked().map((line) => {
+    const decoded = decodeLine(line);
+    if (typeof decoded === 'string' || decoded.op !== 'F') throw new Error(`not a frame line: ${decoded}`);
+    return decoded.seq;
+  });
+}
+
+describe('ClientSession', () => {
+  it('numbers frames 1, 2, 3… and hands the line built for that seq back', () => {
+    const s = session();
+    s.bind('wk-1', 1);
+    const seen: number[] = [];
+    for (const audio of ['AAAA', 'BBBB', 'CCCC']) {
+      const out = s.record((seq) => {
+        seen.push(seq);
+        return audioLine(audio)(seq);
+      });
+      expect(out?.evicted).toBe(0);
+      expect(decodeLine(out!.line)).toMatchObject({ op: 'F', sid: SID, seq: seen.at(-1), kind: 'a' });
+    }
+    expect(seen).toEqual([1, 2, 3]);
+    expect(s.seq).toBe(3);
+    expect(unackedSeqs(s)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses frames beyond the pending budget before a bind without using up a seq; the bind resets it', () => {
+    const s = session({ pendingMaxFrames: 3 });
+    for (let i = 0; i < 3; i++) expect(s.record(audioLine('AAAA'))).toBeDefined();
+    let built = 0;
+    expect(
+      s.record((seq) => {
+        built++;
+        return audioLine('BBBB')(seq);
+      }),
+    ).toBeUndefined();
+    expect(built).toBe(0);
+    expect(s.seq).toBe(3);
+
+    s.bind('wk-1', 2);
+    expect(s.owner).toBe('wk-1');
+    expect(s.epoch).toBe(2);
+    // Bound: no pending limit (the replay ring's byte budget is what bounds it now).
+    for (let i = 0; i < 5; i++) expect(s.record(audioLine('CCCC'))).toBeDefined();
+    expect(s.seq).toBe(8);
+    expect(unackedSeqs(s)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('a bind by a new owner (takeover) keeps the unacknowledged lines for replay to it', () => {
+    const s = session();
+    s.bind('wk-1', 1);
+    for (const c of ['A', 'B', 'C']) s.record(audioLine(c.repeat(4)));
+    s.ack(1);
+    s.bind('wk-2', 2);
+    expect([s.owner, s.epoch, s.ackedSeq]).toEqual(['wk-2', 2, 1]);
+    expect(unackedSeqs(s)).toEqual([2, 3]);
+  });
+
+  it('evicts the oldest unacknowledged lines beyond replayMaxBytes and reports how many', () => {
+    const first = audioLine('A'.repeat(24))(1).byteLength;
+    // Room for exactly two lines of this size (every line has the same length: one-digit seqs).
+    const s = session({ replayMaxBytes: Math.floor(first * 2.5) });
+    s.bind('wk-1', 1);
+    const evicted = ['A', 'B', 'C', 'D', 'E'].map((c) => s.record(audioLine(c.repeat(24)))!.evicted);
+    expect(evicted).toEqual([0, 0, 1, 1, 1]);
+    expect(unackedSeqs(s)).toEqual([4, 5]);
+    expect(s.unacked().map((l) => l.toString())).toEqual([
+      audioLine('D'.repeat(24))(4).toString(),
+      audioLine('E'.repeat(24))(5).toString(),
+    ]);
+  });
+
+  it('a single line larger than the whole replay budget is not kept and evicts everything before it', () => {
+    const s = session({ replayMaxBytes: 100 });
+    s.bind('wk-1', 1);
+    s.record(audioLine('AAAA'));
+    s.record(audioLine('BBBB'));
+    const out = s.record(audioLine('C'.repeat(200)));
+    expect(out?.evicted).toBe(3);
+    expect(out?.line.byteLength).toBeGreaterThan(200);
+    expect(s.unacked()).toEqual([]);
+    s.record(audioLine('DDDD'));
+    expect(unackedSeqs(s)).toEqual([4]);
+  });
+
+  it('ack drops lines through the acknowledged seq; older or repeated acks change nothing', () => {
+    const s = session();
+    s.bind('wk-1', 1);
+    for (const c of ['A', 'B', 'C', 'D', 'E']) s.record(audioLine(c.repeat(8)));
+    s.ack(3);
+    expect(s.ackedSeq).toBe(3);
+    expect(unackedSeqs(s)).toEqual([4, 5]);
+    s.ack(2);
+    s.ack(3);
+    expect(s.ackedSeq).toBe(3);
+    expect(unackedSeqs(s)).toEqual([4, 5]);
+    s.record(audioLine('FFFFFFFF'));
+    s.ack(5);
+    expect(unackedSeqs(s)).toEqual([6]);
+    s.ack(6);
+    expect(s.unacked()).toEqual([]);
+  });
+
+  it('unacked lines come oldest first, as copies the caller may change', () => {
+    const s = session();
+    expect(s.unacked()).toEqual([]);
+    s.ack(1); // an ack before any frame is harmless
+    for (const c of ['A', 'B', 'C']) s.record(audioLine(c.repeat(4)));
+    const copies = s.unacked();
+    expect(copies.map((l) => l.toString())).toEqual([
+      audioLine('AAAA')(1).toString(),
+      audioLine('BBBB')(2).toString(),
+      audioLine('CCCC')(3).toString(),
+    ]);
+    copies[0]!.fill(0);
+    expect(s.unacked()[0]!.toString()).toBe(audioLine('AAAA')(1).toString());
+    // The line handed back by record() is not the ring's copy either.
+    const out = s.record(audioLine('DDDD'))!;
+    out.line.fill(0);
+    expect(s.unacked()[3]!.toString()).toBe(audioLine('DDDD')(4).toString());
+  });
+});

@@ -1,0 +1,177 @@
+import { CloseCode, encodeBindLine, FrameKind } from '@rtv/protocol';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { batch, counterValue, createHarness, type Harness, socketOf } from './helpers.js';
+
+const SID = 'sess_lllllllllllllllllllll';
+
+let harness: Harness | undefined;
+
+function setup(...args: Parameters<typeof createHarness>): Harness {
+  harness = createHarness(...args);
+  return harness;
+}
+
+afterEach(() => {
+  harness?.lifecycle.dispose();
+  harness = undefined;
+  vi.useRealTimers();
+});
+
+/** Lets the store's promises settle. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('SessionLifecycle: new sessions', () => {
+  it('registers a new session, sends session.created with a resume token and queues the session', async () => {
+    const h = setup();
+    const session = h.connect(SID);
+    h.lifecycle.openNew(session, 'anonymous');
+    expect(h.registry.get(SID)).toBe(session);
+    const created = socketOf(session).messages()[0]!;
+    expect(created).toMatchObject({ type: 'session.created', session: { id: SID, user_id: 'user_1' } });
+    const token = (created.session as { resume_token: string }).resume_token;
+    expect(h.tokens.verify(token, SID, 'user_1')).toBe('ok');
+    await settle();
+    expect(h.store.created.map((d) => d.sid)).toEqual([SID]);
+    expect(await counterValue(h.metrics.connectionsTotal, { route: 'anonymous' })).toBe(1);
+  });
+
+  it('refuses a socket with 1013 while not accepting (draining or Redis away)', () => {
+    const h = setup();
+    h.accepting = false;
+    const session = h.connect(SID);
+    h.lifecycle.openNew(session, 'anonymous');
+    expect(socketOf(session).ended?.code).toBe(CloseCode.TryAgainLater);
+    expect(h.registry.count()).toBe(0);
+  });
+
+  it('a socket that closes before any worker bound it discards the session', async () => {
+    const h = setup();
+    const session = h.connect(SID);
+    h.lifecycle.openNew(session, 'anonymous');
+    session.ws?.end(CloseCode.GoingAway, 'bye');
+    expect(h.registry.count()).toBe(0);
+    await settle();
+    expect(h.store.discarded).toEqual([SID]);
+    expect(h.writer.streamNames()).toEqual([]);
+  });
+
+  it('a dropped socket of a bound session detaches it (D line, record marked); 1000 ends it (E line)', async () => {
+    const h = setup();
+    const dropped = h.connect(SID);
+    h.lifecycle.openNew(dropped, 'anonymous');
+    h.router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    dropped.ws?.end(CloseCode.AbnormalClosure, 'gone');
+    await h.lifecycle.settle();
+    expect(h.writer.lines(h.keys.workerIn('wk-1'))).toEqual([{ op: 'D', sid: SID, gid: 'gw-test' }]);
+    expect(h.store.detached).toEqual([{ sid: SID, deliveredSeq: 0 }]);
+
+    const ended = h.connect('sess_eeeeeeeeeeeeeeeeeeeee');
+    h.lifecycle.openNew(ended, 'anonymous');
+    h.router.onBatch(batch(encodeBindLine(ended.sid, 'wk-2', 1)));
+    ended.ws?.end(CloseCode.Normal, 'done');
+    expect(h.writer.lines(h.keys.workerIn('wk-2'))).toEqual([
+      { op: 'E', sid: ended.sid, reason: 'client_closed' },
+    ]);
+    expect(h.registry.count()).toBe(0);
+  });
+});
+
+describe('SessionLifecycle: resume', () => {
+  it('a resume supersedes the older socket: the registry holds the new one; the old close neither ends nor detaches', async () => {
+    const h = setup();
+    const older = h.connect(SID);
+    h.lifecycle.openNew(older, 'anonymous');
+    h.router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    h.router.forward(older, FrameKind.Json, '{"type":"response.create"}');
+    h.store.attachResult = { owner: 'wk-1', generation: 2, clientSeq: 5 };
+
+    const newer = h.connect(SID);
+    const token = h.tokens.issue(SID, 'user_1');
+    h.lifecycle.openResumed(newer, { valid: true, token, lastSeq: undefined }, 'anonymous');
+
+    expect(h.registry.get(SID)).toBe(newer);
+    expect(older.superseded).toBe(true);
+    expect(socketOf(older).ended).toEqual({
+      code: CloseCode.Normal,
+      reason: 'superseded by a newer connection',
+    });
+    await settle();
+    // The old socket's close (1000, which would end a session) wrote neither E nor D.
+    expect(h.writer.lines(h.keys.workerIn('wk-1')).map((l) => l.op)).toEqual(['F', 'R']);
+    expect(h.writer.lines(h.keys.workerIn('wk-1'))[1]).toEqual({
+      op: 'R',
+      sid: SID,
+      gid: 'gw-test',
+      lastSeq: 5,
+    });
+    expect(h.store.detached).toEqual([]);
+    expect(newer.seq).toBe(2 * 2 ** 32);
+    expect(socketOf(newer).messages()[0]).toMatchObject({ type: 'session.created' });
+    expect(await counterValue(h.metrics.resumes)).toBe(1);
+  });
+
+  it('a resume with a token for another session is refused with session_not_found (4404)', async () => {
+    const h = setup();
+    const session = h.connect(SID);
+    const token = h.tokens.issue('sess_otherotherotherother', 'user_1');
+    h.lifecycle.openResumed(session, { valid: true, token, lastSeq: undefined }, 'anonymous');
+    expect(socketOf(session).errorCodes()).toEqual(['session_not_found']);
+    expect(socketOf(session).ended?.code).toBe(CloseCode.SessionNotFound);
+    expect(h.registry.count()).toBe(0);
+    expect(await counterValue(h.metrics.resumesRejected, { reason: 'mismatch' })).toBe(1);
+  });
+});
+
+describe('SessionLifecycle: lifetime sweep and shutdown', () => {
+  it('ends a session past the maximum duration with session_expired and close 4408', () => {
+    vi.useFakeTimers();
+    const h = setup({ lifecycle: { maxSessionMs: 1000 } });
+    const session = h.connect(SID);
+    h.lifecycle.openNew(session, 'anonymous');
+    h.router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    vi.advanceTimersByTime(900);
+    expect(socketOf(session).ended).toBeUndefined();
+    vi.advanceTimersByTime(400);
+    expect(socketOf(session).errorCodes()).toEqual(['session_expired']);
+    expect(socketOf(session).ended?.code).toBe(CloseCode.SessionTimeout);
+    expect(socketOf(session).ended?.code).toBe(4408);
+    // 4408 is terminal: the session is ended at its owner, not kept for a resume.
+    expect(h.writer.lines(h.keys.workerIn('wk-1'))).toEqual([{ op: 'E', sid: SID, reason: 'client_closed' }]);
+  });
+
+  it('ends a connection whose credential expired with unauthorized and close 4401', () => {
+    vi.useFakeTimers();
+    const h = setup();
+    const session = h.connect(SID);
+    session.credentialExpiresAt = Date.now() + 1500;
+    h.lifecycle.openNew(session, 'authenticated');
+    vi.advanceTimersByTime(1000);
+    expect(socketOf(session).ended).toBeUndefined();
+    vi.advanceTimersByTime(1000);
+    expect(socketOf(session).errorCodes()).toEqual(['unauthorized']);
+    expect(socketOf(session).ended?.code).toBe(CloseCode.Unauthorized);
+  });
+
+  it('announceDrain warns every client; closeAll closes every socket even though each close unregisters', () => {
+    const h = setup();
+    const sessions = [
+      'sess_aaaaaaaaaaaaaaaaaaaaa',
+      'sess_bbbbbbbbbbbbbbbbbbbbb',
+      'sess_ccccccccccccccccccccc',
+    ].map((sid) => {
+      const s = h.connect(sid);
+      h.lifecycle.openNew(s, 'anonymous');
+      return s;
+    });
+    h.lifecycle.announceDrain();
+    h.lifecycle.closeAll(CloseCode.ServiceRestart, 'server restarting: resume the session');
+    for (const s of sessions) {
+      expect(socketOf(s).messages().at(-1)).toMatchObject({
+        type: 'session.notice',
+        notice: { code: 'server_draining' },
+      });
+      expect(socketOf(s).ended?.code).toBe(CloseCode.ServiceRestart);
+    }
+    expect(h.registry.count()).toBe(0);
+  });
+});

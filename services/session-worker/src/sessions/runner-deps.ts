@@ -1,0 +1,62 @@
+import type { BusWriter, Keys, SessionRecords } from '@rtv/bus';
+import type { Logger } from '@rtv/service-kit';
+import type { WorkerConfig } from '../config.js';
+import type { WorkerMetrics } from '../metrics.js';
+import { ConnectGate } from '../upstream/connect-gate.js';
+import type { ResolvedProvider } from '../upstream/resolve-provider.js';
+import type { SessionRunnerDeps } from './session-runner.js';
+
+export interface RunnerDepsOptions {
+  config: WorkerConfig;
+  workerId: string;
+  keys: Keys;
+  writer: BusWriter;
+  records: SessionRecords;
+  provider: ResolvedProvider;
+  metrics: WorkerMetrics;
+  log: Logger;
+  /** Told whether each provider connect attempt succeeded (published in the heartbeat). */
+  onProviderConnect: (ok: boolean) => void;
+}
+
+/**
+ * What every `SessionRunner` of this process shares: the bus writer, the provider settings behind one connect
+ * gate, the pre-bound hot-path counters, and the session record's history and config writes. Record writes are
+ * fire-and-forget from the runner's view: a failure is logged, the session goes on.
+ */
+export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
+  const { config, records, metrics, log, provider } = opts;
+  const connectGate = new ConnectGate(config.RTV_PROVIDER_CONNECT_CONCURRENCY, (waiting) =>
+    metrics.providerConnectsWaiting.set(waiting),
+  );
+  return {
+    keys: opts.keys,
+    writer: opts.writer,
+    log,
+    metrics,
+    workerId: opts.workerId,
+    provider: {
+      connectGate,
+      url: provider.url,
+      model: provider.model,
+      apiKey: provider.apiKey,
+      shape: provider.shape,
+      renewAfterMs: config.RTV_PROVIDER_RENEW_MS,
+      maxAttempts: config.RTV_PROVIDER_MAX_ATTEMPTS,
+    },
+    resumeGraceMs: config.RTV_RESUME_GRACE_MS,
+    resumeBufferBytes: config.RTV_RESUME_BUFFER_BYTES,
+    audioFramesToProvider: metrics.framesToProvider.labels('audio'),
+    audioDeltaEvents: metrics.upstreamEvents.labels({ type: 'response.output_audio.delta' }),
+    onProviderConnect: opts.onProviderConnect,
+    appendHistory: (sid, item) =>
+      void records
+        .appendHistory(sid, item)
+        .catch((err: Error) => log.warn({ sid, err: err.message }, 'history write failed')),
+    loadHistory: (sid) => records.loadHistory(sid),
+    saveConfig: (sid, cfg) =>
+      void records
+        .saveConfig(sid, cfg)
+        .catch((err: Error) => log.warn({ sid, err: err.message }, 'config write failed')),
+  };
+}

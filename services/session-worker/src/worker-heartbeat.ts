@@ -1,0 +1,59 @@
+import { Heartbeat, type Keys, type StreamReader } from '@rtv/bus';
+import type { Redis } from 'ioredis';
+import type { WorkerConfig } from './config.js';
+import type { SessionHost } from './sessions/session-host.js';
+import type { ResolvedProvider } from './upstream/resolve-provider.js';
+
+export const WORKER_VERSION = '0.1.0';
+
+/** What the worker's composition root changes while it runs, published on every beat. */
+export interface WorkerStatus {
+  /** Draining: taking no new sessions. */
+  stopping: boolean;
+  /** Whether the last provider connect succeeded (the cluster health check reads it). */
+  providerOk: boolean;
+}
+
+export interface WorkerHeartbeatSources {
+  id: string;
+  keys: Keys;
+  redis: Redis;
+  host: SessionHost;
+  reader: StreamReader;
+  provider: ResolvedProvider;
+  status: WorkerStatus;
+  onError: (err: Error) => void;
+}
+
+/**
+ * The worker's liveness hash (sessions and capacity for placement, draining, provider health, in-stream
+ * position). Each beat also keeps the in-stream alive and starts the resume grace of sessions whose gateway
+ * died (see `SessionHost.detachFromDeadGateways`).
+ */
+export async function startWorkerHeartbeat(
+  config: WorkerConfig,
+  s: WorkerHeartbeatSources,
+): Promise<Heartbeat> {
+  const heartbeat = new Heartbeat({
+    redis: s.redis,
+    hashKey: s.keys.worker(s.id),
+    registryKey: s.keys.workers(),
+    id: s.id,
+    fields: () => ({
+      sessions: s.host.count(),
+      capacity: config.RTV_WORKER_CAPACITY,
+      draining: s.status.stopping ? 1 : 0,
+      version: WORKER_VERSION,
+      provider: s.provider.kind,
+      provider_ok: s.status.providerOk ? 1 : 0,
+      read_id: s.reader.lastDeliveredId,
+    }),
+    extra: async () => {
+      await s.reader.maintain();
+      await s.host.detachFromDeadGateways();
+    },
+    onError: s.onError,
+  });
+  await heartbeat.start();
+  return heartbeat;
+}

@@ -1,0 +1,165 @@
+import type { AddressInfo } from 'node:net';
+import { createLogger, createRegistry, type Logger } from '@rtv/service-kit';
+import { waitFor } from '@rtv/testing';
+import type { Registry } from 'prom-client';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+/** One event a client sent to the fake provider, parsed. */
+export interface ReceivedEvent {
+  /** Connection number, 1-based, in the order the provider accepted them. */
+  conn: number;
+  type: string;
+  event: Record<string, unknown>;
+}
+
+export interface FakeProviderOptions {
+  /**
+   * What the provider does when a socket connects: `created` sends `session.created` at once (a usable
+   * session), `hold` waits for {@link FakeProvider.sendCreated}, `reject-auth` closes with 3000 like the
+   * provider does for a bad API key.
+   * @defaultValue 'created'
+   */
+  onConnect?: 'created' | 'hold' | 'reject-auth';
+}
+
+/**
+ * A real local WebSocket server that plays the OpenAI Realtime provider (GA shape) for the worker's
+ * `ProviderConnection`: it answers each connection with `session.created`, records every event the client
+ * sends, and lets a test push provider events or drop a connection.
+ */
+export class FakeProvider {
+  readonly received: ReceivedEvent[] = [];
+  /** Request URL and headers of each connection, in order. */
+  readonly requests: Array<{ url: string; authorization: string | undefined }> = [];
+  /** Connection numbers the client closed (or that were dropped). */
+  readonly closed: number[] = [];
+  private readonly sockets: WebSocket[] = [];
+
+  private constructor(
+    private readonly wss: WebSocketServer,
+    private readonly opts: FakeProviderOptions,
+  ) {
+    wss.on('connection', (ws, req) => {
+      this.sockets.push(ws);
+      const conn = this.sockets.length;
+      this.requests.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      ws.on('message', (data: Buffer) => {
+        const event = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+        this.received.push({ conn, type: String(event.type), event });
+      });
+      ws.on('close', () => this.closed.push(conn));
+      const mode = this.opts.onConnect ?? 'created';
+      if (mode === 'created') this.sendCreated(conn);
+      else if (mode === 'reject-auth') {
+        ws.send(
+          JSON.stringify({
+            type: 'error',
+            error: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'bad key' },
+          }),
+        );
+        ws.close(3000, 'invalid_request_error.invalid_api_key');
+      }
+    });
+  }
+
+  static async start(opts: FakeProviderOptions = {}): Promise<FakeProvider> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve, reject) => {
+      wss.once('listening', resolve);
+      wss.once('error', reject);
+    });
+    return new FakeProvider(wss, opts);
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/v1/realtime`;
+  }
+
+  /** Connections accepted so far. */
+  get connections(): number {
+    return this.sockets.length;
+  }
+
+  /** Events received on connection `conn` (optionally of one type), in order. */
+  eventsOn(conn: number, type?: string): ReceivedEvent[] {
+    return this.received.filter((e) => e.conn === conn && (type === undefined || e.type === type));
+  }
+
+  /** Event types received on connection `conn`, in order. */
+  typesOn(conn: number): string[] {
+    return this.eventsOn(conn).map((e) => e.type);
+  }
+
+  sendCreated(conn: number): void {
+    this.send(conn, {
+      type: 'session.created',
+      event_id: `event_${conn}`,
+      session: { id: `sess_provider_${conn}`, type: 'realtime', model: 'gpt-realtime' },
+    });
+  }
+
+  /** Sends one provider event (an object, sent as JSON text) on connection `conn`. */
+  send(conn: number, event: Record<string, unknown>): void {
+    this.socket(conn).send(JSON.stringify(event));
+  }
+
+  /** Drops connection `conn` the way a provider or network failure does (no close handshake). */
+  drop(conn: number): void {
+    this.socket(conn).terminate();
+  }
+
+  /** Resolves once `n` connections were accepted. */
+  waitForConnections(n: number): Promise<true> {
+    return waitFor(() => this.connections >= n, { message: `${n} provider connection(s)` });
+  }
+
+  /** Resolves with the events on `conn` once it has received at least `n`. */
+  waitForEvents(conn: number, n: number): Promise<ReceivedEvent[]> {
+    return waitFor(
+      () => {
+        const events = this.eventsOn(conn);
+        return events.length >= n ? events : undefined;
+      },
+      { message: `${n} event(s) on provider connection ${conn}` },
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private socket(conn: number): WebSocket {
+    const ws = this.sockets[conn - 1];
+    if (!ws) throw new Error(`no provider connection ${conn}`);
+    return ws;
+  }
+}
+
+/** A logger that writes nothing. */
+export function silentLogger(): Logger {
+  return createLogger('test', 'silent');
+}
+
+/** A fresh registry (per test: metric names are registered once per registry). */
+export function freshRegistry(): Registry {
+  return createRegistry();
+}
+
+/** The value of metric `name` for exactly these label values (0 when the series does not exist yet). */
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  const wanted = Object.entries(labels);
+  const match = values.find(
+    (v) =>
+      Object.keys(v.labels).length === wanted.length &&
+      wanted.every(([k, value]) => String(v.labels[k]) === value),
+  );
+  return match?.value ?? 0;
+}

@@ -1,0 +1,382 @@
+import {
+  createKeys,
+  createRedis,
+  type Keys,
+  MemoryBusWriter,
+  newSessionId,
+  SessionField,
+  type SessionJobData,
+  SessionRecords,
+  type SessionState,
+} from '@rtv/bus';
+import {
+  type BusLine,
+  DEFAULT_SESSION_CONFIG,
+  encodeBatch,
+  encodeClientFrameLine,
+  encodeDetachLine,
+  encodeEndLine,
+  encodeResumeLine,
+  FrameKind,
+} from '@rtv/protocol';
+import { createLogger, createRegistry } from '@rtv/service-kit';
+import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
+import { Queue, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { loadWorkerConfig } from '../src/config.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../src/metrics.js';
+import { gatewayLiveness } from '../src/sessions/gateway-liveness.js';
+import { type HostedRunner, SessionHost } from '../src/sessions/session-host.js';
+import { startSessionQueue } from '../src/sessions/session-queue.js';
+import type { EndReason } from '../src/sessions/session-runner.js';
+
+const PROGRESS_MS = 200;
+
+type RunnerCall =
+  | ['apply', number, string, string]
+  | ['detach', string]
+  | ['resume', string, number]
+  | ['end', EndReason];
+
+/**
+ * A small real runner for the host: it keeps the seq bookkeeping of `SessionRunner` (applied, saved, repeats
+ * dropped) and records what the host asked of it, without a provider behind it.
+ */
+class RecordingRunner implements HostedRunner {
+  readonly calls: RunnerCall[] = [];
+  readonly done: Promise<EndReason>;
+  appliedSeq: number;
+  savedSeq: number;
+  started = false;
+  endedWith: EndReason | undefined;
+  private resolveDone!: (reason: EndReason) => void;
+
+  constructor(readonly state: SessionState) {
+    this.appliedSeq = state.lastSeq;
+    this.savedSeq = state.lastSeq;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  get sid(): string {
+    return this.state.sid;
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+  }
+
+  apply(seq: number, kind: FrameKind, payload: Buffer): void {
+    if (this.endedWith || seq <= this.appliedSeq) return;
+    this.appliedSeq = seq;
+    this.calls.push(['apply', seq, kind, payload.toString('utf8')]);
+  }
+
+  detach(gatewayId: string): void {
+    this.calls.push(['detach', gatewayId]);
+  }
+
+  resume(gatewayId: string, lastSeq: number): void {
+    this.state.gatewayId = gatewayId;
+    this.calls.push(['resume', gatewayId, lastSeq]);
+  }
+
+  end(reason: EndReason): void {
+    if (this.endedWith) return;
+    this.endedWith = reason;
+    this.calls.push(['end', reason]);
+    this.resolveDone(reason);
+  }
+}
+
+/** One worker process's worth of host: real records and BullMQ against the test Redis, in-memory bus. */
+interface Process {
+  workerId: string;
+  host: SessionHost;
+  writer: MemoryBusWriter;
+  metrics: WorkerMetrics;
+  runners: RecordingRunner[];
+  bull: Worker<SessionJobData, string>;
+  bullConn: Redis;
+}
+
+let t: TestRedis;
+let keys: Keys;
+let records: SessionRecords;
+let queueConn: Redis;
+let queue: Queue<SessionJobData>;
+const processes: Process[] = [];
+
+beforeEach(async () => {
+  t = await createTestRedis('session-host');
+  keys = createKeys(t.prefix);
+  records = new SessionRecords(t.redis, keys);
+  queueConn = createRedis(t.url, { name: 'session-host-test-queue', role: 'producer' });
+  queue = new Queue<SessionJobData>(keys.queueName, { connection: queueConn, prefix: keys.bullPrefix });
+  // Both test gateways beat unless a test says otherwise.
+  await t.redis.hset(keys.gateway('gw-1'), 'connections', 0);
+  await t.redis.hset(keys.gateway('gw-2'), 'connections', 0);
+});
+
+afterEach(async () => {
+  vi.useRealTimers();
+  for (const p of processes.splice(0)) {
+    p.host.stopProgressTimer();
+    for (const r of p.runners) r.end('client_closed');
+    await p.bull.close();
+    p.bullConn.disconnect();
+  }
+  await queue.close();
+  queueConn.disconnect();
+  await t.cleanup();
+});
+
+function startProcess(workerId = 'wk-1'): Process {
+  const config = loadWorkerConfig({ REDIS_URL: t.url, RTV_REDIS_PREFIX: t.prefix });
+  const writer = new MemoryBusWriter();
+  const metrics = createWorkerMetrics(createRegistry());
+  const runners: RecordingRunner[] = [];
+  const host = new SessionHost({
+    workerId,
+    keys,
+    records,
+    writer,
+    metrics,
+    log: createLogger('test', 'silent'),
+    gatewaysAlive: gatewayLiveness(t.redis, keys),
+    createRunner: (state) => {
+      const runner = new RecordingRunner(state);
+      runners.push(runner);
+      return runner;
+    },
+    progressIntervalMs: PROGRESS_MS,
+  });
+  const bullConn = createRedis(t.url, { name: `session-host-test-${workerId}` });
+  const log = createLogger('test', 'silent');
+  const bull = startSessionQueue(host, config, { connection: bullConn, keys, log });
+  const p = { workerId, host, writer, metrics, runners, bull, bullConn };
+  processes.push(p);
+  return p;
+}
+
+/** Creates a session as a gateway does (record, then job) and waits until `p` runs it. */
+async function openSession(p: Process, gatewayId = 'gw-1'): Promise<RecordingRunner> {
+  const data: SessionJobData = { sid: newSessionId(), userId: 'user_1', gatewayId, createdMs: Date.now() };
+  await records.create(data, DEFAULT_SESSION_CONFIG);
+  await queue.add('session', data, { jobId: data.sid, removeOnComplete: true, attempts: 1 });
+  return waitFor(() => p.runners.find((r) => r.sid === data.sid && r.started), {
+    message: `${p.workerId} runs ${data.sid}`,
+  });
+}
+
+/** A stream entry id written now (the host reads the write time from it). */
+const entryIdNow = () => `${Date.now()}-0`;
+
+const acks = (p: Process, gatewayId = 'gw-1') =>
+  p.writer.lines(keys.gatewayOut(gatewayId)).filter((l): l is Extract<BusLine, { op: 'A' }> => l.op === 'A');
+
+async function counterValue(
+  metric: { get(): Promise<{ values: Array<{ value: number; labels: object }> }> },
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const { values } = await metric.get();
+  const match = values.find((v) =>
+    Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want),
+  );
+  return match?.value ?? 0;
+}
+
+const savedSeq = async (sid: string) =>
+  Number(await t.redis.hget(keys.session(sid), SessionField.appliedSeq));
+
+describe('SessionHost', () => {
+  it('routes F, E, D and R lines to the runner of their session and ignores other sessions', async () => {
+    const p = startProcess();
+    const a = await openSession(p);
+    const b = await openSession(p);
+    const batch = encodeBatch([
+      encodeClientFrameLine(a.sid, 1, FrameKind.Audio, 'AAAA'),
+      encodeClientFrameLine(b.sid, 1, FrameKind.Json, '{"type":"response.create"}'),
+      encodeClientFrameLine('sess_notheldbythisworker', 1, FrameKind.Audio, 'BBBB'),
+      encodeDetachLine(a.sid, 'gw-1'),
+      encodeResumeLine(b.sid, 'gw-2', 7),
+      encodeEndLine('sess_notheldbythisworker', 'client_closed'),
+      Buffer.from('Z\tnot a bus line'),
+      encodeEndLine(a.sid, 'client_gone'),
+      encodeEndLine(b.sid, 'anything_else'),
+    ]);
+    p.host.onBatch(batch, entryIdNow());
+
+    expect(a.calls).toEqual([
+      ['apply', 1, FrameKind.Audio, 'AAAA'],
+      ['detach', 'gw-1'],
+      ['end', 'client_gone'],
+    ]);
+    expect(b.calls).toEqual([
+      ['apply', 1, FrameKind.Json, '{"type":"response.create"}'],
+      ['resume', 'gw-2', 7],
+      ['end', 'client_closed'],
+    ]);
+    expect(p.runners).toHaveLength(2);
+    // Every frame line's gateway-to-worker leg is measured, held here or not.
+    const { values } = await p.metrics.framePath.get();
+    expect(values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(3);
+    // Ended sessions leave the host and their records are removed.
+    await waitFor(() => p.host.count() === 0, { message: 'both sessions ended' });
+    const gone = async (sid: string) => (await records.read(sid)) === undefined;
+    await waitFor(async () => (await gone(a.sid)) && (await gone(b.sid)), { message: 'records removed' });
+    expect(await counterValue(p.metrics.sessionsEnded, { reason: 'client_gone' })).toBe(1);
+    expect(await counterValue(p.metrics.sessionsEnded, { reason: 'client_closed' })).toBe(1);
+  });
+
+  it('claims a session with a new epoch, attached only when its gateway still beats', async () => {
+    const p = startProcess();
+    const live = await openSession(p, 'gw-1');
+    await t.redis.del(keys.gateway('gw-2'));
+    const orphan = await openSession(p, 'gw-2');
+    expect(live.state).toMatchObject({ epoch: 1, gatewayId: 'gw-1', clientAttached: true, lastSeq: 0 });
+    expect(orphan.state).toMatchObject({ epoch: 1, gatewayId: 'gw-2', clientAttached: false });
+    expect((await records.read(live.sid))?.owner).toBe('wk-1');
+    expect(p.host.count()).toBe(2);
+    expect(await counterValue(p.metrics.sessionsStarted, { kind: 'new' })).toBe(2);
+  });
+
+  it('a progress tick saves and acknowledges the sessions that moved, and nothing for idle ones', async () => {
+    const p = startProcess();
+    const moved = await openSession(p, 'gw-1');
+    const idle = await openSession(p, 'gw-1');
+    const elsewhere = await openSession(p, 'gw-2');
+    p.host.onBatch(
+      encodeBatch([
+        encodeClientFrameLine(moved.sid, 1, FrameKind.Audio, 'AAAA'),
+        encodeClientFrameLine(moved.sid, 2, FrameKind.Audio, 'AAAA'),
+        encodeClientFrameLine(elsewhere.sid, 1, FrameKind.Audio, 'AAAA'),
+      ]),
+      entryIdNow(),
+    );
+
+    await p.host.saveProgress();
+    expect(acks(p, 'gw-1')).toEqual([{ op: 'A', sid: moved.sid, epoch: 1, seq: 2 }]);
+    expect(acks(p, 'gw-2')).toEqual([{ op: 'A', sid: elsewhere.sid, epoch: 1, seq: 1 }]);
+    expect(await savedSeq(moved.sid)).toBe(2);
+    expect(await savedSeq(idle.sid)).toBe(0);
+    expect(moved.savedSeq).toBe(2);
+
+    // Nothing moved since: the next tick writes nothing.
+    await p.host.saveProgress();
+    expect(acks(p, 'gw-1')).toHaveLength(1);
+    expect(acks(p, 'gw-2')).toHaveLength(1);
+  });
+
+  it('runs the progress tick on its timer', async () => {
+    const p = startProcess();
+    const runner = await openSession(p);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    p.host.startProgressTimer();
+    p.host.onBatch(
+      encodeBatch([encodeClientFrameLine(runner.sid, 1, FrameKind.Audio, 'AAAA')]),
+      entryIdNow(),
+    );
+
+    vi.advanceTimersByTime(PROGRESS_MS - 1);
+    // Give a (wrongly) started write time to land before checking that none was made.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(acks(p)).toEqual([]);
+    vi.advanceTimersByTime(1);
+    await waitFor(() => acks(p).length === 1, { message: 'the ack of the first tick' });
+    expect(acks(p)).toEqual([{ op: 'A', sid: runner.sid, epoch: 1, seq: 1 }]);
+
+    p.host.stopProgressTimer();
+    p.host.onBatch(
+      encodeBatch([encodeClientFrameLine(runner.sid, 2, FrameKind.Audio, 'AAAA')]),
+      entryIdNow(),
+    );
+    vi.advanceTimersByTime(PROGRESS_MS * 5);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(acks(p)).toHaveLength(1);
+  });
+
+  it('ends a session with lease_lost when its progress write finds a newer owner, and keeps its record', async () => {
+    const p = startProcess();
+    const taken = await openSession(p);
+    const kept = await openSession(p);
+    // Another worker claims the session (a stall here let its lease expire): epoch 2 is not ours.
+    await records.claim(taken.sid, 'wk-2');
+    p.host.onBatch(
+      encodeBatch([
+        encodeClientFrameLine(taken.sid, 1, FrameKind.Audio, 'AAAA'),
+        encodeClientFrameLine(kept.sid, 1, FrameKind.Audio, 'AAAA'),
+      ]),
+      entryIdNow(),
+    );
+
+    await p.host.saveProgress();
+    expect(taken.endedWith).toBe('lease_lost');
+    expect(kept.endedWith).toBeUndefined();
+    expect(acks(p)).toEqual([{ op: 'A', sid: kept.sid, epoch: 1, seq: 1 }]);
+    expect(await counterValue(p.metrics.leaseLost)).toBe(1);
+    await waitFor(() => p.host.count() === 1, { message: 'the lost session left the host' });
+    // The record is the new owner's now: the host neither removes nor overwrites it.
+    const record = await records.read(taken.sid);
+    expect(record).toMatchObject({ owner: 'wk-2', epoch: 2 });
+    expect(await savedSeq(taken.sid)).toBe(0);
+  });
+
+  it('onLockRenewalFailed ends the named sessions it holds with lease_lost', async () => {
+    const p = startProcess();
+    const a = await openSession(p);
+    const b = await openSession(p);
+    p.host.onLockRenewalFailed([a.sid, 'sess_notheldbythisworker']);
+    expect(a.endedWith).toBe('lease_lost');
+    expect(b.endedWith).toBeUndefined();
+    expect(await counterValue(p.metrics.leaseLost)).toBe(1);
+    await waitFor(() => p.host.count() === 1, { message: 'the session left the host' });
+    expect(await records.read(a.sid)).toBeDefined();
+  });
+
+  it('the dead-gateway sweep detaches the sessions whose gateway heartbeat is gone', async () => {
+    const p = startProcess();
+    await p.host.detachFromDeadGateways(); // nothing held: nothing to check
+    const onLive = await openSession(p, 'gw-1');
+    const onDead1 = await openSession(p, 'gw-2');
+    const onDead2 = await openSession(p, 'gw-2');
+    await t.redis.del(keys.gateway('gw-2'));
+
+    await p.host.detachFromDeadGateways();
+    expect(onDead1.calls).toEqual([['detach', 'gw-2']]);
+    expect(onDead2.calls).toEqual([['detach', 'gw-2']]);
+    expect(onLive.calls).toEqual([]);
+    expect(p.host.count()).toBe(3);
+  });
+
+  it('hands every session over on drain: progress saved, jobs back in the queue, the next worker takes over', async () => {
+    const p = startProcess('wk-1');
+    const a = await openSession(p);
+    const b = await openSession(p);
+    p.host.onBatch(
+      encodeBatch([1, 2, 3].map((seq) => encodeClientFrameLine(a.sid, seq, FrameKind.Audio, 'AAAA'))),
+      entryIdNow(),
+    );
+
+    // The worker's stop order: take no more jobs, then hand the sessions over.
+    const closing = p.bull.close();
+    p.host.handOffAll();
+    await closing;
+    expect(a.endedWith).toBe('handoff');
+    expect(b.endedWith).toBe('handoff');
+    expect(p.host.count()).toBe(0);
+    expect(await counterValue(p.metrics.handoffs, { result: 'ok' })).toBe(2);
+    expect(await savedSeq(a.sid)).toBe(3);
+    expect(await queue.getJobState(a.sid)).toMatch(/^(delayed|waiting)$/);
+    expect(await records.read(a.sid)).toMatchObject({ owner: 'wk-1', epoch: 1 });
+
+    const next = startProcess('wk-2');
+    const a2 = await waitFor(() => next.runners.find((r) => r.sid === a.sid), { message: 'wk-2 takes a' });
+    await waitFor(() => next.runners.find((r) => r.sid === b.sid), { message: 'wk-2 takes b' });
+    expect(a2.state).toMatchObject({ epoch: 2, lastSeq: 3, gatewayId: 'gw-1' });
+    expect(a2.appliedSeq).toBe(3);
+    expect(await counterValue(next.metrics.sessionsStarted, { kind: 'takeover' })).toBe(2);
+  });
+});
