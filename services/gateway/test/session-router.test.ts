@@ -160,6 +160,24 @@ describe('SessionRouter: worker lines', () => {
     expect(closed).toEqual([{ session, code: 4000, reason: 'session ended' }]);
   });
 
+  it('delivers the messages of a batch before its close line (the error before a fatal close)', () => {
+    const session = newSession(SID);
+    const sentAtClose: string[][] = [];
+    const { router, registry } = newRouting({
+      closeClient: (closing) => sentAtClose.push([...socketOf(closing).sent]),
+    });
+    registry.add(session);
+    const error = '{"type":"error","error":{"code":"upstream_model_unavailable","message":"m"}}';
+    router.onBatch(
+      batch(
+        encodeBindLine(SID, 'wk-1', 1),
+        encodeMessageLine(SID, 1, 2 ** 32 + 1, error),
+        encodeCloseLine(SID, 1, 4502, 'upstream misconfigured'),
+      ),
+    );
+    expect(sentAtClose).toEqual([[error]]);
+  });
+
   it('a B line for a session not open here answers the worker with an E line client_gone', () => {
     const { router, toWorker } = setup();
     router.onBatch(batch(encodeBindLine('sess_unknownunknownunkno', 'wk-9', 1)));

@@ -88,14 +88,28 @@ export class SessionRouter {
     return true;
   }
 
-  /** Handles one batch read from this gateway's out-stream; `id` is its stream entry id. */
+  /**
+   * Handles one batch read from this gateway's out-stream; `id` is its stream entry id. Messages are delivered
+   * per socket after the whole batch is decoded, and close lines only after that, so the error a worker sends
+   * just before closing a session (a fatal provider failure, say) reaches the client first.
+   */
   onBatch(batch: Buffer, id = '0-0'): void {
     let outgoing: Map<ClientSession, Buffer[]> | undefined;
+    let closing: Array<{ session: ClientSession; code: number; reason: string }> | undefined;
     const writtenMs = Number(id.slice(0, id.indexOf('-')));
     const ageS = writtenMs > 0 ? Math.max(0, Date.now() - writtenMs) / 1000 : -1;
     decodeBatch(
       batch,
       (line) => {
+        if (line.op === 'X') {
+          this.deps.metrics.busLinesIn.inc({ op: line.op });
+          const session = this.deps.registry.get(line.sid);
+          if (session && line.epoch >= session.epoch) {
+            closing ??= [];
+            closing.push({ session, code: line.code, reason: line.reason });
+          }
+          return;
+        }
         const payload = this.apply(line);
         if (payload === undefined) return;
         if (ageS >= 0) this.deps.metrics.framePath.observe(ageS);
@@ -108,6 +122,7 @@ export class SessionRouter {
       (raw, why) => this.deps.log.warn({ why, bytes: raw.length }, 'malformed bus line skipped'),
     );
     if (outgoing) for (const [session, payloads] of outgoing) this.deliver(session, payloads);
+    if (closing) for (const c of closing) this.deps.closeClient(c.session, c.code, c.reason);
   }
 
   /** Applies a control line; returns the payload to deliver for message lines. */
@@ -124,9 +139,6 @@ export class SessionRouter {
         return session ? this.admitServerFrame(session, line) : undefined;
       case 'A':
         if (session && line.epoch >= session.epoch) session.ack(line.seq);
-        return undefined;
-      case 'X':
-        if (session && line.epoch >= session.epoch) this.deps.closeClient(session, line.code, line.reason);
         return undefined;
       default:
         // Gateway-bound streams never carry F/E lines; a misrouted one is ignored.
