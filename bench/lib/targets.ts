@@ -134,8 +134,8 @@ export async function startEngine(mode: 'echo' | 'speech', artifacts: Artifacts)
       RTV_ENGINE_PORT: String(port),
       RTV_ENGINE_MODE: mode,
       RTV_ENGINE_API_KEY: apiKey,
-      // Speech replies are paced at playback speed, as the provider streams them.
-      RTV_ENGINE_REALTIME: mode === 'speech' ? 'true' : 'false',
+      // Unpaced: the provider streams reply audio faster than real time, and so does the engine by default.
+      RTV_ENGINE_PACE: 'false',
     },
     // Plain HTTP on the WebSocket path answers 426 once the engine listens.
     { readyUrl: `http://127.0.0.1:${port}/v1/realtime`, readyStatuses: [426] },

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadWorkerConfig } from '../../services/session-worker/src/config.js';
 import { parseDockerfile } from './support/dockerfile.js';
 import { REPO_ROOT } from './support/helm.js';
 import { SERVICES, type ServiceFacts } from './support/services.js';
@@ -27,6 +29,46 @@ function composeCommand(): string[] {
     if (res.status === 0) return argv;
   }
   throw new Error('neither docker-compose nor docker compose is installed (apt-get install docker-compose)');
+}
+
+/** Host variables the compose file reads for the workers' provider. */
+const PROVIDER_HOST_VARS = [
+  'RTV_PROVIDER',
+  'OPENAI_API_KEY',
+  'OPENAI_REALTIME_MODEL',
+  'AZURE_OPENAI_ENDPOINT',
+  'AZURE_OPENAI_DEPLOYMENT',
+  'AZURE_OPENAI_API_KEY',
+  'AZURE_OPENAI_AD_TOKEN_FILE',
+  'RTV_PROVIDER_RENEW_MS',
+];
+
+/**
+ * The services as `docker-compose config` resolves them, the provider settings coming only from `hostEnv`
+ * (the shell) and `dotEnv` (the lines of an .env file).
+ */
+function resolvedServices(
+  hostEnv: Record<string, string>,
+  dotEnv: string[] = [],
+): Record<string, ComposeService> {
+  const [bin, ...pre] = composeCommand();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of PROVIDER_HOST_VARS) delete env[name];
+  // Our own env file, so a developer's .env does not leak into the result.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rtv-compose-'));
+  try {
+    const envFile = path.join(dir, '.env');
+    writeFileSync(envFile, dotEnv.map((line) => `${line}\n`).join(''));
+    const res = spawnSync(bin!, [...pre, '--env-file', envFile, '-f', COMPOSE_FILE, 'config'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...env, ...hostEnv },
+    });
+    expect(res.status, res.stderr).toBe(0);
+    return (parse(res.stdout) as { services: Record<string, ComposeService> }).services;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const readText = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
@@ -156,4 +198,47 @@ describe('docker-compose.yml', () => {
       }
     }
   });
+
+  it("passes the workers' provider settings through from the host, empty ones counting as unset", () => {
+    const workerEnvs = (hostEnv: Record<string, string>, dotEnv: string[] = []) => {
+      const resolved = resolvedServices(hostEnv, dotEnv);
+      const envs = [...runs]
+        .filter(([, svc]) => svc.name === 'session-worker')
+        .map(([name]) => resolved[name]!.environment ?? {});
+      expect(envs).toHaveLength(2);
+      return envs;
+    };
+    // Nothing on the host: OpenAI (the local engine without a key); the empty AZURE_* defaults are not "set".
+    for (const env of workerEnvs({})) {
+      expect(env).toMatchObject({
+        RTV_PROVIDER: 'openai',
+        AZURE_OPENAI_ENDPOINT: '',
+        AZURE_OPENAI_API_KEY: '',
+      });
+      const config = loadWorkerConfig(env);
+      expect(config.RTV_PROVIDER).toBe('openai');
+      expect(config.AZURE_OPENAI_ENDPOINT).toBeUndefined();
+      // No token file: that would need a volume, which the compose file does not set up.
+      expect(env.AZURE_OPENAI_AD_TOKEN_FILE).toBeUndefined();
+    }
+    const azure = {
+      RTV_PROVIDER: 'azure',
+      AZURE_OPENAI_ENDPOINT: 'https://voice-eu.openai.azure.com',
+      AZURE_OPENAI_DEPLOYMENT: 'gpt-realtime',
+      AZURE_OPENAI_API_KEY: 'azure-test-key',
+      RTV_PROVIDER_RENEW_MS: '1680000',
+    };
+    // Azure from an .env file.
+    for (const env of workerEnvs(
+      {},
+      Object.entries(azure).map(([k, v]) => `${k}=${v}`),
+    )) {
+      expect(loadWorkerConfig(env)).toMatchObject({ ...azure, RTV_PROVIDER_RENEW_MS: 1_680_000 });
+      expect(env.OPENAI_API_KEY).toBe('');
+    }
+    // An Azure variable without RTV_PROVIDER=azure stops the worker at start instead of running the local engine.
+    for (const env of workerEnvs({ AZURE_OPENAI_API_KEY: 'azure-test-key' })) {
+      expect(() => loadWorkerConfig(env)).toThrow(/AZURE_OPENAI_API_KEY set but RTV_PROVIDER is openai/);
+    }
+  }, 60_000);
 });

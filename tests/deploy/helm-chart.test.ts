@@ -14,7 +14,9 @@ import {
   render,
   renderError,
   renderText,
+  type Volume,
   WORKLOAD_KINDS,
+  withValuesFile,
 } from './support/helm.js';
 import { validateK8sObject } from './support/k8s-schema.js';
 import { SERVICES, type ServiceFacts } from './support/services.js';
@@ -40,6 +42,55 @@ const EVERYTHING = {
   },
 };
 
+const AZURE_KEY = 'azure-test-key-that-must-not-leak-0123456789';
+const AZURE_ENDPOINT = 'https://voice-eu.openai.azure.com';
+/** Azure OpenAI without a credential: each variant below adds exactly one. */
+const AZURE = {
+  'provider.kind': 'azure',
+  'provider.azure.endpoint': AZURE_ENDPOINT,
+  'provider.azure.deployment': 'gpt-realtime',
+};
+/** The production values switched to Azure OpenAI, the key from an existing Secret. */
+const AZURE_SECRET = {
+  valuesFiles: [PRODUCTION_VALUES],
+  set: {
+    ...AZURE,
+    'provider.existingSecret': '',
+    'provider.azure.existingSecret': 'realtime-voice-azure-openai',
+  },
+};
+/** A trial: the Azure key given as a value. */
+const AZURE_KEY_VALUE = { set: { ...AZURE, 'provider.azure.apiKey': AZURE_KEY } };
+/** An Entra ID token file on an in-memory volume that a refresher sidecar writes. */
+const TOKEN_SIDECAR = {
+  name: 'token-refresher',
+  image: 'ghcr.io/acme/entra-token-refresher:1.0.0',
+  args: ['--scope', 'https://cognitiveservices.azure.com/.default', '--out', '/out/token'],
+  volumeMounts: [{ name: 'azure-openai-token', mountPath: '/out' }],
+  securityContext: {
+    runAsNonRoot: true,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] },
+  },
+};
+const AZURE_TOKEN_FILE = {
+  values: {
+    provider: {
+      kind: 'azure',
+      azure: {
+        endpoint: AZURE_ENDPOINT,
+        deployment: 'gpt-realtime',
+        tokenFile: { enabled: true, volume: { emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } } },
+      },
+    },
+    worker: { extraContainers: [TOKEN_SIDECAR] },
+  },
+};
+
+/** Variables that carry or select the provider: the gateway and the status API must never get one. */
+const PROVIDER_VAR = /^(RTV_PROVIDER|OPENAI_|AZURE_OPENAI_)/;
+
 const CONTAINER_SERVICE: Record<string, ServiceFacts> = {
   gateway: SERVICES.gateway,
   'session-worker': SERVICES['session-worker'],
@@ -56,24 +107,46 @@ const configData = (objects: K8sObject[], component: string) =>
   (find(objects, 'ConfigMap', `-${component}`) as K8sObject & { data: Record<string, string> }).data;
 const envEntry = (c: Container, name: string) => c.env?.find((e) => e.name === name);
 const valuesOf = (file: string) => parse(readFileSync(file, 'utf8')) as { drain: { timeoutSeconds: number } };
+const container = (objects: K8sObject[], component: string) =>
+  podTemplate(find(objects, 'Deployment', `-${component}`)).spec.containers[0]!;
+const volumes = (objects: K8sObject[], component: string) =>
+  podTemplate(find(objects, 'Deployment', `-${component}`)).spec.volumes ?? [];
+
+/** The NOTES helm prints after an install (client-side dry run). */
+function installNotes(extra: string[]): string {
+  const res = helm(['install', 'voice', CHART_DIR, '--dry-run=client', '--namespace', 'voice', ...extra]);
+  expect(res.status, res.stderr).toBe(0);
+  return res.stdout.slice(res.stdout.indexOf('NOTES:'));
+}
+const setArgs = (set: Record<string, string>) =>
+  Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
 
 describe('helm chart deploy/helm/realtime-voice', () => {
-  let variants: Record<'default' | 'production' | 'everything', K8sObject[]>;
+  let variants: Record<
+    'default' | 'production' | 'everything' | 'azureSecret' | 'azureKey' | 'azureTokenFile',
+    K8sObject[]
+  >;
 
   beforeAll(() => {
     variants = {
       default: render(),
       production: render({ valuesFiles: [PRODUCTION_VALUES] }),
       everything: render(EVERYTHING),
+      azureSecret: render(AZURE_SECRET),
+      azureKey: render(AZURE_KEY_VALUE),
+      azureTokenFile: render(AZURE_TOKEN_FILE),
     };
   }, 300_000);
 
-  it('passes helm lint --strict with default and production values', () => {
-    for (const extra of [[], ['--values', PRODUCTION_VALUES]]) {
+  it('passes helm lint --strict with default, production and Azure OpenAI values', () => {
+    const lint = (extra: string[]) => {
       const res = helm(['lint', '--strict', CHART_DIR, ...extra]);
-      expect(res.stdout).toContain('0 chart(s) failed');
+      expect(res.stdout, extra.join(' ')).toContain('0 chart(s) failed');
       expect(res.status).toBe(0);
-    }
+    };
+    for (const extra of [[], ['--values', PRODUCTION_VALUES]]) lint(extra);
+    lint(['--values', PRODUCTION_VALUES, ...setArgs(AZURE_SECRET.set)]);
+    withValuesFile(AZURE_TOKEN_FILE.values, (file) => lint(['--values', file]));
   });
 
   it('renders only objects that are valid against the Kubernetes schemas, unknown fields included', async () => {
@@ -223,6 +296,19 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     expect(changed({ set: { 'worker.capacity': '50' } }, 'config')).toEqual(['worker']);
     // A new provider key rolls only the workers: the gateways (holding client sockets) never mount it.
     expect(changed({ set: { 'provider.apiKey': API_KEY } }, 'secret')).toEqual(['worker']);
+    expect(changed(AZURE_KEY_VALUE, 'secret')).toEqual(['worker']);
+    // Rotating the Azure key given as a value rolls the workers again, and still only them.
+    const rotated = checksums(
+      render({ set: { ...AZURE_KEY_VALUE.set, 'provider.azure.apiKey': `${AZURE_KEY}2` } }),
+    );
+    const before = checksums(variants.azureKey);
+    for (const c of ['gateway', 'status-api']) {
+      expect(rotated[c]!['checksum/secret'], c).toBe(before[c]!['checksum/secret']);
+      expect(rotated[c]!['checksum/config'], c).toBe(before[c]!['checksum/config']);
+    }
+    expect(rotated.worker!['checksum/secret']).not.toBe(before.worker!['checksum/secret']);
+    // Switching provider is a worker configuration change only.
+    expect(changed(AZURE_KEY_VALUE, 'config')).toEqual(['worker']);
     const externalRedis = { 'redis.bundled.enabled': 'false', 'redis.url': 'redis://:pw@redis:6379' };
     expect(changed({ set: externalRedis }, 'secret')).toEqual(['gateway', 'status-api', 'worker']);
   });
@@ -367,11 +453,7 @@ describe('helm chart deploy/helm/realtime-voice', () => {
   });
 
   it('warns in its install notes about every trial-only setting, and about none in production', () => {
-    const notes = (extra: string[]) => {
-      const res = helm(['install', 'voice', CHART_DIR, '--dry-run=client', '--namespace', 'voice', ...extra]);
-      expect(res.status, res.stderr).toBe(0);
-      return res.stdout.slice(res.stdout.indexOf('NOTES:'));
-    };
+    const notes = installNotes;
     const trial = notes(['--set', `provider.apiKey=${API_KEY}`]);
     expect(trial).toContain('WARNING: the anonymous route');
     expect(trial).toContain('WARNING: Redis is the bundled single instance');
@@ -381,6 +463,23 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     const production = notes(['--values', PRODUCTION_VALUES]);
     expect(production).not.toMatch(/WARNING|NOTE:/);
     expect(production).toContain('wss://voice.example.com/api/v1/streaming/realtime');
+    const azureTrial = notes(setArgs(AZURE_KEY_VALUE.set));
+    expect(azureTrial).toContain('WARNING: provider.azure.apiKey was given as a value');
+    expect(azureTrial).not.toContain(AZURE_KEY);
+    expect(notes(['--values', PRODUCTION_VALUES, ...setArgs(AZURE_SECRET.set)])).not.toMatch(/WARNING|NOTE:/);
+  });
+
+  it('says in its install notes which provider the workers use', () => {
+    expect(installNotes([])).toContain('the built-in local engine');
+    expect(installNotes(['--values', PRODUCTION_VALUES])).toContain(
+      'OpenAI Realtime: model "gpt-realtime" at wss://api.openai.com/v1/realtime\n  credential: key from Secret realtime-voice-provider (key OPENAI_API_KEY)',
+    );
+    expect(installNotes(['--values', PRODUCTION_VALUES, ...setArgs(AZURE_SECRET.set)])).toContain(
+      `Azure OpenAI: deployment "gpt-realtime" at ${AZURE_ENDPOINT}\n  credential: api key from Secret realtime-voice-azure-openai (key AZURE_OPENAI_API_KEY)`,
+    );
+    const tokenFile = withValuesFile(AZURE_TOKEN_FILE.values, (file) => installNotes(['--values', file]));
+    expect(tokenFile).toContain('credential: Entra ID token file /var/run/azure-openai/token');
+    expect(tokenFile).not.toContain('the built-in local engine');
   });
 
   it('rejects values it does not know and contradictory Redis settings', () => {
@@ -391,5 +490,263 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     expect(renderError({ set: { 'provider.apiKey': API_KEY, 'provider.existingSecret': 'k' } })).toContain(
       'not both',
     );
+  });
+
+  it('configures OpenAI by default, with no Azure variable anywhere', () => {
+    for (const variant of ['default', 'production', 'everything'] as const) {
+      const config = configData(variants[variant], 'worker');
+      expect(config.RTV_PROVIDER, variant).toBe('openai');
+      expect(config.RTV_PROVIDER_SHAPE, variant).toBe('ga');
+      expect(config.OPENAI_REALTIME_MODEL, variant).toBe('gpt-realtime');
+      expect(config.OPENAI_REALTIME_URL, variant).toBe('wss://api.openai.com/v1/realtime');
+      const names = [
+        ...Object.keys(config),
+        ...(container(variants[variant], 'worker').env ?? []).map((e) => e.name),
+      ];
+      expect(
+        names.filter((n) => n.startsWith('AZURE_')),
+        variant,
+      ).toEqual([]);
+      expect(
+        volumes(variants[variant], 'worker').map((v) => v.name),
+        variant,
+      ).toEqual(['tmp']);
+    }
+    expect(renderText({ valuesFiles: [PRODUCTION_VALUES] })).not.toContain('AZURE');
+  });
+
+  it('configures Azure OpenAI with the key from an existing Secret, and no OpenAI setting', () => {
+    const objects = variants.azureSecret;
+    expect(configData(objects, 'worker')).toMatchObject({
+      RTV_PROVIDER: 'azure',
+      RTV_PROVIDER_SHAPE: 'ga',
+      AZURE_OPENAI_ENDPOINT: AZURE_ENDPOINT,
+      AZURE_OPENAI_DEPLOYMENT: 'gpt-realtime',
+      // Below Azure's 30-minute session cap.
+      RTV_PROVIDER_RENEW_MS: '1680000',
+    });
+    const config = configData(objects, 'worker');
+    for (const name of [
+      'OPENAI_REALTIME_MODEL',
+      'OPENAI_REALTIME_URL',
+      'AZURE_OPENAI_API_KEY',
+      'OPENAI_API_KEY',
+    ])
+      expect(config[name], name).toBeUndefined();
+    expect(config.AZURE_OPENAI_AD_TOKEN_FILE).toBeUndefined();
+    const worker = container(objects, 'worker');
+    expect(envEntry(worker, 'AZURE_OPENAI_API_KEY')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'realtime-voice-azure-openai', key: 'AZURE_OPENAI_API_KEY' },
+    });
+    expect(envEntry(worker, 'OPENAI_API_KEY')).toBeUndefined();
+    expect(envEntry(worker, 'AZURE_OPENAI_AD_TOKEN_FILE')).toBeUndefined();
+    // Every credential comes from an existing Secret: the chart renders none.
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(volumes(objects, 'worker').map((v) => v.name)).toEqual(['tmp']);
+    // Another key name in the Secret.
+    const renamed = render({
+      ...AZURE_SECRET,
+      set: { ...AZURE_SECRET.set, 'provider.azure.existingSecretKey': 'api-key' },
+    });
+    expect(envEntry(container(renamed, 'worker'), 'AZURE_OPENAI_API_KEY')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'realtime-voice-azure-openai', key: 'api-key' },
+    });
+  });
+
+  it('stores an Azure key given as a value in its Secret only, for the workers only', () => {
+    expect(renderText(AZURE_KEY_VALUE)).not.toContain(AZURE_KEY);
+    const objects = variants.azureKey;
+    const secret = find(objects, 'Secret', '-realtime-voice') as K8sObject & { data: Record<string, string> };
+    expect(Object.keys(secret.data)).toEqual(['AZURE_OPENAI_API_KEY']);
+    expect(Buffer.from(secret.data.AZURE_OPENAI_API_KEY!, 'base64').toString()).toBe(AZURE_KEY);
+    const worker = container(objects, 'worker');
+    expect(envEntry(worker, 'AZURE_OPENAI_API_KEY')?.valueFrom).toEqual({
+      secretKeyRef: { name: secret.metadata.name, key: 'AZURE_OPENAI_API_KEY' },
+    });
+    expect(envEntry(worker, 'OPENAI_API_KEY')).toBeUndefined();
+    expect(configData(objects, 'worker').RTV_PROVIDER).toBe('azure');
+  });
+
+  it('mounts the Entra ID token file volume on the workers, read-only and as a whole directory', async () => {
+    const objects = variants.azureTokenFile;
+    const config = configData(objects, 'worker');
+    expect(config.RTV_PROVIDER).toBe('azure');
+    expect(config.AZURE_OPENAI_AD_TOKEN_FILE).toBe('/var/run/azure-openai/token');
+    const pod = podTemplate(find(objects, 'Deployment', '-worker'));
+    const worker = pod.spec.containers[0]!;
+    expect(envEntry(worker, 'AZURE_OPENAI_API_KEY')).toBeUndefined();
+    expect(envEntry(worker, 'OPENAI_API_KEY')).toBeUndefined();
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(pod.spec.volumes).toContainEqual({
+      name: 'azure-openai-token',
+      emptyDir: { medium: 'Memory', sizeLimit: '1Mi' },
+    });
+    // The directory, not a subPath: a subPath mount would never see the file the refresher replaces.
+    expect(worker.volumeMounts).toContainEqual({
+      name: 'azure-openai-token',
+      mountPath: '/var/run/azure-openai',
+      readOnly: true,
+    });
+    // The sidecar that writes the token runs next to the worker and shares the volume.
+    expect(pod.spec.containers.map((c) => c.name)).toEqual(['session-worker', 'token-refresher']);
+    expect(pod.spec.containers[1]!.volumeMounts).toEqual(TOKEN_SIDECAR.volumeMounts);
+
+    // Any volume source, e.g. a projected Secret that another controller keeps fresh, at any path.
+    const projected = {
+      sources: [{ secret: { name: 'aoai-token', items: [{ key: 'token', path: 'token' }] } }],
+    };
+    const other = render({
+      values: {
+        provider: {
+          kind: 'azure',
+          azure: {
+            endpoint: AZURE_ENDPOINT,
+            deployment: 'voice',
+            tokenFile: { enabled: true, path: '/var/run/secrets/aoai/token', volume: { projected } },
+          },
+        },
+      },
+    });
+    expect(configData(other, 'worker').AZURE_OPENAI_AD_TOKEN_FILE).toBe('/var/run/secrets/aoai/token');
+    expect(volumes(other, 'worker')).toContainEqual({ name: 'azure-openai-token', projected });
+    expect(container(other, 'worker').volumeMounts).toContainEqual({
+      name: 'azure-openai-token',
+      mountPath: '/var/run/secrets/aoai',
+      readOnly: true,
+    });
+    const csi = {
+      driver: 'token.example.com',
+      readOnly: true,
+      volumeAttributes: { audience: 'cognitiveservices' },
+    };
+    const withCsi = render({
+      values: {
+        provider: {
+          kind: 'azure',
+          azure: {
+            endpoint: AZURE_ENDPOINT,
+            deployment: 'voice',
+            tokenFile: { enabled: true, volume: { csi } },
+          },
+        },
+      },
+    });
+    expect(volumes(withCsi, 'worker')).toContainEqual({ name: 'azure-openai-token', csi });
+    const problems = (await Promise.all([...other, ...withCsi].map((o) => validateK8sObject(o)))).flat();
+    expect(problems).toEqual([]);
+  });
+
+  it('never gives the gateways or the status API a provider setting, secret or volume', () => {
+    for (const [variant, objects] of Object.entries(variants)) {
+      for (const component of ['gateway', 'status-api']) {
+        const where = `${variant} ${component}`;
+        const c = container(objects, component);
+        const names = [...Object.keys(configData(objects, component)), ...(c.env ?? []).map((e) => e.name)];
+        expect(
+          names.filter((n) => PROVIDER_VAR.test(n)),
+          where,
+        ).toEqual([]);
+        const secretRefs = JSON.stringify([c.env, c.envFrom]);
+        for (const secret of ['realtime-voice-provider', 'realtime-voice-azure-openai'])
+          expect(secretRefs, where).not.toContain(secret);
+        // The chart Secret reaches them only for REDIS_URL.
+        const chartSecretKeys = (c.env ?? [])
+          .filter((e) => e.valueFrom?.secretKeyRef?.name?.endsWith('-realtime-voice'))
+          .map((e) => e.valueFrom!.secretKeyRef!.key);
+        expect(
+          chartSecretKeys.filter((k) => k !== 'REDIS_URL'),
+          where,
+        ).toEqual([]);
+        expect(
+          volumes(objects, component).map((v: Volume) => v.name),
+          where,
+        ).toEqual(['tmp']);
+        expect(
+          podTemplate(find(objects, 'Deployment', `-${component}`)).spec.containers.map((x) => x.name),
+          where,
+        ).toEqual([c.name]);
+      }
+    }
+  });
+
+  it('refuses contradictory provider settings', () => {
+    const azureWith = (set: Record<string, string>) => renderError({ set: { ...AZURE, ...set } });
+    const key = { 'provider.azure.apiKey': AZURE_KEY };
+    expect(
+      renderError({ set: { 'provider.kind': 'azure', 'provider.azure.endpoint': AZURE_ENDPOINT, ...key } }),
+    ).toContain('provider.kind=azure needs provider.azure.deployment');
+    expect(
+      renderError({ set: { 'provider.kind': 'azure', 'provider.azure.deployment': 'gpt-realtime', ...key } }),
+    ).toContain('provider.kind=azure needs provider.azure.endpoint');
+    expect(azureWith({})).toContain('needs exactly one credential');
+    const tokenFile = {
+      'provider.azure.tokenFile.enabled': 'true',
+      'provider.azure.tokenFile.volume.emptyDir.medium': 'Memory',
+    };
+    const both = azureWith({ ...key, ...tokenFile });
+    expect(both).toContain('needs exactly one credential');
+    expect(both).toContain('set: provider.azure.apiKey, provider.azure.tokenFile.enabled');
+    expect(azureWith({ ...key, 'provider.azure.existingSecret': 'aoai' })).toContain(
+      'needs exactly one credential',
+    );
+    expect(azureWith({ 'provider.azure.tokenFile.enabled': 'true' })).toContain(
+      'provider.azure.tokenFile.enabled needs provider.azure.tokenFile.volume',
+    );
+    // Azure settings without provider.kind=azure, as the worker itself refuses AZURE_* without RTV_PROVIDER=azure.
+    expect(renderError({ set: { 'provider.azure.endpoint': AZURE_ENDPOINT, ...key } })).toContain(
+      'provider.azure.endpoint, provider.azure.apiKey set but provider.kind is openai',
+    );
+    expect(renderError({ set: { 'provider.azure.existingSecret': 'aoai' } })).toContain(
+      'set but provider.kind is openai',
+    );
+    expect(renderError({ set: { 'provider.azure.deployment': 'gpt-realtime' } })).toContain(
+      'provider.azure.deployment set but provider.kind is openai',
+    );
+    expect(renderError({ set: tokenFile })).toContain(
+      'provider.azure.tokenFile.enabled set but provider.kind is openai',
+    );
+    // The OpenAI key with Azure (the production values' Secret left in place).
+    expect(
+      renderError({
+        valuesFiles: [PRODUCTION_VALUES],
+        set: { ...AZURE, 'provider.azure.existingSecret': 'aoai' },
+      }),
+    ).toContain('provider.kind=azure: unset provider.apiKey and provider.existingSecret');
+    expect(azureWith({ ...key, 'provider.apiKey': API_KEY })).toContain(
+      'provider.kind=azure: unset provider.apiKey',
+    );
+    expect(azureWith({ ...key, 'provider.shape': 'beta' })).toContain('GA shape only');
+    expect(azureWith({ ...key, 'provider.azure.endpoint': `${AZURE_ENDPOINT}/openai/v1` })).toContain(
+      'give the resource endpoint only',
+    );
+    expect(azureWith({ ...key, 'provider.azure.endpoint': 'http://voice-eu.openai.azure.com' })).toContain(
+      '/provider/azure/endpoint',
+    );
+    expect(azureWith({ ...key, 'provider.azure.renewMs': '1800000' })).toContain('/provider/azure/renewMs');
+    expect(renderError({ set: { 'provider.kind': 'Azure' } })).toContain('/provider/kind');
+    // Provider variables only through provider.*: never a key in a ConfigMap, never an override of the checks.
+    expect(renderError({ set: { 'worker.env.AZURE_OPENAI_API_KEY': AZURE_KEY } })).toContain(
+      'worker.env.AZURE_OPENAI_API_KEY: provider variables are set through provider.*',
+    );
+    expect(renderError({ set: { 'worker.env.RTV_PROVIDER': 'azure' } })).toContain('worker.env.RTV_PROVIDER');
+    expect(
+      renderError({
+        values: {
+          worker: {
+            extraEnv: [
+              { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: 'k', key: 'OPENAI_API_KEY' } } },
+            ],
+          },
+        },
+      }),
+    ).toContain('worker.extraEnv OPENAI_API_KEY');
+    expect(azureWith({ ...key, 'worker.env.RTV_PROVIDER_RENEW_MS': '600000' })).toContain(
+      'worker.env.RTV_PROVIDER_RENEW_MS',
+    );
+    // With OpenAI the renewal stays a plain worker setting.
+    expect(
+      configData(render({ set: { 'worker.env.RTV_PROVIDER_RENEW_MS': '600000' } }), 'worker')
+        .RTV_PROVIDER_RENEW_MS,
+    ).toBe('600000');
   });
 });

@@ -19,7 +19,7 @@ describe('client resume', () => {
   let stack: Stack;
   beforeAll(async () => {
     // Real-time paced speech so a response is still streaming when the socket dies.
-    stack = await startStack({ gateways: 2, engine: { realtime: true } });
+    stack = await startStack({ gateways: 2, engine: { pace: true } });
   });
   afterAll(async () => {
     await stack?.stop();

@@ -209,7 +209,7 @@ describe('realtime path (GA provider shape)', () => {
     });
     ws.send({ type: 'conversation.item.input', conversation_item_input: { type: 'input_text', text: 'Hi' } });
     const err = await ws.nextOfType<{ error: { code: string; message: string } }>('error', 10_000);
-    expect(err.error.code).toBe('upstream_error');
+    expect(err.error.code).toBe('upstream_server_error');
     expect(err.error.message).not.toMatch(/db-7|sk-live|internal\.example/);
     const done = await ws.nextOfType<{ response: { status?: string } }>('response.done', 10_000);
     expect(done.response.status).toBe('failed');

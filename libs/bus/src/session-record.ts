@@ -100,13 +100,47 @@ export interface SessionState {
   clientAttached: boolean;
 }
 
-/** One conversation item of the history list. `at` is Unix ms. */
-export interface HistoryItem {
+/**
+ * A text turn of the history list: what the user typed or said (the final transcript of speech), or the
+ * transcript of an assistant reply. `at` is Unix ms. Items stored before the union existed are all of this
+ * kind and read unchanged.
+ */
+export interface TextHistoryItem {
   role: 'user' | 'assistant';
   type: 'text';
   text: string;
   at: number;
+  /**
+   * A typed user turn: the seq of the client frame that carried it, so a new owner skips that frame when the
+   * gateway replays it after a failover (it was answered already).
+   */
+  seq?: number;
 }
+
+/** A function call the model made (announced to the client as `response.function_call`). */
+export interface FunctionCallHistoryItem {
+  type: 'function_call';
+  call_id: string;
+  name: string;
+  /** The arguments JSON text exactly as the model produced it. */
+  arguments: string;
+  at: number;
+  /** Absent: lets code that reads `item.text` of any item keep compiling (it is undefined here). */
+  text?: never;
+}
+
+/** The client's result for a function call (`function_call_output` input). */
+export interface FunctionCallOutputHistoryItem {
+  type: 'function_call_output';
+  call_id: string;
+  output: string;
+  at: number;
+  /** Absent, as on {@link FunctionCallHistoryItem}. */
+  text?: never;
+}
+
+/** One conversation item of the history list, replayed into every fresh provider session. */
+export type HistoryItem = TextHistoryItem | FunctionCallHistoryItem | FunctionCallOutputHistoryItem;
 
 /** A resuming client's view of the record after it re-attached. */
 export interface AttachResult {
@@ -309,14 +343,42 @@ function parseHistory(raw: readonly string[]): HistoryItem[] {
   const items: HistoryItem[] = [];
   for (const r of raw) {
     try {
-      const item = JSON.parse(r) as HistoryItem;
-      if ((item.role === 'user' || item.role === 'assistant') && typeof item.text === 'string')
-        items.push(item);
+      const item = parseHistoryItem(JSON.parse(r) as unknown);
+      if (item) items.push(item);
     } catch {
       // A corrupt entry is skipped.
     }
   }
   return items;
+}
+
+/** One stored item, or undefined when it is not a history item this version knows (skipped, like corrupt JSON). */
+function parseHistoryItem(value: unknown): HistoryItem | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const v = value as Record<string, unknown>;
+  const at = typeof v.at === 'number' && Number.isFinite(v.at) ? v.at : 0;
+  const str = (key: string) => (typeof v[key] === 'string' ? (v[key] as string) : undefined);
+  switch (v.type) {
+    case 'function_call': {
+      const [callId, name, args] = [str('call_id'), str('name'), str('arguments')];
+      if (callId === undefined || name === undefined || args === undefined) return undefined;
+      return { type: 'function_call', call_id: callId, name, arguments: args, at };
+    }
+    case 'function_call_output': {
+      const [callId, output] = [str('call_id'), str('output')];
+      if (callId === undefined || output === undefined) return undefined;
+      return { type: 'function_call_output', call_id: callId, output, at };
+    }
+    case 'text':
+    case undefined: {
+      const text = str('text');
+      if ((v.role !== 'user' && v.role !== 'assistant') || text === undefined) return undefined;
+      const seq = typeof v.seq === 'number' && Number.isSafeInteger(v.seq) ? { seq: v.seq } : {};
+      return { role: v.role, type: 'text', text, at, ...seq };
+    }
+    default:
+      return undefined;
+  }
 }
 
 function parseConfig(raw: string | undefined): Record<string, unknown> {

@@ -65,8 +65,6 @@ type Handler = (event: Json) => void;
 
 /** One upstream session: protocol state machine for a single WebSocket. */
 export class EngineConnection implements ResponseHost {
-  /** The session id (`sess_…`), also the connection id reported to tests. */
-  readonly id = newId('sess');
   readonly conversation = new Conversation();
   /** Canonical GA-shaped session; beta clients see a projection of it. */
   private state: SessionState;
@@ -83,9 +81,11 @@ export class EngineConnection implements ResponseHost {
   private readonly echo: EchoFrames;
   private readonly handlers: Record<string, Handler>;
 
+  /** `id` is the session id (`sess_…`), also the connection id reported to tests. */
   constructor(
     private readonly ws: WebSocket,
     private readonly ctx: ConnectionContext,
+    readonly id: string = newId('sess'),
   ) {
     const expiresAt = Math.floor((Date.now() + ctx.maxSessionMs) / 1000);
     this.state = defaultSession(this.id, ctx.model, expiresAt);
@@ -380,14 +380,26 @@ export class EngineConnection implements ResponseHost {
     this.send('input_audio_buffer.committed', { previous_item_id: previous, item_id: item.id });
     this.announceItem(item, previous);
     const transcription = this.state.session.audio.input.transcription;
-    if (transcription) this.transcribe(item.id, audioMs, transcription.model ?? 'whisper-1');
+    if (transcription) this.transcribe(item, audioMs, transcription.model ?? 'whisper-1');
   }
 
-  /** The engine has no recogniser: the "transcript" states what was measured (see {@link describeAudio}). */
-  private transcribe(itemId: string, audioMs: number, model: string): void {
+  /**
+   * Input transcription stand-in (§8.2): the engine has no recogniser, so the "transcript" states the
+   * duration of the committed audio, `[speech 2.34 s]` (see {@link describeAudio}), streamed as word deltas
+   * and then `.completed`, right after the item's `conversation.item.done`. The stored item gets the
+   * transcript too (as `conversation.item.retrieve` shows upstream), flagged so replies still answer audio.
+   */
+  private transcribe(item: StoredItem, audioMs: number, model: string): void {
     const transcript = describeAudio(audioMs);
-    const locator = { item_id: itemId, content_index: 0 };
-    this.send('conversation.item.input_audio_transcription.delta', { ...locator, delta: transcript });
+    const part = item.type === 'message' ? item.content[0] : undefined;
+    if (part?.type === 'input_audio') {
+      part.transcript = transcript;
+      part.standIn = true;
+    }
+    const locator = { item_id: item.id, content_index: 0 };
+    for (const delta of transcript.match(/\s*\S+/g) ?? []) {
+      this.send('conversation.item.input_audio_transcription.delta', { ...locator, delta });
+    }
     const usage = transcriptionUsage(model, audioMs, transcript);
     this.send('conversation.item.input_audio_transcription.completed', { ...locator, transcript, usage });
   }

@@ -16,7 +16,14 @@ import {
 /** Item content as the engine stores it: GA names, audio kept as PCM with its duration. */
 export type StoredContent =
   | { type: 'input_text'; text: string }
-  | { type: 'input_audio'; transcript: string | null; audioMs: number; audio: Buffer | null }
+  | {
+      type: 'input_audio';
+      transcript: string | null;
+      audioMs: number;
+      audio: Buffer | null;
+      /** The transcript is the engine's stand-in (`[speech 2.34 s]`), not words the user said. */
+      standIn?: boolean;
+    }
   | { type: 'input_image'; image_url: string; detail: string }
   | { type: 'output_text'; text: string }
   | { type: 'output_audio'; transcript: string; audioMs: number; audio: Buffer | null };

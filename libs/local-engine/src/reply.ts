@@ -32,16 +32,31 @@ export function replyToAudio(durationMs: number): string {
 }
 
 /**
- * Stand-in for an input transcript: the engine has no recogniser, so it states what it measured. Honest in
- * a UI, and deterministic for tests.
+ * Stand-in for an input transcript: the engine has no recogniser, so it states how much audio the committed
+ * item held, to 10 ms: `[speech 2.34 s]`. Honest in a UI, deterministic, and parseable with
+ * {@link parseSpeechTranscript} so a test can learn how much audio the engine heard.
  */
 export function describeAudio(durationMs: number): string {
-  return `[${(durationMs / 1000).toFixed(1)} s of speech]`;
+  return `[speech ${(Math.round(durationMs / 10) / 100).toFixed(2)} s]`;
 }
 
-/** Reply after a tool result. */
+const SPEECH_TRANSCRIPT = /^\[speech (\d+\.\d{2}) s\]$/;
+
+/** The milliseconds a stand-in transcript (`[speech 2.34 s]`) reports, or null for any other text. */
+export function parseSpeechTranscript(transcript: string): number | null {
+  const match = SPEECH_TRANSCRIPT.exec(transcript.trim());
+  return match ? Math.round(Number(match[1]) * 1000) : null;
+}
+
+/** Longest tool output quoted back in the follow-up answer. */
+const OUTPUT_CHARS = 1000;
+
+/**
+ * Reply after a tool result: quotes the output (whitespace runs collapsed, at most 1000 characters), e.g.
+ * `The get_weather call returned: {"temp_c":21}`, so a test can check the answer used it.
+ */
 export function replyToFunctionOutput(name: string | null, output: string): string {
-  return `The ${name ?? 'function'} call returned: ${clip(output.replace(/\s+/g, ' ').trim(), SNIPPET_CHARS)}`;
+  return `The ${name ?? 'function'} call returned: ${clip(output.replace(/\s+/g, ' ').trim(), OUTPUT_CHARS)}`;
 }
 
 /** The item a response answers: the latest user message or tool result. */
@@ -54,13 +69,16 @@ export function lastInput(items: readonly StoredItem[]): StoredItem | undefined 
   return undefined;
 }
 
-/** The text of a user message (typed text, else client-supplied audio transcripts), or null for pure audio. */
+/**
+ * The text of a user message (typed text, else client-supplied audio transcripts), or null for pure audio.
+ * The engine's own stand-in transcripts do not count: those turns are answered as audio.
+ */
 export function userText(item: StoredItem): string | null {
   if (item.type !== 'message') return null;
   const parts: string[] = [];
   for (const part of item.content) {
     if (part.type === 'input_text') parts.push(part.text);
-    else if (part.type === 'input_audio' && part.transcript) parts.push(part.transcript);
+    else if (part.type === 'input_audio' && part.transcript && !part.standIn) parts.push(part.transcript);
   }
   return parts.length ? parts.join(' ') : null;
 }
@@ -89,9 +107,17 @@ export interface ToolCallPlan {
 }
 
 /**
- * Decides whether the response calls a function: a named or `required` tool choice always does; `auto`
- * does when the user's words mention a tool by name (`get_weather` or "get weather"). Never right after a
- * tool result, so a call/result/answer cycle terminates.
+ * Decides whether the response calls a function. The stand-in's rule, deterministic and documented:
+ *
+ * - `tool_choice: "none"` never calls, and neither does a response right after a `function_call_output`
+ *   (it answers with the output instead), so a call → result → answer cycle always ends.
+ * - The user's latest message *names* a tool when it contains a configured function tool's exact `name` as a
+ *   whole token (case-sensitive; `get_weather`, not "get weather"); the first such tool in `tools` order.
+ * - `"auto"` calls the named tool, if any; `"required"` calls the named tool, else the first function tool;
+ *   `{type: "function", name}` calls that tool (when it is configured).
+ * - Arguments fill every property of the tool's `parameters.properties`: strings get the words after the
+ *   tool's name in the message (trailing `.`/`?`/`!` dropped; the whole message when the name is absent),
+ *   enums their first value, numbers 1, booleans true, arrays `[]`, objects recursively; no properties: `{}`.
  */
 export function planToolCall(
   tools: readonly RealtimeTool[],
@@ -101,35 +127,47 @@ export function planToolCall(
   const input = lastInput(items);
   if (choice === 'none' || input?.type === 'function_call_output') return null;
   const functions = tools.filter((t): t is RealtimeFunctionTool => t.type === 'function');
-  const text = (input && userText(input)) ?? '';
+  const text = ((input && userText(input)) ?? '').replace(/\s+/g, ' ').trim();
+  const named = functions.find((t) => nameIndex(text, t.name) >= 0);
   let tool: RealtimeFunctionTool | undefined;
-  if (typeof choice === 'object')
+  if (typeof choice === 'object') {
     tool = choice.type === 'function' ? functions.find((t) => t.name === choice.name) : undefined;
-  else if (choice === 'required') tool = functions[0];
-  else {
-    const lower = text.toLowerCase();
-    tool = functions.find((t) => {
-      const name = t.name.toLowerCase();
-      return lower.includes(name) || lower.includes(name.replace(/_/g, ' '));
-    });
-  }
+  } else if (choice === 'required') tool = named ?? functions[0];
+  else tool = named;
   if (!tool) return null;
-  return { name: tool.name, arguments: JSON.stringify(exampleArguments(tool.parameters, text)) };
+  const at = nameIndex(text, tool.name);
+  const argText = at < 0 ? text : text.slice(at + tool.name.length).trim();
+  const args = fillArguments(tool.parameters, clip(argText.replace(/[.?!]+$/, ''), 200));
+  return { name: tool.name, arguments: JSON.stringify(args) };
 }
 
-/** Fills each required property of a JSON schema with a deterministic value of the right type. */
-function exampleArguments(schema: Json | undefined, text: string): Json {
+const NAME_CHAR = /[A-Za-z0-9_-]/;
+
+/** Index of `name` in `text` as a whole token (not part of a longer identifier), or -1. */
+function nameIndex(text: string, name: string): number {
+  if (!name) return -1;
+  for (let i = text.indexOf(name); i >= 0; i = text.indexOf(name, i + 1)) {
+    const before = i > 0 ? text[i - 1]! : '';
+    const after = text[i + name.length] ?? '';
+    if (!NAME_CHAR.test(before) && !NAME_CHAR.test(after)) return i;
+  }
+  return -1;
+}
+
+/** Fills every property of a JSON schema with a deterministic value of its type (strings get `text`). */
+function fillArguments(schema: Json | undefined, text: string): Json {
   const args: Json = {};
-  const properties = (schema?.properties ?? {}) as Record<string, Json>;
-  const required = Array.isArray(schema?.required) ? (schema.required as string[]) : [];
-  for (const key of required) {
-    const prop = properties[key] ?? {};
+  const properties = schema?.properties;
+  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) return args;
+  for (const [key, raw] of Object.entries(properties as Record<string, unknown>)) {
+    const prop = (typeof raw === 'object' && raw !== null ? raw : {}) as Json;
+    const type = Array.isArray(prop.type) ? prop.type.find((t) => t !== 'null') : prop.type;
     if (Array.isArray(prop.enum) && prop.enum.length) args[key] = prop.enum[0];
-    else if (prop.type === 'number' || prop.type === 'integer') args[key] = 1;
-    else if (prop.type === 'boolean') args[key] = true;
-    else if (prop.type === 'array') args[key] = [];
-    else if (prop.type === 'object') args[key] = exampleArguments(prop, text);
-    else args[key] = clip(text, 200);
+    else if (type === 'number' || type === 'integer') args[key] = 1;
+    else if (type === 'boolean') args[key] = true;
+    else if (type === 'array') args[key] = [];
+    else if (type === 'object') args[key] = fillArguments(prop, text);
+    else args[key] = text;
   }
   return args;
 }

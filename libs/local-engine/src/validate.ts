@@ -114,7 +114,9 @@ export function expectNumber(
   return value;
 }
 
+/** One of `values`; absent (undefined) is `missing_required_parameter`, as callers only reach it when required. */
 export function expectEnum<T extends string>(value: unknown, values: readonly T[], param: string): T {
+  if (value === undefined) throw missing(param);
   if (typeof value !== 'string') throw invalidType(param, 'a string', value);
   if (!(values as readonly string[]).includes(value)) throw invalidValue(value, param, values);
   return value as T;
@@ -226,19 +228,47 @@ export function parseMaxTokens(value: unknown, param: string): RealtimeMaxTokens
   return expectNumber(value, param, { min: 1, max: 4096, integer: true });
 }
 
-/** Function tools are checked field by field (name ≤ 64, description ≤ 1024 characters). */
+const MCP_TOOL_KEYS = [
+  'type',
+  'server_label',
+  'server_url',
+  'connector_id',
+  'authorization',
+  'headers',
+  'allowed_tools',
+  'require_approval',
+  'server_description',
+];
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * GA tools: `{type: "function", name, description?, parameters?}` checked field by field (name ≤ 64
+ * characters of `[a-zA-Z0-9_-]`, description ≤ 1024, parameters an object), or an MCP tool (known fields
+ * only). Unknown fields are `unknown_parameter`, as upstream.
+ */
 export function parseTools(value: unknown, param: string): RealtimeTool[] {
   return expectArray(value, param).map((raw, i) => {
     const p = `${param}[${i}]`;
     const tool = expectObject(raw, p);
+    if (tool.type === undefined) throw missing(`${p}.type`);
     const type = expectEnum(tool.type, ['function', 'mcp'] as const, `${p}.type`);
     if (type === 'mcp') {
+      rejectUnknown(tool, MCP_TOOL_KEYS, p);
+      if (tool.server_label === undefined) throw missing(`${p}.server_label`);
       // MCP tools are accepted and reported back, but the engine never calls them.
       return { ...tool, type, server_label: expectString(tool.server_label, `${p}.server_label`) };
     }
     rejectUnknown(tool, ['type', 'name', 'description', 'parameters'], p);
     if (tool.name === undefined) throw missing(`${p}.name`);
-    const fn: RealtimeTool = { type, name: expectString(tool.name, `${p}.name`, 64) };
+    const name = expectString(tool.name, `${p}.name`, 64);
+    if (!FUNCTION_NAME.test(name)) {
+      throw new RequestError(
+        'invalid_value',
+        `Invalid '${p}.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`,
+        `${p}.name`,
+      );
+    }
+    const fn: RealtimeTool = { type, name };
     if (tool.description !== undefined)
       fn.description = expectString(tool.description, `${p}.description`, 1024);
     if (tool.parameters !== undefined) fn.parameters = expectObject(tool.parameters, `${p}.parameters`);
@@ -246,15 +276,18 @@ export function parseTools(value: unknown, param: string): RealtimeTool[] {
   });
 }
 
+/** `"auto" | "none" | "required"`, or `{type: "function", name}` / `{type: "mcp", server_label, name?}`. */
 export function parseToolChoice(value: unknown, param: string): RealtimeToolChoice {
   if (typeof value === 'string') return expectEnum(value, ['auto', 'none', 'required'] as const, param);
   const obj = expectObject(value, param);
   const type = expectEnum(obj.type, ['function', 'mcp'] as const, `${param}.type`);
   if (type === 'function') {
     rejectUnknown(obj, ['type', 'name'], param);
+    if (obj.name === undefined) throw missing(`${param}.name`);
     return { type, name: expectString(obj.name, `${param}.name`) };
   }
   rejectUnknown(obj, ['type', 'server_label', 'name'], param);
+  if (obj.server_label === undefined) throw missing(`${param}.server_label`);
   const choice: RealtimeToolChoice = {
     type,
     server_label: expectString(obj.server_label, `${param}.server_label`),

@@ -41,7 +41,7 @@ describe('echo mode', () => {
   });
 
   it('uses the beta delta name for beta clients', async () => {
-    const client = await session(await engine({ mode: 'echo' }), {
+    const client = await session(await engine({ mode: 'echo', allowBetaShape: true }), {
       headers: { 'OpenAI-Beta': 'realtime=v1' },
     });
     client.send({ type: 'input_audio_buffer.append', audio: 'AAAA' });
@@ -119,5 +119,6 @@ describe('fault injection and lifecycle', () => {
   it('rejects invalid options up front', async () => {
     await expect(engine({ maxSessionMs: 0 })).rejects.toThrow(RangeError);
     await expect(engine({ path: 'v1/realtime' })).rejects.toThrow(TypeError);
+    await expect(engine({ handshakeDelayMs: -1 })).rejects.toThrow(RangeError);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { isRealtimeModel } from '../src/index.js';
+import { isRealtimeModel, isRetiredModel, RETIRED_MODELS } from '../src/index.js';
 import { connect, engine, session } from './helpers.js';
 
 const ID = (prefix: string) => new RegExp(`^${prefix}_[0-9A-Za-z]{21}$`);
@@ -71,23 +71,57 @@ describe('handshake', () => {
     expect(await client.closed).toEqual({ code: 4000, reason: 'invalid_request_error.invalid_model' });
   });
 
-  it('accepts GA and preview model ids', () => {
-    for (const id of [
+  it('recognises GA and preview model ids, and marks the preview family retired', () => {
+    const ga = [
       'gpt-realtime',
       'gpt-realtime-mini',
       'gpt-realtime-2025-08-28',
       'gpt-realtime-mini-2025-10-06',
       'gpt-realtime-1.5',
-      'gpt-4o-realtime-preview',
-      'gpt-4o-realtime-preview-2024-10-01',
-      'gpt-4o-mini-realtime-preview-2024-12-17',
-    ]) {
-      expect(isRealtimeModel(id), id).toBe(true);
-    }
+    ];
+    for (const id of [...ga, ...RETIRED_MODELS]) expect(isRealtimeModel(id), id).toBe(true);
     for (const id of ['gpt-4o', 'realtime', 'gpt-realtime-', 'gpt-4o-realtime', 'GPT-REALTIME']) {
       expect(isRealtimeModel(id), id).toBe(false);
     }
+    expect([...RETIRED_MODELS]).toEqual([
+      'gpt-4o-realtime-preview',
+      'gpt-4o-realtime-preview-2024-10-01',
+      'gpt-4o-realtime-preview-2024-12-17',
+      'gpt-4o-realtime-preview-2025-06-03',
+      'gpt-4o-mini-realtime-preview',
+      'gpt-4o-mini-realtime-preview-2024-12-17',
+    ]);
+    for (const id of [...RETIRED_MODELS, 'gpt-4o-realtime-preview-2025-01-01']) {
+      expect(isRetiredModel(id), id).toBe(true);
+    }
+    for (const id of ga) expect(isRetiredModel(id), id).toBe(false);
   });
+
+  it.each([...RETIRED_MODELS])(
+    'refuses the retired model %s with invalid_model and close 4000',
+    async (id) => {
+      const e = await engine();
+      const client = await connect(e, { model: id });
+      const err = await client.next();
+      expect(err).toMatchObject({
+        type: 'error',
+        error: { type: 'invalid_request_error', code: 'invalid_model', param: null, event_id: null },
+      });
+      expect((err.error as { message: string }).message).toContain(id);
+      expect(await client.closed).toEqual({ code: 4000, reason: 'invalid_request_error.invalid_model' });
+      expect(client.received).toHaveLength(1);
+      expect(e.connections()).toBe(0);
+    },
+  );
+
+  it.each(['gpt-realtime', 'gpt-realtime-2025-08-28', 'gpt-realtime-mini', 'gpt-realtime-mini-2025-10-06'])(
+    'serves the GA model %s',
+    async (id) => {
+      const client = await connect(await engine(), { model: id });
+      const created = await client.next();
+      expect(created).toMatchObject({ type: 'session.created', session: { type: 'realtime', model: id } });
+    },
+  );
 
   describe('with apiKey', () => {
     it('closes 3000 when no key is presented', async () => {
@@ -124,8 +158,8 @@ describe('handshake', () => {
     });
   });
 
-  it('speaks the beta shape when the OpenAI-Beta header is sent', async () => {
-    const e = await engine();
+  it('speaks the beta shape when the OpenAI-Beta header is sent and allowBetaShape is set', async () => {
+    const e = await engine({ allowBetaShape: true });
     const client = await connect(e, { headers: { 'OpenAI-Beta': 'realtime=v1' } });
     const s = (await client.next('session.created')).session as Record<string, unknown>;
     expect(s).toMatchObject({
@@ -143,24 +177,49 @@ describe('handshake', () => {
   });
 
   it('speaks the beta shape for the beta subprotocol and still selects "realtime"', async () => {
-    const e = await engine();
+    const e = await engine({ allowBetaShape: true });
     const client = await connect(e, { protocols: ['realtime', 'openai-beta.realtime-v1'] });
     expect(client.ws.protocol).toBe('realtime');
     expect((await client.next('session.created')).session).toHaveProperty('modalities');
   });
 
-  it('refuses the beta shape with beta_api_shape_disabled when rejectBetaShape is set', async () => {
-    const e = await engine({ rejectBetaShape: true });
-    const client = await connect(e, { headers: { 'OpenAI-Beta': 'realtime=v1' } });
-    expect((await client.next()).error).toMatchObject({ code: 'beta_api_shape_disabled' });
-    expect(await client.closed).toEqual({
-      code: 4000,
-      reason: 'invalid_request_error.beta_api_shape_disabled',
+  it('refuses the beta shape by default with beta_api_shape_disabled and close 4000', async () => {
+    const e = await engine();
+    for (const opts of [
+      { headers: { 'OpenAI-Beta': 'realtime=v1' } },
+      { protocols: ['realtime', 'openai-beta.realtime-v1'] },
+    ]) {
+      const client = await connect(e, opts);
+      expect((await client.next()).error).toMatchObject({
+        type: 'invalid_request_error',
+        code: 'beta_api_shape_disabled',
+      });
+      expect(await client.closed).toEqual({
+        code: 4000,
+        reason: 'invalid_request_error.beta_api_shape_disabled',
+      });
+    }
+    // The beta check comes before the model check, as upstream: a retired beta model gets the shape error.
+    const both = await connect(e, {
+      model: 'gpt-4o-realtime-preview-2024-10-01',
+      headers: { 'OpenAI-Beta': 'realtime=v1' },
     });
+    expect((await both.next()).error).toMatchObject({ code: 'beta_api_shape_disabled' });
   });
 
-  it('still serves GA clients when rejectBetaShape is set', async () => {
-    const e = await engine({ rejectBetaShape: true });
+  it('keeps the deprecated rejectBetaShape spelling working', async () => {
+    const beta = { headers: { 'OpenAI-Beta': 'realtime=v1' } };
+    const allowed = await connect(await engine({ rejectBetaShape: false }), beta);
+    expect((await allowed.next()).session).toHaveProperty('modalities');
+    const refused = await connect(await engine({ rejectBetaShape: true }), beta);
+    expect((await refused.next()).error).toMatchObject({ code: 'beta_api_shape_disabled' });
+    // allowBetaShape wins over the old spelling.
+    const both = await connect(await engine({ rejectBetaShape: true, allowBetaShape: true }), beta);
+    expect((await both.next()).type).toBe('session.created');
+  });
+
+  it('still serves GA clients by default', async () => {
+    const e = await engine();
     const client = await session(e);
     client.send({ type: 'session.update', session: { type: 'realtime', instructions: 'Be brief.' } });
     expect((await client.next()).type).toBe('session.updated');

@@ -45,9 +45,9 @@ afterEach(async () => {
   await Promise.all(engines.splice(0).map((e) => e.close()));
 });
 
-/** Starts an engine on an ephemeral port, closed after the test. Fast by default (no pacing, synthetic voice). */
+/** Starts an engine on an ephemeral port, closed after the test. Synthetic voice; unpaced (the default). */
 export async function engine(opts: LocalEngineOptions = {}): Promise<LocalEngine> {
-  const e = await startLocalEngine({ realtime: false, tts: 'synthetic', ...opts });
+  const e = await startLocalEngine({ tts: 'synthetic', ...opts });
   engines.push(e);
   return e;
 }

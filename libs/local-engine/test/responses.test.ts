@@ -3,7 +3,8 @@ import { askText, engine, itemOf, replyOf, responseOf, session } from './helpers
 
 describe('responses', () => {
   it('refuses a second response while one is active, and cancels with every *.done first', async () => {
-    // Paced in real time so the first response is still streaming when the next requests arrive.
+    // Paced in real time (via the `realtime` alias of `pace`) so the first response is still streaming
+    // when the next requests arrive.
     const client = await session(await engine({ realtime: true }));
     askText(client, 'Please give me a long answer about the sea and the sky.');
     const created = await client.next('response.created');
@@ -100,7 +101,7 @@ describe('responses', () => {
       session: { type: 'realtime', tools: [tool], tool_choice: 'auto' },
     });
     await client.next('session.updated');
-    askText(client, 'Use get weather for Paris');
+    askText(client, 'Use get_weather Paris please.');
     const events = await client.through('response.done');
     const frame = events.map((e) => e.type).filter((t) => !t.endsWith('.delta'));
     expect(frame.slice(2)).toEqual([
@@ -114,7 +115,7 @@ describe('responses', () => {
     ]);
     const args = events.find((e) => e.type === 'response.function_call_arguments.done')!;
     expect(args).toMatchObject({ name: 'get_weather', call_id: expect.stringMatching(/^call_/) });
-    expect(JSON.parse(String(args.arguments))).toEqual({ city: 'Use get weather for Paris', days: 1 });
+    expect(JSON.parse(String(args.arguments))).toEqual({ city: 'Paris please', days: 1 });
     const streamed = events
       .filter((e) => e.type === 'response.function_call_arguments.delta')
       .map((e) => e.delta);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { engine, session } from './helpers.js';
+import { appendAudio, engine, session, silence, speechBurst } from './helpers.js';
 
 const BETA = { headers: { 'OpenAI-Beta': 'realtime=v1' } };
 
@@ -134,9 +134,180 @@ describe('session.update (GA)', () => {
   });
 });
 
+describe('session controls (GA validation)', () => {
+  it('accepts and echoes semantic_vad, noise reduction, output speed and transcription', async () => {
+    const client = await session(await engine());
+    client.send({
+      type: 'session.update',
+      session: {
+        type: 'realtime',
+        audio: {
+          input: {
+            turn_detection: {
+              type: 'semantic_vad',
+              eagerness: 'high',
+              create_response: false,
+              interrupt_response: true,
+            },
+            noise_reduction: { type: 'far_field' },
+            transcription: { model: 'gpt-4o-mini-transcribe', language: 'de', prompt: 'Namen' },
+          },
+          output: { speed: 1.25 },
+        },
+      },
+    });
+    const updated = (await client.next()).session as { audio: { input: Record<string, unknown> } };
+    expect(updated.audio).toEqual({
+      input: {
+        format: { type: 'audio/pcm', rate: 24000 },
+        turn_detection: {
+          type: 'semantic_vad',
+          eagerness: 'high',
+          create_response: false,
+          interrupt_response: true,
+        },
+        noise_reduction: { type: 'far_field' },
+        transcription: { model: 'gpt-4o-mini-transcribe', language: 'de', prompt: 'Namen' },
+      },
+      output: { format: { type: 'audio/pcm', rate: 24000 }, voice: 'alloy', speed: 1.25 },
+    });
+    // Unspecified semantic_vad fields get their defaults; null clears noise reduction.
+    client.send({
+      type: 'session.update',
+      session: {
+        type: 'realtime',
+        audio: { input: { turn_detection: { type: 'semantic_vad' }, noise_reduction: null } },
+      },
+    });
+    expect((await client.next()).session).toMatchObject({
+      audio: {
+        input: {
+          turn_detection: {
+            type: 'semantic_vad',
+            eagerness: 'auto',
+            create_response: true,
+            interrupt_response: true,
+          },
+          noise_reduction: null,
+        },
+      },
+    });
+  });
+
+  it('accepts every server_vad field and echoes it', async () => {
+    const client = await session(await engine());
+    const td = {
+      type: 'server_vad',
+      threshold: 0.6,
+      prefix_padding_ms: 200,
+      silence_duration_ms: 450,
+      idle_timeout_ms: 6000,
+      create_response: false,
+      interrupt_response: false,
+    };
+    client.send({
+      type: 'session.update',
+      session: { type: 'realtime', audio: { input: { turn_detection: td } } },
+    });
+    expect((await client.next()).session).toMatchObject({ audio: { input: { turn_detection: td } } });
+  });
+
+  it('refuses what the GA API refuses, with its codes', async () => {
+    const client = await session(await engine());
+    const input = 'session.audio.input';
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ temperature: 0.8 }, 'unknown_parameter', 'session.temperature'],
+      [{ turn_detection: { type: 'server_vad' } }, 'unknown_parameter', 'session.turn_detection'],
+      [
+        { audio: { input: { turn_detection: { type: 'semantic_vad', threshold: 0.5 } } } },
+        'unknown_parameter',
+        `${input}.turn_detection.threshold`,
+      ],
+      [
+        { audio: { input: { turn_detection: { type: 'server_vad', eagerness: 'low' } } } },
+        'unknown_parameter',
+        `${input}.turn_detection.eagerness`,
+      ],
+      [
+        { audio: { input: { turn_detection: { type: 'semantic_vad', eagerness: 'fast' } } } },
+        'invalid_value',
+        `${input}.turn_detection.eagerness`,
+      ],
+      [
+        { audio: { input: { turn_detection: { type: 'push_to_talk' } } } },
+        'invalid_value',
+        `${input}.turn_detection.type`,
+      ],
+      [
+        { audio: { input: { turn_detection: { threshold: 0.5 } } } },
+        'missing_required_parameter',
+        `${input}.turn_detection.type`,
+      ],
+      [
+        { audio: { input: { turn_detection: { type: 'server_vad', threshold: 1.5 } } } },
+        'decimal_above_max_value',
+        `${input}.turn_detection.threshold`,
+      ],
+      [
+        { audio: { input: { turn_detection: { type: 'server_vad', idle_timeout_ms: 1000 } } } },
+        'integer_below_min_value',
+        `${input}.turn_detection.idle_timeout_ms`,
+      ],
+      [
+        { audio: { input: { turn_detection: { type: 'server_vad', create_response: 'yes' } } } },
+        'invalid_type',
+        `${input}.turn_detection.create_response`,
+      ],
+      [
+        { audio: { input: { noise_reduction: { type: 'studio' } } } },
+        'invalid_value',
+        `${input}.noise_reduction.type`,
+      ],
+      [
+        { audio: { input: { noise_reduction: { type: 'near_field', level: 2 } } } },
+        'unknown_parameter',
+        `${input}.noise_reduction.level`,
+      ],
+      [{ audio: { output: { speed: 0.2 } } }, 'decimal_below_min_value', 'session.audio.output.speed'],
+      [{ audio: { output: { speed: 1.6 } } }, 'decimal_above_max_value', 'session.audio.output.speed'],
+    ];
+    for (const [patch, code, param] of cases) {
+      client.send({ type: 'session.update', session: { type: 'realtime', ...patch } });
+      expect((await client.next()).error, param).toMatchObject({ code, param });
+    }
+  });
+
+  it('runs semantic_vad like server_vad: turns are detected and committed, create_response is honoured', async () => {
+    const client = await session(await engine());
+    client.send({
+      type: 'session.update',
+      session: {
+        type: 'realtime',
+        audio: {
+          input: { turn_detection: { type: 'semantic_vad', eagerness: 'high', create_response: false } },
+        },
+      },
+    });
+    await client.next('session.updated');
+    appendAudio(client, Buffer.concat([silence(300), speechBurst(700), silence(600)]));
+    await client.next('input_audio_buffer.speech_started');
+    await client.next('input_audio_buffer.speech_stopped');
+    const committed = await client.next('input_audio_buffer.committed');
+    await client.next('conversation.item.done');
+    client.send({ type: 'input_audio_buffer.clear' });
+    await client.next('input_audio_buffer.cleared');
+    expect(client.received.some((e) => e.type === 'response.created')).toBe(false);
+    // A manual response.create still answers the committed turn.
+    client.send({ type: 'response.create' });
+    const done = await client.next('response.done');
+    expect((done.response as { status: string }).status).toBe('completed');
+    expect(committed.item_id).toEqual(expect.stringMatching(/^item_/));
+  });
+});
+
 describe('session.update (beta)', () => {
   it('accepts flat fields incl. temperature, max_response_output_tokens and modalities', async () => {
-    const client = await session(await engine(), BETA);
+    const client = await session(await engine({ allowBetaShape: true }), BETA);
     client.send({
       type: 'session.update',
       session: {
@@ -161,7 +332,7 @@ describe('session.update (beta)', () => {
   });
 
   it('validates beta ranges and GA-only fields', async () => {
-    const client = await session(await engine(), BETA);
+    const client = await session(await engine({ allowBetaShape: true }), BETA);
     client.send({ type: 'session.update', session: { temperature: 2 } });
     expect((await client.next()).error).toMatchObject({
       code: 'decimal_above_max_value',

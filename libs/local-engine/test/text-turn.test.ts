@@ -143,7 +143,7 @@ describe('text turn (GA)', () => {
 
 describe('text turn (beta)', () => {
   it('uses conversation.item.created and the beta delta names', async () => {
-    const client = await session(await engine(), BETA);
+    const client = await session(await engine({ allowBetaShape: true }), BETA);
     askText(client, 'Hello there');
     const events = await client.through('rate_limits.updated');
     const { frame, deltas } = shapeOf(events);
@@ -176,7 +176,7 @@ describe('text turn (beta)', () => {
   });
 
   it('streams response.text.delta for modalities ["text"]', async () => {
-    const client = await session(await engine(), BETA);
+    const client = await session(await engine({ allowBetaShape: true }), BETA);
     client.send({ type: 'session.update', session: { modalities: ['text'] } });
     await client.next('session.updated');
     askText(client, 'Plain text please.');

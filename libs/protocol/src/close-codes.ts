@@ -121,6 +121,18 @@ export const CLOSE_CODES = {
     backoff: true,
     resume: true,
   },
+  /**
+   * Do not reconnect: the service's provider configuration (model, key, protocol shape) is wrong and the
+   * speech model refuses it; an operator must fix it. Preceded by an `error` with one of
+   * `upstream_model_unavailable`, `upstream_auth_failed`, `upstream_shape_unsupported`.
+   */
+  UpstreamMisconfigured: {
+    code: 4502,
+    reason: 'speech model refused the service configuration',
+    reconnect: false,
+    backoff: false,
+    resume: false,
+  },
 } as const satisfies Record<string, CloseCodeSpec>;
 
 /** Name of a registered close code (`'Unauthorized'`, …). */

@@ -60,13 +60,63 @@ export const ErrorCode = {
   session_expired: { message: 'Session expired', httpStatus: 410, retryable: false },
   /** The speech model cannot be reached after repeated attempts; the session cannot continue now. */
   upstream_unavailable: { message: 'Speech model unavailable', httpStatus: 503, retryable: true },
-  /** The speech model rejected or failed a request; provider details are never forwarded. */
+  /**
+   * The speech model rejected or failed a request for a reason no more specific `upstream_*` code covers;
+   * provider details are never forwarded.
+   */
   upstream_error: { message: 'Speech model error', httpStatus: 502, retryable: true },
+  /** The provider rate-limited the request (tokens or requests per minute); retry after a backoff. */
+  upstream_rate_limited: {
+    message: 'Speech model rate limit reached; retry shortly',
+    httpStatus: 429,
+    retryable: true,
+  },
+  /**
+   * The provider rejected a request as invalid, e.g. a tool's `parameters` it does not accept. `error.param`
+   * names the provider's parameter when it said which; change the request (usually the session settings).
+   */
+  upstream_invalid_request: {
+    message: 'Speech model rejected the request as invalid',
+    httpStatus: 400,
+    retryable: false,
+  },
+  /** The provider failed with a server error of its own; retry after a backoff. */
+  upstream_server_error: { message: 'Speech model server error', httpStatus: 502, retryable: true },
+  /**
+   * The configured speech model is unknown to the provider or retired. An operator must change the
+   * service configuration; retrying does not help.
+   */
+  upstream_model_unavailable: {
+    message: 'The configured speech model is not available',
+    httpStatus: 503,
+    retryable: false,
+  },
+  /**
+   * The provider refused the service's own credentials (not the client's): an operator must fix the key.
+   */
+  upstream_auth_failed: {
+    message: 'Speech model refused the service credentials',
+    httpStatus: 503,
+    retryable: false,
+  },
+  /**
+   * The provider no longer accepts the protocol shape (API version) the service is configured for; an
+   * operator must change the configuration.
+   */
+  upstream_shape_unsupported: {
+    message: 'Speech model no longer accepts the configured protocol shape',
+    httpStatus: 503,
+    retryable: false,
+  },
   /** An unexpected server fault. Details go to the server logs, never to the client. */
   internal_error: { message: 'Internal server error', httpStatus: 500, retryable: true },
   /** The service is overloaded, draining or missing a dependency (e.g. Redis); retry with backoff. */
   service_unavailable: { message: 'Service temporarily unavailable', httpStatus: 503, retryable: true },
-  /** A response is already being generated; cancel it or wait for `response.done` first. */
+  /**
+   * A response is already being generated; cancel it or wait for `response.done` first. Sent for
+   * `response.create` during a reply. A user text sent during a reply is now queued (answered after the
+   * reply, or at once with `interrupt: true`), so it no longer gets this code.
+   */
   conversation_busy: { message: 'A response is already in progress', httpStatus: 409, retryable: true },
 } as const satisfies Record<string, ErrorCodeSpec>;
 

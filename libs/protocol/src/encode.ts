@@ -1,5 +1,5 @@
 import { ErrorCode } from './codes.js';
-import type { TurnDetection } from './messages/fields.js';
+import type { FunctionTool, InputAudioTranscription, ToolChoice, TurnDetection } from './messages/fields.js';
 import type { ResponseStatus, SessionCreatedInfo, SessionInfo, Usage } from './messages/server.js';
 import type { NoticeCode } from './notice-codes.js';
 import type { FrameError } from './parse.js';
@@ -54,16 +54,71 @@ export interface ResponseDoneExtra {
   readonly id?: string;
 }
 
-/** `response.done` with the response's token usage. */
+/**
+ * `response.done` with the response's token usage. `usage.input_token_details` and
+ * `usage.output_token_details` (extension) are emitted when given, with only their defined counts.
+ */
 export function encodeResponseDone(
   usage: Usage,
   timestamp: number = nowSeconds(),
   extra?: ResponseDoneExtra,
 ): string {
+  let details = '';
+  const input = usage.input_token_details;
+  if (input !== undefined) {
+    details += `,"input_token_details":{${counts([
+      ['cached_tokens', input.cached_tokens],
+      ['text_tokens', input.text_tokens],
+      ['audio_tokens', input.audio_tokens],
+    ])}}`;
+  }
+  const output = usage.output_token_details;
+  if (output !== undefined) {
+    details += `,"output_token_details":{${counts([
+      ['text_tokens', output.text_tokens],
+      ['audio_tokens', output.audio_tokens],
+    ])}}`;
+  }
   let tail = '';
   if (extra?.status !== undefined) tail += `,"status":"${extra.status}"`;
   if (extra?.id !== undefined) tail += `,"id":${JSON.stringify(extra.id)}`;
-  return `{"type":"response.done","response":{"usage":{"input_tokens":${count(usage.input_tokens)},"output_tokens":${count(usage.output_tokens)}},"timestamp":${finite(timestamp)}${tail}}}`;
+  return `{"type":"response.done","response":{"usage":{"input_tokens":${count(usage.input_tokens)},"output_tokens":${count(usage.output_tokens)}${details}},"timestamp":${finite(timestamp)}${tail}}}`;
+}
+
+/** `"a":1,"b":2` for the defined counts, in the given order. */
+function counts(entries: ReadonlyArray<readonly [string, number | undefined]>): string {
+  let out = '';
+  for (const [key, value] of entries) {
+    if (value === undefined) continue;
+    out += `${out === '' ? '' : ','}"${key}":${count(value)}`;
+  }
+  return out;
+}
+
+/**
+ * `response.function_call` (extension): the model called a function tool and its arguments are complete.
+ * `args` is the arguments JSON text exactly as the model produced it (escaped here as a JSON string).
+ */
+export function encodeFunctionCall(
+  callId: string,
+  name: string,
+  args: string,
+  timestamp: number = nowSeconds(),
+): string {
+  return `{"type":"response.function_call","response":{"call_id":${JSON.stringify(callId)},"name":${JSON.stringify(name)},"arguments":${JSON.stringify(args)},"timestamp":${finite(timestamp)}}}`;
+}
+
+/**
+ * `conversation.item.transcript` (extension): user speech transcription for input item `itemId`. Send the
+ * pieces with `final` false, then the whole transcript once with `final` true.
+ */
+export function encodeTranscript(
+  itemId: string,
+  text: string,
+  final: boolean,
+  timestamp: number = nowSeconds(),
+): string {
+  return `{"type":"conversation.item.transcript","conversation_item_transcript":{"item_id":${JSON.stringify(itemId)},"role":"user","text":${JSON.stringify(text)},"final":${final ? 'true' : 'false'}},"timestamp":${finite(timestamp)}}`;
 }
 
 /**
@@ -74,19 +129,31 @@ export function encodePong(timestamp: number = nowSeconds()): string {
   return `{"type":"pong","timestamp":${finite(timestamp)}}`;
 }
 
+/** Further fields of `error` (extension), for {@link encodeError}. */
+export interface ErrorExtra {
+  /**
+   * The provider's name of the parameter it rejected (e.g. `session.tools[0].parameters`), for the
+   * `upstream_*` codes. Not a path in the client's request: that is `field`.
+   */
+  readonly param?: string;
+}
+
 /**
  * `error`. The message defaults to the code's registry message; pass `field` (dotted path) when one
- * request field is at fault and `eventId` when the failing request carried an `event_id`.
+ * request field is at fault, `eventId` when the failing request carried an `event_id`, and
+ * `extra.param` when the provider named the parameter it rejected.
  */
 export function encodeError(
   code: ErrorCode,
   message: string = ErrorCode[code].message,
   field?: string,
   eventId?: string,
+  extra?: ErrorExtra,
 ): string {
   let tail = '';
   if (field !== undefined) tail += `,"field":${JSON.stringify(field)}`;
   if (eventId !== undefined) tail += `,"event_id":${JSON.stringify(eventId)}`;
+  if (extra?.param !== undefined) tail += `,"param":${JSON.stringify(extra.param)}`;
   return `{"type":"error","error":{"code":"${code}","message":${JSON.stringify(message)}${tail}}}`;
 }
 
@@ -124,7 +191,16 @@ export function encodeSessionCreated(
 
 type ConfigExtension = Pick<
   SessionInfo,
-  'instructions' | 'temperature' | 'max_response_output_tokens' | 'modalities' | 'turn_detection'
+  | 'instructions'
+  | 'temperature'
+  | 'max_response_output_tokens'
+  | 'modalities'
+  | 'turn_detection'
+  | 'tools'
+  | 'tool_choice'
+  | 'input_audio_noise_reduction'
+  | 'speed'
+  | 'input_audio_transcription'
 >;
 
 function copyConfig(from: ConfigExtension, out: Record<string, unknown>): void {
@@ -135,14 +211,55 @@ function copyConfig(from: ConfigExtension, out: Record<string, unknown>): void {
   }
   if (from.modalities !== undefined) out['modalities'] = from.modalities;
   if (from.turn_detection !== undefined) out['turn_detection'] = copyTurnDetection(from.turn_detection);
+  if (from.tools !== undefined) out['tools'] = from.tools.map(copyTool);
+  if (from.tool_choice !== undefined) out['tool_choice'] = copyToolChoice(from.tool_choice);
+  if (from.input_audio_noise_reduction !== undefined) {
+    const nr = from.input_audio_noise_reduction;
+    out['input_audio_noise_reduction'] = nr === null ? null : { type: nr.type };
+  }
+  if (from.speed !== undefined) out['speed'] = from.speed;
+  if (from.input_audio_transcription !== undefined) {
+    out['input_audio_transcription'] = copyTranscription(from.input_audio_transcription);
+  }
 }
 
 function copyTurnDetection(value: TurnDetection): TurnDetection {
   if (value === null) return null;
-  const out: Exclude<TurnDetection, null> = { type: 'server_vad' };
+  if (value.type === 'semantic_vad') {
+    const out: Extract<TurnDetection, { type: 'semantic_vad' }> = { type: 'semantic_vad' };
+    if (value.eagerness !== undefined) out.eagerness = value.eagerness;
+    if (value.create_response !== undefined) out.create_response = value.create_response;
+    if (value.interrupt_response !== undefined) out.interrupt_response = value.interrupt_response;
+    return out;
+  }
+  const out: Extract<TurnDetection, { type: 'server_vad' }> = { type: 'server_vad' };
   if (value.threshold !== undefined) out.threshold = value.threshold;
   if (value.silence_duration_ms !== undefined) out.silence_duration_ms = value.silence_duration_ms;
   if (value.prefix_padding_ms !== undefined) out.prefix_padding_ms = value.prefix_padding_ms;
+  if (value.idle_timeout_ms !== undefined) out.idle_timeout_ms = value.idle_timeout_ms;
+  if (value.create_response !== undefined) out.create_response = value.create_response;
+  if (value.interrupt_response !== undefined) out.interrupt_response = value.interrupt_response;
+  return out;
+}
+
+// `parameters` is the client's own JSON Schema, passed through whole; the parser bounded its size.
+function copyTool(tool: FunctionTool): FunctionTool {
+  const out: FunctionTool = { type: 'function', name: tool.name };
+  if (tool.description !== undefined) out.description = tool.description;
+  if (tool.parameters !== undefined) out.parameters = tool.parameters;
+  return out;
+}
+
+function copyToolChoice(choice: ToolChoice): ToolChoice {
+  return typeof choice === 'string' ? choice : { type: 'function', name: choice.name };
+}
+
+function copyTranscription(value: InputAudioTranscription): InputAudioTranscription {
+  if (value === null) return null;
+  const out: Exclude<InputAudioTranscription, null> = {};
+  if (value.model !== undefined) out.model = value.model;
+  if (value.language !== undefined) out.language = value.language;
+  if (value.prompt !== undefined) out.prompt = value.prompt;
   return out;
 }
 

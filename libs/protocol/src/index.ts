@@ -33,8 +33,10 @@ export {
 } from './close-codes.js';
 export { ERROR_CODES, ErrorCode, type ErrorCodeSpec, isErrorCode } from './codes.js';
 export {
+  type ErrorExtra,
   encodeError,
   encodeFrameError,
+  encodeFunctionCall,
   encodeNotice,
   encodePong,
   encodeResponseAudio,
@@ -45,6 +47,7 @@ export {
   encodeSessionUpdate,
   encodeSpeechStarted,
   encodeSpeechStopped,
+  encodeTranscript,
   nowSeconds,
   type ResponseDoneExtra,
 } from './encode.js';
@@ -63,22 +66,49 @@ export {
   ClientResponseCreate,
   ClientResponseTruncate,
   ClientSessionUpdate,
+  type ConversationItemInput,
+  type FunctionCallOutputInput,
 } from './messages/client.js';
 export {
+  type FunctionTool,
+  type InputAudioTranscription,
   LANGUAGE_PATTERN,
+  MAX_FUNCTION_OUTPUT_CHARS,
+  MAX_IDLE_TIMEOUT_MS,
   MAX_INSTRUCTIONS_CHARS,
   MAX_OUTPUT_TOKENS,
+  MAX_SPEED,
   MAX_TEXT_CHARS,
+  MAX_TOOL_DESCRIPTION_CHARS,
+  MAX_TOOL_PARAMETERS_CHARS,
+  MAX_TOOL_PARAMETERS_DEPTH,
+  MAX_TOOLS,
+  MAX_TRANSCRIPTION_PROMPT_CHARS,
+  MIN_IDLE_TIMEOUT_MS,
+  MIN_SPEED,
   type Modalities,
+  NOISE_REDUCTION_TYPES,
+  type NoiseReduction,
+  type SemanticVad,
+  type ServerVad,
+  TOOL_NAME_PATTERN,
+  type ToolChoice,
+  TRANSCRIPTION_MODELS,
+  type TranscriptionModel,
   type TurnDetection,
+  VAD_EAGERNESS,
+  type VadEagerness,
   VOICES,
   type Voice,
 } from './messages/fields.js';
 export {
+  type InputTokenDetails,
+  type OutputTokenDetails,
   RESPONSE_STATUSES,
   type ResponseStatus,
   SERVER_MESSAGE_TYPES,
   SERVER_MESSAGES,
+  ServerConversationItemTranscript,
   ServerError,
   type ServerMessage,
   ServerMessageSchema,
@@ -87,6 +117,7 @@ export {
   ServerResponseAudio,
   ServerResponseDelta,
   ServerResponseDone,
+  ServerResponseFunctionCall,
   ServerSessionCreated,
   ServerSessionNotice,
   ServerSessionUpdate,
@@ -108,5 +139,9 @@ export {
   validateClientMessage,
   validateServerMessage,
 } from './parse.js';
-export { DEFAULT_SESSION_CONFIG, type SessionConfig } from './session-config.js';
+export {
+  DEFAULT_INPUT_AUDIO_TRANSCRIPTION,
+  DEFAULT_SESSION_CONFIG,
+  type SessionConfig,
+} from './session-config.js';
 export { PROTOCOL_VERSION } from './version.js';

@@ -20,6 +20,11 @@ export const NoticeCode = {
   server_draining: { message: 'Server is restarting; reconnect to continue' },
   /** A dependency is degraded (e.g. Redis unreachable): responses may be delayed or fail until it recovers. */
   service_degraded: { message: 'Service degraded; responses may be delayed' },
+  /**
+   * A requested setting is not supported by the provider's protocol shape and was not applied (e.g.
+   * `temperature` on the GA shape). The rest of the update was applied; the message names the setting.
+   */
+  setting_not_applied: { message: 'A requested setting is not supported and was not applied' },
 } as const satisfies Record<string, { readonly message: string }>;
 
 /** A notice code this version defines (the wire format accepts any snake_case code). */

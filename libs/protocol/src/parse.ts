@@ -9,6 +9,11 @@ import {
   type ClientMessage,
 } from './messages/client.js';
 import { describeErrors, isPlainObject } from './messages/describe-error.js';
+import {
+  type FunctionTool,
+  MAX_TOOL_PARAMETERS_CHARS,
+  MAX_TOOL_PARAMETERS_DEPTH,
+} from './messages/fields.js';
 import { SERVER_MESSAGE_TYPES, SERVER_MESSAGES, type ServerMessage } from './messages/server.js';
 
 /** Size limits applied by {@link parseClientFrame}. */
@@ -119,8 +124,67 @@ export function validateClientMessage(input: unknown, limits?: Partial<FrameLimi
         return fail('invalid_audio', `${field}: ${problem}`, field, eventIdOf(value));
       }
     }
+  } else if (type === 'session.update') {
+    const tools = (value['session_update'] as { tools?: FunctionTool[] }).tools;
+    if (tools !== undefined) {
+      const problem = toolsProblem(tools);
+      if (problem !== undefined) {
+        return fail('invalid_message', `${problem.field}: ${problem.rule}`, problem.field, eventIdOf(value));
+      }
+    }
   }
   return { ok: true, message: value as ClientMessage };
+}
+
+/**
+ * What the schema cannot say about `session_update.tools`: names are unique, and each `parameters` is
+ * bounded in nesting and in serialized size (so the worker can always serialize it for the provider).
+ */
+function toolsProblem(tools: readonly FunctionTool[]): { field: string; rule: string } | undefined {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < tools.length; i++) {
+    const tool = tools[i]!;
+    const first = seen.get(tool.name);
+    if (first !== undefined) {
+      return {
+        field: `session_update.tools.${i}.name`,
+        rule: `must be unique (tools.${first} has the same name)`,
+      };
+    }
+    seen.set(tool.name, i);
+    if (tool.parameters === undefined) continue;
+    const field = `session_update.tools.${i}.parameters`;
+    const shape = jsonShapeProblem(tool.parameters, MAX_TOOL_PARAMETERS_DEPTH, MAX_TOOL_PARAMETERS_CHARS);
+    if (shape === 'deep')
+      return { field, rule: `must be nested at most ${MAX_TOOL_PARAMETERS_DEPTH} levels deep` };
+    // Safe now: depth and node count are bounded (and for parsed input, so is the frame).
+    const chars = shape === 'large' ? undefined : JSON.stringify(tool.parameters).length;
+    if (chars === undefined || chars > MAX_TOOL_PARAMETERS_CHARS) {
+      const got = chars === undefined ? '' : `, got ${chars}`;
+      return { field, rule: `must be at most ${MAX_TOOL_PARAMETERS_CHARS} characters as JSON${got}` };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Walks `root` without recursion: `'deep'` when objects and arrays nest deeper than `maxDepth` levels (root
+ * is level 1; this also stops a cycle in an object built in memory), `'large'` when there are more of them
+ * than `maxChars` / 2 (each takes at least two characters of JSON), else undefined.
+ */
+function jsonShapeProblem(root: unknown, maxDepth: number, maxChars: number): 'deep' | 'large' | undefined {
+  const stack: Array<[value: object, depth: number]> = [];
+  if (typeof root === 'object' && root !== null) stack.push([root, 1]);
+  let containers = 0;
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (depth > maxDepth) return 'deep';
+    if (++containers > maxChars / 2) return 'large';
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return undefined;
 }
 
 function audioProblem(audio: string, maxAudioBytes: number): string | undefined {

@@ -9,6 +9,12 @@ import {
   NOTICE_CODES,
 } from '../src/index.js';
 
+const SERVICE_MISCONFIGURED: ReadonlySet<string> = new Set([
+  'upstream_model_unavailable',
+  'upstream_auth_failed',
+  'upstream_shape_unsupported',
+]);
+
 describe('error code registry', () => {
   it('lists the codes the protocol promises', () => {
     expect(ERROR_CODES).toEqual(
@@ -28,8 +34,28 @@ describe('error code registry', () => {
         'internal_error',
         'service_unavailable',
         'conversation_busy',
+        'upstream_rate_limited',
+        'upstream_invalid_request',
+        'upstream_server_error',
+        'upstream_model_unavailable',
+        'upstream_auth_failed',
+        'upstream_shape_unsupported',
       ]),
     );
+  });
+
+  it('distinguishes what the provider did, and what retrying can fix', () => {
+    expect(ErrorCode.upstream_rate_limited).toMatchObject({ httpStatus: 429, retryable: true });
+    expect(ErrorCode.upstream_invalid_request).toMatchObject({ httpStatus: 400, retryable: false });
+    expect(ErrorCode.upstream_server_error).toMatchObject({ httpStatus: 502, retryable: true });
+    for (const code of [
+      'upstream_model_unavailable',
+      'upstream_auth_failed',
+      'upstream_shape_unsupported',
+    ] as const) {
+      expect(ErrorCode[code], code).toMatchObject({ httpStatus: 503, retryable: false });
+    }
+    expect(ErrorCode.upstream_error).toMatchObject({ httpStatus: 502, retryable: true });
   });
 
   it.each(ERROR_CODES)('%s is snake_case with a message and an HTTP error status', (code) => {
@@ -38,8 +64,9 @@ describe('error code registry', () => {
     expect(spec.message.length).toBeGreaterThan(0);
     expect(spec.httpStatus).toBeGreaterThanOrEqual(400);
     expect(spec.httpStatus).toBeLessThan(600);
-    // Server faults are worth retrying; most client faults are not.
-    if (spec.httpStatus >= 500) expect(spec.retryable).toBe(true);
+    // Server faults are worth retrying, except a service misconfiguration only an operator can fix; most
+    // client faults are not.
+    if (spec.httpStatus >= 500 && !SERVICE_MISCONFIGURED.has(code)) expect(spec.retryable).toBe(true);
   });
 
   it('recognises only its own codes', () => {
@@ -66,7 +93,7 @@ describe('close codes', () => {
   });
 
   it('have the reconnect semantics clients rely on', () => {
-    const terminal = [1000, 1008, 1009, 4000, 4001, 4401, 4403, 4408];
+    const terminal = [1000, 1008, 1009, 4000, 4001, 4401, 4403, 4408, 4502];
     for (const code of terminal) expect(closeCodeInfo(code).reconnect).toBe(false);
     expect(closeCodeInfo(1011)).toMatchObject({ reconnect: true, resume: true });
     expect(closeCodeInfo(1012)).toMatchObject({
@@ -78,6 +105,14 @@ describe('close codes', () => {
     expect(closeCodeInfo(1013)).toMatchObject({ reconnect: true, backoff: true });
     expect(closeCodeInfo(4429)).toMatchObject({ reconnect: true, backoff: true });
     expect(closeCodeInfo(CloseCode.Unauthorized).reason).toBe('unauthorized');
+    expect(closeCodeInfo(4502)).toEqual({
+      name: 'UpstreamMisconfigured',
+      code: 4502,
+      reason: 'speech model refused the service configuration',
+      reconnect: false,
+      backoff: false,
+      resume: false,
+    });
   });
 
   it('classify unknown codes by range', () => {
@@ -88,6 +123,10 @@ describe('close codes', () => {
 });
 
 describe('notice codes', () => {
+  it('include setting_not_applied', () => {
+    expect(NOTICE_CODES).toContain('setting_not_applied');
+  });
+
   it.each(NOTICE_CODES)('%s matches the wire pattern', (code) => {
     expect(code).toMatch(/^[a-z][a-z0-9_]{0,63}$/);
   });

@@ -3,6 +3,7 @@ import {
   ERROR_CODES,
   encodeError,
   encodeFrameError,
+  encodeFunctionCall,
   encodeNotice,
   encodePong,
   encodeResponseAudio,
@@ -13,6 +14,7 @@ import {
   encodeSessionUpdate,
   encodeSpeechStarted,
   encodeSpeechStopped,
+  encodeTranscript,
   NOTICE_CODES,
   nowSeconds,
   PROTOCOL_VERSION,
@@ -86,6 +88,94 @@ describe('server message builders', () => {
     });
   });
 
+  it('response.done carries token details when given, only their defined counts', () => {
+    const usage = {
+      input_tokens: 1200,
+      output_tokens: 300,
+      input_token_details: { cached_tokens: 1024, text_tokens: 200, audio_tokens: 1000 },
+      output_token_details: { text_tokens: 60, audio_tokens: 240 },
+    };
+    expect(valid(encodeResponseDone(usage, TS, { status: 'completed', id: 'resp_1' }))).toEqual({
+      type: 'response.done',
+      response: { usage, timestamp: TS, status: 'completed', id: 'resp_1' },
+    });
+    const partial = {
+      input_tokens: 5,
+      output_tokens: 0,
+      input_token_details: { audio_tokens: 5 },
+      output_token_details: {},
+    };
+    expect(valid(encodeResponseDone(partial, TS))).toEqual({
+      type: 'response.done',
+      response: { usage: partial, timestamp: TS },
+    });
+    expect(() =>
+      encodeResponseDone(
+        { input_tokens: 1, output_tokens: 1, output_token_details: { text_tokens: -1 } },
+        TS,
+      ),
+    ).toThrow(TypeError);
+  });
+
+  it.each(TRICKY)('response.function_call escapes arguments %j', (args) => {
+    expect(valid(encodeFunctionCall('call_"1"', 'get_weather', args, TS))).toEqual({
+      type: 'response.function_call',
+      response: { call_id: 'call_"1"', name: 'get_weather', arguments: args, timestamp: TS },
+    });
+  });
+
+  it('response.function_call passes arguments JSON through as a string', () => {
+    const args = '{"city":"Lisbon","unit":"c","note":"say \\"hi\\"\\n"}';
+    const frame = encodeFunctionCall('call_8Jq2', 'get_weather', args, TS);
+    const message = valid(frame) as { response: { arguments: string } };
+    expect(message.response.arguments).toBe(args);
+    expect(JSON.parse(message.response.arguments)).toEqual({ city: 'Lisbon', unit: 'c', note: 'say "hi"\n' });
+  });
+
+  it.each(TRICKY.filter((text) => text !== ''))('conversation.item.transcript escapes text %j', (text) => {
+    for (const final of [false, true]) {
+      expect(valid(encodeTranscript('item_"7"', text, final, TS))).toEqual({
+        type: 'conversation.item.transcript',
+        conversation_item_transcript: { item_id: 'item_"7"', role: 'user', text, final },
+        timestamp: TS,
+      });
+    }
+  });
+
+  it('conversation.item.transcript allows an empty piece or an empty final transcript', () => {
+    expect(valid(encodeTranscript('item_7', '', true, TS))).toMatchObject({
+      conversation_item_transcript: { text: '', final: true },
+    });
+  });
+
+  it.each(TRICKY)('error carries the provider param %j', (param) => {
+    expect(
+      valid(encodeError('upstream_invalid_request', 'Tool rejected', undefined, 'e1', { param })),
+    ).toEqual({
+      type: 'error',
+      error: { code: 'upstream_invalid_request', message: 'Tool rejected', event_id: 'e1', param },
+    });
+  });
+
+  it('error with field, event_id and param, or param alone', () => {
+    expect(encodeError('upstream_invalid_request', 'm', 'session_update.tools.0', 'e', { param: 'p' })).toBe(
+      '{"type":"error","error":{"code":"upstream_invalid_request","message":"m","field":"session_update.tools.0","event_id":"e","param":"p"}}',
+    );
+    expect(
+      valid(encodeError('upstream_rate_limited', undefined, undefined, undefined, { param: 'x' })),
+    ).toEqual({
+      type: 'error',
+      error: {
+        code: 'upstream_rate_limited',
+        message: 'Speech model rate limit reached; retry shortly',
+        param: 'x',
+      },
+    });
+    expect(encodeError('upstream_error', 'm', undefined, undefined, {})).toBe(
+      encodeError('upstream_error', 'm'),
+    );
+  });
+
   it('pong keeps timestamp at the top level', () => {
     expect(valid(encodePong(TS))).toEqual({ type: 'pong', timestamp: TS });
   });
@@ -141,12 +231,74 @@ describe('server message builders', () => {
       ...full,
       owner: 'worker-1',
       turn_detection: { ...full.turn_detection, secret: 1 },
-    } as SessionInfo;
+    } as unknown as SessionInfo;
     expect(valid(encodeSessionUpdate(internal))).toEqual({ type: 'session.update', session: full });
     expect(valid(encodeSessionUpdate({ ...minimal, turn_detection: null }))).toEqual({
       type: 'session.update',
       session: { ...minimal, turn_detection: null },
     });
+  });
+
+  it('session.update copies the tool, VAD, audio and transcription settings', () => {
+    const full: SessionInfo = {
+      id: 'sess_1',
+      voice: 'marin',
+      language: 'en',
+      turn_detection: {
+        type: 'server_vad',
+        threshold: 0.5,
+        silence_duration_ms: 500,
+        prefix_padding_ms: 300,
+        idle_timeout_ms: null,
+        create_response: true,
+        interrupt_response: false,
+      },
+      tools: [
+        {
+          type: 'function',
+          name: 'get_weather',
+          description: 'Weather "now".',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        },
+        { type: 'function', name: 'hang_up' },
+      ],
+      tool_choice: { type: 'function', name: 'get_weather' },
+      input_audio_noise_reduction: { type: 'near_field' },
+      speed: 1.25,
+      input_audio_transcription: { model: 'gpt-4o-transcribe', language: 'en', prompt: 'Names: Ana, Zé.' },
+    };
+    expect(valid(encodeSessionUpdate(full))).toEqual({ type: 'session.update', session: full });
+    // Extra fields inside the nested objects of an internal record leak nothing.
+    const internal = {
+      ...full,
+      tools: full.tools!.map((tool) => ({ ...tool, strict: true })),
+      tool_choice: { ...(full.tool_choice as object), x: 1 },
+      input_audio_noise_reduction: { type: 'near_field', level: 3 },
+      input_audio_transcription: { ...full.input_audio_transcription, logprobs: true },
+      turn_detection: { ...full.turn_detection, secret: 1 },
+    } as unknown as SessionInfo;
+    expect(valid(encodeSessionUpdate(internal))).toEqual({ type: 'session.update', session: full });
+
+    const semantic: SessionInfo = {
+      id: 's',
+      voice: 'alloy',
+      language: 'en',
+      turn_detection: {
+        type: 'semantic_vad',
+        eagerness: 'low',
+        create_response: false,
+        interrupt_response: true,
+      },
+      tool_choice: 'required',
+      input_audio_noise_reduction: null,
+      input_audio_transcription: null,
+      tools: [],
+    };
+    const leaky = {
+      ...semantic,
+      turn_detection: { ...semantic.turn_detection, threshold: 0.5 },
+    } as SessionInfo;
+    expect(valid(encodeSessionUpdate(leaky))).toEqual({ type: 'session.update', session: semantic });
   });
 
   it('session.created defaults protocol_version and may carry the initial configuration', () => {
@@ -206,6 +358,8 @@ describe('server message builders', () => {
       encodeSpeechStarted(0, TS),
       encodeSpeechStopped(0, TS),
       encodeNotice('session_recovered', 'ok', TS),
+      encodeFunctionCall('call_1', 'f', '{}', TS),
+      encodeTranscript('item_1', 'hi', false, TS),
     ].map((frame) => (valid(frame) as { type: string }).type);
     expect(new Set(built)).toEqual(new Set(SERVER_MESSAGE_TYPES));
   });
@@ -237,6 +391,22 @@ describe('parseServerFrame', () => {
       [
         '{"type":"response.done","response":{"usage":{"input_tokens":1.5,"output_tokens":0},"timestamp":1}}',
         'response.usage.input_tokens',
+      ],
+      [
+        '{"type":"response.done","response":{"usage":{"input_tokens":1,"output_tokens":0,"output_token_details":{"cached_tokens":1}},"timestamp":1}}',
+        'response.usage.output_token_details.cached_tokens',
+      ],
+      [
+        '{"type":"response.function_call","response":{"call_id":"c","name":"f","arguments":{},"timestamp":1}}',
+        'response.arguments',
+      ],
+      [
+        '{"type":"conversation.item.transcript","conversation_item_transcript":{"item_id":"i","role":"assistant","text":"x","final":true},"timestamp":1}',
+        'conversation_item_transcript.role',
+      ],
+      [
+        '{"type":"conversation.item.transcript","conversation_item_transcript":{"item_id":"i","role":"user","text":"x"},"timestamp":1}',
+        'conversation_item_transcript.final',
       ],
     ] as const;
     for (const [frame, field] of bad) {

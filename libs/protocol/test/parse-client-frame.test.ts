@@ -168,7 +168,7 @@ const BAD: BadCase[] = [
     'invalid_message',
     'conversation_item_input.audio',
   ],
-  ['unknown session field', update({ speed: 1 }), 'invalid_message', 'session_update.speed'],
+  ['unknown session field', update({ pitch: 1 }), 'invalid_message', 'session_update.pitch'],
   ['unknown top-level field', '{"type":"response.create","response":{}}', 'invalid_message', 'response'],
   ['ping without its object', '{"type":"ping","timestamp":1}', 'invalid_message', 'timestamp'],
   [
@@ -245,7 +245,7 @@ const BAD: BadCase[] = [
   ],
   [
     'turn detection of an unknown kind',
-    update({ turn_detection: { type: 'semantic_vad' } }),
+    update({ turn_detection: { type: 'client_vad' } }),
     'invalid_message',
     'session_update.turn_detection.type',
   ],

@@ -7,10 +7,12 @@ import {
   type CloseCode,
   type ErrorCode,
   type FrameError,
+  type FunctionCallOutputInput,
   parseClientFrame,
   type ServerMessage,
   type ServerMessageSchema,
   type ServerMessageType,
+  type SessionConfig,
   type Voice,
 } from '../src/index.js';
 
@@ -39,6 +41,17 @@ describe('exported types', () => {
     expectTypeOf<'nova'>().not.toExtend<Voice>();
   });
 
+  it('new server messages are in the union, and SessionConfig has the new settings', () => {
+    expectTypeOf<'response.function_call'>().toExtend<ServerMessageType>();
+    expectTypeOf<'conversation.item.transcript'>().toExtend<ServerMessageType>();
+    expectTypeOf<'upstream_invalid_request'>().toExtend<ErrorCode>();
+    expectTypeOf<4502>().toExtend<CloseCode>();
+    expectTypeOf<SessionConfig['speed']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<{ type: 'semantic_vad'; eagerness: 'low' }>().toExtend<SessionConfig['turn_detection']>();
+    expectTypeOf<{ model: 'whisper-1' }>().toExtend<SessionConfig['input_audio_transcription']>();
+    expectTypeOf<null>().toExtend<SessionConfig['input_audio_transcription']>();
+  });
+
   it('a parse result narrows on ok and then on type', () => {
     const result = parseClientFrame('{"type":"ping","ping":{"timestamp":1}}');
     if (result.ok) {
@@ -47,6 +60,11 @@ describe('exported types', () => {
       if (result.message.type === 'conversation.item.input') {
         const item = result.message.conversation_item_input;
         if (item.type === 'input_audio_buffer') expectTypeOf(item.audio).toEqualTypeOf<string>();
+        if (item.type === 'function_call_output') {
+          expectTypeOf(item.respond).toEqualTypeOf<boolean | undefined>();
+          expectTypeOf(item).toEqualTypeOf<FunctionCallOutputInput>();
+        }
+        if (item.type === 'input_text') expectTypeOf(item.interrupt).toEqualTypeOf<boolean | undefined>();
       }
     } else {
       expectTypeOf(result.error).toEqualTypeOf<FrameError>();

@@ -17,6 +17,8 @@ import { createRunnerDeps } from './sessions/runner-deps.js';
 import { SessionHost } from './sessions/session-host.js';
 import { startSessionQueue } from './sessions/session-queue.js';
 import { SessionRunner } from './sessions/session-runner.js';
+import type { ProviderFailure } from './upstream/provider-failure.js';
+import { ProviderHealth } from './upstream/provider-health.js';
 import { resolveProvider } from './upstream/resolve-provider.js';
 import { startWorkerHeartbeat, type WorkerStatus } from './worker-heartbeat.js';
 
@@ -41,14 +43,13 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   const registry = createRegistry({ service: 'session-worker' });
   const metrics = createWorkerMetrics(registry);
   metrics.capacity.set(config.RTV_WORKER_CAPACITY);
-  const status: WorkerStatus = { stopping: false, providerOk: true };
+  const status: WorkerStatus = { stopping: false };
+  const providerHealth = new ProviderHealth(log);
 
   const provider = await resolveProvider(config, log);
   const { commands, blocking, bullConn, records, writer } = await openStores(config, id, keys, log);
   const shared = { workerId: id, keys, records, writer, metrics, log };
-  const onProviderConnect = (ok: boolean) => {
-    status.providerOk = ok;
-  };
+  const onProviderConnect = (ok: boolean, failure?: ProviderFailure) => providerHealth.record(ok, failure);
   const runnerDeps = createRunnerDeps({ ...shared, config, provider, onProviderConnect });
   const host = new SessionHost({
     ...shared,
@@ -67,7 +68,17 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   await reader.start();
   const bull = startSessionQueue(host, config, { connection: bullConn, keys, log });
   host.startProgressTimer();
-  const beat = { id, keys, redis: commands, host, reader, provider, status, onError: redisErrorLogger(log) };
+  const beat = {
+    id,
+    keys,
+    redis: commands,
+    host,
+    reader,
+    provider,
+    providerHealth,
+    status,
+    onError: redisErrorLogger(log),
+  };
   const heartbeat = await startWorkerHeartbeat(config, beat);
 
   const admin = await startAdminServer({

@@ -1,5 +1,5 @@
 import { SESSION_ENV } from '@rtv/bus';
-import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
+import { COMMON_ENV, ConfigError, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
 
 export const WORKER_ENV = {
   ...COMMON_ENV,
@@ -62,7 +62,7 @@ export const WORKER_ENV = {
     min: 1,
     max: 100,
     default: 5,
-    doc: 'Provider connect attempts (with capped, jittered backoff) before the client gets upstream_unavailable',
+    doc: 'Provider connect attempts (with capped, jittered backoff) before the client gets upstream_unavailable; a fatal refusal (bad key, unknown or retired model, disabled shape) is never retried',
   },
   RTV_PROGRESS_INTERVAL_MS: {
     type: 'int',
@@ -84,28 +84,53 @@ export const WORKER_ENV = {
     default: 1,
     doc: 'Least time between two bus writes of this worker: under load a write carries every frame of the interval (fewer Redis round trips, up to this much added latency)',
   },
+  RTV_PROVIDER: {
+    type: 'enum',
+    values: ['openai', 'azure'],
+    default: 'openai',
+    doc: 'Speech provider: openai (OpenAI Realtime with OPENAI_API_KEY; without a key the built-in local engine) or azure (Azure OpenAI GA realtime: AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT and one of AZURE_OPENAI_API_KEY, AZURE_OPENAI_AD_TOKEN_FILE)',
+  },
   OPENAI_API_KEY: {
     type: 'string',
     secret: true,
-    doc: 'Provider key; when unset the worker starts the built-in local engine and uses it',
+    doc: 'OpenAI key (RTV_PROVIDER=openai), sent as a bearer token; when unset the worker starts the built-in local engine and uses it',
   },
   OPENAI_REALTIME_MODEL: {
     type: 'string',
     pattern: /^[A-Za-z0-9._:-]{1,128}$/,
-    default: 'gpt-4o-realtime-preview-2024-10-01',
-    doc: 'Realtime model id (the seed default is a preview model)',
+    default: 'gpt-realtime',
+    doc: 'Realtime model id (RTV_PROVIDER=openai and the local engine). The seed default gpt-4o-realtime-preview-2024-10-01 is retired by OpenAI, like every realtime preview id: it is refused with invalid_model, which ends sessions without retrying',
   },
   OPENAI_REALTIME_URL: {
     type: 'url',
     protocols: ['ws', 'wss'],
     default: 'wss://api.openai.com/v1/realtime',
-    doc: 'Realtime WebSocket endpoint (ignored while the local engine is in use)',
+    doc: 'Realtime WebSocket endpoint (RTV_PROVIDER=openai; ignored while the local engine is in use)',
   },
   RTV_PROVIDER_SHAPE: {
     type: 'enum',
-    values: ['auto', 'ga', 'beta'],
-    default: 'auto',
-    doc: 'Provider wire shape; auto = beta for preview models (-realtime-preview) off api.openai.com, GA otherwise',
+    values: ['ga', 'beta', 'auto'],
+    default: 'ga',
+    doc: 'Provider wire shape: ga (the current interface of OpenAI, Azure OpenAI and the local engine) or beta (adds OpenAI-Beta: realtime=v1; only for third-party endpoints that still speak it: OpenAI refuses it with beta_api_shape_disabled). auto is accepted as a legacy value and means ga',
+  },
+  AZURE_OPENAI_ENDPOINT: {
+    type: 'url',
+    protocols: ['https', 'http'],
+    doc: 'Azure OpenAI resource endpoint, https://RESOURCE.openai.azure.com (RTV_PROVIDER=azure); the worker connects to wss://RESOURCE.openai.azure.com/openai/v1/realtime?model=DEPLOYMENT. http:// only for loopback test servers',
+  },
+  AZURE_OPENAI_DEPLOYMENT: {
+    type: 'string',
+    pattern: /^[A-Za-z0-9._-]{1,64}$/,
+    doc: 'Azure OpenAI deployment of a realtime model (e.g. gpt-realtime), sent as model= (RTV_PROVIDER=azure)',
+  },
+  AZURE_OPENAI_API_KEY: {
+    type: 'string',
+    secret: true,
+    doc: 'Azure OpenAI key, sent as the api-key header (RTV_PROVIDER=azure; set this or AZURE_OPENAI_AD_TOKEN_FILE)',
+  },
+  AZURE_OPENAI_AD_TOKEN_FILE: {
+    type: 'string',
+    doc: 'File holding a Microsoft Entra ID access token, read again at every provider connect and sent as Authorization: Bearer, so a sidecar can rotate it (replace the file atomically); a missing or empty file fails the connect as auth_failed (RTV_PROVIDER=azure; set this or AZURE_OPENAI_API_KEY)',
   },
   RTV_ENGINE_MODE: {
     type: 'enum',
@@ -117,6 +142,78 @@ export const WORKER_ENV = {
 
 export type WorkerConfig = ConfigOf<typeof WORKER_ENV>;
 
+/**
+ * Loads and validates the worker's configuration: every variable on its own (`loadConfig`), then the provider
+ * settings together. All problems are reported at once, each naming its variable.
+ */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  return loadConfig('session-worker', WORKER_ENV, env);
+  let config: WorkerConfig | undefined;
+  const problems: string[] = [];
+  try {
+    config = loadConfig('session-worker', WORKER_ENV, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  problems.push(...providerProblems(env));
+  if (problems.length > 0 || !config) throw new ConfigError('session-worker', problems);
+  return config;
+}
+
+const AZURE_VARS = [
+  'AZURE_OPENAI_ENDPOINT',
+  'AZURE_OPENAI_DEPLOYMENT',
+  'AZURE_OPENAI_API_KEY',
+  'AZURE_OPENAI_AD_TOKEN_FILE',
+] as const;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** What is wrong with the provider variables taken together (each one alone is checked by `loadConfig`). */
+function providerProblems(env: NodeJS.ProcessEnv): string[] {
+  const value = (name: string) => env[name]?.trim() ?? '';
+  const problems: string[] = [];
+  if (value('RTV_PROVIDER') !== 'azure') {
+    // Without RTV_PROVIDER=azure these would be ignored and, with no OPENAI_API_KEY, the worker would quietly
+    // serve the local engine's stand-in voice.
+    const stray = AZURE_VARS.filter((name) => value(name));
+    if (stray.length > 0 && (value('RTV_PROVIDER') || 'openai') === 'openai')
+      problems.push(
+        `${stray.join(', ')} set but RTV_PROVIDER is openai: set RTV_PROVIDER=azure to use Azure OpenAI, or unset the AZURE_OPENAI_* variables`,
+      );
+    return problems;
+  }
+  const need = (name: string, what: string) => {
+    if (!value(name)) problems.push(`${name} is required with RTV_PROVIDER=azure (${what})`);
+  };
+  need('AZURE_OPENAI_ENDPOINT', 'the resource endpoint, https://RESOURCE.openai.azure.com');
+  need('AZURE_OPENAI_DEPLOYMENT', 'the deployment name of a realtime model, sent as model=');
+  const endpoint = value('AZURE_OPENAI_ENDPOINT');
+  if (endpoint && URL.canParse(endpoint)) problems.push(...endpointProblems(new URL(endpoint)));
+  const key = value('AZURE_OPENAI_API_KEY');
+  const tokenFile = value('AZURE_OPENAI_AD_TOKEN_FILE');
+  if (key && tokenFile)
+    problems.push(
+      'AZURE_OPENAI_API_KEY and AZURE_OPENAI_AD_TOKEN_FILE are both set: set exactly one (the api-key header, or an Entra ID token file)',
+    );
+  if (!key && !tokenFile)
+    problems.push(
+      'AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN_FILE is required with RTV_PROVIDER=azure (the credential)',
+    );
+  if (value('RTV_PROVIDER_SHAPE') === 'beta')
+    problems.push('RTV_PROVIDER_SHAPE=beta: the Azure OpenAI GA endpoint speaks the GA shape only; use ga');
+  return problems;
+}
+
+function endpointProblems(url: URL): string[] {
+  const shown = `AZURE_OPENAI_ENDPOINT=${JSON.stringify(url.origin + url.pathname)}`;
+  const problems: string[] = [];
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname))
+    problems.push(
+      `${shown}: http:// is accepted for loopback test servers only (the credential would travel in clear)`,
+    );
+  if (/\/openai(\/|$)/.test(url.pathname) || url.search || url.hash)
+    problems.push(
+      `${shown}: give the resource endpoint only (https://RESOURCE.openai.azure.com): the worker appends /openai/v1/realtime?model=DEPLOYMENT`,
+    );
+  return problems;
 }

@@ -185,6 +185,12 @@ export function createWorkerMetrics(registry: Registry) {
       labelNames: ['model', 'direction'] as const,
       registers,
     }),
+    tokenDetails: new Counter({
+      name: 'rtv_worker_token_details_total',
+      help: 'Provider tokens from response.done usage details, by model, direction and kind (text, audio, cached)',
+      labelNames: ['model', 'direction', 'kind'] as const,
+      registers,
+    }),
     leaseLost: new Counter({
       name: 'rtv_worker_leases_lost_total',
       help: 'Sessions let go because a newer owner epoch took them',
@@ -249,7 +255,8 @@ export function providerEventLabel(type: string | number | undefined): string {
 /**
  * Codes the worker itself uses in `upstream_errors_total`, next to the provider's own error codes:
  * connect failures (retryable or fatal), an event that is not JSON, a response that failed without a code,
- * a provider error without a code (`none`), and `closed_<code>` for an unexpected provider close.
+ * a provider error without a code (`none`), a failed input transcription, and `closed_<code>` for an unexpected
+ * provider close.
  */
 const WORKER_ERROR_CODES = [
   'connect_retryable',
@@ -257,6 +264,9 @@ const WORKER_ERROR_CODES = [
   'unparseable_event',
   'response_failed',
   'none',
+  'transcription_failed',
+  // A provider code the typed list lacks: the provider's rate limit inside a session.
+  'rate_limit_exceeded',
 ];
 
 const KNOWN_UPSTREAM_CODES: ReadonlySet<string> = new Set([

@@ -2,6 +2,7 @@ import { Heartbeat, type Keys, type StreamReader } from '@rtv/bus';
 import type { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
 import type { SessionHost } from './sessions/session-host.js';
+import type { ProviderHealth } from './upstream/provider-health.js';
 import type { ResolvedProvider } from './upstream/resolve-provider.js';
 
 export const WORKER_VERSION = '0.1.0';
@@ -10,8 +11,6 @@ export const WORKER_VERSION = '0.1.0';
 export interface WorkerStatus {
   /** Draining: taking no new sessions. */
   stopping: boolean;
-  /** Whether the last provider connect succeeded (the cluster health check reads it). */
-  providerOk: boolean;
 }
 
 export interface WorkerHeartbeatSources {
@@ -21,14 +20,16 @@ export interface WorkerHeartbeatSources {
   host: SessionHost;
   reader: StreamReader;
   provider: ResolvedProvider;
+  /** The outcome of the sessions' provider connects (the cluster health check reads it). */
+  providerHealth: ProviderHealth;
   status: WorkerStatus;
   onError: (err: Error) => void;
 }
 
 /**
- * The worker's liveness hash (sessions and capacity for placement, draining, provider health, in-stream
- * position). Each beat also keeps the in-stream alive and starts the resume grace of sessions whose gateway
- * died (see `SessionHost.detachFromDeadGateways`).
+ * The worker's liveness hash (sessions and capacity for placement, draining, provider health with the kind of
+ * provider failure when there is one, in-stream position). Each beat also keeps the in-stream alive and starts
+ * the resume grace of sessions whose gateway died (see `SessionHost.detachFromDeadGateways`).
  */
 export async function startWorkerHeartbeat(
   config: WorkerConfig,
@@ -45,7 +46,10 @@ export async function startWorkerHeartbeat(
       draining: s.status.stopping ? 1 : 0,
       version: WORKER_VERSION,
       provider: s.provider.kind,
-      provider_ok: s.status.providerOk ? 1 : 0,
+      model: s.provider.model,
+      provider_ok: s.providerHealth.ok ? 1 : 0,
+      // The failure kind (model_unavailable, auth_failed, shape_unsupported, unavailable); empty when ok.
+      provider_error: s.providerHealth.error,
       read_id: s.reader.lastDeliveredId,
     }),
     extra: async () => {

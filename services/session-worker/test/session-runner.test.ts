@@ -72,7 +72,9 @@ function harness(
       metrics,
       workerId: 'wk-1',
       provider: { url, model: 'gpt-realtime', shape: 'ga', maxAttempts: 2, backoffMs: 1 },
-      appendHistory: (_sid, item) => history.push(item),
+      appendHistory: async (_sid, item) => {
+        history.push(item);
+      },
       loadHistory: async () => [...history],
       saveConfig: (_sid, config) => savedConfigs.push(config),
       resumeGraceMs: 30_000,
@@ -175,11 +177,17 @@ describe('SessionRunner', () => {
       content: [{ type: 'input_text', text: 'Hi' }],
     });
     expect(events[3]!.event).toMatchObject({ session: { audio: { output: { voice: 'verse' } } } });
-    expect(history.map((h) => [h.role, h.text])).toEqual([['user', 'Hi']]);
+    expect(history).toEqual([{ role: 'user', type: 'text', text: 'Hi', at: expect.any(Number), seq: 1 }]);
+    // Nothing is in effect before the provider accepted it.
+    expect(savedConfigs).toEqual([]);
+    expect(runner.state.config.voice).toBe('alloy');
+
+    // The first session.updated answers the restore update every provider session starts with.
+    provider.send(1, { type: 'session.updated', session: {} });
+    provider.send(1, { type: 'session.updated', session: {} });
+    await waitFor(() => savedConfigs.length === 1, { message: 'config committed' });
     expect(savedConfigs.map((c) => c.voice)).toEqual(['verse']);
     expect(runner.state.config.voice).toBe('verse');
-
-    provider.send(1, { type: 'session.updated', session: {} });
     const [[seq, msg]] = (await waitFor(() => {
       const m = messages(writer, gw1);
       return m.length === 1 ? m : undefined;

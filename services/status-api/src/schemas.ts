@@ -53,10 +53,20 @@ export const WorkerSchema = {
     ...memberProperties,
     sessions: { ...count, description: 'Sessions owned' },
     capacity: { ...count, description: 'Sessions it may own' },
-    provider: { ...nullableString, description: 'openai or local-engine' },
+    provider: { ...nullableString, description: 'openai, azure or local-engine' },
+    model: {
+      ...nullableString,
+      description: 'The realtime model (the deployment on Azure) it opens provider sessions with',
+    },
     provider_ok: {
       type: ['boolean', 'null'],
       description: 'Whether its last provider connect succeeded; null when it does not report it',
+    },
+    provider_error: {
+      ...nullableString,
+      description:
+        'Why its provider connects fail: model_unavailable, auth_failed, shape_unsupported (fatal: an operator ' +
+        'must fix the configuration) or unavailable (retried); null when they succeed or it does not report it',
     },
   },
 } as const;
@@ -180,6 +190,14 @@ export const HealthSchema = {
         capacity: ComponentSchema,
         provider: ComponentSchema,
       },
+    },
+    provider_errors: {
+      type: 'array',
+      items: { type: 'string' },
+      description:
+        'Present when provider is failing: the failure kinds the ready workers report, e.g. model_unavailable ' +
+        '(unknown or retired model or deployment), auth_failed (refused credentials), shape_unsupported ' +
+        '(protocol shape refused), unavailable (unreachable, rate limited or 5xx after retries)',
     },
     timestamp: unixSeconds,
   },

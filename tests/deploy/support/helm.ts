@@ -1,4 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -48,6 +50,20 @@ export interface RenderOptions {
   /** `--set-string` pairs (values that must stay strings, such as keys that look like numbers). */
   setString?: Record<string, string>;
   release?: string;
+  /** Values as an object (nested maps, lists), given to helm as a values file after `valuesFiles`. */
+  values?: Record<string, unknown>;
+}
+
+/** Runs `fn` with `values` written to a temporary values file (JSON is YAML), removed afterwards. */
+export function withValuesFile<T>(values: Record<string, unknown>, fn: (file: string) => T): T {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rtv-values-'));
+  try {
+    const file = path.join(dir, 'values.yaml');
+    writeFileSync(file, JSON.stringify(values));
+    return fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function templateArgs(opts: RenderOptions): string[] {
@@ -59,9 +75,17 @@ function templateArgs(opts: RenderOptions): string[] {
   return args;
 }
 
+function helmTemplate(opts: RenderOptions): HelmResult {
+  const { values, ...rest } = opts;
+  if (!values) return helm(templateArgs(rest));
+  return withValuesFile(values, (file) =>
+    helm(templateArgs({ ...rest, valuesFiles: [...(rest.valuesFiles ?? []), file] })),
+  );
+}
+
 /** `helm template` as raw text; throws with helm's own message when rendering fails. */
 export function renderText(opts: RenderOptions = {}): string {
-  const res = helm(templateArgs(opts));
+  const res = helmTemplate(opts);
   if (res.status !== 0) throw new Error(`helm template failed: ${res.stderr.trim()}`);
   return res.stdout;
 }
@@ -78,7 +102,7 @@ export function render(opts: RenderOptions = {}): K8sObject[] {
 
 /** `helm template` expected to fail: returns helm's error output. */
 export function renderError(opts: RenderOptions): string {
-  const res = helm(templateArgs(opts));
+  const res = helmTemplate(opts);
   if (res.status === 0) throw new Error('helm template succeeded where it should have failed');
   return res.stderr;
 }
@@ -101,7 +125,10 @@ export interface Container {
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
   startupProbe?: { httpGet?: { path: string; port: string | number } };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
 }
+
+export type Volume = Record<string, unknown> & { name: string };
 
 export interface PodTemplate {
   metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
@@ -110,6 +137,7 @@ export interface PodTemplate {
     terminationGracePeriodSeconds?: number;
     containers: Container[];
     initContainers?: Container[];
+    volumes?: Volume[];
   };
 }
 

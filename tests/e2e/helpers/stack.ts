@@ -45,7 +45,12 @@ export const TEST_JWT_SECRET = 'test-jwt-secret-of-at-least-32-bytes!!';
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redis = await createTestRedis('e2e');
   const log = createLogger('e2e', process.env.RTV_TEST_LOG_LEVEL ?? 'silent');
-  const engine = await startLocalEngine({ realtime: false, ...opts.engine, apiKey: API_KEY });
+  const engine = await startLocalEngine({
+    pace: false,
+    allowBetaShape: opts.shape === 'beta',
+    ...opts.engine,
+    apiKey: API_KEY,
+  });
   const status = await buildStatusApi({
     redisUrl: redis.url,
     prefix: redis.prefix,
@@ -67,7 +72,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       RTV_WORKER_ADMIN_PORT: '0',
       OPENAI_API_KEY: API_KEY,
       OPENAI_REALTIME_URL: engine.url,
-      OPENAI_REALTIME_MODEL: opts.shape === 'beta' ? 'gpt-4o-realtime-preview-2024-10-01' : 'gpt-realtime',
+      OPENAI_REALTIME_MODEL: 'gpt-realtime',
       RTV_PROVIDER_SHAPE: opts.shape ?? 'ga',
       ...opts.workerEnv,
     });

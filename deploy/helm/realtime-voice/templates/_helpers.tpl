@@ -32,7 +32,7 @@
 {{- end -}}
 {{- end -}}
 
-{{/* The chart-managed Secret (provider key and Redis URL given as values). */}}
+{{/* The chart-managed Secret (provider keys and Redis URL given as values). */}}
 {{- define "rtv.secretName" -}}
 {{- include "rtv.fullname" . -}}
 {{- end -}}
@@ -109,6 +109,142 @@ app.kubernetes.io/part-of: realtime-voice
 {{- end }}
 {{- end -}}
 
+{{/* Provider ---------------------------------------------------------------------------------------- */}}
+
+{{/* Variables that only provider.* sets: in worker.env they would sit in a ConfigMap (a key in plain text) or
+  contradict provider.kind, in worker.extraEnv they would override what the chart validated. */}}
+{{- define "rtv.provider.vars" -}}
+RTV_PROVIDER RTV_PROVIDER_SHAPE OPENAI_API_KEY OPENAI_REALTIME_MODEL OPENAI_REALTIME_URL AZURE_OPENAI_ENDPOINT AZURE_OPENAI_DEPLOYMENT AZURE_OPENAI_API_KEY AZURE_OPENAI_AD_TOKEN_FILE
+{{- if eq .Values.provider.kind "azure" }} RTV_PROVIDER_RENEW_MS{{ end -}}
+{{- end -}}
+
+{{/* Refuses contradictory provider settings with a message naming the values, as the worker would at start
+  (services/session-worker/src/config.ts), but before anything is deployed. */}}
+{{- define "rtv.provider.validate" -}}
+{{- $p := .Values.provider -}}
+{{- $az := $p.azure -}}
+{{- if and $p.apiKey $p.existingSecret -}}
+{{- fail "provider: set provider.apiKey or provider.existingSecret, not both" -}}
+{{- end -}}
+{{- if eq $p.kind "azure" -}}
+  {{- if not $az.endpoint -}}
+  {{- fail "provider.kind=azure needs provider.azure.endpoint (https://RESOURCE.openai.azure.com)" -}}
+  {{- end -}}
+  {{- if regexMatch "^https://[^/]+/(.*/)?openai(/.*)?$" $az.endpoint -}}
+  {{- fail (printf "provider.azure.endpoint=%q: give the resource endpoint only (https://RESOURCE.openai.azure.com); the worker appends /openai/v1/realtime" $az.endpoint) -}}
+  {{- end -}}
+  {{- if not $az.deployment -}}
+  {{- fail "provider.kind=azure needs provider.azure.deployment (the deployment name of a realtime model)" -}}
+  {{- end -}}
+  {{- $credentials := list -}}
+  {{- if $az.apiKey }}{{ $credentials = append $credentials "provider.azure.apiKey" }}{{ end -}}
+  {{- if $az.existingSecret }}{{ $credentials = append $credentials "provider.azure.existingSecret" }}{{ end -}}
+  {{- if $az.tokenFile.enabled }}{{ $credentials = append $credentials "provider.azure.tokenFile.enabled" }}{{ end -}}
+  {{- if ne (len $credentials) 1 -}}
+  {{- fail (printf "provider.kind=azure needs exactly one credential: provider.azure.apiKey, provider.azure.existingSecret or provider.azure.tokenFile.enabled (set: %s)" (join ", " $credentials | default "none")) -}}
+  {{- end -}}
+  {{- if $az.tokenFile.enabled -}}
+    {{- if or (ne (len $az.tokenFile.volume) 1) (hasKey $az.tokenFile.volume "name") -}}
+    {{- fail "provider.azure.tokenFile.enabled needs provider.azure.tokenFile.volume: exactly one volume source holding the token file, without a name (e.g. csi, projected, or emptyDir written by a sidecar)" -}}
+    {{- end -}}
+    {{- if has (dir $az.tokenFile.path) (list "/" "/tmp") -}}
+    {{- fail (printf "provider.azure.tokenFile.path=%q: put the file in a directory of its own (the volume is mounted there)" $az.tokenFile.path) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if or $p.apiKey $p.existingSecret -}}
+  {{- fail "provider.kind=azure: unset provider.apiKey and provider.existingSecret (the OpenAI key); the Azure key goes in provider.azure.apiKey or provider.azure.existingSecret" -}}
+  {{- end -}}
+  {{- if eq $p.shape "beta" -}}
+  {{- fail "provider.kind=azure: Azure OpenAI serves the GA shape only; set provider.shape=ga" -}}
+  {{- end -}}
+{{- else -}}
+  {{- $stray := list -}}
+  {{- range $name := list "endpoint" "deployment" "apiKey" "existingSecret" -}}
+  {{- if index $az $name }}{{ $stray = append $stray (printf "provider.azure.%s" $name) }}{{ end -}}
+  {{- end -}}
+  {{- if $az.tokenFile.enabled }}{{ $stray = append $stray "provider.azure.tokenFile.enabled" }}{{ end -}}
+  {{- if $stray -}}
+  {{- fail (printf "%s set but provider.kind is %s: set provider.kind=azure to use Azure OpenAI, or unset them" (join ", " $stray) $p.kind) -}}
+  {{- end -}}
+{{- end -}}
+{{- $managed := splitList " " (include "rtv.provider.vars" .) -}}
+{{- range $name, $_ := .Values.worker.env -}}
+  {{- if has $name $managed -}}
+  {{- fail (printf "worker.env.%s: provider variables are set through provider.* (provider.kind, provider.azure.*), never in worker.env" $name) -}}
+  {{- end -}}
+{{- end -}}
+{{- range .Values.worker.extraEnv -}}
+  {{- if has .name $managed -}}
+  {{- fail (printf "worker.extraEnv %s: provider variables are set through provider.* (provider.kind, provider.azure.*), never in worker.extraEnv" .name) -}}
+  {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Provider settings of the worker ConfigMap (no credential: keys come through secretKeyRef). */}}
+{{- define "rtv.provider.config" -}}
+{{- $p := .Values.provider -}}
+RTV_PROVIDER: {{ $p.kind | quote }}
+RTV_PROVIDER_SHAPE: {{ $p.shape | quote }}
+{{- if eq $p.kind "azure" }}
+AZURE_OPENAI_ENDPOINT: {{ $p.azure.endpoint | quote }}
+AZURE_OPENAI_DEPLOYMENT: {{ $p.azure.deployment | quote }}
+RTV_PROVIDER_RENEW_MS: {{ $p.azure.renewMs | int64 | toString | quote }}
+{{- if $p.azure.tokenFile.enabled }}
+AZURE_OPENAI_AD_TOKEN_FILE: {{ $p.azure.tokenFile.path | quote }}
+{{- end }}
+{{- else }}
+OPENAI_REALTIME_MODEL: {{ $p.model | quote }}
+OPENAI_REALTIME_URL: {{ $p.url | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The worker's credential as an env entry, always through secretKeyRef; nothing for the local engine or a
+  token file. */}}
+{{- define "rtv.provider.env" -}}
+{{- $p := .Values.provider -}}
+{{- $ref := dict -}}
+{{- if eq $p.kind "azure" -}}
+  {{- if $p.azure.existingSecret -}}
+  {{- $ref = dict "var" "AZURE_OPENAI_API_KEY" "name" $p.azure.existingSecret "key" $p.azure.existingSecretKey -}}
+  {{- else if $p.azure.apiKey -}}
+  {{- $ref = dict "var" "AZURE_OPENAI_API_KEY" "name" (include "rtv.secretName" .) "key" "AZURE_OPENAI_API_KEY" -}}
+  {{- end -}}
+{{- else -}}
+  {{- if $p.existingSecret -}}
+  {{- $ref = dict "var" "OPENAI_API_KEY" "name" $p.existingSecret "key" $p.existingSecretKey -}}
+  {{- else if $p.apiKey -}}
+  {{- $ref = dict "var" "OPENAI_API_KEY" "name" (include "rtv.secretName" .) "key" "OPENAI_API_KEY" -}}
+  {{- end -}}
+{{- end -}}
+{{- if $ref -}}
+# The provider key reaches workers only, and only through a Secret.
+- name: {{ $ref.var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- end }}
+{{- end -}}
+
+{{/* The token file's volume and mount (kind azure with tokenFile.enabled), as lists for podCommon and
+  containerCommon. The whole directory is mounted, not a subPath: a subPath mount never sees a replaced file. */}}
+{{- define "rtv.provider.volumes" -}}
+{{- $t := .Values.provider.azure.tokenFile -}}
+{{- if and (eq .Values.provider.kind "azure") $t.enabled -}}
+- name: azure-openai-token
+  {{- toYaml $t.volume | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{- define "rtv.provider.volumeMounts" -}}
+{{- $t := .Values.provider.azure.tokenFile -}}
+{{- if and (eq .Values.provider.kind "azure") $t.enabled -}}
+- name: azure-openai-token
+  mountPath: {{ dir $t.path }}
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
 {{/* Pods -------------------------------------------------------------------------------------------- */}}
 
 {{/* Stops rendering when the kubelet could kill a drain in progress. (dict "ctx" $ "name" "gateway" "c" .Values.gateway) */}}
@@ -119,7 +255,8 @@ app.kubernetes.io/part-of: realtime-voice
 {{- end -}}
 {{- end -}}
 
-{{/* Pod-level settings shared by the three services. (dict "ctx" $ "component" "gateway" "c" .Values.gateway) */}}
+{{/* Pod-level settings shared by the three services. (dict "ctx" $ "component" "gateway" "c" .Values.gateway),
+  optionally "volumes": more volumes as YAML list text. */}}
 {{- define "rtv.podCommon" -}}
 {{- $ctx := .ctx -}}
 serviceAccountName: {{ include "rtv.serviceAccountName" $ctx }}
@@ -158,9 +295,13 @@ volumes:
     emptyDir:
       medium: Memory
       sizeLimit: 64Mi
+{{- with .volumes }}
+  {{- . | nindent 2 }}
+{{- end }}
 {{- end -}}
 
-{{/* Container-level settings shared by the three services. (dict "ctx" $ "c" .Values.gateway "port" "admin") */}}
+{{/* Container-level settings shared by the three services. (dict "ctx" $ "c" .Values.gateway "port" "admin"),
+  optionally "volumeMounts": more mounts as YAML list text. */}}
 {{- define "rtv.containerCommon" -}}
 imagePullPolicy: {{ .ctx.Values.image.pullPolicy }}
 securityContext:
@@ -170,6 +311,9 @@ resources:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- with .volumeMounts }}
+  {{- . | nindent 2 }}
+{{- end }}
 startupProbe:
   httpGet:
     path: /healthz
@@ -220,9 +364,7 @@ RTV_ALLOW_ANONYMOUS: {{ .Values.auth.allowAnonymous | toString | quote }}
 {{ include "rtv.commonEnv" . }}
 RTV_WORKER_CAPACITY: {{ .Values.worker.capacity | quote }}
 RTV_WORKER_ADMIN_PORT: {{ .Values.worker.adminPort | quote }}
-OPENAI_REALTIME_MODEL: {{ .Values.provider.model | quote }}
-OPENAI_REALTIME_URL: {{ .Values.provider.url | quote }}
-RTV_PROVIDER_SHAPE: {{ .Values.provider.shape | quote }}
+{{ include "rtv.provider.config" . }}
 {{- include "rtv.extraEnv" .Values.worker.env }}
 {{- end -}}
 
@@ -242,8 +384,13 @@ REDIS_URL: {{ .Values.redis.url | b64enc | quote }}
 {{- end -}}
 
 {{- define "rtv.secretData.provider" -}}
-{{- if and .Values.provider.apiKey (not .Values.provider.existingSecret) }}
-OPENAI_API_KEY: {{ .Values.provider.apiKey | b64enc | quote }}
+{{- $p := .Values.provider -}}
+{{- if eq $p.kind "azure" }}
+{{- if and $p.azure.apiKey (not $p.azure.existingSecret) }}
+AZURE_OPENAI_API_KEY: {{ $p.azure.apiKey | b64enc | quote }}
+{{- end }}
+{{- else if and $p.apiKey (not $p.existingSecret) }}
+OPENAI_API_KEY: {{ $p.apiKey | b64enc | quote }}
 {{- end }}
 {{- end -}}
 

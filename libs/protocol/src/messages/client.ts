@@ -1,15 +1,22 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import {
   audioField,
+  CallIdField,
   EventIdField,
+  InputAudioTranscriptionField,
   InstructionsField,
   LanguageField,
+  MAX_FUNCTION_OUTPUT_CHARS,
   MaxOutputTokensField,
   ModalitiesField,
+  NoiseReductionField,
+  SpeedField,
   strictObject,
   TemperatureField,
   TextField,
   TimestampField,
+  ToolChoiceField,
+  ToolsField,
   TurnDetectionField,
   VoiceField,
   withRule,
@@ -37,6 +44,11 @@ export const ClientSessionUpdate = strictObject(
         max_response_output_tokens: Type.Optional(MaxOutputTokensField),
         turn_detection: Type.Optional(TurnDetectionField),
         modalities: Type.Optional(ModalitiesField),
+        tools: Type.Optional(ToolsField),
+        tool_choice: Type.Optional(ToolChoiceField),
+        input_audio_noise_reduction: Type.Optional(NoiseReductionField),
+        speed: Type.Optional(SpeedField),
+        input_audio_transcription: Type.Optional(InputAudioTranscriptionField),
       },
       'Fields to change; an empty object changes nothing and returns the current session.',
     ),
@@ -55,16 +67,51 @@ function conversationItemInput(audioPattern: boolean) {
           { type: Type.Literal('input_audio_buffer'), audio: audioField(audioPattern) },
           'A chunk of microphone audio appended to the input buffer.',
         ),
-        strictObject({ type: Type.Literal('input_text'), text: TextField }, 'A complete user text turn.'),
+        strictObject(
+          {
+            type: Type.Literal('input_text'),
+            text: TextField,
+            interrupt: Type.Optional(
+              Type.Boolean({
+                description:
+                  'true: cancel and truncate the reply in progress first; false (default): a text sent during a reply is answered after it.',
+              }),
+            ),
+          },
+          'A complete user text turn.',
+        ),
+        strictObject(
+          {
+            type: Type.Literal('function_call_output'),
+            call_id: CallIdField,
+            output: Type.String({
+              maxLength: MAX_FUNCTION_OUTPUT_CHARS,
+              description: 'Result of the function call for the model, usually JSON.',
+            }),
+            respond: Type.Optional(
+              Type.Boolean({
+                description: 'true (default): the server asks the model for the follow-up response.',
+              }),
+            ),
+          },
+          'The result of a function the model called (response.function_call).',
+        ),
       ]),
     },
-    'Send a chunk of input audio or a user text turn.',
+    'Send a chunk of input audio, a user text turn, or the result of a function call.',
   );
 }
 
-/** `conversation.item.input` (seed): a chunk of input audio, or a user text turn. */
+/**
+ * `conversation.item.input` (seed): a chunk of input audio, or a user text turn; extensions: the
+ * `function_call_output` variant and `input_text.interrupt`.
+ */
 export const ClientConversationItemInput = conversationItemInput(true);
 export type ClientConversationItemInput = Static<typeof ClientConversationItemInput>;
+/** One `conversation_item_input` variant (audio, text or function call output). */
+export type ConversationItemInput = ClientConversationItemInput['conversation_item_input'];
+/** The `function_call_output` variant of `conversation_item_input` (extension). */
+export type FunctionCallOutputInput = Extract<ConversationItemInput, { type: 'function_call_output' }>;
 
 /**
  * The same message without the base64 pattern. `parseClientFrame` validates with this variant and then

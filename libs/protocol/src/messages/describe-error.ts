@@ -57,6 +57,12 @@ function describe(error: ValueError): FieldProblem {
       return { field, rule: 'must be a finite number' };
     case ValueErrorType.Integer:
       return { field, rule: 'must be an integer' };
+    case ValueErrorType.Boolean:
+      return { field, rule: 'must be true or false' };
+    case ValueErrorType.Array:
+      return { field, rule: 'must be an array' };
+    case ValueErrorType.ArrayMaxItems:
+      return { field, rule: `must have at most ${schema['maxItems']} items` };
     case ValueErrorType.Literal:
       return { field, rule: `must be ${JSON.stringify(schema['const'])}` };
     case ValueErrorType.NumberMinimum:
@@ -85,19 +91,20 @@ function describeUnion(error: ValueError): FieldProblem {
   const variants = (error.schema['anyOf'] ?? []) as TSchema[];
   const { value } = error;
   if (isPlainObject(value)) {
-    // Discriminated union (e.g. conversation_item_input): judge the value by the variant its `type`
-    // selects, or report the `type` itself.
-    const tags: unknown[] = variants.map((variant) => variant['properties']?.['type']?.['const']);
-    const tag: unknown = value['type'];
-    if (tags.every((candidate) => typeof candidate === 'string')) {
-      const index = tags.indexOf(tag as string);
-      if (index !== -1) return describeVariant(error, index);
+    const objects = variants.flatMap((variant, index) => (variant['type'] === 'object' ? [index] : []));
+    // Discriminated union of objects, maybe beside non-objects (conversation_item_input; null, server VAD
+    // or semantic VAD): judge the value by the variant its `type` selects, or report the `type` itself.
+    const tags: unknown[] = objects.map((index) => variants[index]!['properties']?.['type']?.['const']);
+    if (objects.length > 1 && tags.every((candidate) => typeof candidate === 'string')) {
+      const tag: unknown = value['type'];
+      const at = tags.indexOf(tag as string);
+      if (at !== -1) return describeVariant(error, objects[at]!);
       const field = toDottedPath(`${error.path}/type`);
       if (tag === undefined) return { field, rule: 'is required' };
       return { field, rule: `must be one of ${tags.join(', ')}` };
     }
-    // One object variant among non-objects (e.g. null or server VAD): its errors are the precise ones.
-    const objects = variants.flatMap((variant, index) => (variant['type'] === 'object' ? [index] : []));
+    // One object variant among non-objects (e.g. null or noise reduction settings): its errors are the
+    // precise ones.
     if (objects.length === 1) return describeVariant(error, objects[0]!);
   }
   return { field: toDottedPath(error.path), rule: ruleOf(error.schema) ?? 'has no allowed form' };

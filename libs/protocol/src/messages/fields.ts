@@ -101,6 +101,16 @@ export const ModalitiesField = withRule(
 );
 export type Modalities = Static<typeof ModalitiesField>;
 
+const CreateResponseField = Type.Boolean({
+  description: 'Whether the end of a detected turn starts a response automatically; default true.',
+});
+const InterruptResponseField = Type.Boolean({
+  description: 'Whether detected speech cancels the response in progress (barge-in); default true.',
+});
+
+export const MIN_IDLE_TIMEOUT_MS = 5000;
+export const MAX_IDLE_TIMEOUT_MS = 30_000;
+
 export const ServerVadField = strictObject(
   {
     type: Type.Literal('server_vad'),
@@ -113,17 +123,194 @@ export const ServerVadField = strictObject(
     prefix_padding_ms: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 2000, description: 'Audio kept before detected speech, in ms.' }),
     ),
+    // Extension fields (protocol 1.x additions).
+    idle_timeout_ms: Type.Optional(
+      withRule(
+        Type.Union(
+          [Type.Integer({ minimum: MIN_IDLE_TIMEOUT_MS, maximum: MAX_IDLE_TIMEOUT_MS }), Type.Null()],
+          {
+            description: `After a reply, silence this long (${MIN_IDLE_TIMEOUT_MS}–${MAX_IDLE_TIMEOUT_MS} ms) makes the model prompt the user; null turns it off.`,
+          },
+        ),
+        `must be an integer from ${MIN_IDLE_TIMEOUT_MS} to ${MAX_IDLE_TIMEOUT_MS}, or null`,
+      ),
+    ),
+    create_response: Type.Optional(CreateResponseField),
+    interrupt_response: Type.Optional(InterruptResponseField),
   },
   'Server-side voice activity detection: the server commits turns and starts responses.',
 );
+export type ServerVad = Static<typeof ServerVadField>;
+
+/** How readily semantic VAD ends a turn. */
+export const VAD_EAGERNESS = ['low', 'medium', 'high', 'auto'] as const;
+export type VadEagerness = (typeof VAD_EAGERNESS)[number];
+
+export const SemanticVadField = strictObject(
+  {
+    type: Type.Literal('semantic_vad'),
+    eagerness: Type.Optional(
+      withRule(
+        Type.Union(
+          VAD_EAGERNESS.map((value) => Type.Literal(value)),
+          {
+            description: 'How soon the model ends the user turn: low waits longest; auto (default) = medium.',
+          },
+        ),
+        `must be one of ${VAD_EAGERNESS.join(', ')}`,
+      ),
+    ),
+    create_response: Type.Optional(CreateResponseField),
+    interrupt_response: Type.Optional(InterruptResponseField),
+  },
+  'Semantic voice activity detection: the model judges from the words whether the user has finished.',
+);
+export type SemanticVad = Static<typeof SemanticVadField>;
 
 export const TurnDetectionField = withRule(
-  Type.Union([Type.Null(), ServerVadField], {
-    description: 'null for manual turns (client commits and requests responses), or server VAD settings.',
+  Type.Union([Type.Null(), ServerVadField, SemanticVadField], {
+    description:
+      'null for manual turns (client commits and requests responses), or server VAD or semantic VAD settings.',
   }),
-  'must be null or an object {"type":"server_vad", …}',
+  'must be null or an object {"type":"server_vad" | "semantic_vad", …}',
 );
 export type TurnDetection = Static<typeof TurnDetectionField>;
+
+// Function tools -----------------------------------------------------------------------------------------
+
+/** Most function tools one session may declare. */
+export const MAX_TOOLS = 128;
+/** Tool names: what the provider accepts. */
+export const TOOL_NAME_PATTERN = '^[a-zA-Z0-9_-]{1,64}$';
+export const MAX_TOOL_DESCRIPTION_CHARS = 1024;
+/** Largest `parameters` JSON Schema of one tool, as serialized JSON (checked by the parser). */
+export const MAX_TOOL_PARAMETERS_CHARS = 16_384;
+/** Deepest nesting of a tool's `parameters` (objects and arrays), checked by the parser. */
+export const MAX_TOOL_PARAMETERS_DEPTH = 32;
+
+export const ToolNameField = withRule(
+  Type.String({ pattern: TOOL_NAME_PATTERN, description: 'Function name: 1–64 of a-z, A-Z, 0-9, _ and -.' }),
+  'must be 1–64 characters from a-z, A-Z, 0-9, "_" and "-"',
+);
+
+export const FunctionToolField = strictObject(
+  {
+    type: Type.Literal('function'),
+    name: ToolNameField,
+    description: Type.Optional(
+      Type.String({
+        maxLength: MAX_TOOL_DESCRIPTION_CHARS,
+        description: 'What the function does and when to call it (for the model).',
+      }),
+    ),
+    parameters: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: `JSON Schema of the arguments object; at most ${MAX_TOOL_PARAMETERS_CHARS} characters as JSON, nested at most ${MAX_TOOL_PARAMETERS_DEPTH} levels.`,
+      }),
+    ),
+  },
+  'A function the model may call; the client runs it and returns the result as function_call_output.',
+);
+export type FunctionTool = Static<typeof FunctionToolField>;
+
+export const ToolsField = Type.Array(FunctionToolField, {
+  maxItems: MAX_TOOLS,
+  description: `Function tools the model may call (at most ${MAX_TOOLS}); [] removes them all.`,
+});
+
+export const ToolChoiceField = withRule(
+  Type.Union(
+    [
+      Type.Literal('auto'),
+      Type.Literal('none'),
+      Type.Literal('required'),
+      strictObject({ type: Type.Literal('function'), name: ToolNameField }, 'Force a call of this function.'),
+    ],
+    {
+      description:
+        'Whether the model calls tools: "auto" (default), "none", "required", or {"type":"function","name":…}.',
+    },
+  ),
+  'must be "auto", "none", "required" or {"type":"function","name":…}',
+);
+export type ToolChoice = Static<typeof ToolChoiceField>;
+
+// Input audio ------------------------------------------------------------------------------------------
+
+export const NOISE_REDUCTION_TYPES = ['near_field', 'far_field'] as const;
+
+export const NoiseReductionField = withRule(
+  Type.Union(
+    [
+      Type.Null(),
+      strictObject({
+        type: withRule(
+          Type.Union(
+            NOISE_REDUCTION_TYPES.map((value) => Type.Literal(value)),
+            {
+              description:
+                'near_field for headsets and phones held close, far_field for laptop or room mics.',
+            },
+          ),
+          `must be one of ${NOISE_REDUCTION_TYPES.join(', ')}`,
+        ),
+      }),
+    ],
+    {
+      description:
+        'Noise reduction of the input audio before VAD and the model; null (default) turns it off.',
+    },
+  ),
+  'must be null or {"type":"near_field" | "far_field"}',
+);
+export type NoiseReduction = Static<typeof NoiseReductionField>;
+
+export const MIN_SPEED = 0.25;
+export const MAX_SPEED = 1.5;
+
+export const SpeedField = Type.Number({
+  minimum: MIN_SPEED,
+  maximum: MAX_SPEED,
+  description: `Speed of the spoken replies, ${MIN_SPEED}–${MAX_SPEED}; default 1.`,
+});
+
+/** Models that transcribe the user's speech (`input_audio_transcription.model`). */
+export const TRANSCRIPTION_MODELS = ['whisper-1', 'gpt-4o-mini-transcribe', 'gpt-4o-transcribe'] as const;
+export type TranscriptionModel = (typeof TRANSCRIPTION_MODELS)[number];
+
+export const MAX_TRANSCRIPTION_PROMPT_CHARS = 1024;
+
+export const InputAudioTranscriptionField = withRule(
+  Type.Union(
+    [
+      Type.Null(),
+      strictObject({
+        model: Type.Optional(
+          withRule(
+            Type.Union(
+              TRANSCRIPTION_MODELS.map((model) => Type.Literal(model)),
+              { description: 'Transcription model; default gpt-4o-mini-transcribe.' },
+            ),
+            `must be one of ${TRANSCRIPTION_MODELS.join(', ')}`,
+          ),
+        ),
+        language: Type.Optional(LanguageField),
+        prompt: Type.Optional(
+          Type.String({
+            maxLength: MAX_TRANSCRIPTION_PROMPT_CHARS,
+            description: 'Hint for the transcriber: expected words, names, style.',
+          }),
+        ),
+      }),
+    ],
+    {
+      description:
+        'Transcription of the user speech (sent as conversation.item.transcript); null turns it off. On by default.',
+    },
+  ),
+  'must be null or an object {"model"?, "language"?, "prompt"?}',
+);
+export type InputAudioTranscription = Static<typeof InputAudioTranscriptionField>;
 
 export const TimestampField = Type.Number({ description: 'Unix time in seconds, as a float.' });
 
@@ -171,3 +358,13 @@ export const MillisecondsField = Type.Integer({
   minimum: 0,
   description: 'Position in the session input audio, in milliseconds.',
 });
+
+/** Id of a function call, as in `response.function_call` and `function_call_output`. */
+export const CallIdField = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'Id of the function call (from response.function_call).',
+});
+
+/** Largest `function_call_output.output`, in characters. */
+export const MAX_FUNCTION_OUTPUT_CHARS = 65_536;

@@ -2,15 +2,22 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { ERROR_CODES } from '../codes.js';
 import {
   audioField,
+  CallIdField,
+  InputAudioTranscriptionField,
   InstructionsField,
   LanguageField,
   MaxOutputTokensField,
   MillisecondsField,
   ModalitiesField,
+  NoiseReductionField,
+  SpeedField,
   strictObject,
   TemperatureField,
   TimestampField,
   TokenCountField,
+  ToolChoiceField,
+  ToolNameField,
+  ToolsField,
   TurnDetectionField,
   VoiceField,
   withRule,
@@ -42,6 +49,11 @@ const configExtension = {
   max_response_output_tokens: Type.Optional(MaxOutputTokensField),
   modalities: Type.Optional(ModalitiesField),
   turn_detection: Type.Optional(TurnDetectionField),
+  tools: Type.Optional(ToolsField),
+  tool_choice: Type.Optional(ToolChoiceField),
+  input_audio_noise_reduction: Type.Optional(NoiseReductionField),
+  speed: Type.Optional(SpeedField),
+  input_audio_transcription: Type.Optional(InputAudioTranscriptionField),
 };
 
 /** `session.update` (seed): the session configuration now in effect, sent after every update. */
@@ -97,7 +109,27 @@ export const ServerResponseDone = strictObject(
     type: Type.Literal('response.done'),
     seq: SeqField,
     response: strictObject({
-      usage: strictObject({ input_tokens: TokenCountField, output_tokens: TokenCountField }),
+      usage: strictObject({
+        input_tokens: TokenCountField,
+        output_tokens: TokenCountField,
+        // Extension fields.
+        input_token_details: Type.Optional(
+          strictObject(
+            {
+              cached_tokens: Type.Optional(TokenCountField),
+              text_tokens: Type.Optional(TokenCountField),
+              audio_tokens: Type.Optional(TokenCountField),
+            },
+            'Input tokens by kind; cached_tokens were served from the prompt cache (part of input_tokens).',
+          ),
+        ),
+        output_token_details: Type.Optional(
+          strictObject(
+            { text_tokens: Type.Optional(TokenCountField), audio_tokens: Type.Optional(TokenCountField) },
+            'Output tokens by kind.',
+          ),
+        ),
+      }),
       timestamp: TimestampField,
       // Extension fields.
       status: Type.Optional(
@@ -113,6 +145,10 @@ export const ServerResponseDone = strictObject(
 );
 export type ServerResponseDone = Static<typeof ServerResponseDone>;
 export type Usage = ServerResponseDone['response']['usage'];
+/** `usage.input_token_details` of `response.done` (extension). */
+export type InputTokenDetails = NonNullable<Usage['input_token_details']>;
+/** `usage.output_token_details` of `response.done` (extension). */
+export type OutputTokenDetails = NonNullable<Usage['output_token_details']>;
 
 /** `error` (seed): something was wrong; the connection stays open unless a close frame follows. */
 export const ServerError = strictObject(
@@ -131,6 +167,12 @@ export const ServerError = strictObject(
       // Extension fields.
       field: Type.Optional(Type.String({ description: 'Dotted path of the offending request field.' })),
       event_id: Type.Optional(Type.String({ description: 'event_id of the request that failed.' })),
+      param: Type.Optional(
+        Type.String({
+          description:
+            "The provider's name of the parameter it rejected (upstream errors); not a path in the client's request.",
+        }),
+      ),
     }),
   },
   'Something was wrong; the connection stays open unless a close frame follows.',
@@ -215,6 +257,56 @@ export const ServerSessionNotice = strictObject(
 );
 export type ServerSessionNotice = Static<typeof ServerSessionNotice>;
 
+/**
+ * `response.function_call` (extension): the model calls a function tool; sent once the call's arguments are
+ * complete. The client runs the function and answers with a `function_call_output` input.
+ */
+export const ServerResponseFunctionCall = strictObject(
+  {
+    type: Type.Literal('response.function_call'),
+    seq: SeqField,
+    response: strictObject({
+      call_id: CallIdField,
+      name: ToolNameField,
+      arguments: Type.String({
+        description: 'The arguments as the JSON text the model produced (parse it; it may be invalid).',
+      }),
+      timestamp: TimestampField,
+    }),
+  },
+  'The model calls a function tool; answer with a function_call_output input.',
+);
+export type ServerResponseFunctionCall = Static<typeof ServerResponseFunctionCall>;
+
+/**
+ * `conversation.item.transcript` (extension): transcription of the user's speech, when
+ * `input_audio_transcription` is on. Deltas (`final: false`, `text` is the new piece), then one final
+ * message (`final: true`, `text` is the whole transcript) per user item.
+ */
+export const ServerConversationItemTranscript = strictObject(
+  {
+    type: Type.Literal('conversation.item.transcript'),
+    seq: SeqField,
+    conversation_item_transcript: strictObject({
+      item_id: Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: 'Id of the user input item (one spoken turn) the transcript belongs to.',
+      }),
+      role: Type.Literal('user'),
+      text: Type.String({
+        description: 'final false: the piece to append; final true: the whole transcript.',
+      }),
+      final: Type.Boolean({
+        description: 'true on the last message of this item, which carries the whole text.',
+      }),
+    }),
+    timestamp: TimestampField,
+  },
+  "Transcript of the user's speech: pieces as they come, then the whole text with final true.",
+);
+export type ServerConversationItemTranscript = Static<typeof ServerConversationItemTranscript>;
+
 /** Every response, discriminated on `type`. */
 export type ServerMessage =
   | ServerSessionUpdate
@@ -226,7 +318,9 @@ export type ServerMessage =
   | ServerSessionCreated
   | ServerSpeechStarted
   | ServerSpeechStopped
-  | ServerSessionNotice;
+  | ServerSessionNotice
+  | ServerResponseFunctionCall
+  | ServerConversationItemTranscript;
 
 export type ServerMessageType = ServerMessage['type'];
 
@@ -242,6 +336,8 @@ export const SERVER_MESSAGES: { readonly [K in ServerMessageType]: { schema: TSc
   'input_audio_buffer.speech_started': { schema: ServerSpeechStarted, seed: false },
   'input_audio_buffer.speech_stopped': { schema: ServerSpeechStopped, seed: false },
   'session.notice': { schema: ServerSessionNotice, seed: false },
+  'response.function_call': { schema: ServerResponseFunctionCall, seed: false },
+  'conversation.item.transcript': { schema: ServerConversationItemTranscript, seed: false },
 };
 
 /** Every response type, seed types first. */
@@ -262,6 +358,8 @@ export const ServerMessageSchema = Type.Union(
     ServerSpeechStarted,
     ServerSpeechStopped,
     ServerSessionNotice,
+    ServerResponseFunctionCall,
+    ServerConversationItemTranscript,
   ],
   { description: 'Any message a server may send.' },
 );

@@ -3,6 +3,7 @@ import type { Logger } from '@rtv/service-kit';
 import type { WorkerConfig } from '../config.js';
 import type { WorkerMetrics } from '../metrics.js';
 import { ConnectGate } from '../upstream/connect-gate.js';
+import type { ProviderFailure } from '../upstream/provider-failure.js';
 import type { ResolvedProvider } from '../upstream/resolve-provider.js';
 import type { SessionRunnerDeps } from './session-runner.js';
 
@@ -15,14 +16,15 @@ export interface RunnerDepsOptions {
   provider: ResolvedProvider;
   metrics: WorkerMetrics;
   log: Logger;
-  /** Told whether each provider connect attempt succeeded (published in the heartbeat). */
-  onProviderConnect: (ok: boolean) => void;
+  /** Told whether each provider connect attempt succeeded, and why not (published in the heartbeat). */
+  onProviderConnect: (ok: boolean, failure?: ProviderFailure) => void;
 }
 
 /**
  * What every `SessionRunner` of this process shares: the bus writer, the provider settings behind one connect
- * gate, the pre-bound hot-path counters, and the session record's history and config writes. Record writes are
- * fire-and-forget from the runner's view: a failure is logged, the session goes on.
+ * gate, the pre-bound hot-path counters, and the session record's history and config writes. A failed record
+ * write is logged and the session goes on; history writes resolve either way, so the runner can wait for one
+ * (a function call is written before it is announced).
  */
 export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
   const { config, records, metrics, log, provider } = opts;
@@ -41,6 +43,7 @@ export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
       model: provider.model,
       apiKey: provider.apiKey,
       shape: provider.shape,
+      auth: provider.auth,
       renewAfterMs: config.RTV_PROVIDER_RENEW_MS,
       maxAttempts: config.RTV_PROVIDER_MAX_ATTEMPTS,
     },
@@ -50,7 +53,7 @@ export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
     audioDeltaEvents: metrics.upstreamEvents.labels({ type: 'response.output_audio.delta' }),
     onProviderConnect: opts.onProviderConnect,
     appendHistory: (sid, item) =>
-      void records
+      records
         .appendHistory(sid, item)
         .catch((err: Error) => log.warn({ sid, err: err.message }, 'history write failed')),
     loadHistory: (sid) => records.loadHistory(sid),

@@ -1,38 +1,39 @@
 import { type BusWriter, FrameRing, type HistoryItem, type Keys, type SessionState } from '@rtv/bus';
 import {
   type ClientMessage,
+  type ClientSessionUpdate,
   CloseCode,
+  type ConversationItemInput,
   encodeAckLine,
   encodeBindLine,
   encodeCloseLine,
   encodeError,
   encodeMessageLine,
   encodeNotice,
-  encodeResponseAudio,
-  encodeResponseAudioBytes,
-  encodeResponseDelta,
-  encodeResponseDone,
   encodeSessionUpdate,
-  encodeSpeechStarted,
-  encodeSpeechStopped,
   FrameKind,
   NoticeCode,
-  nowSeconds,
   type SessionConfig,
-  type SessionInfo,
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerMetrics } from '../metrics.js';
 import {
   buildAudioAppend,
-  buildSessionUpdate,
+  buildBareEvent,
+  buildFunctionCallOutput,
+  buildResponseCreate,
   buildTextTurn,
-  extractAudioDelta,
-  publicErrorFor,
-  TEXT_DELTA_EVENTS,
-  TEXT_DONE_EVENTS,
+  buildTruncate,
+  restorableHistory,
 } from '../upstream/provider-events.js';
+import type { ProviderFailure } from '../upstream/provider-failure.js';
 import { ProviderSession, type ProviderSessionOptions } from '../upstream/provider-session.js';
+import { ConfigUpdates, type PendingUpdate, sessionInfo } from './config-updates.js';
+import { HistoryLog } from './history-log.js';
+import { ProviderEventTranslator } from './provider-event-translator.js';
+import { ProviderRequests } from './provider-requests.js';
+import { ToolCalls } from './tool-calls.js';
+import { type Turn, TurnQueue } from './turn-queue.js';
 
 export interface SessionRunnerDeps {
   keys: Keys;
@@ -44,11 +45,14 @@ export interface SessionRunnerDeps {
     ProviderSessionOptions,
     'onEvent' | 'onUnavailable' | 'onReconnecting' | 'log' | 'context' | 'metrics' | 'onConnect'
   >;
-  /** Persists a conversation item (capped list with TTL). */
-  appendHistory: (sid: string, item: HistoryItem) => void;
+  /**
+   * Persists a conversation item (capped list with TTL). When it returns a promise, a function call is
+   * announced to the client only after it settled (stored, or failed and logged).
+   */
+  appendHistory: (sid: string, item: HistoryItem) => void | Promise<void>;
   /** Reads the conversation so far, to restore it into a fresh provider session. */
   loadHistory: (sid: string) => Promise<HistoryItem[]>;
-  /** Persists the effective config after a client session.update. */
+  /** Persists the effective config once the provider accepted a client session.update. */
   saveConfig: (sid: string, config: SessionConfig) => void;
   /** How long a detached session waits for its client to resume. */
   resumeGraceMs: number;
@@ -59,7 +63,7 @@ export interface SessionRunnerDeps {
   /** `upstreamEvents{type="response.output_audio.delta"}`, bound once (the fast path skips parsing). */
   audioDeltaEvents: { inc(): void };
   /** Told whether each provider connect attempt succeeded (published in the heartbeat). */
-  onProviderConnect?: (ok: boolean) => void;
+  onProviderConnect?: (ok: boolean, failure?: ProviderFailure) => void;
 }
 
 export type EndReason =
@@ -67,6 +71,8 @@ export type EndReason =
   | 'client_gone'
   | 'resume_timeout'
   | 'upstream_failed'
+  /** The provider refused the service's configuration (model, key, shape): retrying cannot help. */
+  | 'upstream_fatal'
   | 'lease_lost'
   | 'handoff';
 
@@ -79,6 +85,11 @@ const EPOCH_STRIDE = 2 ** 32;
  * and sends public-protocol messages back through the gateway's stream, stamped with this owner's epoch and a
  * per-session seq. Keeps recent server frames for resume. `done` resolves when the session ends; the BullMQ job
  * (the lease) ends with it.
+ *
+ * The provider's events are translated by a {@link ProviderEventTranslator}; client `session.update`s go
+ * through {@link ConfigUpdates} (committed only once the provider accepted them), user turns through a
+ * {@link TurnQueue} (a text sent during a reply waits for it), function calls through {@link ToolCalls}
+ * (announced once, results applied once), and the conversation history through a {@link HistoryLog}.
  */
 export class SessionRunner {
   readonly done: Promise<EndReason>;
@@ -93,12 +104,19 @@ export class SessionRunner {
   private readonly outbound: FrameRing;
   private attached: boolean;
   private graceTimer: NodeJS.Timeout | undefined;
-  private pendingSessionUpdates = 0;
-  private assistantText = '';
-  private turnStartedAt: number | undefined;
-  private firstAudioSeen = false;
-  /** The provider's id of the last assistant message item, for `response.truncate`. */
-  private lastAssistantItemId: string | undefined;
+  private readonly requests = new ProviderRequests();
+  private readonly toolCalls = new ToolCalls();
+  private readonly history: HistoryLog;
+  private readonly turns: TurnQueue;
+  private readonly configs: ConfigUpdates;
+  private readonly translator: ProviderEventTranslator;
+  /** Provider events held while a function call is being stored (see `onProviderEvent`). */
+  private readonly held: Array<[Buffer, string]> = [];
+  private holding = false;
+  /** The history read before a takeover's bind, used by the first provider restore. */
+  private preloaded: HistoryItem[] | undefined;
+  /** Seqs of the client text frames a previous owner sent on (from the history): replays of them are skipped. */
+  private readonly answeredTexts = new Set<number>();
 
   constructor(
     readonly state: SessionState,
@@ -112,17 +130,18 @@ export class SessionRunner {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
-    this.provider = new ProviderSession({
-      ...deps.provider,
-      log: deps.log.child({ sid: state.sid }),
-      metrics: deps.metrics,
-      ...(deps.onProviderConnect ? { onConnect: deps.onProviderConnect } : {}),
-      onEvent: (raw, head) => this.onProviderEvent(raw, head),
-      onReconnecting: () =>
-        this.emit(encodeNotice('upstream_reconnecting', NoticeCode.upstream_reconnecting.message)),
-      onUnavailable: () => this.fail('The speech provider is unavailable; try again later'),
-      context: async () => ({ config: this.state.config, history: await this.deps.loadHistory(this.sid) }),
+    this.history = new HistoryLog((item) => this.writeHistory(item));
+    this.turns = new TurnQueue((turn) => this.startTurn(turn));
+    this.configs = new ConfigUpdates({
+      shape: deps.provider.shape,
+      committed: () => this.state.config,
+      send: (raw) => this.provider.send(raw),
+      tag: (clientEventId) =>
+        this.requests.next({ kind: 'config', ...(clientEventId !== undefined ? { clientEventId } : {}) }),
+      commit: (update) => this.commitConfig(update),
     });
+    this.translator = this.createTranslator();
+    this.provider = this.createProviderSession();
   }
 
   get sid(): string {
@@ -131,10 +150,13 @@ export class SessionRunner {
 
   /**
    * Binds the session at its gateway (unless the client is detached), then opens the provider session. A
-   * takeover (epoch > 1) restores the conversation and tells the client it recovered.
+   * takeover (epoch > 1) first reads the history (so a function result the gateway replays is recognised as
+   * applied), restores the conversation and tells the client it recovered.
    */
   async start(): Promise<void> {
     const takeover = this.state.epoch > 1;
+    if (takeover) await this.preloadHistory();
+    if (this.ended) return;
     if (this.attached) this.bindAtGateway();
     else {
       this.deps.metrics.sessionsDetached.inc();
@@ -156,8 +178,7 @@ export class SessionRunner {
     }
     this.appliedSeq = seq;
     if (kind === FrameKind.Audio) {
-      if (this.provider.send(buildAudioAppend(payload))) this.deps.audioFramesToProvider.inc();
-      else this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
+      this.sendAudio(payload);
       return;
     }
     let msg: ClientMessage;
@@ -169,6 +190,11 @@ export class SessionRunner {
     }
     this.deps.metrics.framesToProvider.inc({ type: msg.type });
     this.dispatch(msg);
+  }
+
+  private sendAudio(base64: string | Buffer): void {
+    if (this.provider.send(buildAudioAppend(base64))) this.deps.audioFramesToProvider.inc();
+    else this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
   }
 
   /** The client's socket at `gatewayId` dropped: keep the session for the resume grace period. */
@@ -212,7 +238,79 @@ export class SessionRunner {
     if (!this.attached) this.deps.metrics.sessionsDetached.dec();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.provider.close();
+    this.history.close(reason === 'handoff');
     this.resolveDone(reason);
+  }
+
+  private createTranslator(): ProviderEventTranslator {
+    const { deps } = this;
+    return new ProviderEventTranslator({
+      sid: this.sid,
+      model: deps.provider.model,
+      metrics: deps.metrics,
+      log: deps.log,
+      audioDeltaEvents: deps.audioDeltaEvents,
+      emit: (payload) => this.emit(payload),
+      history: this.history,
+      toolCalls: this.toolCalls,
+      turns: this.turns,
+      configs: this.configs,
+      requests: this.requests,
+      responding: () => this.provider.responding,
+      transcriptionOn: () => this.state.config.input_audio_transcription !== null,
+    });
+  }
+
+  private createProviderSession(): ProviderSession {
+    const { deps } = this;
+    return new ProviderSession({
+      ...deps.provider,
+      log: deps.log.child({ sid: this.state.sid }),
+      metrics: deps.metrics,
+      onConnect: (ok: boolean, failure?: ProviderFailure) => {
+        if (ok) this.onProviderReady();
+        deps.onProviderConnect?.(ok, failure);
+      },
+      onEvent: (raw, head) => this.onProviderEvent(raw, head),
+      onReconnecting: () => this.onProviderLost(),
+      onUnavailable: (failure?: ProviderFailure) => this.fail(failure),
+      context: () => this.providerContext(),
+    });
+  }
+
+  /** The context a fresh provider session starts from: the config in effect and the restorable history. */
+  private async providerContext(): Promise<{ config: SessionConfig; history: HistoryItem[] }> {
+    const history = this.preloaded ?? (await this.deps.loadHistory(this.sid));
+    this.preloaded = undefined;
+    this.toolCalls.remember(history);
+    return { config: this.state.config, history: restorableHistory(history) };
+  }
+
+  private async preloadHistory(): Promise<void> {
+    try {
+      this.preloaded = await this.deps.loadHistory(this.sid);
+      this.toolCalls.remember(this.preloaded);
+      for (const item of this.preloaded) {
+        if (item.type === 'text' && item.seq !== undefined) this.answeredTexts.add(item.seq);
+      }
+    } catch (err) {
+      this.deps.log.warn({ sid: this.sid, err: (err as Error).message }, 'history read before bind failed');
+    }
+  }
+
+  /** A provider session is (re)opened and restored: updates and turns waiting for it go out. */
+  private onProviderReady(): void {
+    this.configs.providerConnected();
+    this.turns.drain();
+  }
+
+  /** The provider socket dropped (or the provider ended the session at its time cap): reconnecting. */
+  private onProviderLost(): void {
+    this.configs.providerLost();
+    this.turns.lost();
+    // A renewal after `session_expired` restores the context like any reconnect, but is no news to the client.
+    if (this.translator.takeExpired()) return;
+    this.emit(encodeNotice('upstream_reconnecting', NoticeCode.upstream_reconnecting.message));
   }
 
   private bindAtGateway(): void {
@@ -229,190 +327,220 @@ export class SessionRunner {
   }
 
   private dispatch(msg: ClientMessage): void {
-    const shape = this.deps.provider.shape;
+    const eventId = msg.event_id;
     switch (msg.type) {
-      case 'session.update': {
-        const config: SessionConfig = { ...this.state.config };
-        for (const [k, v] of Object.entries(msg.session_update)) {
-          if (v !== undefined && k !== 'event_id') (config as unknown as Record<string, unknown>)[k] = v;
-        }
-        this.state.config = config;
-        this.pendingSessionUpdates++;
-        this.provider.send(buildSessionUpdate(config, shape));
-        this.deps.saveConfig(this.sid, config);
+      case 'session.update':
+        this.requestConfig(msg, eventId);
         return;
-      }
-      case 'conversation.item.input': {
-        const input = msg.conversation_item_input;
-        if (input.type === 'input_text') {
-          for (const event of buildTextTurn(input.text, shape)) this.provider.send(event);
-          this.deps.appendHistory(this.sid, { role: 'user', type: 'text', text: input.text, at: Date.now() });
-          this.startTurn();
-        } else {
-          this.provider.send(buildAudioAppend(input.audio));
-        }
+      case 'conversation.item.input':
+        this.applyInput(msg.conversation_item_input, eventId);
         return;
-      }
       case 'input_audio_buffer.commit':
-        this.provider.send('{"type":"input_audio_buffer.commit"}');
+        this.provider.send(buildBareEvent('input_audio_buffer.commit', this.requests.nextIfTagged(eventId)));
         return;
       case 'response.create':
-        this.provider.send(
-          shape === 'beta' ? '{"type":"response.create","response":{}}' : '{"type":"response.create"}',
-        );
-        this.startTurn();
+        // The client asks itself: while a reply is in progress that is `conversation_busy` (documented).
+        if (this.turns.busy) this.emit(encodeError('conversation_busy', BUSY_MESSAGE, undefined, eventId));
+        else this.turns.submit({ kind: 'respond', explicit: true, ...withEventId(eventId) });
         return;
       case 'response.cancel':
-        this.provider.send('{"type":"response.cancel"}');
+        this.provider.send(buildBareEvent('response.cancel', this.requests.nextIfTagged(eventId)));
         return;
-      case 'response.truncate':
+      case 'response.truncate': {
         // Only meaningful once the model has spoken; the provider reports a too-long audio_end_ms itself.
-        if (this.lastAssistantItemId !== undefined) {
-          this.provider.send(
-            JSON.stringify({
-              type: 'conversation.item.truncate',
-              item_id: this.lastAssistantItemId,
-              content_index: 0,
-              audio_end_ms: msg.audio_end_ms,
-            }),
-          );
-        }
-        return;
-      default:
-        return;
-    }
-  }
-
-  private startTurn(): void {
-    this.turnStartedAt = performance.now();
-    this.firstAudioSeen = false;
-  }
-
-  private onProviderEvent(raw: Buffer, head: string): void {
-    if (this.ended) return;
-    this.deps.metrics.upstreamBytesIn.inc(raw.length);
-    const audio = extractAudioDelta(raw, head);
-    if (audio !== undefined) {
-      this.deps.audioDeltaEvents.inc();
-      this.noteFirstAudio();
-      this.emit(encodeResponseAudioBytes(audio, nowSeconds()));
-      return;
-    }
-    let event: { type?: unknown; [k: string]: unknown };
-    try {
-      event = JSON.parse(raw.toString());
-    } catch {
-      this.deps.metrics.upstreamErrors.inc({ code: 'unparseable_event' });
-      return;
-    }
-    const type = typeof event.type === 'string' ? event.type : '';
-    this.deps.metrics.upstreamEvents.inc({ type });
-    if (TEXT_DELTA_EVENTS.has(type)) {
-      const delta = typeof event.delta === 'string' ? event.delta : '';
-      this.assistantText += delta;
-      if (delta) this.emit(encodeResponseDelta(delta, nowSeconds()));
-      return;
-    }
-    if (TEXT_DONE_EVENTS.has(type)) return;
-    switch (type) {
-      case 'response.output_audio.delta':
-      case 'response.audio.delta':
-        if (typeof event.delta === 'string') {
-          this.noteFirstAudio();
-          this.emit(encodeResponseAudio(event.delta, nowSeconds()));
-        }
-        return;
-      case 'response.output_item.added': {
-        const item = event.item as { id?: unknown; type?: unknown; role?: unknown } | undefined;
-        if (item?.type === 'message' && item.role === 'assistant' && typeof item.id === 'string') {
-          this.lastAssistantItemId = item.id;
+        const itemId = this.translator.lastAssistantItemId;
+        if (itemId !== undefined) {
+          this.provider.send(buildTruncate(itemId, msg.audio_end_ms, this.requests.nextIfTagged(eventId)));
         }
         return;
       }
-      case 'response.created':
-        if (this.turnStartedAt !== undefined) {
-          this.deps.metrics.upstreamLatency.observe((performance.now() - this.turnStartedAt) / 1000);
-        }
-        return;
-      case 'input_audio_buffer.speech_started':
-        this.deps.metrics.speechStarts.inc();
-        if (this.provider.responding) this.deps.metrics.bargeIns.inc();
-        this.emit(encodeSpeechStarted(numberField(event, 'audio_start_ms'), nowSeconds()));
-        return;
-      case 'input_audio_buffer.speech_stopped':
-        this.emit(encodeSpeechStopped(numberField(event, 'audio_end_ms'), nowSeconds()));
-        this.startTurn();
-        return;
-      case 'response.done':
-        this.onResponseDone(event.response as ProviderResponse | undefined);
-        return;
-      case 'session.updated':
-        if (this.pendingSessionUpdates > 0) {
-          this.pendingSessionUpdates--;
-          this.emit(encodeSessionUpdate(this.sessionView()));
-        }
-        return;
-      case 'error':
-        this.onProviderError(event.error as { code?: string | null; type?: string } | undefined);
-        return;
       default:
         return;
     }
   }
 
-  private onResponseDone(response: ProviderResponse | undefined): void {
-    const usage = response?.usage;
-    const input = usage?.input_tokens ?? 0;
-    const output = usage?.output_tokens ?? 0;
-    const model = this.deps.provider.model;
-    this.deps.metrics.tokens.inc({ model, direction: 'input' }, input);
-    this.deps.metrics.tokens.inc({ model, direction: 'output' }, output);
-    this.deps.metrics.turns.inc({ status: response?.status ?? 'unknown' });
-    if (this.assistantText) {
-      this.deps.appendHistory(this.sid, {
-        role: 'assistant',
-        type: 'text',
-        text: this.assistantText,
+  private requestConfig(msg: ClientSessionUpdate, eventId: string | undefined): void {
+    if (!this.configs.request(msg.session_update, eventId)) {
+      this.emit(
+        encodeError(
+          'rate_limited',
+          'Too many session.update requests are waiting for the speech model; wait for their replies',
+          undefined,
+          eventId,
+        ),
+      );
+    }
+  }
+
+  /** The provider accepted a client's update: it is now in effect, stored (for any later owner), reported. */
+  private commitConfig(update: PendingUpdate): void {
+    this.state.config = update.config;
+    this.deps.saveConfig(this.sid, update.config);
+    for (const setting of update.notApplied) {
+      this.emit(
+        encodeNotice(
+          'setting_not_applied',
+          `${setting} is not supported by the speech model's protocol shape (${this.deps.provider.shape}) and was not applied`,
+        ),
+      );
+    }
+    this.emit(encodeSessionUpdate(sessionInfo(this.sid, this.state.config)));
+  }
+
+  private applyInput(input: ConversationItemInput, eventId: string | undefined): void {
+    switch (input.type) {
+      case 'input_text': {
+        // Applied by the previous owner but not acknowledged yet when it died: the gateway replayed it.
+        if (this.answeredTexts.has(this.appliedSeq)) {
+          this.deps.metrics.droppedFrames.inc({ reason: 'text_repeated' });
+          return;
+        }
+        const turn: Turn = { kind: 'text', text: input.text, seq: this.appliedSeq, ...withEventId(eventId) };
+        if (input.interrupt) {
+          const result = this.turns.interrupt(turn);
+          if (result === 'cancel') this.cancelForInterrupt();
+          if (result !== 'full') return;
+        } else if (this.turns.submit(turn)) return;
+        this.emit(encodeError('rate_limited', this.queueFullMessage(), undefined, eventId));
+        return;
+      }
+      case 'function_call_output':
+        this.applyFunctionOutput(input, eventId);
+        return;
+      default:
+        this.sendAudio(input.audio);
+        return;
+    }
+  }
+
+  /**
+   * An interrupting text: cancel the reply in progress and truncate its assistant item at the audio sent so
+   * far (the transcript beyond it is dropped from the model's memory); the text goes out after the cancelled
+   * reply's `response.done`, with no error in between.
+   */
+  private cancelForInterrupt(): void {
+    this.provider.send(buildBareEvent('response.cancel', this.requests.next({ kind: 'cancel' })));
+    const itemId = this.translator.lastAssistantItemId;
+    const ms = this.translator.emittedAudioMs;
+    if (itemId !== undefined && ms > 0) this.provider.send(buildTruncate(itemId, ms));
+  }
+
+  /**
+   * A function result: applied once per call id (a result already in this session's history, e.g. replayed by
+   * the gateway to a new owner after a failover, is skipped), stored, and answered by the model unless
+   * `respond` is false.
+   */
+  private applyFunctionOutput(
+    input: Extract<ConversationItemInput, { type: 'function_call_output' }>,
+    eventId: string | undefined,
+  ): void {
+    if (!this.toolCalls.claimOutput(input.call_id)) {
+      this.deps.metrics.droppedFrames.inc({ reason: 'function_output_repeated' });
+      this.deps.log.info(
+        { sid: this.sid, callId: input.call_id },
+        'function result already applied: skipped',
+      );
+      return;
+    }
+    this.provider.send(
+      buildFunctionCallOutput(input.call_id, input.output, this.requests.nextIfTagged(eventId)),
+    );
+    void this.history
+      .appendNow({
+        type: 'function_call_output',
+        call_id: input.call_id,
+        output: input.output,
         at: Date.now(),
+      })
+      .catch(() => undefined);
+    if (input.respond === false) return;
+    if (!this.turns.submit({ kind: 'respond', ...withEventId(eventId) })) {
+      this.emit(encodeError('rate_limited', this.queueFullMessage(), undefined, eventId));
+    }
+  }
+
+  /** Sends a turn the queue released: a text (stored in the history as sent) or a response request. */
+  private startTurn(turn: Turn): void {
+    const shape = this.deps.provider.shape;
+    const response = this.requests.next({
+      kind: 'turn',
+      requeue: !(turn.kind === 'respond' && turn.explicit),
+      ...withEventId(turn.clientEventId),
+    });
+    if (turn.kind === 'text') {
+      const [item, create] = buildTextTurn(turn.text, shape, {
+        ...withItemId(this.requests.nextIfTagged(turn.clientEventId)),
+        response,
       });
+      this.provider.send(item);
+      this.provider.send(create);
+      const seq = turn.seq !== undefined ? { seq: turn.seq } : {};
+      this.history.append({ role: 'user', type: 'text', text: turn.text, at: Date.now(), ...seq });
+    } else {
+      this.provider.send(buildResponseCreate(shape, response));
     }
-    this.assistantText = '';
-    this.turnStartedAt = undefined;
-    if (response?.status === 'failed') {
-      const failure = response.status_details?.error;
-      this.deps.metrics.upstreamErrors.inc({ code: failure?.code ?? 'response_failed' });
-      const mapped = publicErrorFor(failure?.code, failure?.type);
-      this.emit(encodeError(mapped.code, mapped.message));
-    }
-    this.emit(
-      encodeResponseDone({ input_tokens: input, output_tokens: output }, nowSeconds(), {
-        ...(response?.id ? { id: response.id } : {}),
-        ...(response?.status ? { status: response.status } : {}),
-      }),
-    );
+    this.translator.startTurn();
   }
 
-  private onProviderError(error: { code?: string | null; type?: string } | undefined): void {
-    const mapped = publicErrorFor(error?.code, error?.type);
-    this.deps.metrics.upstreamErrors.inc({ code: error?.code ?? 'none' });
-    this.deps.log.warn(
-      { sid: this.sid, providerCode: error?.code, providerType: error?.type },
-      'provider error',
-    );
-    this.emit(encodeError(mapped.code, mapped.message));
-  }
-
-  private noteFirstAudio(): void {
-    if (this.firstAudioSeen || this.turnStartedAt === undefined) return;
-    this.firstAudioSeen = true;
-    this.deps.metrics.timeToFirstAudio.observe((performance.now() - this.turnStartedAt) / 1000);
-  }
-
-  private fail(message: string): void {
+  /**
+   * Provider events, in order. While a function call is being stored before its announcement, later events
+   * wait (bounded by the translator's wait) so the client still sees them in the provider's order.
+   */
+  private onProviderEvent(raw: Buffer, head: string): void {
     if (this.ended) return;
-    this.emit(encodeError('upstream_unavailable', message));
+    if (this.holding) {
+      this.held.push([raw, head]);
+      return;
+    }
+    this.translate(raw, head);
+  }
+
+  private translate(raw: Buffer, head: string): void {
+    const wait = this.translator.handle(raw, head);
+    if (!wait) return;
+    this.holding = true;
+    void wait.finally(() => {
+      this.holding = false;
+      while (!this.holding && !this.ended && this.held.length > 0) {
+        const [r, h] = this.held.shift() as [Buffer, string];
+        this.translate(r, h);
+      }
+    });
+  }
+
+  private async writeHistory(item: HistoryItem): Promise<void> {
+    try {
+      await this.deps.appendHistory(this.sid, item);
+    } catch (err) {
+      this.deps.log.warn({ sid: this.sid, err: (err as Error).message }, 'history write failed');
+      throw err;
+    }
+  }
+
+  /**
+   * The provider session cannot be (re)opened. A fatal failure (the provider refuses the service's model, key
+   * or shape) tells the client not to reconnect; otherwise it may retry later.
+   */
+  private fail(failure?: ProviderFailure): void {
+    if (this.ended) return;
+    const stream = this.deps.keys.gatewayOut(this.state.gatewayId);
+    if (failure?.fatal) {
+      this.emit(encodeError(failure.code));
+      this.deps.writer.write(
+        stream,
+        encodeCloseLine(
+          this.sid,
+          this.state.epoch,
+          CloseCode.UpstreamMisconfigured,
+          'upstream misconfigured',
+        ),
+      );
+      this.end('upstream_fatal');
+      return;
+    }
+    this.emit(encodeError('upstream_unavailable', 'The speech provider is unavailable; try again later'));
     this.deps.writer.write(
-      this.deps.keys.gatewayOut(this.state.gatewayId),
+      stream,
       encodeCloseLine(this.sid, this.state.epoch, CloseCode.InternalError, 'upstream unavailable'),
     );
     this.end('upstream_failed');
@@ -433,29 +561,17 @@ export class SessionRunner {
     );
   }
 
-  private sessionView(): SessionInfo {
-    const { config } = this.state;
-    return {
-      id: this.sid,
-      voice: config.voice,
-      language: config.language,
-      ...(config.instructions !== undefined ? { instructions: config.instructions } : {}),
-      temperature: config.temperature,
-      max_response_output_tokens: config.max_response_output_tokens,
-      modalities: config.modalities,
-      ...(config.turn_detection !== undefined ? { turn_detection: config.turn_detection } : {}),
-    };
+  private queueFullMessage(): string {
+    return `Too many inputs are waiting for the reply in progress (at most ${this.turns.max}); wait for response.done`;
   }
 }
 
-interface ProviderResponse {
-  id?: string;
-  status?: 'completed' | 'cancelled' | 'incomplete' | 'failed';
-  status_details?: { error?: { type?: string; code?: string } } | null;
-  usage?: { input_tokens?: number; output_tokens?: number };
+const BUSY_MESSAGE = 'A response is already in progress; wait for response.done or cancel it';
+
+function withEventId(clientEventId: string | undefined): { clientEventId?: string } {
+  return clientEventId === undefined ? {} : { clientEventId };
 }
 
-function numberField(event: Record<string, unknown>, name: string): number {
-  const v = event[name];
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+function withItemId(item: string | undefined): { item?: string } {
+  return item === undefined ? {} : { item };
 }

@@ -1,16 +1,36 @@
+import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import { authHeaders, type ProviderAuth } from './provider-auth.js';
+import {
+  classifyClose,
+  classifyUpgradeRefusal,
+  fatalKindOf,
+  ProviderConnectError,
+  type ProviderFailure,
+  type ProviderRefusal,
+  parseRefusal,
+  providerFailure,
+} from './provider-failure.js';
+
+export type { ProviderAuth } from './provider-auth.js';
+export { ProviderConnectError } from './provider-failure.js';
 
 export type ProviderShape = 'ga' | 'beta';
 
 /** Events are JSON text: a Buffer must still go out as a text frame. */
 const TEXT_FRAME = { binary: false } as const;
+/** Bytes of an HTTP refusal's body read for its error code (Azure: `{"error":{"code":"DeploymentNotFound"}}`). */
+const MAX_REFUSAL_BODY = 4096;
 
 export interface ProviderConnectionOptions {
   /** Realtime endpoint, e.g. wss://api.openai.com/v1/realtime (the model goes in the query). */
   url: string;
+  /** The model id, or the Azure OpenAI deployment name: sent as `?model=`. */
   model: string;
-  /** Omitted only for the local engine when it runs without a key. Never logged. */
+  /** OpenAI key, sent as `Authorization: Bearer`. Omitted only for the local engine without a key. Never logged. */
   apiKey?: string | undefined;
+  /** Another credential form (Azure OpenAI's `api-key`, or an Entra ID token file); wins over `apiKey`. */
+  auth?: ProviderAuth | undefined;
   shape: ProviderShape;
   /** Handshake + first `session.created` must complete within this. @defaultValue 10000 */
   connectTimeoutMs?: number;
@@ -23,21 +43,12 @@ export interface ProviderHandlers {
   onClose: (code: number, reason: string) => void;
 }
 
-/** A failed provider connect, classified so the caller knows whether retrying can help (STYLE §11). */
-export class ProviderConnectError extends Error {
-  readonly retryable: boolean;
-  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ProviderConnectError';
-    this.retryable = retryable;
-  }
-}
-
 /**
  * One upstream Realtime connection over `ws`. GA is the default shape; the beta shape adds the
  * `OpenAI-Beta: realtime=v1` header. `connect()` resolves on the provider's first event (`session.created`),
- * which is when the session is really usable; auth and model errors arrive after the 101 as an `error` event
- * plus a close 3000/4000, and are turned into a non-retryable `ProviderConnectError`.
+ * which is when the session is really usable. Whatever stops it first is classified (see `provider-failure.ts`)
+ * into the `ProviderConnectError` it rejects with: OpenAI upgrades first and refuses a bad key or model
+ * afterwards with an `error` event plus close 3000/4000; Azure and proxies answer with an HTTP status instead.
  */
 export class ProviderConnection {
   private ws: WebSocket | undefined;
@@ -52,12 +63,17 @@ export class ProviderConnection {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
-  connect(): Promise<string> {
+  async connect(): Promise<string> {
+    const { apiKey } = this.opts;
+    const headers = await authHeaders(
+      this.opts.auth ?? (apiKey ? { type: 'bearer', key: apiKey } : undefined),
+    );
+    if (this.opts.shape === 'beta') headers['openai-beta'] = 'realtime=v1';
+    if (this.closedByUs) {
+      throw new ProviderConnectError('closed before connecting', providerFailure('unavailable', 'closed'));
+    }
     const url = new URL(this.opts.url);
     url.searchParams.set('model', this.opts.model);
-    const headers: Record<string, string> = {};
-    if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
-    if (this.opts.shape === 'beta') headers['openai-beta'] = 'realtime=v1';
     // No permessage-deflate: base64 audio barely compresses and deflate costs CPU and latency on every frame.
     // No UTF-8 validation of every event either: audio deltas are cut out as bytes and never decoded, and
     // other events are decoded with replacement characters before JSON.parse.
@@ -68,20 +84,25 @@ export class ProviderConnection {
       skipUTF8Validation: true,
     });
     this.ws = ws;
+    return this.handshake(ws);
+  }
+
+  /** Waits for `session.created`, or classifies what came instead. */
+  private handshake(ws: WebSocket): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       let settled = false;
-      let lastError = '';
+      let refusal: ProviderRefusal | undefined;
       const timer = setTimeout(
-        () => fail(new ProviderConnectError('provider connect timed out', true)),
+        () => fail('provider connect timed out', providerFailure('unavailable', 'timeout')),
         this.opts.connectTimeoutMs ?? 10_000,
       );
-      const fail = (err: ProviderConnectError) => {
+      const fail = (message: string, failure: ProviderFailure, cause?: unknown) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.closedByUs = true;
         ws.terminate();
-        reject(err);
+        reject(new ProviderConnectError(message, failure, cause === undefined ? undefined : { cause }));
       };
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         if (isBinary) return;
@@ -94,38 +115,31 @@ export class ProviderConnection {
           settled = true;
           clearTimeout(timer);
           resolve(raw);
-          return;
+        } else if (raw.includes('"type":"error"')) {
+          refusal = parseRefusal(raw);
+          // A refusal no retry can fix: the provider closes right after it, no need to wait for that.
+          if (fatalKindOf(refusal))
+            fail(`provider refused the session (${refused(refusal)})`, classifyClose(0, refusal));
         }
-        if (raw.includes('"type":"error"')) lastError = raw;
       });
       ws.on('close', (code: number, reasonBuf: Buffer) => {
         const reason = reasonBuf.toString('utf8');
         if (!settled) {
-          // 3000 = auth, 4000 = request shape: retrying with the same settings cannot help.
-          const fatal = code === 3000 || code === 4000;
-          const detail = safeReason(reason || lastError);
-          fail(
-            new ProviderConnectError(
-              `provider closed the connection (${code}${detail ? `: ${detail}` : ''})`,
-              !fatal,
-            ),
-          );
+          const failure = classifyClose(code, refusal ?? parseRefusal(reason));
+          fail(`provider closed the connection (${code}: ${failure.detail})`, failure);
           return;
         }
         if (!this.closedByUs) this.handlers.onClose(code, reason);
       });
       ws.on('unexpected-response', (_req, res) => {
         const status = res.statusCode ?? 0;
-        fail(
-          new ProviderConnectError(
-            `provider refused the upgrade (HTTP ${status})`,
-            status >= 500 || status === 429,
-          ),
+        void refusalCode(res).then((bodyCode) =>
+          fail(`provider refused the upgrade (HTTP ${status})`, classifyUpgradeRefusal(status, bodyCode)),
         );
       });
-      ws.on('error', (err: Error) => {
-        if (!settled)
-          fail(new ProviderConnectError(`provider unreachable: ${err.message}`, true, { cause: err }));
+      ws.on('error', (err: NodeJS.ErrnoException) => {
+        const detail = err.code && /^[A-Z_]{1,40}$/.test(err.code) ? err.code : 'socket_error';
+        fail(`provider unreachable: ${err.message}`, providerFailure('unavailable', detail), err);
       });
     });
   }
@@ -150,8 +164,28 @@ export class ProviderConnection {
   }
 }
 
-/** Keeps only a short machine-readable reason (e.g. `invalid_request_error.invalid_api_key`). */
-function safeReason(text: string): string {
-  const m = /"code"\s*:\s*"([a-z_]+)"/.exec(text) ?? /^([a-z_]+(?:\.[a-z_]+)?)$/.exec(text.trim());
-  return m?.[1] ?? '';
+function refused(refusal: ProviderRefusal | undefined): string {
+  return [refusal?.type, refusal?.code].filter(Boolean).join('.') || 'error';
+}
+
+/** The `error.code` of a refusal's JSON body (read briefly and bounded), if it has one. */
+function refusalCode(res: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let body = '';
+    const done = () => {
+      clearTimeout(timer);
+      res.removeAllListeners('data');
+      const code = parseRefusal(body)?.code ?? /"code"\s*:\s*"([A-Za-z_]{1,64})"/.exec(body)?.[1];
+      resolve(code);
+    };
+    const timer = setTimeout(done, 1000);
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length >= MAX_REFUSAL_BODY) done();
+    });
+    res.on('end', done);
+    res.on('error', done);
+    res.on('close', done);
+  });
 }

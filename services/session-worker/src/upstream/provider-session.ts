@@ -3,13 +3,16 @@ import type { SessionConfig } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerMetrics } from '../metrics.js';
 import type { ConnectGate } from './connect-gate.js';
-import { ProviderConnectError, ProviderConnection, type ProviderShape } from './provider-connection.js';
+import { type ProviderAuth, ProviderConnection, type ProviderShape } from './provider-connection.js';
 import { buildHistoryItem, buildSessionUpdate, eventHead } from './provider-events.js';
+import { failureOf, type ProviderFailure } from './provider-failure.js';
 
 export interface ProviderSessionOptions {
   url: string;
   model: string;
   apiKey?: string | undefined;
+  /** Another credential form (Azure OpenAI); wins over `apiKey`. */
+  auth?: ProviderAuth | undefined;
   shape: ProviderShape;
   log: Logger;
   /**
@@ -19,11 +22,17 @@ export interface ProviderSessionOptions {
   onEvent: (raw: Buffer, head: string) => void;
   /** The provider was lost and a reconnect is starting (the client may be told). */
   onReconnecting: () => void;
-  /** Reconnecting failed for good. */
-  onUnavailable: () => void;
+  /**
+   * Opening or reopening the provider session failed for good: a fatal failure (refused key, unknown or retired
+   * model, disabled shape) at its first attempt, a retryable one once `maxAttempts` ran out.
+   */
+  onUnavailable: (failure: ProviderFailure) => void;
   /** The session's context, read when a provider session is (re)opened. */
   context: () => Promise<{ config: SessionConfig; history: HistoryItem[] }>;
-  /** Connect attempts (initial open and each reconnect) before giving up. @defaultValue 5 */
+  /**
+   * Connect attempts (initial open and each reconnect) before giving up on retryable failures. A fatal
+   * failure is never retried: no second provider connection. @defaultValue 5
+   */
   maxAttempts?: number;
   /** First reconnect delay; doubles per attempt with jitter, capped at 5 s. @defaultValue 200 */
   backoffMs?: number;
@@ -35,8 +44,11 @@ export interface ProviderSessionOptions {
   /** Events held while (re)connecting; beyond it frames are dropped and counted. @defaultValue 3000 */
   maxQueued?: number;
   metrics: WorkerMetrics;
-  /** Told whether each connect attempt ended in a usable provider session. */
-  onConnect?: (ok: boolean) => void;
+  /**
+   * Told whether each (re)open ended in a usable provider session, with the failure when it did not (the
+   * worker's `ProviderHealth` records it, logging a fatal failure once rather than once per session).
+   */
+  onConnect?: (ok: boolean, failure?: ProviderFailure) => void;
   /** Shared by the worker's sessions: bounds concurrent provider connects (see {@link ConnectGate}). */
   connectGate?: ConnectGate;
 }
@@ -44,7 +56,8 @@ export interface ProviderSessionOptions {
 /**
  * A logical provider session that outlives provider sockets: it queues events while (re)connecting, reconnects
  * with capped jittered backoff when the socket drops, renews before the provider's session cap, and restores the
- * context (config + conversation history) into every fresh provider session (DESIGN §5).
+ * context (config + conversation history) into every fresh provider session (DESIGN §5). A fatal connect
+ * failure (see `provider-failure.ts`) is never retried: the session is told at once through `onUnavailable`.
  */
 export class ProviderSession {
   private conn: ProviderConnection | undefined;
@@ -92,59 +105,84 @@ export class ProviderSession {
   ): Promise<boolean> {
     this.connecting = true;
     const maxAttempts = this.opts.maxAttempts ?? 5;
+    let failure: ProviderFailure | undefined;
     for (let attempt = 1; !this.closed; attempt++) {
       const conn = new ProviderConnection(this.opts, {
         onEvent: (raw) => this.onEvent(conn, raw),
         onClose: (code, reason) => this.onClose(conn, code, reason),
       });
-      const gate = this.opts.connectGate;
-      let started = performance.now();
       try {
-        if (gate)
-          await gate.run(() => {
-            started = performance.now();
-            return this.closed ? Promise.resolve('') : conn.connect();
-          });
-        else await conn.connect();
+        const started = await this.attempt(conn);
         if (this.closed) {
           conn.close();
           return false;
         }
         this.opts.metrics.upstreamConnect.observe((performance.now() - started) / 1000);
-        const { config, history } = await this.opts.context();
-        const previous = this.conn;
-        this.conn = conn;
-        conn.send(buildSessionUpdate(config, this.opts.shape));
-        if (restoreHistory) {
-          for (const item of history) conn.send(buildHistoryItem(item.role, item.text, this.opts.shape));
-        }
-        previous?.close();
-        this.connecting = false;
-        const queued = this.queue;
-        this.queue = [];
-        for (const raw of queued) conn.send(raw);
-        this.scheduleRenewal();
+        await this.adopt(conn, restoreHistory);
         this.opts.onConnect?.(true);
         if (kind === 'reconnect') this.opts.metrics.upstreamReconnects.inc({ result: 'ok' });
         if (kind === 'renewal') this.opts.metrics.upstreamRenewals.inc({ result: 'ok' });
         return true;
       } catch (err) {
-        const retryable = err instanceof ProviderConnectError ? err.retryable : true;
-        this.opts.metrics.upstreamErrors.inc({ code: retryable ? 'connect_retryable' : 'connect_fatal' });
-        this.opts.log.warn({ attempt, kind, err: (err as Error).message }, 'provider connect failed');
-        if (!retryable || attempt >= maxAttempts) break;
+        conn.close();
+        failure = failureOf(err);
+        this.opts.metrics.upstreamErrors.inc({ code: failure.fatal ? 'connect_fatal' : 'connect_retryable' });
+        const fields = {
+          attempt,
+          kind,
+          failure: failure.kind,
+          detail: failure.detail,
+          err: (err as Error).message,
+        };
+        // A fatal failure is the same for every session of the worker: `onConnect` reports it once per change.
+        if (failure.fatal) {
+          this.opts.log.debug(fields, 'provider refused the configuration: not retrying');
+          break;
+        }
+        this.opts.log.warn(fields, 'provider connect failed');
+        if (attempt >= maxAttempts) break;
         const base = Math.min(5000, (this.opts.backoffMs ?? 200) * 2 ** (attempt - 1));
         await new Promise((r) => setTimeout(r, base / 2 + Math.random() * (base / 2)));
       }
     }
     this.connecting = false;
-    if (!this.closed) {
-      this.opts.onConnect?.(false);
+    if (!this.closed && failure) {
+      this.opts.onConnect?.(false, failure);
       if (kind === 'reconnect') this.opts.metrics.upstreamReconnects.inc({ result: 'failed' });
       if (kind === 'renewal') this.opts.metrics.upstreamRenewals.inc({ result: 'failed' });
-      this.opts.onUnavailable();
+      this.opts.onUnavailable(failure);
     }
     return false;
+  }
+
+  /** One connect through the gate; resolves with when the attempt really started (after waiting its turn). */
+  private async attempt(conn: ProviderConnection): Promise<number> {
+    const gate = this.opts.connectGate;
+    let started = performance.now();
+    if (!gate) await conn.connect();
+    else
+      await gate.run(() => {
+        started = performance.now();
+        return this.closed ? Promise.resolve('') : conn.connect();
+      });
+    return started;
+  }
+
+  /** Makes `conn` the live provider session: config, history (on takeover/reconnect), then what was queued. */
+  private async adopt(conn: ProviderConnection, restoreHistory: boolean): Promise<void> {
+    const { config, history } = await this.opts.context();
+    const previous = this.conn;
+    this.conn = conn;
+    conn.send(buildSessionUpdate(config, this.opts.shape));
+    if (restoreHistory) {
+      for (const item of history) conn.send(buildHistoryItem(item, this.opts.shape));
+    }
+    previous?.close();
+    this.connecting = false;
+    const queued = this.queue;
+    this.queue = [];
+    for (const raw of queued) conn.send(raw);
+    this.scheduleRenewal();
   }
 
   private onEvent(conn: ProviderConnection, raw: Buffer): void {

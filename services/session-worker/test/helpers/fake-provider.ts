@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, createRegistry, type Logger } from '@rtv/service-kit';
 import { waitFor } from '@rtv/testing';
@@ -19,7 +20,18 @@ export interface FakeProviderOptions {
    * provider does for a bad API key.
    * @defaultValue 'created'
    */
-  onConnect?: 'created' | 'hold' | 'reject-auth';
+  onConnect?: 'created' | 'hold' | 'reject-auth' | 'drop';
+  /**
+   * Refuse each session right after the upgrade as the provider refuses a fatal request: an `error` event with
+   * this type and code, then a close with `closeCode` and the reason `<type>.<code>` (`<type>` when the code is
+   * null). Wins over `onConnect`. E.g. `{type: 'invalid_request_error', code: 'invalid_model', closeCode: 4000}`.
+   */
+  refuse?: { type: string; code: string | null; closeCode: number };
+  /**
+   * Answer every upgrade request with this HTTP status instead of 101, with `body` as a JSON body (Azure OpenAI
+   * and proxies refuse this way, e.g. 404 `{"error":{"code":"DeploymentNotFound"}}`). Wins over the others.
+   */
+  refuseUpgrade?: { status: number; body?: string };
 }
 
 /**
@@ -29,15 +41,20 @@ export interface FakeProviderOptions {
  */
 export class FakeProvider {
   readonly received: ReceivedEvent[] = [];
-  /** Request URL and headers of each connection, in order. */
+  /** Request URL and authorization header of each accepted connection, in order (all headers: `upgrades`). */
   readonly requests: Array<{ url: string; authorization: string | undefined }> = [];
   /** Connection numbers the client closed (or that were dropped). */
   readonly closed: number[] = [];
+  /**
+   * Every upgrade request, accepted or refused, in order: when it came (`performance.now()`), its URL and
+   * headers. Counts the connect attempts a client made, refused ones included.
+   */
+  readonly upgrades: Array<{ at: number; url: string; headers: IncomingHttpHeaders }> = [];
   private readonly sockets: WebSocket[] = [];
 
   private constructor(
     private readonly wss: WebSocketServer,
-    private readonly opts: FakeProviderOptions,
+    private opts: FakeProviderOptions,
   ) {
     wss.on('connection', (ws, req) => {
       this.sockets.push(ws);
@@ -48,8 +65,14 @@ export class FakeProvider {
         this.received.push({ conn, type: String(event.type), event });
       });
       ws.on('close', () => this.closed.push(conn));
+      const refuse = this.opts.refuse;
       const mode = this.opts.onConnect ?? 'created';
-      if (mode === 'created') this.sendCreated(conn);
+      if (refuse) {
+        const error = { type: refuse.type, code: refuse.code, message: 'refused by the fake provider' };
+        ws.send(JSON.stringify({ type: 'error', event_id: `event_refuse_${conn}`, error }));
+        ws.close(refuse.closeCode, refuse.code ? `${refuse.type}.${refuse.code}` : refuse.type);
+      } else if (mode === 'drop') ws.terminate();
+      else if (mode === 'created') this.sendCreated(conn);
       else if (mode === 'reject-auth') {
         ws.send(
           JSON.stringify({
@@ -63,12 +86,44 @@ export class FakeProvider {
   }
 
   static async start(opts: FakeProviderOptions = {}): Promise<FakeProvider> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    let provider: FakeProvider | undefined;
+    const wss = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      // Sees every upgrade request before the handshake: records it, and refuses it when told to.
+      verifyClient: (info, accept) => provider!.verify(info.req, accept),
+    });
     await new Promise<void>((resolve, reject) => {
       wss.once('listening', resolve);
       wss.once('error', reject);
     });
-    return new FakeProvider(wss, opts);
+    provider = new FakeProvider(wss, opts);
+    return provider;
+  }
+
+  /** Changes how later connections are answered (e.g. the key gets revoked mid-session). */
+  configure(opts: FakeProviderOptions): void {
+    this.opts = opts;
+  }
+
+  /** Upgrade requests received so far, refused ones included. */
+  get attempts(): number {
+    return this.upgrades.length;
+  }
+
+  /** Resolves once `n` upgrade requests arrived. */
+  waitForAttempts(n: number): Promise<true> {
+    return waitFor(() => this.attempts >= n, { message: `${n} provider connect attempt(s)` });
+  }
+
+  private verify(
+    req: { url?: string | undefined; headers: IncomingHttpHeaders },
+    accept: (ok: boolean, status?: number, message?: string, headers?: Record<string, string>) => void,
+  ): void {
+    this.upgrades.push({ at: performance.now(), url: req.url ?? '', headers: req.headers });
+    const refusal = this.opts.refuseUpgrade;
+    if (!refusal) accept(true);
+    else accept(false, refusal.status, refusal.body ?? '', { 'Content-Type': 'application/json' });
   }
 
   get url(): string {

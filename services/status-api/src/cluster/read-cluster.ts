@@ -46,10 +46,17 @@ export interface GatewayView extends MemberBase {
 export interface WorkerView extends MemberBase {
   sessions: number;
   capacity: number;
-  /** `openai` or `local-engine`. */
+  /** `openai`, `azure` or `local-engine`. */
   provider: string | null;
+  /** The realtime model (or Azure deployment) the worker opens provider sessions with. */
+  model?: string | null;
   /** Whether the worker's last provider connect succeeded; null when the worker does not report it. */
   provider_ok: boolean | null;
+  /**
+   * Why the worker's provider connects fail (`model_unavailable`, `auth_failed`, `shape_unsupported`,
+   * `unavailable`); null when they do not, or when the worker does not report it.
+   */
+  provider_error?: string | null;
 }
 
 export interface StreamView {
@@ -172,7 +179,9 @@ export class ClusterReader {
           sessions: int(h.sessions),
           capacity: int(h.capacity),
           provider: h.provider ?? null,
+          model: h.model || null,
           provider_ok: h.provider_ok === undefined ? null : h.provider_ok === '1',
+          provider_error: h.provider_error || null,
         });
       }
     }

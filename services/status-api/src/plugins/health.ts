@@ -27,7 +27,8 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptio
         description:
           '200 when the cluster can take a new session; 503 with the failing components otherwise: redis, ' +
           'gateway (no live, non-draining gateway), session_worker (likewise), capacity (no free session ' +
-          'slot), provider (no ready worker reaches the speech provider, where workers report it).',
+          'slot), provider (no ready worker reaches the speech provider, where workers report it; ' +
+          '`provider_errors` then names why: model_unavailable, auth_failed, shape_unsupported or unavailable).',
         tags: ['seed'],
         response: { 200: HealthSchema, 503: HealthSchema },
       },
@@ -36,7 +37,11 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptio
       const health = evaluateHealth(await opts.snapshots.getOrUndefined());
       const failing = health.failing.join(',');
       if (failing !== lastFailing) {
-        if (failing) req.log.warn({ failing: health.failing }, 'cluster unhealthy');
+        if (failing)
+          req.log.warn(
+            { failing: health.failing, provider_errors: health.provider_errors },
+            'cluster unhealthy',
+          );
         else req.log.info('cluster healthy again');
         lastFailing = failing;
       }
@@ -45,6 +50,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptio
         status: health.healthy ? 'healthy' : 'unhealthy',
         failing: health.failing,
         components: health.components,
+        ...(health.provider_errors ? { provider_errors: health.provider_errors } : {}),
         timestamp: Date.now() / 1000,
       };
     },

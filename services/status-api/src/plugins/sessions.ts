@@ -1,5 +1,5 @@
 import type { TokenVerifier } from '@rtv/auth';
-import { isSessionId, type SessionRecords } from '@rtv/bus';
+import { type HistoryItem, isSessionId, type SessionRecords } from '@rtv/bus';
 import { httpError } from '@rtv/protocol';
 import type { FastifyInstance } from 'fastify';
 import { SEED_BASE } from '../paths.js';
@@ -59,13 +59,30 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRoutesOpt
           created_at: record.createdMs / 1000,
           config: record.config,
         },
-        history: record.history.map((item) => ({
-          role: item.role,
-          type: item.type,
-          text: item.text,
-          at: item.at / 1000,
-        })),
+        history: record.history.map(historyView),
       };
     },
   );
+}
+
+/**
+ * One history item in the route's shape (`role`, `type`, `text`, `at`): text turns as stored (the user's
+ * typed text or speech transcript, the assistant's reply); a function call as the assistant's
+ * `name(arguments)`, its result as the client's (`user`) output text.
+ */
+function historyView(item: HistoryItem): {
+  role: 'user' | 'assistant';
+  type: string;
+  text: string;
+  at: number;
+} {
+  const at = item.at / 1000;
+  switch (item.type) {
+    case 'function_call':
+      return { role: 'assistant', type: item.type, text: `${item.name}(${item.arguments})`, at };
+    case 'function_call_output':
+      return { role: 'user', type: item.type, text: item.output, at };
+    default:
+      return { role: item.role, type: item.type, text: item.text, at };
+  }
 }
