@@ -1,6 +1,8 @@
 // The demo page in headless Chromium against the real stack: a fake microphone (a WAV of synthesized
-// speech) speaks, the server detects it and answers, the answer is played through the AudioWorklet, a typed
-// message gets its reply, push-to-talk works, and a killed connection resumes the session. Needs Debian's
+// speech) speaks, the server detects it and answers, the user's words appear as a transcript (the local
+// engine's stand-in, "[speech 2.34 s]"), the answer is played through the AudioWorklet, a typed message gets
+// its reply, a message naming the page's get_time tool makes the model call it and the page's
+// onFunctionCall answer it, push-to-talk works, and a killed connection resumes the session. Needs Debian's
 // `chromium` (.ci/run installs it).
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -51,16 +53,50 @@ async function diagnostics(page: Page): Promise<string> {
 }
 
 /** Waits for a transcript line; on timeout the error carries the diagnostics, which say what happened. */
-async function entry(page: Page, role: string, text: string, timeout = 20_000): Promise<void> {
+async function entry(page: Page, role: string, text: string | RegExp, timeout = 20_000): Promise<void> {
   const line = page.getByRole('log').locator(`[data-role="${role}"]`, { hasText: text });
   try {
     await line.first().waitFor({ timeout });
   } catch (err) {
-    throw new Error(`no ${role} line with "${text}" within ${timeout} ms; ${await diagnostics(page)}`, {
+    throw new Error(`no ${role} line with ${String(text)} within ${timeout} ms; ${await diagnostics(page)}`, {
       cause: err,
     });
   }
 }
+
+/** Like {@link entry}, but a miss is recorded (the test fails at its end) and the run goes on. */
+async function softEntry(
+  page: Page,
+  role: string,
+  text: string | RegExp,
+  timeout = 20_000,
+): Promise<boolean> {
+  const found = await entry(page, role, text, timeout).then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
+  expect.soft(found, `${role} line with ${String(text)}`).toBeUndefined();
+  return found === undefined;
+}
+
+/** Finished assistant replies in the log. */
+function repliesDone(page: Page): Promise<number> {
+  return page.locator('[data-role="assistant"][data-status="done"]').count();
+}
+
+/** Waits until more than `before` assistant replies are finished. */
+async function replyAfter(page: Page, before: number, timeout = 20_000): Promise<void> {
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('[data-role="assistant"][data-status="done"]').length > n,
+    before,
+    { timeout },
+  );
+}
+
+/** A spoken user turn's line: "Voice message (…)" until its transcript arrives. */
+const VOICE_TURN = /Voice message \(\d|\[speech \d+\.\d\d s\]/;
+/** The local engine's stand-in transcript of a spoken turn. */
+const SPEECH_TRANSCRIPT = /\[speech \d+\.\d\d s\]/;
 
 describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
   let stack: Stack;
@@ -135,12 +171,19 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
       { timeout: 15_000 },
     );
     await entry(page, 'event', 'Speech detected');
-    await entry(page, 'user', 'Voice message');
+    await entry(page, 'user', VOICE_TURN);
     await page
       .getByRole('log')
       .locator('[data-role="assistant"][data-status="done"]')
       .first()
       .waitFor({ timeout: 20_000 });
+    // The user's words replace "Voice message (…)" in the same line (conversation.item.transcript).
+    if (await softEntry(page, 'user', SPEECH_TRANSCRIPT)) {
+      const spoken = page.getByRole('log').locator('[data-role="user"]', { hasText: SPEECH_TRANSCRIPT });
+      expect(await spoken.count()).toBe(1);
+      expect(await spoken.getAttribute('data-status')).toBe('done');
+      expect(await textOf(page, '[data-role="user"]')).toEqual([expect.stringMatching(SPEECH_TRANSCRIPT)]);
+    }
     // Samples of the reply reached the audio output (counted by the playback worklet).
     const played = page.locator('[data-played-samples]');
     await page.waitForFunction(
@@ -160,14 +203,32 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
 
     // A typed message gets its reply.
     const message = page.getByLabel('Message');
+    let before = await repliesDone(page);
     await message.fill('What time is it?');
     await message.press('Enter');
     await entry(page, 'user', 'What time is it?');
-    await page.waitForFunction(
-      () => document.querySelectorAll('[data-role="assistant"][data-status="done"]').length >= 2,
-      undefined,
-      { timeout: 20_000 },
-    );
+    await replyAfter(page, before);
+
+    // A message naming the page's tool: the model calls get_time, the page's onFunctionCall answers it in
+    // the browser, the tool line shows the call and its output, and the follow-up reply quotes the output.
+    before = await repliesDone(page);
+    await message.fill('Use get_time UTC');
+    await message.press('Enter');
+    const call = 'get_time({"timezone":"UTC"})';
+    if (await softEntry(page, 'tool', call)) {
+      const tool = page.getByRole('log').locator('[data-role="tool"]', { hasText: call });
+      await tool.and(page.locator('[data-status="done"]')).waitFor({ timeout: 10_000 });
+      const output = (await tool.locator('.rtv-voice__detail').textContent())?.replace(/^ → /, '') ?? '';
+      expect(JSON.parse(output)).toMatchObject({
+        timezone: 'UTC',
+        date: expect.stringMatching(/^\d{4}-\d\d-\d\d$/),
+        time: expect.stringMatching(/^\d\d:\d\d:\d\d$/),
+      });
+      expect(await tool.textContent()).toMatch(/^🔧 Tool/);
+      await softEntry(page, 'assistant', `The get_time call returned: ${output}`);
+    }
+    // Whatever happened to the call, the next step starts after this message's reply.
+    await replyAfter(page, before).catch(() => undefined);
 
     // Push to talk: the session switches to manual turns; holding the button sends the microphone, and
     // releasing it commits the turn and asks for the reply.
@@ -176,20 +237,33 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await talk.waitFor();
     const box = (await talk.boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    before = await repliesDone(page);
     await page.mouse.down();
     await page.getByRole('button', { name: 'Release to send' }).waitFor();
     await page.waitForTimeout(800);
     await page.mouse.up();
-    await page.waitForFunction(
-      () => document.querySelectorAll('[data-role="assistant"][data-status="done"]').length >= 3,
-      undefined,
-      { timeout: 20_000 },
-    );
+    await replyAfter(page, before);
     expect(await textOf(page, '[data-role="error"]')).toEqual([]);
-    // The turn is logged with how long the button was held (no server VAD events in this mode).
-    expect(
-      (await textOf(page, '[data-role="user"]')).filter((t) => /Voice message \(\d/.test(t)),
-    ).toHaveLength(2);
+    // The turn is logged (no server VAD events in this mode): with how long the button was held, then
+    // with its transcript, in the same line.
+    const voiceTurns = (await textOf(page, '[data-role="user"]')).filter((t) => VOICE_TURN.test(t));
+    expect(voiceTurns).toHaveLength(2);
+    await page
+      .waitForFunction(
+        (source) =>
+          Array.from(document.querySelectorAll('[data-role="user"]')).filter((e) =>
+            new RegExp(source).test(e.textContent ?? ''),
+          ).length >= 2,
+        SPEECH_TRANSCRIPT.source,
+        { timeout: 10_000 },
+      )
+      .catch(() => undefined);
+    expect
+      .soft(
+        (await textOf(page, '[data-role="user"]')).filter((t) => SPEECH_TRANSCRIPT.test(t)),
+        'transcripts',
+      )
+      .toHaveLength(2);
     await page.getByRole('radio', { name: 'Hands-free' }).check();
 
     // Cut the connection under the page: it notices and reconnects. The server normally resumes the same
@@ -229,13 +303,10 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
         expect.stringMatching(/\(session_not_found\)$/),
       ]);
     }
+    before = await repliesDone(page);
     await message.fill('Still there?');
     await message.press('Enter');
-    await page.waitForFunction(
-      () => document.querySelectorAll('[data-role="assistant"][data-status="done"]').length >= 4,
-      undefined,
-      { timeout: 20_000 },
-    );
+    await replyAfter(page, before);
     expect(proxy.accepted).toBeGreaterThanOrEqual(2);
 
     const artifacts = path.join(REPO_ROOT, 'test-artifacts');
@@ -243,5 +314,5 @@ describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
     await page.screenshot({ path: path.join(artifacts, 'browser-demo.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
     expect(consoleErrors.filter((m) => /Content Security Policy|Uncaught|WebSocket/i.test(m))).toEqual([]);
-  }, 120_000);
+  }, 180_000);
 });

@@ -1,5 +1,6 @@
 // Command-line parsing for the client, kept free of I/O so it can be tested directly.
 import { parseArgs } from 'node:util';
+import { TOOLS_FILE_HELP } from './tools.js';
 
 export const DEFAULT_BASE_URL = 'ws://127.0.0.1:8000/api/v1/streaming/realtime';
 export const DEFAULT_USER = 'cli_user';
@@ -15,6 +16,8 @@ export interface ClientOptions {
   voice?: string;
   language?: string;
   instructions?: string;
+  /** A tools file (see `TOOLS_FILE_HELP`): tools for the session and answers to the model's calls. */
+  toolsFile?: string;
   /** Send WAV frames as fast as possible instead of in real time. */
   fast: boolean;
   /** Write every received `response.audio` chunk here as a 24 kHz mono WAV. */
@@ -46,16 +49,24 @@ Session (sent as session.update when given)
   --voice <voice>        e.g. alloy
   --language <code>      e.g. en
   --instructions <text>  System instructions
+  --tools <file.json>    Function tools for the session and the answers to their calls (format below).
+                         Each response.function_call is printed (→ call name(arguments)) and answered
+                         from the file once its reply is done (← answer name: output)
 
 Output
   --out <reply.wav>      Write all received audio as a 24 kHz PCM16 mono WAV
   --json                 Print raw server events, one JSON object per line
   -h, --help             Show this help
 
+Transcripts of your speech (conversation.item.transcript) are printed as "> you said: …".
+
+${TOOLS_FILE_HELP}
+
 Examples
   npm run client -- --text "Hello, how are you?"
   npm run client -- --wav question.wav --out reply.wav
   npm run client -- --token secret --voice alloy --text "Hi"
+  npm run client -- --tools tools.json --text "Call get_weather Paris"
 `;
 
 /** A mistake on the command line; the message says what to change. */
@@ -110,6 +121,7 @@ export function parseClientArgs(argv: string[]): ClientOptions | 'help' {
     voice: values.voice,
     language: values.language,
     instructions: values.instructions,
+    toolsFile: values.tools,
     fast: values.fast ?? false,
     out: values.out,
     timeoutMs: Math.round(timeoutS * 1000),
@@ -134,6 +146,7 @@ function parse(argv: string[]) {
       voice: { type: 'string' },
       language: { type: 'string' },
       instructions: { type: 'string' },
+      tools: { type: 'string' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import type { ClientInput, ClientOptions } from './args.js';
 import { type AudioInput, FRAME_MS, loadAudioInput, replyWav } from './audio.js';
 import { EventPrinter, type Output, type ServerEvent } from './render.js';
+import { answerCall, loadToolsFile, type ToolsConfig } from './tools.js';
 
 export interface ClientIo {
   out: Output;
@@ -51,15 +52,22 @@ class Conversation {
   done = 0;
   /** A reply is streaming: deltas or audio arrived since the last `response.done`. */
   responding = false;
+  /** Follow-up replies asked for by answers to function calls and not done yet. */
+  followUps = 0;
   audio: Buffer[] = [];
+  /** Function calls of the reply in progress, answered at its `response.done`. */
+  #calls: Array<{ callId: string; name: string }> = [];
+  /** Call ids seen, so a call delivered twice is answered once. */
+  readonly #seenCalls = new Set<string>();
   #failure: ClientFailure | undefined;
   #wake: (() => void) | undefined;
   #open = false;
 
   constructor(
-    ws: WebSocket,
+    private readonly ws: WebSocket,
     private readonly printer: EventPrinter,
     private readonly json: boolean,
+    private readonly tools: ToolsConfig | undefined,
   ) {
     ws.once('open', () => {
       this.#open = true;
@@ -131,9 +139,18 @@ class Conversation {
         this.responding = true;
         break;
       }
+      case 'response.function_call': {
+        const call = event.response as { call_id?: unknown; name?: unknown } | undefined;
+        if (typeof call?.call_id !== 'string' || this.#seenCalls.has(call.call_id)) break;
+        this.#seenCalls.add(call.call_id);
+        this.#calls.push({ callId: call.call_id, name: String(call.name) });
+        break;
+      }
       case 'response.done':
         this.done++;
         this.responding = false;
+        if (this.followUps > 0) this.followUps--;
+        this.#answerCalls();
         break;
       case 'error': {
         const err = event.error as { code?: unknown; message?: unknown } | undefined;
@@ -144,6 +161,28 @@ class Conversation {
       }
     }
     this.#wake?.();
+  }
+
+  /**
+   * Answers the finished reply's function calls from the tools file, in call order; the last answer asks
+   * for the follow-up reply, which the turn then waits for.
+   */
+  #answerCalls(): void {
+    const calls = this.#calls.splice(0);
+    calls.forEach(({ callId, name }, i) => {
+      const { output, error } = answerCall(this.tools, name);
+      const respond = i === calls.length - 1;
+      this.printer.toolAnswer(name, output, error);
+      this.ws.send(
+        itemInput({
+          type: 'function_call_output',
+          call_id: callId,
+          output,
+          ...(respond ? {} : { respond: false }),
+        }),
+      );
+    });
+    if (calls.length > 0) this.followUps++;
   }
 }
 
@@ -188,8 +227,13 @@ async function sendInput(
     );
     await sendAudio(ws, audio, options.fast, conv);
   }
-  // Server VAD may already have answered while audio was still going out; otherwise wait for the reply.
-  await conv.until(() => conv.done > doneBefore && !conv.responding, options.timeoutMs, 'response.done');
+  // Server VAD may already have answered while audio was still going out; otherwise wait for the reply,
+  // and for the follow-up replies to the answers of its function calls.
+  await conv.until(
+    () => conv.done > doneBefore && !conv.responding && conv.followUps === 0,
+    options.timeoutMs,
+    'response.done',
+  );
 }
 
 /** Runs the client and resolves with the process exit code (0 ok, 1 failure, 2 bad input, 130 interrupted). */
@@ -210,16 +254,27 @@ export async function runClient(options: ClientOptions, io: ClientIo): Promise<n
   };
   io.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    const tools = options.toolsFile
+      ? await loadToolsFile(options.toolsFile).catch((err: Error) => {
+          throw new ClientFailure(err.message, 2);
+        })
+      : undefined;
     const headers = options.token ? { authorization: `Bearer ${options.token}` } : undefined;
     ws = new WebSocket(options.url, { headers, handshakeTimeout: options.timeoutMs });
     // Listen before the upgrade completes: the server's first frame can arrive with the 101 response.
-    conv = new Conversation(ws, printer, options.json);
+    conv = new Conversation(ws, printer, options.json, tools);
     await opened(ws, options.url);
     const { voice, language, instructions } = options;
-    if (voice !== undefined || language !== undefined || instructions !== undefined) {
-      const update = Object.fromEntries(
-        Object.entries({ voice, language, instructions }).filter(([, v]) => v !== undefined),
-      );
+    const update = Object.fromEntries(
+      Object.entries({
+        voice,
+        language,
+        instructions,
+        tools: tools?.tools,
+        tool_choice: tools?.toolChoice,
+      }).filter(([, v]) => v !== undefined),
+    );
+    if (Object.keys(update).length > 0) {
       ws.send(JSON.stringify({ type: 'session.update', session_update: update }));
     }
     for (const input of options.inputs) await sendInput(ws, input, options, conv, printer);

@@ -18,3 +18,12 @@ export {
 } from './audio.js';
 export { type ClientIo, runClient } from './client.js';
 export { EventPrinter, type Output, type PrinterOptions, type ServerEvent } from './render.js';
+export {
+  answerCall,
+  loadToolsFile,
+  parseToolsConfig,
+  TOOLS_FILE_HELP,
+  type ToolDeclaration,
+  type ToolsConfig,
+  ToolsFileError,
+} from './tools.js';

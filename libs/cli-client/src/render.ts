@@ -70,6 +70,14 @@ export class EventPrinter {
     this.#o.out.write(`${this.#paint('dim', message)}\n`);
   }
 
+  /** The answer sent to a function call (from the tools file, or an error output). */
+  toolAnswer(name: string, output: string, error: boolean): void {
+    if (this.#o.json) return;
+    this.#endLine();
+    const line = `← answer ${name}: ${output}`;
+    this.#o.out.write(`${error ? this.#paint('red', line) : this.#paint('bold', line)}\n`);
+  }
+
   /** A failure the client itself detected (timeout, connection). Always on stderr. */
   failure(message: string): void {
     this.#endLine();
@@ -117,9 +125,12 @@ export class EventPrinter {
         this.#endLine();
         const input = field(event, 'response', 'usage', 'input_tokens');
         const output = field(event, 'response', 'usage', 'output_tokens');
+        const cached = field(event, 'response', 'usage', 'input_token_details', 'cached_tokens');
         const parts = [this.#audioSummary()];
         if (typeof input === 'number' && typeof output === 'number')
-          parts.push(`${input} in / ${output} out tokens`);
+          parts.push(
+            `${input} in / ${output} out tokens${typeof cached === 'number' && cached > 0 ? ` (${cached} cached)` : ''}`,
+          );
         this.#o.out.write(`${this.#paint('green', '✓ done')} ${this.#paint('dim', parts.join(', '))}\n`);
         this.#audioBytes = 0;
         return;
@@ -134,6 +145,21 @@ export class EventPrinter {
       case 'pong':
         this.note('● pong');
         return;
+      case 'response.function_call': {
+        const name = field(event, 'response', 'name');
+        const args = field(event, 'response', 'arguments');
+        this.#endLine();
+        this.#o.out.write(`${this.#paint('bold', `→ call ${String(name)}(${String(args)})`)}\n`);
+        return;
+      }
+      case 'conversation.item.transcript': {
+        // The pieces would break the reply's line; the final message has the whole text.
+        if (field(event, 'conversation_item_transcript', 'final') !== true) return;
+        const text = field(event, 'conversation_item_transcript', 'text');
+        this.#endLine();
+        this.#o.out.write(`${this.#paint('bold', '>')} ${this.#paint('dim', 'you said:')} ${String(text)}\n`);
+        return;
+      }
       default:
         this.note(`· ${event.type}`);
     }

@@ -38,6 +38,8 @@ describe('parseClientArgs', () => {
       '--json',
       '--out',
       'r.wav',
+      '--tools',
+      't.json',
     ]);
     expect(o).toMatchObject({
       url: `${DEFAULT_BASE_URL}/ann`,
@@ -48,6 +50,7 @@ describe('parseClientArgs', () => {
       fast: true,
       json: true,
       out: 'r.wav',
+      toolsFile: 't.json',
     });
   });
 

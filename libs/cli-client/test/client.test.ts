@@ -124,6 +124,9 @@ describe('runClient with audio', () => {
     expect(peer.audioFrameBytes).toEqual(Array(20 + 50).fill(960));
     expect(out).toContain('0.40 s in 70 frames incl. 1 s silence, fast');
     expect(out).toContain('< heard you');
+    // The transcript of the speech, once, whole (its pieces would break the reply's line).
+    expect(out).toContain('> you said: hello there\n');
+    expect(out.match(/you said/g)).toHaveLength(1);
   });
 
   it('mixes a 48 kHz stereo file to 24 kHz mono', async () => {

@@ -1,6 +1,13 @@
-import type { ClientSessionUpdate, CloseCodeInfo, ServerMessage, SessionCreatedInfo } from '@rtv/protocol';
+import type {
+  ClientSessionUpdate,
+  CloseCodeInfo,
+  FunctionTool,
+  ServerMessage,
+  SessionCreatedInfo,
+} from '@rtv/protocol';
 import type { ReconnectOptions } from './backoff.js';
 import type { RealtimeClientError } from './errors.js';
+import type { FunctionCall, FunctionCallHandler, FunctionCallOutputEvent } from './function-calls.js';
 import type { WebSocketConstructor } from './socket.js';
 
 /** The configurable part of a session (the `session_update` of a `session.update` request). */
@@ -37,6 +44,22 @@ export interface RealtimeClientOptions {
    * Updates made with `updateSession` are merged in, so a reconnect restores them on the new session.
    */
   session?: SessionUpdate;
+  /**
+   * Function tools the model may call, sent with the `session` configuration (a shorthand for
+   * `session.tools`, which it replaces). `session.tool_choice` says whether the model calls them.
+   */
+  tools?: FunctionTool[];
+  /**
+   * Answers the model's function calls (`response.function_call`). Its return value, or what its promise
+   * resolves to, is the output: a string as is, `undefined` as `""`, anything else as JSON. A throw, a
+   * rejection, or a value that cannot be sent (not JSON-serializable, over 65,536 characters) answers
+   * `{"error":"<message>"}` and is reported as a `function_call_failed` failure, so the model is never left
+   * waiting. The outputs of one reply are sent once its `response.done` has arrived and every handler has
+   * settled, in call order, all but the last with `respond: false` (none asks for a follow-up when the reply
+   * was cancelled). Each call id is handled once, also when a resumed session delivers the call again.
+   * Without it, answer with `sendFunctionOutput` (the `functionCall` event tells when).
+   */
+  onFunctionCall?: FunctionCallHandler;
   /** Reconnect tuning, or `false` to never reconnect by itself. */
   reconnect?: Partial<ReconnectOptions> | false;
   /**
@@ -114,6 +137,16 @@ export interface ReconnectingEvent {
   closeCode: number;
 }
 
+/** Payload of the `transcript` event: the user's speech as text (`conversation.item.transcript`). */
+export interface TranscriptEvent {
+  /** The user input item (one spoken turn) the text belongs to. */
+  itemId: string;
+  role: 'user';
+  /** `final: false`: the next piece, to append; `final: true`: the whole transcript, to replace them. */
+  text: string;
+  final: boolean;
+}
+
 /** Every server message is an event named after its `type`, with the message as payload. */
 export type ServerMessageEvents = { [M in ServerMessage as M['type']]: M };
 
@@ -131,6 +164,12 @@ export interface RealtimeClientEvents extends ServerMessageEvents {
   failure: RealtimeClientError;
   /** Round trip of a heartbeat ping, in milliseconds. */
   latency: number;
+  /** A function call of the model, once per call id (a repeated delivery is not reported again). */
+  functionCall: FunctionCall;
+  /** A `function_call_output` was sent (by `onFunctionCall` or `sendFunctionOutput`). */
+  functionCallOutput: FunctionCallOutputEvent;
+  /** A piece, or the final text, of the transcript of the user's speech. */
+  transcript: TranscriptEvent;
 }
 
 /** Counters for dashboards and tests. */

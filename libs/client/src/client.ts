@@ -14,11 +14,23 @@ import type {
   RealtimeClientEvents,
   RealtimeClientOptions,
   SessionUpdate,
+  TranscriptEvent,
 } from './client-types.js';
 import { connectFailure, describeError, stopFailure } from './close-policy.js';
 import { TypedEmitter } from './emitter.js';
 import { RealtimeClientError } from './errors.js';
 import { audioBytes, audioFrame, readServerFrame, textTurn } from './frames.js';
+import {
+  type CallBatch,
+  CallLedger,
+  type FunctionCall,
+  functionCallOf,
+  functionOutputFrame,
+  type PendingAnswer,
+  runHandler,
+  type SendFunctionOutputOptions,
+  toFunctionOutput,
+} from './function-calls.js';
 import { PendingRequests } from './requests.js';
 import {
   globalWebSocket,
@@ -43,6 +55,7 @@ export type {
   ReconnectingEvent,
   ServerMessageEvents,
   SessionUpdate,
+  TranscriptEvent,
 } from './client-types.js';
 
 /**
@@ -82,6 +95,9 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #requests = new PendingRequests();
+  readonly #calls = new CallLedger();
+  /** Calls `onFunctionCall` is answering, one batch per reply, oldest first. */
+  #callBatches: CallBatch[] = [];
   readonly #stats: ClientStats = { audioChunksSent: 0, audioChunksDropped: 0, reconnects: 0 };
 
   constructor(options: RealtimeClientOptions) {
@@ -96,7 +112,7 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
     this.#opts = options;
     this.#reconnect =
       options.reconnect === false ? undefined : { ...DEFAULT_RECONNECT, ...options.reconnect };
-    this.#desired = { ...options.session };
+    this.#desired = { ...options.session, ...(options.tools ? { tools: options.tools } : {}) };
   }
 
   get state(): ConnectionState {
@@ -147,6 +163,8 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
   /** Closes the connection and stops reconnecting. Resolves once the socket is closed. */
   close(code: number = CloseCode.Normal, reason = 'client closed'): Promise<void> {
     this.#userClosed = true;
+    // Answers not sent by now belong to a session that is ending.
+    this.#callBatches = [];
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     const socket = this.#socket;
@@ -170,9 +188,36 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
     this.#sendFrame(JSON.stringify(message));
   }
 
-  /** Sends a user text turn (`conversation.item.input` with `input_text`). */
-  sendText(text: string): void {
-    this.send(textTurn(text));
+  /**
+   * Sends a user text turn (`conversation.item.input` with `input_text`). A text sent during a reply is
+   * answered after it; with `interrupt: true` the server cancels the reply in progress first.
+   */
+  sendText(text: string, options: { interrupt?: boolean } = {}): void {
+    this.send(textTurn(text, options.interrupt === true));
+  }
+
+  /**
+   * Answers a function call (`function_call_output`): `output` as is when it is a string, else as JSON.
+   * Returns false, sending nothing, when this call id was already answered by this client. Throws
+   * `invalid_argument` for a bad call id, a value JSON cannot represent or an output the protocol would
+   * reject, `not_connected` unless open.
+   */
+  sendFunctionOutput(callId: string, output: unknown, options: SendFunctionOutputOptions = {}): boolean {
+    if (this.#calls.answered(callId)) return false;
+    let text: string;
+    try {
+      text = toFunctionOutput(output);
+    } catch (err) {
+      if (RealtimeClientError.is(err)) throw err;
+      throw new RealtimeClientError('invalid_argument', `the output is not JSON: ${String(err)}`, {
+        cause: err,
+      });
+    }
+    const respond = options.respond ?? true;
+    this.send(functionOutputFrame(callId, text, respond));
+    const name = this.#calls.markAnswered(callId);
+    this.emit('functionCallOutput', { callId, name, output: text, failed: false, respond });
+    return true;
   }
 
   /**
@@ -341,12 +386,19 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
       case 'response.audio':
         this.#responding = true;
         break;
-      case 'response.done':
+      case 'response.done': {
         this.#responding = false;
+        // The reply that made the calls is over: its answers may go once their handlers settled.
+        const batch = this.#callBatches.find((b) => !b.done);
+        if (batch) {
+          batch.done = true;
+          batch.cancelled = message.response.status === 'cancelled';
+        }
         break;
+      }
       case 'error': {
-        const { code, message: text, field, event_id: eventId } = message.error;
-        const failure = new RealtimeClientError(code, text, { field, eventId });
+        const { code, message: text, field, event_id: eventId, param } = message.error;
+        const failure = new RealtimeClientError(code, text, { field, eventId, param });
         this.#requests.updateFailed(failure);
         this.#fail(failure);
         break;
@@ -355,6 +407,83 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
     this.emit('message', message);
     (this.emit as (type: string, payload: ServerMessage) => void)(message.type, message);
     if (message.type === 'session.created') this.#afterSessionCreated();
+    else if (message.type === 'response.function_call')
+      this.#onFunctionCall(functionCallOf(message.response));
+    else if (message.type === 'response.done') this.#sendAnswers();
+    else if (message.type === 'conversation.item.transcript') {
+      const { item_id: itemId, role, text, final } = message.conversation_item_transcript;
+      const event: TranscriptEvent = { itemId, role, text, final };
+      this.emit('transcript', event);
+    }
+  }
+
+  #onFunctionCall(call: FunctionCall): void {
+    // Once per call id: a resumed or recovered session may deliver a call again.
+    if (!this.#calls.admit(call)) return;
+    this.emit('functionCall', call);
+    const handler = this.#opts.onFunctionCall;
+    if (handler === undefined) return;
+    // Calls arrive before the `response.done` of their reply; a call after it starts the next reply's batch.
+    let batch = this.#callBatches.at(-1);
+    if (batch === undefined || batch.done) {
+      batch = { answers: [], done: false, cancelled: false };
+      this.#callBatches.push(batch);
+    }
+    const answer: PendingAnswer = { call, result: undefined };
+    batch.answers.push(answer);
+    void runHandler(handler, call).then((result) => {
+      answer.result = result;
+      if (result.error !== undefined) {
+        const reason = result.error instanceof Error ? result.error.message : String(result.error);
+        this.#fail(
+          new RealtimeClientError(
+            'function_call_failed',
+            `${call.name} (call ${call.callId}) failed: ${reason}; the model was sent the error`,
+            { cause: result.error },
+          ),
+        );
+      }
+      this.#sendAnswers();
+    });
+  }
+
+  /**
+   * Sends the answers of every finished reply whose handlers have all settled, in order: all but the last
+   * with `respond: false`, so the model answers once with every result. Waits while not open (a resumed
+   * session gets them; a new session drops them, see `#afterSessionCreated`).
+   */
+  #sendAnswers(): void {
+    for (;;) {
+      const batch = this.#callBatches[0];
+      if (batch === undefined || !batch.done || batch.answers.some((a) => a.result === undefined)) return;
+      if (this.#state !== 'open' || this.#socket?.readyState !== SOCKET_OPEN) return;
+      this.#callBatches.shift();
+      // A call answered meanwhile with sendFunctionOutput is not answered again.
+      const due = batch.answers.filter((a) => !this.#calls.answered(a.call.callId));
+      due.forEach(({ call, result }, i) => {
+        const respond = !batch.cancelled && i === due.length - 1;
+        const output = result!.output;
+        try {
+          this.send(functionOutputFrame(call.callId, output, respond));
+        } catch (err) {
+          // A call id the protocol does not allow (a faulty server): nothing can answer it.
+          this.#fail(
+            RealtimeClientError.is(err)
+              ? err
+              : new RealtimeClientError('invalid_argument', String(err), { cause: err }),
+          );
+          return;
+        }
+        this.#calls.markAnswered(call.callId);
+        this.emit('functionCallOutput', {
+          callId: call.callId,
+          name: call.name,
+          output,
+          failed: result!.error !== undefined,
+          respond,
+        });
+      });
+    }
   }
 
   #onSessionCreated(session: SessionCreatedInfo): void {
@@ -382,6 +511,9 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
       // Failures surface through the `failure` event; nobody awaits this one.
       this.#requestUpdate(this.#desired).catch(() => undefined);
     }
+    // Answers that waited for the connection go to the resumed session; a new session never saw the calls.
+    if (open.resumed) this.#sendAnswers();
+    else this.#callBatches = [];
     this.emit('open', open);
     this.#settleConnect(undefined, open.session);
   }

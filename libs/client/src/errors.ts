@@ -25,6 +25,8 @@ export const ClientErrorCode = {
   bad_server_message: { retryable: false },
   /** The client was closed while the operation was pending. */
   client_closed: { retryable: false },
+  /** The `onFunctionCall` handler threw, rejected or returned an unsendable value; the model got the error. */
+  function_call_failed: { retryable: false },
 } as const satisfies Record<string, { readonly retryable: boolean }>;
 
 export type ClientErrorCode = keyof typeof ClientErrorCode;
@@ -40,6 +42,8 @@ export interface RealtimeClientErrorDetails {
   field?: string;
   /** `event_id` of the request that failed. */
   eventId?: string;
+  /** The provider's name of the parameter it rejected (`upstream_invalid_request`), for diagnosis. */
+  param?: string;
   cause?: unknown;
 }
 
@@ -55,6 +59,7 @@ export class RealtimeClientError extends Error {
   readonly closeReason: string | undefined;
   readonly field: string | undefined;
   readonly eventId: string | undefined;
+  readonly param: string | undefined;
   readonly [BRAND] = true;
 
   constructor(code: RealtimeErrorCode, message: string, details: RealtimeClientErrorDetails = {}) {
@@ -69,6 +74,7 @@ export class RealtimeClientError extends Error {
     this.closeReason = details.closeReason;
     this.field = details.field;
     this.eventId = details.eventId;
+    this.param = details.param;
   }
 
   /** Whether `value` is a {@link RealtimeClientError} (from any copy of this package). */

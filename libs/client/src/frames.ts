@@ -9,15 +9,21 @@ export const MAX_AUDIO_BYTES = 786_432;
 /** The protocol's limit on a text turn. */
 export const MAX_TEXT_CHARS = 16_384;
 
-/** A user text turn; throws `invalid_argument` for text the server would reject. */
-export function textTurn(text: string): ClientMessage {
+/**
+ * A user text turn; throws `invalid_argument` for text the server would reject. `interrupt` cancels the reply
+ * in progress first (otherwise the server answers the text after it).
+ */
+export function textTurn(text: string, interrupt = false): ClientMessage {
   if (text.trim() === '' || text.length > MAX_TEXT_CHARS) {
     throw new RealtimeClientError(
       'invalid_argument',
       `text must be 1-${MAX_TEXT_CHARS} characters and not only whitespace`,
     );
   }
-  return { type: 'conversation.item.input', conversation_item_input: { type: 'input_text', text } };
+  return {
+    type: 'conversation.item.input',
+    conversation_item_input: { type: 'input_text', text, ...(interrupt ? { interrupt: true } : {}) },
+  };
 }
 
 /** The bytes of a PCM16 chunk; throws `invalid_argument` for a size the server would reject. */

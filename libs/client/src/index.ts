@@ -8,11 +8,19 @@ export type {
   ClientMessage,
   CloseCodeInfo,
   ErrorCode,
+  FunctionCallOutputInput,
+  FunctionTool,
+  InputTokenDetails,
+  OutputTokenDetails,
+  ServerConversationItemTranscript,
   ServerMessage,
   ServerMessageType,
+  ServerResponseFunctionCall,
   SessionCreatedInfo,
   SessionInfo,
+  ToolChoice,
   TurnDetection,
+  Usage,
   Voice,
 } from '@rtv/protocol';
 export {
@@ -53,6 +61,7 @@ export {
   type ReconnectingEvent,
   type ServerMessageEvents,
   type SessionUpdate,
+  type TranscriptEvent,
 } from './client.js';
 export { TypedEmitter, type Unsubscribe } from './emitter.js';
 export {
@@ -61,6 +70,14 @@ export {
   type RealtimeClientErrorDetails,
   type RealtimeErrorCode,
 } from './errors.js';
+export {
+  type FunctionCall,
+  type FunctionCallHandler,
+  type FunctionCallOutputEvent,
+  MAX_FUNCTION_OUTPUT_CHARS,
+  REMEMBERED_CALLS,
+  type SendFunctionOutputOptions,
+} from './function-calls.js';
 export {
   BEARER_SUBPROTOCOL_PREFIX,
   handshakeFor,

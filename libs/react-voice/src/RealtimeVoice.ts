@@ -38,6 +38,7 @@ const STATE_LABEL: Record<ConnectionState, string> = {
 const ROLE_LABEL: Record<TranscriptEntry['role'], string> = {
   user: 'You',
   assistant: 'Assistant',
+  tool: 'Tool',
   event: 'Session',
   error: 'Error',
 };
@@ -218,8 +219,16 @@ function LevelMeter(props: { level: number; label: string }): ReactNode {
   );
 }
 
+/** A word on the state of a line, where the styling alone would say it. */
+function entryTag(entry: TranscriptEntry): string | undefined {
+  if (entry.role === 'assistant' && entry.status === 'cancelled') return 'interrupted';
+  if (entry.role === 'tool' && entry.status === 'streaming') return 'running';
+  if (entry.role === 'tool' && entry.status === 'failed') return 'failed';
+  return undefined;
+}
+
 // Memoised: the meter re-renders the panel ~25 times a second, the log only changes with the conversation.
-const TranscriptLog = memo(function TranscriptLog(props: { entries: TranscriptEntry[] }): ReactNode {
+export const TranscriptLog = memo(function TranscriptLog(props: { entries: TranscriptEntry[] }): ReactNode {
   const end = useRef<HTMLLIElement>(null);
   useEffect(() => {
     if (props.entries.length > 0) end.current?.scrollIntoView?.({ block: 'nearest' });
@@ -235,10 +244,18 @@ const TranscriptLog = memo(function TranscriptLog(props: { entries: TranscriptEn
           className: `rtv-voice__entry rtv-voice__entry--${entry.role}`,
           'data-role': entry.role,
           'data-status': entry.status,
+          'data-call-id': entry.callId,
         },
+        // The icon is decoration: the "Tool" label says the same in words.
+        entry.role === 'tool'
+          ? h('span', { className: 'rtv-voice__icon', 'aria-hidden': true }, '🔧 ')
+          : null,
         h('span', { className: 'rtv-voice__who' }, ROLE_LABEL[entry.role]),
         h('span', { className: 'rtv-voice__text' }, entry.text),
-        entry.status === 'cancelled' ? h('span', { className: 'rtv-voice__tag' }, ' (interrupted)') : null,
+        entry.detail !== undefined
+          ? h('span', { className: 'rtv-voice__detail' }, ` → ${entry.detail}`)
+          : null,
+        entryTag(entry) ? h('span', { className: 'rtv-voice__tag' }, ` (${entryTag(entry)})`) : null,
       ),
     ),
     h('li', { ref: end, 'aria-hidden': true, className: 'rtv-voice__end' }),

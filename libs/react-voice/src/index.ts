@@ -7,6 +7,7 @@ export { REALTIME_VOICE_CSS } from './styles.js';
 export {
   EMPTY_TRANSCRIPT,
   MAX_ENTRIES,
+  MAX_TOOL_TEXT,
   type Transcript,
   type TranscriptAction,
   type TranscriptEntry,

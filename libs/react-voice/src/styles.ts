@@ -67,6 +67,9 @@ export const REALTIME_VOICE_CSS = `
 .rtv-voice__entry--assistant { background: var(--rtv-assistant-bg); align-self: flex-start; max-width: 85%; }
 .rtv-voice__entry--event { color: var(--rtv-muted); font-size: 0.85rem; align-self: center; }
 .rtv-voice__entry--error { color: var(--rtv-danger); font-size: 0.9rem; }
+.rtv-voice__entry--tool { color: var(--rtv-muted); font-size: 0.85rem; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; align-self: flex-start; max-width: 85%; overflow-wrap: anywhere; }
+.rtv-voice__entry--tool[data-status="failed"] .rtv-voice__detail { color: var(--rtv-danger); }
+.rtv-voice__entry--user[data-status="streaming"] .rtv-voice__text { color: var(--rtv-muted); }
 .rtv-voice__who { font-weight: 600; margin-right: 0.4rem; }
 .rtv-voice__entry--event .rtv-voice__who { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 .rtv-voice__end { height: 0; padding: 0; }

@@ -1,5 +1,7 @@
 import {
   type ConnectionState,
+  type FunctionCall,
+  type FunctionTool,
   type RealtimeClientError,
   type RealtimeClientOptions,
   RealtimeVoiceClient,
@@ -24,6 +26,14 @@ export interface UseRealtimeVoiceOptions {
   token?: string;
   /** Session configuration applied to every session (voice, instructions, …). */
   session?: SessionUpdate;
+  /** Function tools the model may call (sent with `session`; read when the client is created). */
+  tools?: FunctionTool[];
+  /**
+   * Answers the model's function calls, as the client's `onFunctionCall` option: the return value (or
+   * resolved value) is the output, a throw answers `{"error":"<message>"}`. The latest function is called,
+   * so it may change between renders; it must be set when the client is created for calls to be answered.
+   */
+  onFunctionCall?: (call: FunctionCall) => unknown;
   /** @defaultValue 'hands-free' */
   mode?: TalkMode;
   /** Microphone chunk duration, 20–100 ms. @defaultValue 40 */
@@ -32,7 +42,9 @@ export interface UseRealtimeVoiceOptions {
    * Extra client options (reconnect tuning, timeouts). Latency is measured every 5 s unless
    * `heartbeatIntervalMs` says otherwise.
    */
-  clientOptions?: Partial<Omit<RealtimeClientOptions, 'url' | 'token' | 'session'>>;
+  clientOptions?: Partial<
+    Omit<RealtimeClientOptions, 'url' | 'token' | 'session' | 'tools' | 'onFunctionCall'>
+  >;
   /** Every server message. */
   onMessage?: (message: ServerMessage) => void;
   /** Every failure the client reports, and microphone errors. */
@@ -67,12 +79,31 @@ export interface RealtimeVoice {
   disconnect(): Promise<void>;
   /** Starts the microphone and speakers on an open connection (when `connect` could not, or audio was off). */
   startAudio(): Promise<void>;
-  sendText(text: string): void;
+  /** Sends a typed message; during a reply it is answered after it, unless `interrupt` cancels the reply. */
+  sendText(text: string, options?: { interrupt?: boolean }): void;
   setMode(mode: TalkMode): void;
   startTalking(): void;
   stopTalking(): void;
   dismissError(): void;
   clearTranscript(): void;
+}
+
+/**
+ * The options the hook creates its client with. `onFunctionCall` is read from `latest` when a call comes,
+ * so a handler that changes between renders needs no new client.
+ */
+export function realtimeClientOptions(latest: {
+  readonly current: UseRealtimeVoiceOptions;
+}): RealtimeClientOptions {
+  const { url, token, session, tools, clientOptions } = latest.current;
+  const onFunctionCall = latest.current.onFunctionCall
+    ? (call: FunctionCall) => {
+        const handler = latest.current.onFunctionCall;
+        if (handler === undefined) throw new Error(`no handler for ${call.name}`);
+        return handler(call);
+      }
+    : undefined;
+  return { heartbeatIntervalMs: 5000, ...clientOptions, url, token, session, tools, onFunctionCall };
 }
 
 function reducer(state: typeof EMPTY_TRANSCRIPT, action: TranscriptAction) {
@@ -110,8 +141,7 @@ export function useRealtimeVoice(options: UseRealtimeVoiceOptions): RealtimeVoic
 
   const client = useCallback((): RealtimeVoiceClient => {
     if (clientRef.current) return clientRef.current;
-    const { url, token, session, clientOptions } = latest.current;
-    const c = new RealtimeVoiceClient({ heartbeatIntervalMs: 5000, ...clientOptions, url, token, session });
+    const c = new RealtimeVoiceClient(realtimeClientOptions(latest));
     c.on('state', ({ state: next }) => {
       setState(next);
       latest.current.onStateChange?.(next);
@@ -137,6 +167,9 @@ export function useRealtimeVoice(options: UseRealtimeVoiceOptions): RealtimeVoic
       });
     });
     c.on('latency', setLatency);
+    c.on('functionCallOutput', ({ callId, output, failed }) =>
+      dispatch({ type: 'tool-output', callId, output, failed }),
+    );
     c.on('failure', (failure) => {
       dispatch({ type: 'failure', error: failure });
       reportError(failure);
@@ -218,9 +251,9 @@ export function useRealtimeVoice(options: UseRealtimeVoiceOptions): RealtimeVoic
   }, [options.url, options.token]);
 
   const sendText = useCallback(
-    (text: string) => {
+    (text: string, sendOptions?: { interrupt?: boolean }) => {
       try {
-        client().sendText(text);
+        client().sendText(text, sendOptions);
         dispatch({ type: 'user-text', text });
       } catch (err) {
         reportError(err as Error);

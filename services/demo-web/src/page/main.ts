@@ -1,9 +1,11 @@
 // The demo page: RealtimeVoice against the gateway this server was configured with (or ?gateway=), with
-// the user id and talk mode settable from the query string (?user=alice&mode=push-to-talk).
+// the user id and talk mode settable from the query string (?user=alice&mode=push-to-talk), and one
+// function tool, get_time, that the page answers itself.
 import type { ConnectionState, TalkMode } from '@rtv/client';
 import { RealtimeVoice } from '@rtv/react-voice';
 import { createElement as h, type ReactNode, StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
+import { answerDemoTool, DEMO_TOOLS } from './tools.js';
 
 declare global {
   interface Window {
@@ -49,6 +51,8 @@ function App(): ReactNode {
       url,
       mode: initialMode,
       title: 'Talk to the assistant',
+      tools: DEMO_TOOLS,
+      onFunctionCall: answerDemoTool,
       onStateChange: setState,
     }),
     h(
@@ -56,6 +60,14 @@ function App(): ReactNode {
       { className: 'demo-note' },
       'Hands-free sends your microphone continuously and the server detects when you stop talking. ',
       'Push to talk sends only while the button (or Space on it) is held. Use headphones to avoid echo.',
+    ),
+    h(
+      'p',
+      { className: 'demo-note' },
+      'The assistant has one tool, ',
+      h('code', null, 'get_time'),
+      ', which this page answers from your clock: ask what time it is (the local engine calls a tool when ',
+      'a message names it, e.g. "Use get_time Asia/Tokyo"). The call and its answer appear in the log.',
     ),
   );
 }
