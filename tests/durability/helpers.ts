@@ -1,6 +1,7 @@
 // Shared pieces of the durability suites: numbered audio frames that survive an echo provider, and
 // session inspection in Redis.
-import type { WsTestClient } from '@rtv/testing';
+import { freePort, type SpawnedService, spawnService, type WsTestClient } from '@rtv/testing';
+import type { Stack } from '../e2e/helpers/stack.js';
 
 /** A 20 ms PCM16 frame (960 bytes) whose first bytes carry the frame number, as base64. */
 export function numberedFrame(n: number): string {
@@ -59,4 +60,29 @@ export function recordUpstream(events: NodeJS.EventEmitter): Map<string, number[
 /** True when `xs` is strictly increasing by one. */
 export function contiguous(xs: number[]): boolean {
   return xs.every((x, i) => i === 0 || x === xs[i - 1]! + 1);
+}
+
+/** A session worker as a real process on the stack's Redis and engine (SIGKILL it to test failover). */
+export async function spawnWorker(
+  stack: Stack,
+  id: string,
+  env: Record<string, string> = {},
+): Promise<SpawnedService> {
+  const admin = await freePort();
+  return spawnService(
+    'services/session-worker/src/main.ts',
+    {
+      REDIS_URL: stack.redis.url,
+      RTV_REDIS_PREFIX: stack.redis.prefix,
+      RTV_LOG_LEVEL: 'warn',
+      RTV_WORKER_ID: id,
+      RTV_WORKER_ADMIN_PORT: String(admin),
+      OPENAI_API_KEY: stack.providerKey,
+      OPENAI_REALTIME_URL: stack.engine.url,
+      OPENAI_REALTIME_MODEL: 'gpt-realtime',
+      RTV_PROVIDER_SHAPE: 'ga',
+      ...env,
+    },
+    { readyUrl: `http://127.0.0.1:${admin}/readyz` },
+  );
 }

@@ -1,7 +1,7 @@
 // A worker killed with SIGKILL mid-conversation: another worker (a real process) takes the session over, the
 // gateway replays what the dead one had not acknowledged, and the client keeps its socket.
 import { createKeys } from '@rtv/bus';
-import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
+import { type SpawnedService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
 import {
@@ -11,31 +11,8 @@ import {
   noticeCodes,
   numberedFrame,
   recordUpstream,
+  spawnWorker,
 } from './helpers.js';
-
-async function spawnWorker(
-  stack: Stack,
-  id: string,
-  env: Record<string, string> = {},
-): Promise<SpawnedService> {
-  const admin = await freePort();
-  return spawnService(
-    'services/session-worker/src/main.ts',
-    {
-      REDIS_URL: stack.redis.url,
-      RTV_REDIS_PREFIX: stack.redis.prefix,
-      RTV_LOG_LEVEL: 'warn',
-      RTV_WORKER_ID: id,
-      RTV_WORKER_ADMIN_PORT: String(admin),
-      OPENAI_API_KEY: stack.providerKey,
-      OPENAI_REALTIME_URL: stack.engine.url,
-      OPENAI_REALTIME_MODEL: 'gpt-realtime',
-      RTV_PROVIDER_SHAPE: 'ga',
-      ...env,
-    },
-    { readyUrl: `http://127.0.0.1:${admin}/readyz` },
-  );
-}
 
 describe('worker failover', () => {
   let stack: Stack;
