@@ -1,10 +1,10 @@
 // Faults below the session: a worker told to stop hands its sessions over; the provider dropping the socket
 // or reaching its session cap is absorbed by reconnecting or renewing with the context restored.
 import { createKeys } from '@rtv/bus';
-import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
+import { type SpawnedService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
-import { noticeCodes } from './helpers.js';
+import { noticeCodes, spawnWorker } from './helpers.js';
 
 type Created = { session: { id: string } };
 const text = (t: string) => ({
@@ -17,26 +17,7 @@ describe('worker SIGTERM', () => {
   const workers = new Map<string, SpawnedService>();
   beforeAll(async () => {
     stack = await startStack({ workers: 0 });
-    for (const id of ['wk-x', 'wk-y']) {
-      const admin = await freePort();
-      workers.set(
-        id,
-        await spawnService(
-          'services/session-worker/src/main.ts',
-          {
-            REDIS_URL: stack.redis.url,
-            RTV_REDIS_PREFIX: stack.redis.prefix,
-            RTV_LOG_LEVEL: 'warn',
-            RTV_WORKER_ID: id,
-            RTV_WORKER_ADMIN_PORT: String(admin),
-            OPENAI_API_KEY: stack.providerKey,
-            OPENAI_REALTIME_URL: stack.engine.url,
-            OPENAI_REALTIME_MODEL: 'gpt-realtime',
-          },
-          { readyUrl: `http://127.0.0.1:${admin}/readyz` },
-        ),
-      );
-    }
+    for (const id of ['wk-x', 'wk-y']) workers.set(id, await spawnWorker(stack, id));
   }, 60_000);
   afterAll(async () => {
     for (const w of workers.values()) await w.stop('SIGKILL');

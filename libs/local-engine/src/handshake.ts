@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   REALTIME_CLOSE_CODES,
   REALTIME_HANDSHAKE,
+  RETIRED_REALTIME_MODELS,
   type RealtimeApiShape,
 } from '@rtv/protocol/openai-realtime';
 import type { FatalError } from './errors.js';
@@ -18,14 +19,7 @@ const PREVIEW_PATTERN = /^gpt-4o(?:-mini)?-realtime-preview(?:-[a-z0-9.-]+)?$/;
  * `error` `invalid_model` then close 4000 (`invalid_request_error.invalid_model`). Any other
  * `gpt-4o(-mini)-realtime-preview-*` id is retired too (see {@link isRetiredModel}).
  */
-export const RETIRED_MODELS = [
-  'gpt-4o-realtime-preview',
-  'gpt-4o-realtime-preview-2024-10-01',
-  'gpt-4o-realtime-preview-2024-12-17',
-  'gpt-4o-realtime-preview-2025-06-03',
-  'gpt-4o-mini-realtime-preview',
-  'gpt-4o-mini-realtime-preview-2024-12-17',
-] as const;
+export const RETIRED_MODELS = RETIRED_REALTIME_MODELS;
 
 /**
  * Azure OpenAI's GA realtime path: `/openai/v1/realtime?model=<deployment>` (no `api-version`). The engine

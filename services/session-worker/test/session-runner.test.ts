@@ -1,18 +1,10 @@
-import { createKeys, type HistoryItem, MemoryBusWriter, type SessionState } from '@rtv/bus';
-import {
-  type BusLine,
-  CloseCode,
-  DEFAULT_SESSION_CONFIG,
-  FrameKind,
-  NoticeCode,
-  type SessionConfig,
-} from '@rtv/protocol';
+import { createKeys, type HistoryItem, type MemoryBusWriter, type SessionState } from '@rtv/bus';
+import { type BusLine, CloseCode, FrameKind, NoticeCode } from '@rtv/protocol';
 import { freePort, waitFor } from '@rtv/testing';
-import type { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createWorkerMetrics } from '../src/metrics.js';
-import { SessionRunner, type SessionRunnerDeps } from '../src/sessions/session-runner.js';
-import { FakeProvider, freshRegistry, metricValue, silentLogger } from './helpers/fake-provider.js';
+import type { SessionRunner, SessionRunnerDeps } from '../src/sessions/session-runner.js';
+import { FakeProvider, metricValue } from './helpers/fake-provider.js';
+import { type Harness, runnerHarness } from './helpers/runner-harness.js';
 
 /** Server frame seqs are `epoch · 2³² + n`. */
 const STRIDE = 2 ** 32;
@@ -20,14 +12,6 @@ const SID = 'sess_unit_1';
 const keys = createKeys('t');
 const gw1 = keys.gatewayOut('gw-1');
 const gw2 = keys.gatewayOut('gw-2');
-
-interface Harness {
-  runner: SessionRunner;
-  writer: MemoryBusWriter;
-  registry: Registry;
-  history: HistoryItem[];
-  savedConfigs: SessionConfig[];
-}
 
 const runners: SessionRunner[] = [];
 const providers: FakeProvider[] = [];
@@ -44,48 +28,20 @@ async function startProvider(): Promise<FakeProvider> {
   return provider;
 }
 
+/** A runner as `runnerHarness` builds it, with this file's session id and a small resume buffer. */
 function harness(
   url: string,
   state: Partial<SessionState> = {},
   deps: Partial<SessionRunnerDeps> = {},
   history: HistoryItem[] = [],
 ): Harness {
-  const registry = freshRegistry();
-  const metrics = createWorkerMetrics(registry);
-  const writer = new MemoryBusWriter();
-  const savedConfigs: SessionConfig[] = [];
-  const runner = new SessionRunner(
-    {
-      sid: SID,
-      userId: 'user_1',
-      gatewayId: 'gw-1',
-      epoch: 1,
-      config: { ...DEFAULT_SESSION_CONFIG },
-      lastSeq: 0,
-      clientAttached: true,
-      ...state,
-    },
-    {
-      keys,
-      writer,
-      log: silentLogger(),
-      metrics,
-      workerId: 'wk-1',
-      provider: { url, model: 'gpt-realtime', shape: 'ga', maxAttempts: 2, backoffMs: 1 },
-      appendHistory: async (_sid, item) => {
-        history.push(item);
-      },
-      loadHistory: async () => [...history],
-      saveConfig: (_sid, config) => savedConfigs.push(config),
-      resumeGraceMs: 30_000,
-      resumeBufferBytes: 64 * 1024,
-      audioFramesToProvider: metrics.framesToProvider.labels('audio'),
-      audioDeltaEvents: metrics.upstreamEvents.labels({ type: 'response.output_audio.delta' }),
-      ...deps,
-    },
-  );
-  runners.push(runner);
-  return { runner, writer, registry, history, savedConfigs };
+  const h = runnerHarness(url, {
+    state: { sid: SID, ...state },
+    deps: { resumeBufferBytes: 64 * 1024, ...deps },
+    history,
+  });
+  runners.push(h.runner);
+  return h;
 }
 
 /** The M lines of a stream as [seq, parsed payload]. */

@@ -42,12 +42,19 @@ export const REALTIME_CLOSE_CODES = {
 } as const;
 export type RealtimeCloseCode = (typeof REALTIME_CLOSE_CODES)[keyof typeof REALTIME_CLOSE_CODES];
 
-/** Model ids named in the SDK types; the service also accepts later `gpt-realtime-*` ids. */
-export const REALTIME_MODELS = [
+/** The GA model ids named in the SDK types; the service also accepts later `gpt-realtime-*` ids. */
+export const CURRENT_REALTIME_MODELS = [
   'gpt-realtime',
   'gpt-realtime-2025-08-28',
   'gpt-realtime-mini',
   'gpt-realtime-mini-2025-10-06',
+] as const;
+
+/**
+ * The preview (beta-era) model ids, all retired by OpenAI in 2025: the service answers them with `invalid_model`
+ * and close 4000. The seed's default, `gpt-4o-realtime-preview-2024-10-01`, is one of them.
+ */
+export const RETIRED_REALTIME_MODELS = [
   'gpt-4o-realtime-preview',
   'gpt-4o-realtime-preview-2024-10-01',
   'gpt-4o-realtime-preview-2024-12-17',
@@ -55,6 +62,9 @@ export const REALTIME_MODELS = [
   'gpt-4o-mini-realtime-preview',
   'gpt-4o-mini-realtime-preview-2024-12-17',
 ] as const;
+
+/** Model ids named in the SDK types, current and retired. */
+export const REALTIME_MODELS = [...CURRENT_REALTIME_MODELS, ...RETIRED_REALTIME_MODELS] as const;
 export type RealtimeModel = (typeof REALTIME_MODELS)[number] | (string & {});
 
 /** The client event types a GA server accepts, in the order its own `invalid_value` message lists them. */
