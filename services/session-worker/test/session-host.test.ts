@@ -48,6 +48,8 @@ class RecordingRunner implements HostedRunner {
   readonly done: Promise<EndReason>;
   appliedSeq: number;
   savedSeq: number;
+  /** The first applied seq this runner has not passed on yet (as a text waiting for the reply in progress). */
+  heldFrom: number | undefined;
   started = false;
   endedWith: EndReason | undefined;
   private resolveDone!: (reason: EndReason) => void;
@@ -62,6 +64,10 @@ class RecordingRunner implements HostedRunner {
 
   get sid(): string {
     return this.state.sid;
+  }
+
+  get ackableSeq(): number {
+    return this.heldFrom === undefined ? this.appliedSeq : Math.min(this.appliedSeq, this.heldFrom - 1);
   }
 
   async start(): Promise<void> {
@@ -268,6 +274,24 @@ describe('SessionHost', () => {
     await p.host.saveProgress();
     expect(acks(p, 'gw-1')).toHaveLength(1);
     expect(acks(p, 'gw-2')).toHaveLength(1);
+  });
+
+  it('acknowledges only up to a frame the runner still holds, and the rest once it is passed on', async () => {
+    const p = startProcess();
+    const session = await openSession(p, 'gw-1');
+    p.host.onBatch(
+      encodeBatch([1, 2, 3].map((seq) => encodeClientFrameLine(session.sid, seq, FrameKind.Json, '{}'))),
+      entryIdNow(),
+    );
+    session.heldFrom = 2;
+    await p.host.saveProgress();
+    expect(acks(p, 'gw-1')).toEqual([{ op: 'A', sid: session.sid, epoch: 1, seq: 1 }]);
+    expect(await savedSeq(session.sid)).toBe(1);
+
+    session.heldFrom = undefined;
+    await p.host.saveProgress();
+    expect(acks(p, 'gw-1').map((a) => a.op === 'A' && a.seq)).toEqual([1, 3]);
+    expect(await savedSeq(session.sid)).toBe(3);
   });
 
   it('runs the progress tick on its timer', async () => {

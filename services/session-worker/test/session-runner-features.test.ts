@@ -454,17 +454,23 @@ describe('texts during a reply', () => {
     h.send(text('First'));
     await eventsOfType(provider, 'response.create');
     provider.send(1, { type: 'response.created', response: { id: 'r1' } });
+    const firstSeq = h.runner.appliedSeq;
     h.send(text('Second'));
     h.send(text('Third'));
     await new Promise((r) => setTimeout(r, 30));
     expect(provider.eventsOn(1, 'response.create')).toHaveLength(1);
+    // The waiting texts have not reached the provider: progress stops before them, so a new owner gets them.
+    expect(h.runner.appliedSeq).toBe(firstSeq + 2);
+    expect(h.runner.ackableSeq).toBe(firstSeq);
     provider.send(1, { type: 'response.output_text.delta', delta: 'One reply' });
     provider.send(1, { type: 'response.done', response: { id: 'r1', status: 'completed' } });
     const creates = await eventsOfType(provider, 'conversation.item.create', 2);
     expect(creates.map((e) => itemText(e.event))).toEqual(['First', 'Second']);
+    expect(h.runner.ackableSeq).toBe(firstSeq + 1);
     provider.send(1, { type: 'response.created', response: { id: 'r2' } });
     provider.send(1, { type: 'response.done', response: { id: 'r2', status: 'completed' } });
     await eventsOfType(provider, 'conversation.item.create', 3);
+    expect(h.runner.ackableSeq).toBe(h.runner.appliedSeq);
     expect(provider.eventsOn(1, 'conversation.item.create').map((e) => itemText(e.event))).toEqual([
       'First',
       'Second',

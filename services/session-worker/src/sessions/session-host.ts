@@ -9,7 +9,17 @@ import type { EndReason, SessionRunner } from './session-runner.js';
 /** What the host needs of a runner: the part of `SessionRunner` it drives. */
 export type HostedRunner = Pick<
   SessionRunner,
-  'state' | 'sid' | 'appliedSeq' | 'savedSeq' | 'done' | 'start' | 'apply' | 'detach' | 'resume' | 'end'
+  | 'state'
+  | 'sid'
+  | 'appliedSeq'
+  | 'ackableSeq'
+  | 'savedSeq'
+  | 'done'
+  | 'start'
+  | 'apply'
+  | 'detach'
+  | 'resume'
+  | 'end'
 >;
 
 /** The part of a BullMQ job the processor uses. */
@@ -225,7 +235,7 @@ export class SessionHost {
     const { metrics } = this.deps;
     try {
       await this.deps.records.saveProgress([
-        { state: runner.state, seq: runner.appliedSeq, workerId: this.deps.workerId },
+        { state: runner.state, seq: runner.ackableSeq, workerId: this.deps.workerId },
       ]);
       await job.moveToDelayed(Date.now(), token);
       metrics.handoffs.inc({ result: 'ok' });
@@ -239,8 +249,9 @@ export class SessionHost {
   private movedSessions(): MovedSession[] {
     const moved: MovedSession[] = [];
     for (const runner of this.runners.values()) {
-      if (runner.appliedSeq > runner.savedSeq) {
-        moved.push({ state: runner.state, seq: runner.appliedSeq, workerId: this.deps.workerId, runner });
+      const seq = runner.ackableSeq;
+      if (seq > runner.savedSeq) {
+        moved.push({ state: runner.state, seq, workerId: this.deps.workerId, runner });
       }
     }
     return moved;

@@ -197,6 +197,16 @@ export class SessionRunner {
     else this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
   }
 
+  /**
+   * The highest client seq that may be acknowledged and saved: everything applied, except that a text turn still
+   * waiting for the reply in progress has not reached the provider yet. Progress stops just before it, so if this
+   * worker dies the gateway replays the text to the next owner (which skips what it already answered).
+   */
+  get ackableSeq(): number {
+    const waiting = this.turns.oldestWaitingSeq();
+    return waiting === undefined ? this.appliedSeq : Math.min(this.appliedSeq, waiting - 1);
+  }
+
   /** The client's socket at `gatewayId` dropped: keep the session for the resume grace period. */
   detach(gatewayId: string): void {
     // A late detach from a gateway the client already left (it resumed elsewhere) is stale.
@@ -316,8 +326,8 @@ export class SessionRunner {
   private bindAtGateway(): void {
     const stream = this.deps.keys.gatewayOut(this.state.gatewayId);
     this.deps.writer.write(stream, encodeBindLine(this.sid, this.deps.workerId, this.state.epoch));
-    if (this.appliedSeq > 0)
-      this.deps.writer.write(stream, encodeAckLine(this.sid, this.state.epoch, this.appliedSeq));
+    const acked = this.ackableSeq;
+    if (acked > 0) this.deps.writer.write(stream, encodeAckLine(this.sid, this.state.epoch, acked));
   }
 
   private startGrace(): void {

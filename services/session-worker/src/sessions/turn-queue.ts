@@ -52,6 +52,17 @@ export class TurnQueue {
     return this.queue.length;
   }
 
+  /** The lowest client frame seq among the waiting text turns (undefined when none waits). */
+  oldestWaitingSeq(): number | undefined {
+    let oldest: number | undefined;
+    for (const turn of this.queue) {
+      if (turn.kind === 'text' && turn.seq !== undefined && (oldest === undefined || turn.seq < oldest)) {
+        oldest = turn.seq;
+      }
+    }
+    return oldest;
+  }
+
   /** Starts `turn` now when no response is in progress, else queues it. False when the queue is full. */
   submit(turn: Turn): boolean {
     if (!this.busy) {
