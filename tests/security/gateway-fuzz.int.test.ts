@@ -11,14 +11,18 @@ import { type FuzzFrame, type FuzzOutcome, isExpectedOutcome, takeFrames } from 
 const FRAMES = 20_000;
 const SOCKETS = 4;
 const MAX_FRAME_BYTES = 65_536;
-/** Errors a session may produce on its own (from the provider), whatever the last frame was. */
+/**
+ * Errors a session may produce on its own, later, for an earlier valid frame (the worker and the provider answer
+ * asynchronously), whatever the last frame was: every upstream_* code, conversation_busy, and the two
+ * invalid_message answers the worker relays from the provider. Anything else is the gateway's verdict on the frame.
+ */
+const SESSION_CODES = new Set(['conversation_busy']);
 const SESSION_MESSAGES = new Set([
-  'A response is already in progress; wait for response.done',
   'There is no active response to cancel',
   'Not enough audio to commit (at least 100 ms is needed)',
-  'The speech provider rejected a request for this session',
-  'The speech provider reported an error',
 ]);
+const fromSession = (e: { code: string; message: string }) =>
+  e.code.startsWith('upstream_') || SESSION_CODES.has(e.code) || SESSION_MESSAGES.has(e.message);
 const LEAK = /\bat [\w.<>]+ \(|node:internal|\/work\/|sk-[A-Za-z0-9]|Error: |127\.0\.0\.1|localhost/;
 
 function rssBytes(pid: number): number {
@@ -48,7 +52,7 @@ async function probe(
   const result = await Promise.race([pong, closed]);
   const replies = (ws.all().slice(before) as Msg[]).filter((m) => m.type === 'error');
   const messages = replies.map((m) => m.error!.message);
-  const own = replies.find((m) => !SESSION_MESSAGES.has(m.error!.message));
+  const own = replies.find((m) => !fromSession(m.error!));
   if (result.closed) return { outcome: { kind: 'close', code: result.closed.code }, messages };
   if (own) return { outcome: { kind: 'error', code: own.error!.code as never }, messages };
   return { outcome: { kind: 'accepted' }, messages };
