@@ -255,8 +255,8 @@ export function providerEventLabel(type: string | number | undefined): string {
 /**
  * Codes the worker itself uses in `upstream_errors_total`, next to the provider's own error codes:
  * connect failures (retryable or fatal), an event that is not JSON, a response that failed without a code,
- * a provider error without a code (`none`), a failed input transcription, and `closed_<code>` for an unexpected
- * provider close.
+ * a provider error without a code (`none`), a failed input transcription, an audio delta that is not base64
+ * (dropped), and `closed_<code>` for an unexpected provider close.
  */
 const WORKER_ERROR_CODES = [
   'connect_retryable',
@@ -265,6 +265,8 @@ const WORKER_ERROR_CODES = [
   'response_failed',
   'none',
   'transcription_failed',
+  // An audio delta that is not standard base64, dropped (never spliced into a client frame).
+  'invalid_audio_delta',
   // A provider code the typed list lacks: the provider's rate limit inside a session.
   'rate_limit_exceeded',
 ];

@@ -10,6 +10,7 @@ import {
   buildSessionUpdate,
   buildTextTurn,
   extractAudioDelta,
+  isBase64Bytes,
   publicErrorFor,
   RESTORE_EVENT_ID,
   settingsNotApplied,
@@ -258,6 +259,32 @@ describe('audio pass-through', () => {
       delta: b64,
     });
     expect(extractAudioDelta(bytes(late))).toBeUndefined();
+  });
+
+  it('refuses a delta that is not clean base64, leaving it to the full parse (bus lines are newline-separated)', () => {
+    const head = '{"type":"response.output_audio.delta","event_id":"e","delta":"';
+    const raw = (delta: string) => Buffer.from(`${head}${delta}"}`, 'latin1');
+    expect(extractAudioDelta(raw('AAAA'))?.toString()).toBe('AAAA');
+    expect(extractAudioDelta(raw('AAA='))?.toString()).toBe('AAA=');
+    expect(extractAudioDelta(raw('AA=='))?.toString()).toBe('AA==');
+    expect(extractAudioDelta(raw(''))?.toString()).toBe('');
+    for (const delta of [
+      'AAAA\nM\tsess_x\t1\t1\t{}', // a raw newline (and tabs): would split the bus line
+      'AAAA\\nAAA', // an escaped newline (\n in the JSON text)
+      'AAAA\\"AAA', // an escaped quote: the cut ends at it, after the backslash
+      'AAAA\tAAA', // a raw tab
+      'AAAA\r', // a carriage return
+      'AAAA AAA', // a space
+      'AAA-AAA_', // base64url
+      'AA=A', // padding inside
+      'AAAAA', // not a multiple of 4
+      'AAAA\u00ffAAA', // a byte outside ASCII
+    ]) {
+      expect(extractAudioDelta(raw(delta)), JSON.stringify(delta)).toBeUndefined();
+    }
+    expect(isBase64Bytes(Buffer.from(Buffer.alloc(4800, 9).toString('base64')))).toBe(true);
+    expect(isBase64Bytes(Buffer.from('A==='))).toBe(false);
+    expect(isBase64Bytes(Buffer.from('===='))).toBe(false);
   });
 });
 

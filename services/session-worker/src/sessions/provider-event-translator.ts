@@ -8,6 +8,7 @@ import {
   encodeSpeechStarted,
   encodeSpeechStopped,
   encodeTranscript,
+  isStandardBase64,
   nowSeconds,
   type Usage,
 } from '@rtv/protocol';
@@ -148,8 +149,13 @@ export class ProviderEventTranslator {
     switch (type) {
       case 'response.output_audio.delta':
       case 'response.audio.delta':
-        // Only when the fast path missed it (type not near the start).
+        // Only when the fast path missed it (type not near the start, or a delta that is not clean base64).
         if (typeof event.delta === 'string') {
+          // Spliced into the client's frame and its bus line as is: anything but base64 is dropped.
+          if (!isStandardBase64(event.delta)) {
+            this.ctx.metrics.upstreamErrors.inc({ code: 'invalid_audio_delta' });
+            return undefined;
+          }
           this.onAudio(event.delta.length, event.delta.endsWith('='), event.delta.endsWith('=='));
           this.ctx.emit(encodeResponseAudio(event.delta, nowSeconds()));
         }

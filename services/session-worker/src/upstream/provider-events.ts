@@ -270,11 +270,36 @@ export function eventHead(raw: Buffer): string {
   return raw.toString('latin1', 0, Math.min(raw.length, EVENT_HEAD_CHARS));
 }
 
+/** 1 for the bytes of the standard base64 alphabet (`A–Z a–z 0–9 + /`); `=` padding is checked apart. */
+const BASE64_BYTE = new Uint8Array(256);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') {
+  BASE64_BYTE[ch.charCodeAt(0)] = 1;
+}
+const EQUALS = 0x3d;
+
+/**
+ * True when `bytes` are standard padded base64 (RFC 4648 §4, as `isStandardBase64` of `@rtv/protocol` for
+ * strings): the alphabet only, length a multiple of 4, `=` only as the last one or two bytes. One table
+ * lookup per byte, no string and no regex: it runs on every audio delta (about 6 KB per 100 ms chunk).
+ */
+export function isBase64Bytes(bytes: Uint8Array): boolean {
+  const n = bytes.length;
+  if ((n & 3) !== 0) return false;
+  let end = n;
+  if (n > 0 && bytes[n - 1] === EQUALS) end = bytes[n - 2] === EQUALS ? n - 2 : n - 1;
+  for (let i = 0; i < end; i++) {
+    if (BASE64_BYTE[bytes[i]!] === 0) return false;
+  }
+  return true;
+}
+
 /**
  * Fast path for the most frequent provider event: returns the base64 of an audio delta (a view into `raw`)
- * without parsing the JSON, or undefined for any other event. Base64 never contains a quote or backslash, so
- * the value ends at the next quote; the event type must appear in `head` (see {@link eventHead}), else the
- * caller parses normally.
+ * without parsing the JSON, or undefined for any other event. The event type must appear in `head` (see
+ * {@link eventHead}). The value ends at the next quote; it is returned only when it is clean base64
+ * ({@link isBase64Bytes}), since it is copied as is into the client's frame and the bus line that carries it
+ * (newline-separated). Anything else (a raw control character, a JSON escape such as `\n` or `\"`, which ends
+ * the cut at the escaped quote) is left to the caller's full parse, which drops a delta that is not base64.
  */
 export function extractAudioDelta(raw: Buffer, head: string = eventHead(raw)): Buffer | undefined {
   if (!head.includes(AUDIO_DELTA_TYPES[0]!) && !head.includes(AUDIO_DELTA_TYPES[1]!)) return undefined;
@@ -282,7 +307,9 @@ export function extractAudioDelta(raw: Buffer, head: string = eventHead(raw)): B
   if (start === -1) return undefined;
   const from = start + DELTA_FIELD.length;
   const end = raw.indexOf(QUOTE, from);
-  return end === -1 ? undefined : raw.subarray(from, end);
+  if (end === -1) return undefined;
+  const delta = raw.subarray(from, end);
+  return isBase64Bytes(delta) ? delta : undefined;
 }
 
 /** Provider events that carry text for the client's `response.delta`, both shapes. */

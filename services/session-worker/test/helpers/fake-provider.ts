@@ -158,6 +158,11 @@ export class FakeProvider {
     this.socket(conn).send(JSON.stringify(event));
   }
 
+  /** Sends `text` as one message on connection `conn`, as is (a malformed or hostile provider event). */
+  sendRaw(conn: number, text: string): void {
+    this.socket(conn).send(text);
+  }
+
   /** Drops connection `conn` the way a provider or network failure does (no close handshake). */
   drop(conn: number): void {
     this.socket(conn).terminate();
