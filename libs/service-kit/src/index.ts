@@ -15,5 +15,6 @@ export {
   loadConfig,
 } from './config.js';
 export { createLogger, type Logger } from './logger.js';
+export { isLoopbackHost } from './loopback.js';
 export { installShutdown, type ShutdownOptions } from './shutdown.js';
 export { withTimeout } from './timeout.js';

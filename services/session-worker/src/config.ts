@@ -1,5 +1,12 @@
 import { SESSION_ENV } from '@rtv/bus';
-import { COMMON_ENV, ConfigError, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
+import {
+  COMMON_ENV,
+  ConfigError,
+  type ConfigOf,
+  type EnvSchema,
+  isLoopbackHost,
+  loadConfig,
+} from '@rtv/service-kit';
 
 export const WORKER_ENV = {
   ...COMMON_ENV,
@@ -166,13 +173,13 @@ const AZURE_VARS = [
   'AZURE_OPENAI_API_KEY',
   'AZURE_OPENAI_AD_TOKEN_FILE',
 ] as const;
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** What is wrong with the provider variables taken together (each one alone is checked by `loadConfig`). */
 function providerProblems(env: NodeJS.ProcessEnv): string[] {
   const value = (name: string) => env[name]?.trim() ?? '';
   const problems: string[] = [];
   if (value('RTV_PROVIDER') !== 'azure') {
+    problems.push(...realtimeUrlProblems(value('OPENAI_REALTIME_URL'), value('OPENAI_API_KEY')));
     // Without RTV_PROVIDER=azure these would be ignored and, with no OPENAI_API_KEY, the worker would quietly
     // serve the local engine's stand-in voice.
     const stray = AZURE_VARS.filter((name) => value(name));
@@ -207,7 +214,7 @@ function providerProblems(env: NodeJS.ProcessEnv): string[] {
 function endpointProblems(url: URL): string[] {
   const shown = `AZURE_OPENAI_ENDPOINT=${JSON.stringify(url.origin + url.pathname)}`;
   const problems: string[] = [];
-  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname))
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
     problems.push(
       `${shown}: http:// is accepted for loopback test servers only (the credential would travel in clear)`,
     );
@@ -216,4 +223,17 @@ function endpointProblems(url: URL): string[] {
       `${shown}: give the resource endpoint only (https://RESOURCE.openai.azure.com): the worker appends /openai/v1/realtime?model=DEPLOYMENT`,
     );
   return problems;
+}
+
+/**
+ * The OpenAI key travels as a bearer token in the upgrade request: over plain `ws://` anyone on the path reads
+ * it. `ws://` is for loopback test servers (the local engine, fakes) only; without a key it is not sent.
+ */
+function realtimeUrlProblems(raw: string, key: string): string[] {
+  if (!raw || !key || !URL.canParse(raw)) return [];
+  const url = new URL(raw);
+  if (url.protocol !== 'ws:' || isLoopbackHost(url.hostname)) return [];
+  return [
+    `OPENAI_REALTIME_URL=${JSON.stringify(url.origin + url.pathname)}: ws:// would send OPENAI_API_KEY in clear; use wss:// (ws:// is accepted for loopback test servers only: 127.0.0.0/8, ::1, localhost)`,
+  ];
 }

@@ -129,6 +129,42 @@ describe('worker provider configuration', () => {
     expect(found.join('\n')).not.toContain('azure-secret-key');
   });
 
+  it('refuses OPENAI_REALTIME_URL over plain ws:// with OPENAI_API_KEY set, unless the host is loopback', () => {
+    const KEY = 'sk-secret-key-never-printed';
+    for (const url of [
+      'ws://api.openai.com/v1/realtime',
+      'ws://10.0.0.7:8080/v1/realtime',
+      'ws://[::2]/v1/realtime',
+    ]) {
+      const found = problems({ OPENAI_API_KEY: KEY, OPENAI_REALTIME_URL: url });
+      expect(found, url).toHaveLength(1);
+      expect(found[0]).toMatch(
+        /^OPENAI_REALTIME_URL=".*": ws:\/\/ would send OPENAI_API_KEY in clear; use wss:\/\//,
+      );
+      expect(found[0]).not.toContain(KEY);
+    }
+    // Credentials in the URL are not echoed either.
+    expect(
+      problems({ OPENAI_API_KEY: KEY, OPENAI_REALTIME_URL: 'ws://u:hunter2@example.com/v1' })[0],
+    ).not.toContain('hunter2');
+    for (const url of [
+      'wss://api.openai.com/v1/realtime',
+      'ws://127.0.0.1:8089/v1/realtime',
+      'ws://127.3.4.5/v1/realtime',
+      'ws://localhost:8089/v1/realtime',
+      'ws://[::1]:8089/v1/realtime',
+    ]) {
+      expect(
+        loadWorkerConfig({ OPENAI_API_KEY: KEY, OPENAI_REALTIME_URL: url }).OPENAI_REALTIME_URL,
+        url,
+      ).toBe(url);
+    }
+    // Without a key nothing secret is sent (and the local engine is used).
+    expect(loadWorkerConfig({ OPENAI_REALTIME_URL: 'ws://example.com/v1' }).OPENAI_REALTIME_URL).toBe(
+      'ws://example.com/v1',
+    );
+  });
+
   it('builds the GA realtime URL from the resource endpoint', () => {
     expect(azureRealtimeUrl('https://voice-eu.openai.azure.com')).toBe(
       'wss://voice-eu.openai.azure.com/openai/v1/realtime',
