@@ -189,6 +189,16 @@ describe('docker-compose.yml', () => {
     expect(scraped).toEqual(expected);
   });
 
+  it("binds each service's admin port on every interface (Prometheus scrapes it from its own container)", () => {
+    for (const [name, svc] of runs) {
+      const env = services[name]!.environment ?? {};
+      expect(env[svc.adminHostVar] ?? svc.adminHost, `${name}: ${svc.adminHostVar}`).toBe('0.0.0.0');
+    }
+    // The gateway's and the worker's default is loopback (a laptop): the compose file has to say it.
+    expect(SERVICES.gateway.adminHost).toBe('127.0.0.1');
+    expect(SERVICES['session-worker'].adminHost).toBe('127.0.0.1');
+  });
+
   it('mounts only files that exist in the repository', () => {
     for (const [name, svc] of Object.entries(services)) {
       for (const volume of svc.volumes ?? []) {

@@ -227,6 +227,20 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     }
   });
 
+  it('binds each admin port on every interface, where Prometheus and the kubelet probes reach it', () => {
+    // The services default to loopback (a laptop): the chart has to say 0.0.0.0.
+    expect(SERVICES.gateway.adminHost).toBe('127.0.0.1');
+    expect(SERVICES['session-worker'].adminHost).toBe('127.0.0.1');
+    for (const [variant, objects] of Object.entries(variants)) {
+      for (const component of ['gateway', 'worker', 'status-api']) {
+        const container = podTemplate(find(objects, 'Deployment', `-${component}`)).spec.containers[0]!;
+        const svc = CONTAINER_SERVICE[container.name]!;
+        const host = configData(objects, component)[svc.adminHostVar] ?? svc.adminHost;
+        expect(host, `${variant} ${component}: ${svc.adminHostVar}`).toBe('0.0.0.0');
+      }
+    }
+  });
+
   it('never renders the provider key or a Redis password in plain text', () => {
     const text = renderText(EVERYTHING);
     expect(text).not.toContain(API_KEY);

@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigOf, type EnvSchema } from '@rtv/service-kit';
+import { ConfigError, type ConfigOf, type EnvSchema, isLoopbackHost } from '@rtv/service-kit';
 import { type ApiKeyEntry, parseApiKeys } from './api-keys.js';
 import type { ExtractOptions } from './credentials.js';
 import { compileOriginAllowlist, type OriginAllowlist } from './origin.js';
@@ -19,7 +19,7 @@ export const AUTH_ENV = {
   RTV_AUTH_JWKS_URL: {
     type: 'url',
     protocols: ['https', 'http'],
-    doc: 'JWKS URL of the identity provider for RS256/ES256 JWTs (requires issuer and audience)',
+    doc: 'JWKS URL of the identity provider for RS256/ES256 JWTs (https; http only for a loopback host; requires issuer and audience)',
   },
   RTV_AUTH_ISSUER: { type: 'string', doc: 'Accepted JWT iss values, comma-separated' },
   RTV_AUTH_AUDIENCE: { type: 'string', doc: 'Accepted JWT aud values, comma-separated' },
@@ -111,6 +111,12 @@ export function authSettingsFromConfig(
   if (config.RTV_AUTH_JWKS_URL !== undefined && (issuer.length === 0 || audience.length === 0)) {
     problems.push('RTV_AUTH_JWKS_URL: needs RTV_AUTH_ISSUER and RTV_AUTH_AUDIENCE as well');
   }
+  if (config.RTV_AUTH_JWKS_URL !== undefined && !isSecureJwksUrl(config.RTV_AUTH_JWKS_URL)) {
+    problems.push(
+      'RTV_AUTH_JWKS_URL: must be https:// (http:// only for a loopback host: 127.0.0.0/8, ::1, localhost); ' +
+        'a key set fetched over plain http lets anyone on the network path substitute keys and mint tokens that verify',
+    );
+  }
   let apiKeys: ApiKeyEntry[] = [];
   try {
     apiKeys = parseApiKeys(config.RTV_AUTH_API_KEYS ?? '');
@@ -148,6 +154,23 @@ export function authSettingsFromConfig(
       audioBurstBytes: 4 * bytesPerS,
     },
   };
+}
+
+/**
+ * A JWKS decides which signatures are trusted, so it must arrive over TLS; plain http is allowed only to a
+ * loopback host, where no one sits on the path (local tests serve a key set on 127.0.0.1). The URL parser
+ * normalises hosts first (`127.1` and `0x7f.0.0.1` become `127.0.0.1`, `[0:0::1]` becomes `[::1]`).
+ */
+function isSecureJwksUrl(value: string | URL): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  return isLoopbackHost(url.hostname);
 }
 
 function list(value: string | undefined): string[] {

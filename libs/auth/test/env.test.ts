@@ -82,4 +82,40 @@ describe('AUTH_ENV and authSettingsFromConfig', () => {
     expect(message).not.toContain('too-short-secret');
     expect(message).not.toContain('plaintext-key');
   });
+
+  describe('RTV_AUTH_JWKS_URL transport', () => {
+    const withJwks = (url: string) =>
+      load({ RTV_AUTH_JWKS_URL: url, RTV_AUTH_ISSUER: 'https://idp.test/', RTV_AUTH_AUDIENCE: 'rtv' });
+
+    it.each([
+      'http://idp.example.test/.well-known/jwks.json',
+      'http://10.0.0.7:8080/jwks',
+      'http://[2001:db8::1]/jwks',
+      'http://localhost.evil.test/jwks',
+      'http://127.0.0.1.evil.test/jwks',
+    ])('refuses %s: plain http to a non-loopback host, naming the variable and why', (url) => {
+      let error: unknown;
+      try {
+        withJwks(url);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      expect(message).toContain('RTV_AUTH_JWKS_URL');
+      expect(message).toContain('https://');
+      expect(message).toMatch(/mint tokens/);
+    });
+
+    it.each([
+      'https://idp.example.test/.well-known/jwks.json',
+      'http://127.0.0.1:4000/.well-known/jwks.json',
+      'http://127.10.20.30/jwks',
+      'http://[::1]:4000/jwks',
+      'http://localhost:4000/jwks',
+      'http://LOCALHOST/jwks',
+    ])('accepts %s (https, or http to a loopback host)', (url) => {
+      expect(withJwks(url).verifier.jwksUrl).toBe(url);
+    });
+  });
 });

@@ -3,6 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 export interface AdminServerOptions {
+  /**
+   * Interface to bind (`RTV_ADMIN_HOST`); loopback when absent. A container sets `0.0.0.0` so Prometheus and
+   * the kubelet's probes reach the port from outside the pod.
+   */
   host?: string;
   /** 0 picks a free port (tests). */
   port: number;
@@ -14,6 +18,8 @@ export interface AdminServerOptions {
 }
 
 export interface AdminServer {
+  /** The address bound (the given host, or loopback). */
+  readonly host: string;
   readonly port: number;
   close(): Promise<void>;
 }
@@ -52,10 +58,12 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
   });
+  const address = server.address() as AddressInfo;
   return {
-    port: (server.address() as AddressInfo).port,
+    host: address.address,
+    port: address.port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

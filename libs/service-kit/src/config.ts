@@ -25,13 +25,66 @@ export type ConfigOf<T extends EnvSchema> = {
 };
 
 export class ConfigError extends Error {
+  /** One line per bad variable; any `scheme://user:password@` in them is masked, whoever built them. */
+  readonly problems: string[];
+
   constructor(
     readonly service: string,
-    readonly problems: string[],
+    problems: string[],
   ) {
-    super(`${service}: invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    const masked = problems.map(maskUrlCredentials);
+    super(`${service}: invalid configuration:\n  - ${masked.join('\n  - ')}`);
     this.name = 'ConfigError';
+    this.problems = masked;
   }
+}
+
+/**
+ * Names whose values are secrets: never echoed, not even in part. A URL's password (`REDIS_URL` carries one:
+ * `redis://:password@host:6379`) is masked by {@link redactUrl} instead, so the rest still helps the reader.
+ */
+const SECRET_NAME = /(?:^|_)(?:KEYS?|SECRETS?|TOKENS?|PASSWORDS?|PASSWD)$/;
+
+/** How a bad value appears in a {@link ConfigError}: quoted, with secrets and URL credentials hidden. */
+function shownValue(name: string, spec: EnvSpec, raw: string): string {
+  if (('secret' in spec && spec.secret) || SECRET_NAME.test(name)) return '<redacted>';
+  if (spec.type === 'url') return redactUrl(raw);
+  return JSON.stringify(raw);
+}
+
+/**
+ * A URL with its username and password replaced by `***` (`redis://:***@host:6379`). A value that does not
+ * parse, or parses with an `@` left outside the credentials, is hidden whole: where its password ends is
+ * then anyone's guess.
+ */
+function redactUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return raw.includes('@') ? '<redacted>' : JSON.stringify(raw);
+  }
+  if (`${url.pathname}${url.search}${url.hash}`.includes('@')) return '<redacted>';
+  if (url.username === '' && url.password === '') return JSON.stringify(raw);
+  if (url.username !== '') url.username = '***';
+  if (url.password !== '') url.password = '***';
+  // A URL that cannot carry credentials ignores the setters: then there is nothing safe to show.
+  return /^(\*{3})?$/.test(url.username) && /^(\*{3})?$/.test(url.password)
+    ? JSON.stringify(url.href)
+    : '<redacted>';
+}
+
+/** Masks the userinfo of every `scheme://user:password@` in free text (`scheme://***:***@`). */
+function maskUrlCredentials(text: string): string {
+  return text.replace(
+    /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#\s"'<>]*)@/gi,
+    (_match, scheme: string, userinfo: string) =>
+      `${scheme}${userinfo
+        .split(':')
+        .slice(0, 2)
+        .map((part) => (part === '' ? '' : '***'))
+        .join(':')}@`,
+  );
 }
 
 export function loadConfig<T extends EnvSchema>(
@@ -49,8 +102,7 @@ export function loadConfig<T extends EnvSchema>(
     }
     const parsed = parseValue(spec, raw.trim());
     if (typeof parsed === 'object' && parsed !== null && 'problem' in parsed) {
-      const shown = 'secret' in spec && spec.secret ? '<redacted>' : JSON.stringify(raw);
-      problems.push(`${name}=${shown}: ${parsed.problem} (${spec.doc})`);
+      problems.push(`${name}=${shownValue(name, spec, raw)}: ${parsed.problem} (${spec.doc})`);
     } else {
       out[name] = parsed;
     }
@@ -123,5 +175,11 @@ export const COMMON_ENV = {
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     default: 'info',
     doc: 'Log level',
+  },
+  RTV_ADMIN_HOST: {
+    type: 'string',
+    pattern: /^[A-Za-z0-9.:-]{1,253}$/,
+    default: '127.0.0.1',
+    doc: 'Interface the admin port (/metrics, /healthz, /readyz of the gateway and the session worker) binds to: loopback by default; the Helm chart and docker-compose set 0.0.0.0 so Prometheus and probes reach it (the status API serves these on RTV_STATUS_HOST)',
   },
 } as const satisfies EnvSchema;

@@ -1,4 +1,4 @@
-import { ConfigError, describeConfig, type EnvSchema, loadConfig } from '@rtv/service-kit';
+import { COMMON_ENV, ConfigError, describeConfig, type EnvSchema, loadConfig } from '@rtv/service-kit';
 import { describe, expect, it } from 'vitest';
 
 const schema = {
@@ -41,8 +41,82 @@ describe('loadConfig', () => {
     expect((err as ConfigError).problems).toHaveLength(6);
   });
 
+  it('never echoes the password in a bad REDIS_URL, but shows the rest of it', () => {
+    const error = configError(COMMON_ENV, { REDIS_URL: 'http://:hunter2@h:1' });
+    expect(error.message).toContain('REDIS_URL="http://:***@h:1/": scheme must be one of redis, rediss');
+    expect(error.message).not.toContain('hunter2');
+    expect(error.problems.join('\n')).not.toContain('hunter2');
+    // Where an unparseable password ends is anyone's guess: the whole value is hidden.
+    const broken = configError(COMMON_ENV, { REDIS_URL: 'redis://:hun/ter2@h:1' });
+    expect(broken.message).toContain('REDIS_URL=<redacted>: not a valid URL');
+    expect(broken.message).not.toContain('ter2');
+  });
+
+  it('masks the username and password of any URL-typed value', () => {
+    const urls = {
+      UPSTREAM_URL: { type: 'url', protocols: ['redis'], doc: 'upstream' },
+      OTHER_URL: { type: 'url', protocols: ['https'], doc: 'other' },
+      BROKEN_URL: { type: 'url', protocols: ['https'], doc: 'broken' },
+      PLAIN_URL: { type: 'url', protocols: ['https'], doc: 'plain' },
+    } as const satisfies EnvSchema;
+    const { message } = configError(urls, {
+      UPSTREAM_URL: 'rediss://:s3cret@cache.internal:6380',
+      OTHER_URL: 'http://alice:opensesame@proxy.internal:8080/x',
+      BROKEN_URL: 'https://bob:pa/ss@word@host',
+      PLAIN_URL: 'ftp://files.internal/',
+    });
+    expect(message).toContain('UPSTREAM_URL="rediss://:***@cache.internal:6380"');
+    expect(message).toContain('OTHER_URL="http://***:***@proxy.internal:8080/x"');
+    expect(message).toContain('BROKEN_URL=<redacted>');
+    expect(message).toContain('PLAIN_URL="ftp://files.internal/"');
+    for (const secret of ['s3cret', 'alice', 'opensesame', 'bob', 'pa/ss', 'word@']) {
+      expect(message).not.toContain(secret);
+    }
+  });
+
+  it('never echoes values of variables named like secrets, even without secret: true', () => {
+    const named = {
+      PROVIDER_API_KEY: { type: 'string', pattern: /^sk-/, doc: 'key' },
+      WEBHOOK_SECRET: { type: 'string', pattern: /^whsec_/, doc: 'secret' },
+      ADMIN_TOKEN: { type: 'string', pattern: /^t-/, doc: 'token' },
+      DB_PASSWORD: { type: 'enum', values: ['x'], doc: 'password' },
+      SESSION_TIMEOUT_MS: { type: 'int', doc: 'not a secret' },
+    } as const satisfies EnvSchema;
+    const { message, problems } = configError(named, {
+      PROVIDER_API_KEY: 'pk-leak-1',
+      WEBHOOK_SECRET: 'leak-2',
+      ADMIN_TOKEN: 'leak-3',
+      DB_PASSWORD: 'leak-4',
+      SESSION_TIMEOUT_MS: 'soon',
+    });
+    expect(problems).toHaveLength(5);
+    for (const name of ['PROVIDER_API_KEY', 'WEBHOOK_SECRET', 'ADMIN_TOKEN', 'DB_PASSWORD']) {
+      expect(message).toContain(`${name}=<redacted>`);
+    }
+    expect(message).not.toMatch(/leak-\d/);
+    expect(message).toContain('SESSION_TIMEOUT_MS="soon"');
+  });
+
+  it('masks URL credentials in problems that callers build themselves', () => {
+    const error = new ConfigError('svc', ['UPSTREAM: redis://user:hunter2@host:6379 refused the connection']);
+    expect(error.message).toContain('redis://***:***@host:6379');
+    expect(error.message).not.toContain('hunter2');
+    expect(error.problems[0]).not.toContain('hunter2');
+  });
+
   it('describes the schema as README table rows', () => {
     expect(describeConfig(schema)[0]).toBe('| `PORT` | `8000` | port |');
     expect(describeConfig(schema).at(-1)).toBe('| `KEY` | — | key |');
   });
 });
+
+/** The ConfigError that loading `env` throws (fails the test when nothing is thrown). */
+function configError(schema: EnvSchema, env: Record<string, string>): ConfigError {
+  try {
+    loadConfig('svc', schema, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}

@@ -68,6 +68,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   });
   await heartbeat.start();
   const admin = await startAdminServer({
+    host: config.RTV_ADMIN_HOST,
     port: config.RTV_GATEWAY_ADMIN_PORT,
     registry: metricsRegistry,
     ready: () => readiness.accepting(),

@@ -82,6 +82,7 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   const heartbeat = await startWorkerHeartbeat(config, beat);
 
   const admin = await startAdminServer({
+    host: config.RTV_ADMIN_HOST,
     port: config.RTV_WORKER_ADMIN_PORT,
     registry,
     ready: () => !status.stopping && commands.status === 'ready' && bull.isRunning(),

@@ -18,6 +18,9 @@ export interface ServiceFacts {
   /** Variable naming the port that serves /metrics, /healthz and /readyz, and its default. */
   adminPortVar: string;
   adminPort: number;
+  /** Variable naming the interface the admin port binds to, and its default (the schema's). */
+  adminHostVar: string;
+  adminHost: string;
   /** Variable naming the client-facing port, when the service has one apart from the admin port. */
   publicPortVar?: string;
   publicPort?: number;
@@ -33,6 +36,8 @@ export const SERVICES: Record<ServiceFacts['name'], ServiceFacts> = {
     env: envNames('gateway', GATEWAY_ENV),
     adminPortVar: 'RTV_GATEWAY_ADMIN_PORT',
     adminPort: GATEWAY_ENV.RTV_GATEWAY_ADMIN_PORT.default,
+    adminHostVar: 'RTV_ADMIN_HOST',
+    adminHost: GATEWAY_ENV.RTV_ADMIN_HOST.default,
     publicPortVar: 'RTV_GATEWAY_PORT',
     publicPort: GATEWAY_ENV.RTV_GATEWAY_PORT.default,
   },
@@ -41,11 +46,16 @@ export const SERVICES: Record<ServiceFacts['name'], ServiceFacts> = {
     env: envNames('session-worker', WORKER_ENV),
     adminPortVar: 'RTV_WORKER_ADMIN_PORT',
     adminPort: WORKER_ENV.RTV_WORKER_ADMIN_PORT.default,
+    adminHostVar: 'RTV_ADMIN_HOST',
+    adminHost: WORKER_ENV.RTV_ADMIN_HOST.default,
   },
   'status-api': {
     name: 'status-api',
     env: envNames('status-api', STATUS_ENV),
     adminPortVar: 'RTV_STATUS_PORT',
     adminPort: STATUS_ENV.RTV_STATUS_PORT.default,
+    // The status API serves /metrics and its probes on its public port.
+    adminHostVar: 'RTV_STATUS_HOST',
+    adminHost: STATUS_ENV.RTV_STATUS_HOST.default,
   },
 };

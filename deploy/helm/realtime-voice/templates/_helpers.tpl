@@ -355,6 +355,8 @@ RTV_LOG_LEVEL: {{ .Values.logLevel | quote }}
 RTV_GATEWAY_HOST: "0.0.0.0"
 RTV_GATEWAY_PORT: {{ .Values.gateway.port | quote }}
 RTV_GATEWAY_ADMIN_PORT: {{ .Values.gateway.adminPort | quote }}
+{{- /* The admin port defaults to loopback: Prometheus and the kubelet's probes come from outside the pod. */}}
+RTV_ADMIN_HOST: "0.0.0.0"
 RTV_STATUS_URL: {{ printf "http://%s:%v" (include "rtv.componentName" (dict "ctx" . "component" "status-api")) .Values.statusApi.port | quote }}
 RTV_ALLOW_ANONYMOUS: {{ .Values.auth.allowAnonymous | toString | quote }}
 {{- include "rtv.extraEnv" .Values.gateway.env }}
@@ -364,6 +366,7 @@ RTV_ALLOW_ANONYMOUS: {{ .Values.auth.allowAnonymous | toString | quote }}
 {{ include "rtv.commonEnv" . }}
 RTV_WORKER_CAPACITY: {{ .Values.worker.capacity | quote }}
 RTV_WORKER_ADMIN_PORT: {{ .Values.worker.adminPort | quote }}
+RTV_ADMIN_HOST: "0.0.0.0"
 {{ include "rtv.provider.config" . }}
 {{- include "rtv.extraEnv" .Values.worker.env }}
 {{- end -}}
