@@ -150,11 +150,11 @@ ${extra}
     );
   }
 
-  async function startProject(extraGateway = '') {
+  async function startProject(extraGateway = '', extraStatus = '') {
     const dir = makeProject();
     // The services run through tsx, resolved from the project's node_modules.
     symlinkSync(path.join(repoRoot, 'node_modules', 'tsx'), path.join(dir, 'node_modules', 'tsx'));
-    fakeService(dir, 'status-api', 'RTV_STATUS_PORT');
+    fakeService(dir, 'status-api', 'RTV_STATUS_PORT', extraStatus);
     fakeService(dir, 'gateway', 'RTV_GATEWAY_ADMIN_PORT', extraGateway);
     const ports = {
       RTV_STATUS_PORT: String(await freeLoopbackPort()),
@@ -191,6 +191,70 @@ ${extra}
     expect(code).toBe(0);
     expect(all).toContain('gateway got SIGTERM');
     expect(all).toContain('status-api got SIGTERM');
+  });
+
+  it('gives the gateway the laptop defaults explicitly, says so, and says production differs', async () => {
+    const { dir, ports } = await startProject(
+      "console.log('gateway exposure', process.env.RTV_ALLOW_ANONYMOUS, process.env.RTV_ALLOWED_ORIGINS);",
+    );
+    // A shell that would make the gateway's own defaults closed: npm start still serves the laptop.
+    const shell = {
+      ...ports,
+      NODE_ENV: 'production',
+      RTV_AUTH_JWT_SECRET: 'a-developer-secret-of-at-least-32-bytes',
+      RTV_ALLOW_ANONYMOUS: undefined,
+      RTV_ALLOWED_ORIGINS: undefined,
+    };
+    const run = launch(dir, ['start'], shell);
+    let out = '';
+    run.child.stdout?.on('data', (b) => {
+      out += b;
+    });
+    await waitForOutput(run, 'Ctrl-C', () => out);
+    expect(out).toMatch(/^\[gateway\] +gateway exposure true \*$/m);
+    expect(out).toContain(
+      'laptop defaults: anonymous route on, every browser origin (RTV_ALLOW_ANONYMOUS=true, RTV_ALLOWED_ORIGINS=*)',
+    );
+    expect(out).toMatch(
+      /production is closed by default: NODE_ENV=production or a JWT secret.*anonymous route off/,
+    );
+    run.child.kill('SIGTERM');
+    expect((await run.done).code).toBe(0);
+
+    // Values from the environment win and are not called laptop defaults.
+    const own = launch(dir, ['start'], {
+      ...shell,
+      RTV_ALLOW_ANONYMOUS: 'false',
+      RTV_ALLOWED_ORIGINS: 'https://app.example',
+    });
+    let ownOut = '';
+    own.child.stdout?.on('data', (b) => {
+      ownOut += b;
+    });
+    await waitForOutput(own, 'Ctrl-C', () => ownOut);
+    expect(ownOut).toMatch(/^\[gateway\] +gateway exposure false https:\/\/app\.example$/m);
+    expect(ownOut).toContain(
+      'RTV_ALLOW_ANONYMOUS=false, RTV_ALLOWED_ORIGINS=https://app.example (from your environment)',
+    );
+    expect(ownOut).not.toContain('laptop defaults');
+    own.child.kill('SIGTERM');
+    expect((await own.done).code).toBe(0);
+  });
+
+  it('has the status API believe the gateway on loopback, so forwarded status calls count per client', async () => {
+    const { dir, ports } = await startProject(
+      '',
+      "console.log('status trusts', process.env.RTV_TRUSTED_PROXIES);",
+    );
+    const run = launch(dir, ['start'], { ...ports, RTV_TRUSTED_PROXIES: undefined });
+    let out = '';
+    run.child.stdout?.on('data', (b) => {
+      out += b;
+    });
+    await waitForOutput(run, 'Ctrl-C', () => out);
+    expect(out).toMatch(/^\[status-api\] status trusts 127\.0\.0\.1\/32,::1\/128$/m);
+    run.child.kill('SIGTERM');
+    expect((await run.done).code).toBe(0);
   });
 
   it('stops the rest and exits non-zero when a service dies', async () => {

@@ -1,7 +1,7 @@
 // Finds a Redis for the launcher, the test global setup and CI, using Node built-ins only (it runs
 // before `npm ci` may have happened): REDIS_URL, else 127.0.0.1:6379, else a private redis-server.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,13 +45,44 @@ function command(args) {
 }
 
 /**
- * Checks that a Redis answers PING with a raw RESP exchange (AUTH first when the URL carries credentials).
- * Rejects with a short reason (`ECONNREFUSED`, `timeout after 1000 ms`, `NOAUTH …`).
+ * What the services send besides the URL, read as they read it (libs/bus `redisCredentialsFromEnv`):
+ * `REDIS_PASSWORD` and the PEM file named by `RTV_REDIS_TLS_CA_FILE`.
+ * @typedef {object} RedisAccess
+ * @property {string} [password] Sent with AUTH when the URL carries none.
+ * @property {string} [ca] PEM CA certificate(s) a rediss:// server certificate must chain to.
+ */
+
+/**
+ * The {@link RedisAccess} of an environment. Throws one line naming RTV_REDIS_TLS_CA_FILE when that file
+ * cannot be read.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {RedisAccess}
+ */
+export function redisAccessFromEnv(env) {
+  /** @type {RedisAccess} */
+  const access = {};
+  if (env.REDIS_PASSWORD) access.password = env.REDIS_PASSWORD;
+  const caFile = env.RTV_REDIS_TLS_CA_FILE?.trim();
+  if (caFile) {
+    try {
+      access.ca = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      const reason = /** @type {NodeJS.ErrnoException} */ (err).code ?? /** @type {Error} */ (err).message;
+      throw new Error(`RTV_REDIS_TLS_CA_FILE=${caFile}: cannot read it (${reason})`);
+    }
+  }
+  return access;
+}
+
+/**
+ * Checks that a Redis answers PING with a raw RESP exchange (AUTH first when the URL or `access` carries a
+ * password). Rejects with a short reason (`ECONNREFUSED`, `timeout after 1000 ms`, `NOAUTH …`).
  * @param {string} url
  * @param {number} [timeoutMs]
+ * @param {RedisAccess} [access]
  * @returns {Promise<void>}
  */
-export function pingRedis(url, timeoutMs = 1000) {
+export function pingRedis(url, timeoutMs = 1000, access = {}) {
   return new Promise((resolve, reject) => {
     /** @type {URL} */
     let u;
@@ -68,7 +99,8 @@ export function pingRedis(url, timeoutMs = 1000) {
     const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
     const port = Number(u.port || 6379);
     const secure = u.protocol === 'rediss:';
-    const socket = secure ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
+    const tlsOptions = { host, port, servername: net.isIP(host) ? undefined : host, ca: access.ca };
+    const socket = secure ? tls.connect(tlsOptions) : net.connect({ host, port });
     const timer = setTimeout(() => finish(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
     /** @param {Error} [err] */
     const finish = (err) => {
@@ -79,14 +111,14 @@ export function pingRedis(url, timeoutMs = 1000) {
     };
 
     let request = '';
-    if (u.password) {
+    const pass = u.password ? decodeURIComponent(u.password) : access.password;
+    if (pass) {
       const user = decodeURIComponent(u.username);
-      const pass = decodeURIComponent(u.password);
       request += command(user ? ['AUTH', user, pass] : ['AUTH', pass]);
     }
     request += command(['PING']);
     // The replies we wait for are simple strings or errors, one per line, in request order.
-    const expected = u.password ? 2 : 1;
+    const expected = pass ? 2 : 1;
     let buffered = '';
     socket.setEncoding('utf8');
     socket.on(secure ? 'secureConnect' : 'connect', () => socket.write(request));
@@ -224,7 +256,8 @@ export async function spawnRedisServer(binary, log = () => {}) {
 }
 
 /**
- * Picks the Redis to use: `REDIS_URL` when set (it must answer), else 127.0.0.1:6379 when it answers, else a
+ * Picks the Redis to use: `REDIS_URL` when set (it must answer, with `REDIS_PASSWORD` and
+ * `RTV_REDIS_TLS_CA_FILE` as the services would use them), else 127.0.0.1:6379 when it answers, else a
  * private redis-server from PATH. Throws a one-line error saying how to get Redis when none of these works.
  * `localUrl` exists for tests, which point it at a dead port to exercise the spawn path.
  * @param {{ log?: (line: string) => void, env?: NodeJS.ProcessEnv, localUrl?: string }} [options]
@@ -234,8 +267,9 @@ export async function resolveRedis({ log = () => {}, env = process.env, localUrl
   const noop = async () => {};
   const fromEnv = env.REDIS_URL?.trim();
   if (fromEnv) {
+    const access = redisAccessFromEnv(env);
     try {
-      await pingRedis(fromEnv, 2000);
+      await pingRedis(fromEnv, 2000, access);
     } catch (err) {
       throw new Error(
         `REDIS_URL=${redactRedisUrl(fromEnv)} does not answer PING (${/** @type {Error} */ (err).message}): ` +

@@ -49,6 +49,22 @@ export function intFromEnv(env, name, fallback, min, max) {
 }
 
 /**
+ * What the gateway serves without credentials under `npm start`: a laptop's settings, the anonymous route
+ * and every browser origin. The gateway itself turns both down with `NODE_ENV=production`, and the
+ * anonymous route with any JWT secret, JWKS URL or API key configured; the launcher sets them explicitly so
+ * such a variable in a developer's shell does not lock the demo page out. Values set in the environment win.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {{ RTV_ALLOW_ANONYMOUS: string, RTV_ALLOWED_ORIGINS: string }}
+ */
+export function laptopExposure(env) {
+  const given = (/** @type {string} */ name) => (env[name]?.trim() ? env[name] : undefined);
+  return {
+    RTV_ALLOW_ANONYMOUS: given('RTV_ALLOW_ANONYMOUS') ?? 'true',
+    RTV_ALLOWED_ORIGINS: given('RTV_ALLOWED_ORIGINS') ?? '*',
+  };
+}
+
+/**
  * @param {string} root
  * @param {NodeJS.ProcessEnv} env
  * @returns {StartPlan}
@@ -71,7 +87,14 @@ export function planServices(root, env) {
       name: 'status-api',
       tag: 'status-api',
       entry: entry('status-api'),
-      env: { RTV_STATUS_PORT: String(status) },
+      env: {
+        RTV_STATUS_PORT: String(status),
+        // The gateway forwards the public status and health routes from loopback with X-Forwarded-For; the
+        // status API counts each client under its own address only if it believes the gateway.
+        RTV_TRUSTED_PROXIES: env.RTV_TRUSTED_PROXIES?.trim()
+          ? env.RTV_TRUSTED_PROXIES
+          : '127.0.0.1/32,::1/128',
+      },
       readyUrl: local(status, '/readyz'),
       metricsUrl: local(status, '/metrics'),
     });
@@ -98,6 +121,7 @@ export function planServices(root, env) {
         RTV_GATEWAY_PORT: String(gateway),
         RTV_GATEWAY_ADMIN_PORT: String(gatewayAdmin),
         RTV_STATUS_URL: `http://127.0.0.1:${status}`,
+        ...laptopExposure(env),
       },
       readyUrl: local(gatewayAdmin, '/readyz'),
       metricsUrl: local(gatewayAdmin, '/metrics'),

@@ -73,20 +73,39 @@ export async function startCommand(root) {
 }
 
 /**
+ * What the gateway serves without credentials, and that production differs: `npm start` passes a laptop's
+ * settings explicitly, and someone copying them to a server should know the gateway would not choose them.
+ * @param {Record<string, string>} gatewayEnv
+ * @param {(s: string) => string} label
+ * @returns {string[]}
+ */
+function exposureLines(gatewayEnv, label) {
+  const anonymous = gatewayEnv.RTV_ALLOW_ANONYMOUS ?? '';
+  const origins = gatewayEnv.RTV_ALLOWED_ORIGINS ?? '';
+  const values = `RTV_ALLOW_ANONYMOUS=${anonymous}, RTV_ALLOWED_ORIGINS=${origins}`;
+  const laptop = anonymous === 'true' && origins === '*';
+  return [
+    `${label('Access')}${laptop ? `laptop defaults: anonymous route on, every browser origin (${values})` : `${values} (from your environment)`}`,
+    `${''.padEnd(11)}production is closed by default: NODE_ENV=production or a JWT secret, JWKS URL or API key turns the anonymous route off, and NODE_ENV=production refuses browser origins until RTV_ALLOWED_ORIGINS lists them (docs/security.md)`,
+  ];
+}
+
+/**
  * @param {import('./services.mjs').StartPlan} plan
  * @param {import('../redis.mjs').ResolvedRedis} redis
  */
 function printSummary(plan, redis) {
   const { gateway } = plan.ports;
-  const has = (/** @type {string} */ name) => plan.specs.some((s) => s.name === name);
   const base = `localhost:${gateway}/api/v1/streaming/realtime`;
   const label = (/** @type {string} */ s) => paint('bold', s.padEnd(11));
   const lines = ['', paint('green', `realtime-voice is up (${plan.specs.map((s) => s.tag).join(', ')})`), ''];
-  if (has('gateway')) {
+  const gatewaySpec = plan.specs.find((s) => s.name === 'gateway');
+  if (gatewaySpec) {
     lines.push(`${label('WebSocket')}ws://${base}/{user_id}`);
     lines.push(`${''.padEnd(11)}ws://${base}   (authenticated: Authorization: Bearer <token>)`);
     lines.push(`${label('HTTP')}http://${base}/status`);
     lines.push(`${''.padEnd(11)}http://${base}/health`);
+    lines.push(...exposureLines(gatewaySpec.env, label));
   }
   for (const spec of plan.specs) {
     if (spec.pageUrl) lines.push(`${label('Demo')}${spec.pageUrl}`);

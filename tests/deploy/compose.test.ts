@@ -146,6 +146,8 @@ describe('docker-compose.yml', () => {
 
   it('points every service at the compose Redis and gateways at the status API', () => {
     expect(services.redis?.command?.join(' ')).toContain('--maxmemory-policy noeviction');
+    // Passwordless only because it publishes no port: just the compose services reach it, on their network.
+    expect(services.redis?.ports ?? []).toEqual([]);
     for (const [name, svc] of runs) {
       const env = services[name]!.environment!;
       expect(env.REDIS_URL, name).toBe('redis://redis:6379');

@@ -24,9 +24,8 @@ import { SERVICES, type ServiceFacts } from './support/services.js';
 // Rendered by the real helm (scripts/helm.mjs) and judged on the YAML it produces: no cluster needed.
 
 const API_KEY = 'sk-test-provider-key-0123456789abcdef';
-const REDIS_PASSWORD = 'redis-password-that-must-not-leak';
 
-/** Every optional template switched on, plausible secrets given as values. */
+/** Every optional template switched on, plausible secrets given as values, every optional setting set. */
 const EVERYTHING = {
   set: {
     'ingress.enabled': 'true',
@@ -37,8 +36,17 @@ const EVERYTHING = {
     'worker.autoscaling.enabled': 'true',
     'statusApi.replicaCount': '2',
     'redis.bundled.enabled': 'false',
-    'redis.url': `rediss://:${REDIS_PASSWORD}@redis.internal:6380`,
+    'redis.external.url': 'rediss://rtv@redis.internal:6380',
+    'redis.external.existingSecret': 'managed-redis',
+    'redis.external.tlsCaSecret': 'managed-redis-ca',
     'provider.apiKey': API_KEY,
+    'auth.allowedOrigins[0]': 'https://voice.example.com',
+    'gateway.trustedProxies[0]': '10.0.0.0/8',
+    'gateway.maxConnectionsPerIp': '50',
+    'gateway.maxConnectionsPerGateway': '20000',
+    'worker.historyMaxBytes': '262144',
+    'worker.providerQueueMaxBytes': '1048576',
+    'networkPolicy.ingressFrom[0].namespaceSelector.matchLabels.name': 'ingress-nginx',
   },
 };
 
@@ -157,9 +165,18 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     }
   });
 
-  it('keeps the anonymous route on by default and switches it off with the production values', () => {
-    expect(configData(variants.default, 'gateway').RTV_ALLOW_ANONYMOUS).toBe('true');
-    expect(configData(variants.production, 'gateway').RTV_ALLOW_ANONYMOUS).toBe('false');
+  it('keeps the anonymous route off and lets no browser origin in, by default and in production', () => {
+    for (const variant of ['default', 'production'] as const) {
+      const config = configData(variants[variant], 'gateway');
+      expect(config.RTV_ALLOW_ANONYMOUS, variant).toBe('false');
+      // Unset means none under NODE_ENV=production, whatever image runs.
+      expect(config.NODE_ENV, variant).toBe('production');
+    }
+    expect(configData(variants.default, 'gateway').RTV_ALLOWED_ORIGINS).toBeUndefined();
+    expect(configData(variants.production, 'gateway').RTV_ALLOWED_ORIGINS).toBe('https://voice.example.com');
+    expect(
+      configData(render({ set: { 'auth.allowAnonymous': 'true' } }), 'gateway').RTV_ALLOW_ANONYMOUS,
+    ).toBe('true');
   });
 
   it('gives gateways and workers a termination grace period above the drain timeout and preStop sleep', () => {
@@ -241,10 +258,9 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     }
   });
 
-  it('never renders the provider key or a Redis password in plain text', () => {
+  it('never renders the provider key in plain text, and Redis credentials only by reference', () => {
     const text = renderText(EVERYTHING);
     expect(text).not.toContain(API_KEY);
-    expect(text).not.toContain(REDIS_PASSWORD);
     const objects = variants.everything;
     const secret = find(objects, 'Secret', '-realtime-voice') as K8sObject & { data: Record<string, string> };
     expect(Buffer.from(secret.data.OPENAI_API_KEY!, 'base64').toString()).toBe(API_KEY);
@@ -257,12 +273,15 @@ describe('helm chart deploy/helm/realtime-voice', () => {
         expect(key, workload.metadata.name).toBeUndefined();
       }
       if (CONTAINER_SERVICE[container.name]) {
-        expect(envEntry(container, 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({
-          name: secret.metadata.name,
-          key: 'REDIS_URL',
+        expect(envEntry(container, 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+          name: 'managed-redis',
+          key: 'redis-password',
         });
       }
     }
+    // The URL is plain configuration: it carries no password (the schema refuses one).
+    for (const component of ['gateway', 'worker', 'status-api'])
+      expect(configData(objects, component).REDIS_URL).toBe('rediss://rtv@redis.internal:6380');
   });
 
   it('takes secrets from existing Secrets in production and renders no secret data', () => {
@@ -275,10 +294,11 @@ describe('helm chart deploy/helm/realtime-voice', () => {
       key: 'OPENAI_API_KEY',
     });
     for (const component of ['gateway', 'worker', 'status-api']) {
-      expect(envEntry(container(component), 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({
+      expect(envEntry(container(component), 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
         name: 'realtime-voice-redis',
-        key: 'REDIS_URL',
+        key: 'redis-password',
       });
+      expect(configData(objects, component).REDIS_URL).toBe('rediss://redis.internal:6380');
     }
     // JWT settings and the resume secret reach the gateways only.
     expect(container('gateway').envFrom).toContainEqual({ secretRef: { name: 'realtime-voice-auth' } });
@@ -323,8 +343,15 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     expect(rotated.worker!['checksum/secret']).not.toBe(before.worker!['checksum/secret']);
     // Switching provider is a worker configuration change only.
     expect(changed(AZURE_KEY_VALUE, 'config')).toEqual(['worker']);
-    const externalRedis = { 'redis.bundled.enabled': 'false', 'redis.url': 'redis://:pw@redis:6379' };
+    const externalRedis = {
+      'redis.bundled.enabled': 'false',
+      'redis.external.url': 'redis://redis:6379',
+      'redis.external.existingSecret': 'redis-password',
+    };
     expect(changed({ set: externalRedis }, 'secret')).toEqual(['gateway', 'status-api', 'worker']);
+    expect(changed({ set: externalRedis }, 'config')).toEqual(['gateway', 'status-api', 'worker']);
+    // Bringing your own resume secret concerns the gateways only.
+    expect(changed({ set: { 'auth.existingSecret': 'auth' } }, 'secret')).toEqual(['gateway', 'status-api']);
   });
 
   it('sets only environment variables the services read', () => {
@@ -468,7 +495,7 @@ describe('helm chart deploy/helm/realtime-voice', () => {
 
   it('warns in its install notes about every trial-only setting, and about none in production', () => {
     const notes = installNotes;
-    const trial = notes(['--set', `provider.apiKey=${API_KEY}`]);
+    const trial = notes(['--set', `provider.apiKey=${API_KEY}`, '--set', 'auth.allowAnonymous=true']);
     expect(trial).toContain('WARNING: the anonymous route');
     expect(trial).toContain('WARNING: Redis is the bundled single instance');
     expect(trial).toContain('WARNING: provider.apiKey was given as a value');
@@ -498,8 +525,11 @@ describe('helm chart deploy/helm/realtime-voice', () => {
 
   it('rejects values it does not know and contradictory Redis settings', () => {
     expect(renderError({ set: { 'gateway.replicaCout': '3' } })).toContain('replicaCout');
-    expect(renderError({ set: { 'redis.url': 'redis://elsewhere:6379' } })).toContain(
-      'set exactly one of redis.bundled.enabled, redis.url or redis.existingSecret',
+    expect(renderError({ set: { 'redis.external.url': 'redis://elsewhere:6379' } })).toContain(
+      'set exactly one of redis.bundled.enabled or redis.external.url',
+    );
+    expect(renderError({ set: { 'redis.bundled.enabled': 'false' } })).toContain(
+      'set exactly one of redis.bundled.enabled or redis.external.url',
     );
     expect(renderError({ set: { 'provider.apiKey': API_KEY, 'provider.existingSecret': 'k' } })).toContain(
       'not both',
@@ -522,7 +552,9 @@ describe('helm chart deploy/helm/realtime-voice', () => {
         variant,
       ).toEqual([]);
       expect(
-        volumes(variants[variant], 'worker').map((v) => v.name),
+        volumes(variants[variant], 'worker')
+          .map((v) => v.name)
+          .filter((n) => n !== 'redis-tls-ca'),
         variant,
       ).toEqual(['tmp']);
     }
@@ -590,7 +622,9 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     const worker = pod.spec.containers[0]!;
     expect(envEntry(worker, 'AZURE_OPENAI_API_KEY')).toBeUndefined();
     expect(envEntry(worker, 'OPENAI_API_KEY')).toBeUndefined();
-    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(objects.filter((o) => o.kind === 'Secret' && o.metadata.name.endsWith('-realtime-voice'))).toEqual(
+      [],
+    );
     expect(pod.spec.volumes).toContainEqual({
       name: 'azure-openai-token',
       emptyDir: { medium: 'Memory', sizeLimit: '1Mi' },
@@ -663,16 +697,15 @@ describe('helm chart deploy/helm/realtime-voice', () => {
         const secretRefs = JSON.stringify([c.env, c.envFrom]);
         for (const secret of ['realtime-voice-provider', 'realtime-voice-azure-openai'])
           expect(secretRefs, where).not.toContain(secret);
-        // The chart Secret reaches them only for REDIS_URL.
+        // The chart Secret (provider keys given as values) never reaches them.
         const chartSecretKeys = (c.env ?? [])
           .filter((e) => e.valueFrom?.secretKeyRef?.name?.endsWith('-realtime-voice'))
           .map((e) => e.valueFrom!.secretKeyRef!.key);
+        expect(chartSecretKeys, where).toEqual([]);
         expect(
-          chartSecretKeys.filter((k) => k !== 'REDIS_URL'),
-          where,
-        ).toEqual([]);
-        expect(
-          volumes(objects, component).map((v: Volume) => v.name),
+          volumes(objects, component)
+            .map((v: Volume) => v.name)
+            .filter((n) => n !== 'redis-tls-ca'),
           where,
         ).toEqual(['tmp']);
         expect(

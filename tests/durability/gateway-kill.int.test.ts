@@ -3,6 +3,7 @@
 import { createKeys } from '@rtv/bus';
 import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resume } from '../e2e/helpers/resume.js';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
 
 type Created = { session: { id: string; resume_token: string } };
@@ -51,9 +52,9 @@ describe('gateway SIGKILL', () => {
     doomed.child.kill('SIGKILL');
     expect((await survivor.closed).code).toBe(1006);
 
-    const resumed = await WsTestClient.connect(
-      `${stack.wsUrl('survivor')}?resume=${kept.session.id}&resume_token=${encodeURIComponent(kept.session.resume_token)}`,
-    );
+    // The dead gateway could not record the drop: the resume is refused with session_in_use (1013) until the
+    // worker sees the gateway's heartbeat expire and marks the session detached.
+    const resumed = await resume(stack.wsUrl('survivor'), kept.session.id, kept.session.resume_token);
     await resumed.nextOfType('session.created');
     resumed.send(text('Still here?'));
     await resumed.nextOfType('response.done', 10_000);

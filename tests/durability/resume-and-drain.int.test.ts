@@ -5,6 +5,7 @@ import { createKeys } from '@rtv/bus';
 import { validateServerMessage } from '@rtv/protocol';
 import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resume, resumeOnce } from '../e2e/helpers/resume.js';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
 import { contiguous, noticeCodes } from './helpers.js';
 
@@ -38,9 +39,9 @@ describe('client resume', () => {
     const lastSeen = Math.max(...seqs(first));
 
     const { id, resume_token } = created.session;
-    const second = await WsTestClient.connect(
-      `${stack.wsUrl('resumer', 1)}?seq=1&resume=${id}&resume_token=${encodeURIComponent(resume_token)}&last_seq=${lastSeen}`,
-    );
+    const second = await resume(stack.wsUrl('resumer', 1), id, resume_token, {
+      query: { seq: 1, last_seq: lastSeen },
+    });
     const again = await second.nextOfType<Created>('session.created');
     expect(again.session.id).toBe(id);
     await second.nextOfType('response.done', 20_000);
@@ -67,13 +68,13 @@ describe('client resume', () => {
     const owner = await WsTestClient.connect(stack.wsUrl('alice'));
     const { session } = await owner.nextOfType<Created>('session.created');
     const attempts = [
-      `${stack.wsUrl('alice', 1)}?resume=${session.id}&resume_token=v1.9999999999.${'A'.repeat(43)}`,
-      `${stack.wsUrl('mallory', 1)}?resume=${session.id}&resume_token=${encodeURIComponent(session.resume_token)}`,
-      `${stack.wsUrl('alice', 1)}?resume=sess_${'x'.repeat(21)}&resume_token=${encodeURIComponent(session.resume_token)}`,
-      `${stack.wsUrl('alice', 1)}?resume=not-a-session`,
+      () => resumeOnce(stack.wsUrl('alice', 1), session.id, `v2.9999999999.0.${'A'.repeat(43)}`),
+      () => resumeOnce(stack.wsUrl('mallory', 1), session.id, session.resume_token),
+      () => resumeOnce(stack.wsUrl('alice', 1), `sess_${'x'.repeat(21)}`, session.resume_token),
+      () => WsTestClient.connect(`${stack.wsUrl('alice', 1)}?resume=not-a-session`),
     ];
-    for (const url of attempts) {
-      const ws = await WsTestClient.connect(url);
+    for (const attempt of attempts) {
+      const ws = await attempt();
       const err = await ws.nextOfType<{ error: { code: string } }>('error');
       expect(err.error.code).toBe('session_not_found');
       expect((await ws.closed).code).toBe(4001);
@@ -126,9 +127,7 @@ describe('gateway drain (SIGTERM)', () => {
     expect((await ws.closed).code).toBe(1012);
     expect(await gateway.exited).toBe(0);
 
-    const resumed = await WsTestClient.connect(
-      `${stack.wsUrl('drained', 0)}?resume=${session.id}&resume_token=${encodeURIComponent(session.resume_token)}`,
-    );
+    const resumed = await resume(stack.wsUrl('drained', 0), session.id, session.resume_token);
     await resumed.nextOfType('session.created');
     await resumed.nextOfType('session.notice');
     resumed.send({

@@ -63,7 +63,8 @@ describe('@rtv/client against the stack', () => {
   it('runs a text turn with typed events', async () => {
     const { c, failures } = client({ url: stack.wsUrl('sdk_text') });
     const session = await c.connect();
-    expect(session).toMatchObject({ user_id: 'sdk_text', protocol_version: '1.0' });
+    // The anonymous route's caller acts in the anon: namespace (docs/security.md).
+    expect(session).toMatchObject({ user_id: 'anon:sdk_text', protocol_version: '1.0' });
     expect(session.id).toMatch(/^sess_/);
     const reply = nextReply(c);
     c.sendText('Hello, how are you?');
@@ -111,7 +112,7 @@ describe('@rtv/client against the stack', () => {
 
   it('surfaces a refused resume as the server error and a terminal close, without retrying', async () => {
     const { c, failures } = client({
-      url: `${stack.wsUrl('sdk_refused')}?resume=sess_000000000000000000000&resume_token=v1.0.forged`,
+      url: `${stack.wsUrl('sdk_refused')}?resume=sess_000000000000000000000`,
     });
     let attempts = 0;
     c.on('reconnecting', () => attempts++);

@@ -41,7 +41,8 @@ describe('realtime path (GA provider shape)', () => {
     ws.send({ type: 'session.update', session_update: { voice: 'alloy', language: 'en' } });
     const created = await ws.nextOfType<{ session: { id: string; user_id: string } }>('session.created');
     expect(created.session.id).toMatch(/^sess_[0-9A-Za-z]{21}$/);
-    expect(created.session.user_id).toBe('test_user');
+    // An anonymous caller acts as anon:<path user>, apart from any verified user of that name.
+    expect(created.session.user_id).toBe('anon:test_user');
     const updated = await ws.nextOfType<{ session: { id: string; voice: string; language: string } }>(
       'session.update',
     );

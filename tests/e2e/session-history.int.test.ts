@@ -1,5 +1,5 @@
 // The session history route of the status API: a session's state and conversation, for its own user (JWT)
-// or a server-to-server API key; nobody else learns the session exists.
+// or a server-to-server API key with history:read; nobody else learns the session exists.
 import { WsTestClient, waitFor } from '@rtv/testing';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +27,10 @@ describe('GET /api/v1/streaming/realtime/sessions/{id}', () => {
   });
 
   it('returns the conversation to its user and to an API key, and 404/401 to everyone else', async () => {
-    const ws = await WsTestClient.connect(stack.wsUrl('historian'));
+    // Signed in as historian: an anonymous /realtime/historian session would belong to anon:historian.
+    const ws = await WsTestClient.connect(stack.wsUrl('').replace(/\/$/, ''), {
+      headers: { authorization: `Bearer ${await jwtFor('historian')}` },
+    });
     const { session } = await ws.nextOfType<{ session: { id: string } }>('session.created');
     ws.send({
       type: 'conversation.item.input',

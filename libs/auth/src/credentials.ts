@@ -10,6 +10,13 @@ export const RTV_SUBPROTOCOL = 'rtv.v1';
  */
 export const BEARER_SUBPROTOCOL_PREFIX = 'rtv.bearer.';
 
+/**
+ * Prefix of the subprotocol entry that carries a resume token: `['rtv.v1', 'rtv.resume.' + token]`. The token
+ * is a secret that resumes a session, so it stays out of URLs (proxy and access logs keep those) and, like the
+ * bearer entry, is never echoed.
+ */
+export const RESUME_SUBPROTOCOL_PREFIX = 'rtv.resume.';
+
 /** Longest token accepted from any source; longer ones are refused before any crypto runs. */
 export const MAX_TOKEN_CHARS = 8192;
 
@@ -90,17 +97,31 @@ export function extractCredentials(
 
 /**
  * The subprotocol to echo for an upgrade: `rtv.v1` when offered, otherwise the first other plain entry
- * (older clients offer their own names and a browser requires one of them back), never a bearer entry;
+ * (older clients offer their own names and a browser requires one of them back), never a bearer or resume entry;
  * `''` when nothing usable was offered.
  */
 export function selectSubprotocol(offered: string | readonly string[] | undefined): string {
   let first = '';
   for (const entry of offeredSubprotocols(offered)) {
-    if (entry.startsWith(BEARER_SUBPROTOCOL_PREFIX)) continue;
+    if (entry.startsWith(BEARER_SUBPROTOCOL_PREFIX) || entry.startsWith(RESUME_SUBPROTOCOL_PREFIX)) continue;
     if (entry === RTV_SUBPROTOCOL) return entry;
     if (first === '') first = entry;
   }
   return first;
+}
+
+/**
+ * The resume token offered as `rtv.resume.<token>`: undefined when there is none, `''` when the entry is
+ * empty, repeated or too long (the resume is then refused like a wrong token, never guessed at).
+ */
+export function resumeTokenFromSubprotocols(
+  offered: string | readonly string[] | undefined,
+): string | undefined {
+  const tokens = offeredSubprotocols(offered)
+    .filter((entry) => entry.startsWith(RESUME_SUBPROTOCOL_PREFIX))
+    .map((entry) => entry.slice(RESUME_SUBPROTOCOL_PREFIX.length));
+  if (tokens.length === 0) return undefined;
+  return tokens.length === 1 && tokens[0]!.length <= MAX_TOKEN_CHARS ? tokens[0]! : '';
 }
 
 /** Splits `Sec-WebSocket-Protocol` values into trimmed, non-empty entries. */

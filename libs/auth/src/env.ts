@@ -7,10 +7,14 @@ import type { TokenVerifierOptions } from './verifier-options.js';
 
 /**
  * Environment variables for authentication and abuse limits, to spread into a service's schema
- * (`{ ...COMMON_ENV, ...AUTH_ENV, … }`). Defaults serve a laptop: the anonymous route on, every origin
- * allowed; the production Helm values turn both down.
+ * (`{ ...COMMON_ENV, ...AUTH_ENV, … }`). `RTV_ALLOW_ANONYMOUS` and `RTV_ALLOWED_ORIGINS` have no fixed
+ * default: {@link authSettingsFromConfig} picks safe ones for production and open ones for a laptop.
  */
 export const AUTH_ENV = {
+  NODE_ENV: {
+    type: 'string',
+    doc: 'production: the anonymous route is off and browser origins are refused unless RTV_ALLOW_ANONYMOUS / RTV_ALLOWED_ORIGINS say otherwise',
+  },
   RTV_AUTH_JWT_SECRET: {
     type: 'string',
     secret: true,
@@ -32,7 +36,7 @@ export const AUTH_ENV = {
   RTV_AUTH_API_KEYS: {
     type: 'string',
     secret: true,
-    doc: 'Server-to-server API keys as id:sha256hex pairs, comma-separated (the keys themselves are never configured)',
+    doc: 'Server-to-server API keys, comma-separated: id:sha256hex (scope sessions:connect) or id:sha256hex:scope+scope with scopes sessions:connect, history:read (the keys themselves are never configured)',
   },
   RTV_AUTH_QUERY_TOKENS: {
     type: 'bool',
@@ -41,13 +45,11 @@ export const AUTH_ENV = {
   },
   RTV_ALLOW_ANONYMOUS: {
     type: 'bool',
-    default: true,
-    doc: 'Serve the seed route /api/v1/streaming/realtime/{user_id} without credentials (turn off in production)',
+    doc: 'Serve the seed route /api/v1/streaming/realtime/{user_id} without credentials, as user anon:{user_id}; unset: on only when NODE_ENV is not production and no JWT secret, JWKS URL or API key is configured',
   },
   RTV_ALLOWED_ORIGINS: {
     type: 'string',
-    default: '*',
-    doc: 'Browser origins allowed to connect, comma-separated: exact origins, *.domain wildcards, or *',
+    doc: 'Browser origins allowed to connect, comma-separated: exact origins, *.domain wildcards, or *; unset: none with NODE_ENV=production (clients without Origin still connect), else *',
   },
   RTV_MAX_CONNECTIONS_PER_USER: {
     type: 'int',
@@ -85,9 +87,18 @@ export interface AuthSettings {
   readonly extract: ExtractOptions;
   readonly allowAnonymous: boolean;
   readonly origins: OriginAllowlist;
+  /** The defaults chosen for variables left unset, and why: the gateway logs them at start. */
+  readonly appliedDefaults: readonly AppliedDefault[];
   readonly maxConnectionsPerUser: number;
   readonly maxNewConnectionsPerIp: number;
   readonly connectionRate: ConnectionRateLimits;
+}
+
+/** A variable left unset, the value chosen for it, and one log line that says why and how to change it. */
+export interface AppliedDefault {
+  readonly variable: 'RTV_ALLOW_ANONYMOUS' | 'RTV_ALLOWED_ORIGINS';
+  readonly value: string;
+  readonly message: string;
 }
 
 /**
@@ -123,9 +134,10 @@ export function authSettingsFromConfig(
   } catch (err) {
     problems.push(`RTV_AUTH_API_KEYS=<redacted>: ${(err as Error).message}`);
   }
+  const exposure = exposureDefaults(config, apiKeys.length > 0);
   let origins: OriginAllowlist = compileOriginAllowlist([]);
   try {
-    origins = compileOriginAllowlist(config.RTV_ALLOWED_ORIGINS);
+    origins = compileOriginAllowlist(exposure.origins);
   } catch (err) {
     problems.push(`RTV_ALLOWED_ORIGINS: ${(err as Error).message}`);
   }
@@ -142,8 +154,9 @@ export function authSettingsFromConfig(
       apiKeys,
     },
     extract: { allowQueryToken: config.RTV_AUTH_QUERY_TOKENS },
-    allowAnonymous: config.RTV_ALLOW_ANONYMOUS,
+    allowAnonymous: exposure.allowAnonymous,
     origins,
+    appliedDefaults: exposure.applied,
     maxConnectionsPerUser: config.RTV_MAX_CONNECTIONS_PER_USER,
     maxNewConnectionsPerIp: config.RTV_MAX_NEW_CONNECTIONS_PER_IP,
     connectionRate: {
@@ -154,6 +167,62 @@ export function authSettingsFromConfig(
       audioBurstBytes: 4 * bytesPerS,
     },
   };
+}
+
+/** True for `NODE_ENV=production` (in any case): the one switch deployments already set. */
+export function isProductionEnv(nodeEnv: string | undefined): boolean {
+  return nodeEnv?.trim().toLowerCase() === 'production';
+}
+
+/**
+ * What is reachable without credentials when the operator did not say: the anonymous route and every
+ * browser origin are a laptop's defaults, and a deployment that forgets to turn them off must not serve
+ * them. So the anonymous route is on only with neither `NODE_ENV=production` nor any verifier configured (a
+ * verifier means real users exist, whose ids anonymous callers could otherwise claim), and origins are `*`
+ * except in production, where browsers are refused until their origins are listed. An explicit value always
+ * wins, either way.
+ */
+function exposureDefaults(
+  config: AuthConfig,
+  hasApiKeys: boolean,
+): { allowAnonymous: boolean; origins: string; applied: AppliedDefault[] } {
+  const production = isProductionEnv(config.NODE_ENV);
+  const verifiers = [
+    config.RTV_AUTH_JWT_SECRET === undefined ? undefined : 'RTV_AUTH_JWT_SECRET',
+    config.RTV_AUTH_JWKS_URL === undefined ? undefined : 'RTV_AUTH_JWKS_URL',
+    hasApiKeys ? 'RTV_AUTH_API_KEYS' : undefined,
+  ].filter((v) => v !== undefined);
+  const applied: AppliedDefault[] = [];
+
+  let allowAnonymous = config.RTV_ALLOW_ANONYMOUS;
+  if (allowAnonymous === undefined) {
+    allowAnonymous = !production && verifiers.length === 0;
+    const why = production
+      ? 'NODE_ENV=production'
+      : verifiers.length > 0
+        ? `a verifier is configured (${verifiers.join(', ')})`
+        : 'not production and no verifier configured (laptop default)';
+    applied.push({
+      variable: 'RTV_ALLOW_ANONYMOUS',
+      value: String(allowAnonymous),
+      message: allowAnonymous
+        ? `anonymous route on: ${why}; set RTV_ALLOW_ANONYMOUS=false to turn it off`
+        : `anonymous route off: ${why}; set RTV_ALLOW_ANONYMOUS=true to allow it`,
+    });
+  }
+
+  let origins = config.RTV_ALLOWED_ORIGINS;
+  if (origins === undefined) {
+    origins = production ? '' : '*';
+    applied.push({
+      variable: 'RTV_ALLOWED_ORIGINS',
+      value: origins,
+      message: production
+        ? 'browser origins refused: NODE_ENV=production and RTV_ALLOWED_ORIGINS is unset; list your pages there (clients without Origin still connect)'
+        : 'every browser origin allowed: NODE_ENV is not production; set RTV_ALLOWED_ORIGINS to list the allowed ones',
+    });
+  }
+  return { allowAnonymous, origins, applied };
 }
 
 /**

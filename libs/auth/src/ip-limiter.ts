@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { ipv6Words } from './trusted-proxy.js';
 
 /** Limits on new connections per client address, applied at upgrade before any other work. */
 export interface NewConnectionLimiterOptions {
@@ -27,41 +28,39 @@ interface Window {
   previous: number;
 }
 
+interface WindowOptions {
+  readonly windowMs: number;
+  readonly maxTracked: number;
+  readonly prefixBits: number;
+}
+
 /**
- * New connections per address per window, as a sliding-window counter: the previous fixed window's count,
- * weighted by how much of it still overlaps the sliding window, plus the current one. Two counters per
- * address instead of a timestamp per connection, and no burst of twice the limit at a window boundary.
+ * Events per address per window, as a sliding-window counter: the previous fixed window's count, weighted by
+ * how much of it still overlaps the sliding window, plus the current one. Two counters per address instead
+ * of a timestamp per event, and no burst of twice the limit at a window boundary. At most `maxTracked`
+ * addresses; the least recently seen is forgotten first.
  */
-export class NewConnectionLimiter {
-  private readonly max: number;
-  private readonly windowMs: number;
-  private readonly maxTracked: number;
-  private readonly prefixBits: number;
+class AddressWindows {
   private readonly windows = new Map<string, Window>();
 
-  constructor(options: NewConnectionLimiterOptions) {
-    this.max = options.maxPerWindow;
-    this.windowMs = options.windowMs ?? 1000;
-    this.maxTracked = options.maxTracked ?? 100_000;
-    this.prefixBits = options.ipv6PrefixBits ?? 64;
-    if (!Number.isInteger(this.max) || this.max < 1)
-      throw new RangeError('maxPerWindow must be an integer >= 1');
-    if (!(this.windowMs > 0)) throw new RangeError('windowMs must be > 0');
-    if (!Number.isInteger(this.maxTracked) || this.maxTracked < 1) {
+  constructor(private readonly options: WindowOptions) {
+    if (!(options.windowMs > 0)) throw new RangeError('windowMs must be > 0');
+    if (!Number.isInteger(options.maxTracked) || options.maxTracked < 1) {
       throw new RangeError('maxTracked must be an integer >= 1');
     }
-    if (!Number.isInteger(this.prefixBits) || this.prefixBits < 1 || this.prefixBits > 128) {
+    const bits = options.prefixBits;
+    if (!Number.isInteger(bits) || bits < 1 || bits > 128) {
       throw new RangeError('ipv6PrefixBits must be an integer from 1 to 128');
     }
   }
 
-  /** Counts a new connection from `address` at `nowMs`; false when it is over the limit (not counted). */
-  tryAcquire(address: string, nowMs: number): boolean {
-    const key = addressKey(address, this.prefixBits);
-    const index = Math.floor(nowMs / this.windowMs);
+  /** The window of `address`, rolled forward to `nowMs` and marked most recently seen. */
+  touch(address: string, nowMs: number): Window {
+    const key = addressKey(address, this.options.prefixBits);
+    const index = Math.floor(nowMs / this.options.windowMs);
     let w = this.windows.get(key);
     if (w === undefined) {
-      if (this.windows.size >= this.maxTracked) {
+      if (this.windows.size >= this.options.maxTracked) {
         // Maps iterate in insertion order and every hit re-inserts, so the first key is the stalest.
         const stalest = this.windows.keys().next().value;
         if (stalest !== undefined) this.windows.delete(stalest);
@@ -69,17 +68,115 @@ export class NewConnectionLimiter {
       w = { index, current: 0, previous: 0 };
     } else {
       this.windows.delete(key);
-      if (index !== w.index) {
+      if (index > w.index) {
         w.previous = index === w.index + 1 ? w.current : 0;
         w.current = 0;
         w.index = index;
       }
     }
     this.windows.set(key, w);
-    const overlap = 1 - (nowMs - index * this.windowMs) / this.windowMs;
-    if (w.previous * overlap + w.current + 1 > this.max) return false;
+    return w;
+  }
+
+  /** The sliding count of `w` at `nowMs` (after {@link touch}). */
+  count(w: Window, nowMs: number): number {
+    const overlap = 1 - (nowMs - w.index * this.options.windowMs) / this.options.windowMs;
+    return w.previous * Math.min(1, Math.max(0, overlap)) + w.current;
+  }
+
+  /** Takes back one event counted at `atMs` (if its window is still one of the two kept). */
+  untake(address: string, atMs: number, nowMs: number): void {
+    const w = this.touch(address, nowMs);
+    const index = Math.floor(atMs / this.options.windowMs);
+    if (index === w.index) w.current = Math.max(0, w.current - 1);
+    else if (index === w.index - 1) w.previous = Math.max(0, w.previous - 1);
+  }
+
+  get size(): number {
+    return this.windows.size;
+  }
+}
+
+function windowOptions(options: {
+  windowMs?: number;
+  maxTracked?: number;
+  ipv6PrefixBits?: number;
+}): WindowOptions {
+  return {
+    windowMs: options.windowMs ?? 1000,
+    maxTracked: options.maxTracked ?? 100_000,
+    prefixBits: options.ipv6PrefixBits ?? 64,
+  };
+}
+
+/**
+ * New connections per address per window (a sliding window, see {@link AddressWindows}). Only connections
+ * that are let in should spend it: an upgrade refused later (bad credentials, origin, path) is given back
+ * with {@link refund} and counts against the {@link FailedUpgradeLimiter} instead, so junk sent from a
+ * shared address (a proxy, a NAT) does not use up what the good clients behind it need.
+ */
+export class NewConnectionLimiter {
+  private readonly max: number;
+  private readonly windows: AddressWindows;
+
+  constructor(options: NewConnectionLimiterOptions) {
+    this.max = options.maxPerWindow;
+    if (!Number.isInteger(this.max) || this.max < 1)
+      throw new RangeError('maxPerWindow must be an integer >= 1');
+    this.windows = new AddressWindows(windowOptions(options));
+  }
+
+  /** Counts a new connection from `address` at `nowMs`; false when it is over the limit (not counted). */
+  tryAcquire(address: string, nowMs: number): boolean {
+    const w = this.windows.touch(address, nowMs);
+    if (this.windows.count(w, nowMs) + 1 > this.max) return false;
     w.current += 1;
     return true;
+  }
+
+  /** Gives back a connection counted by {@link tryAcquire} at `acquiredAtMs` that was refused after all. */
+  refund(address: string, acquiredAtMs: number, nowMs: number): void {
+    this.windows.untake(address, acquiredAtMs, nowMs);
+  }
+
+  /** Addresses currently tracked (never more than `maxTracked`). */
+  get size(): number {
+    return this.windows.size;
+  }
+}
+
+/** Limits on upgrades refused per client address (`RTV_MAX_FAILED_UPGRADES_PER_IP`). */
+export interface FailedUpgradeLimiterOptions extends Omit<NewConnectionLimiterOptions, 'maxPerWindow'> {
+  /** Refused upgrades one address may cause per window before it is refused outright. */
+  readonly maxPerWindow: number;
+}
+
+/**
+ * A separate budget for upgrades that fail (bad or missing credentials, a foreign origin, a bad path user):
+ * once an address has spent it, its further upgrades are refused before any credential is looked at, which
+ * bounds the verification work one address can cause. Kept apart from {@link NewConnectionLimiter} so junk
+ * does not eat into the budget of good connections from the same address.
+ */
+export class FailedUpgradeLimiter {
+  private readonly max: number;
+  private readonly windows: AddressWindows;
+
+  constructor(options: FailedUpgradeLimiterOptions) {
+    this.max = options.maxPerWindow;
+    if (!Number.isInteger(this.max) || this.max < 1)
+      throw new RangeError('maxPerWindow must be an integer >= 1');
+    this.windows = new AddressWindows(windowOptions(options));
+  }
+
+  /** Whether `address` has used up its budget of failures at `nowMs` (one more would be over it). */
+  isBlocked(address: string, nowMs: number): boolean {
+    const w = this.windows.touch(address, nowMs);
+    return this.windows.count(w, nowMs) + 1 > this.max;
+  }
+
+  /** Counts one refused upgrade from `address`. */
+  record(address: string, nowMs: number): void {
+    this.windows.touch(address, nowMs).current += 1;
   }
 
   /** Addresses currently tracked (never more than `maxTracked`). */
@@ -111,21 +208,4 @@ export function addressKey(address: string, ipv6PrefixBits = 64): string {
     return w & (0xffff << (16 - bitsLeft)) & 0xffff;
   });
   return `${masked.map((w) => w.toString(16)).join(':')}/${ipv6PrefixBits}`;
-}
-
-/** The eight 16-bit words of an address that `isIPv6` accepted. */
-function ipv6Words(address: string): number[] {
-  let a = address;
-  const lastColon = a.lastIndexOf(':');
-  const tail = a.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    // Dotted IPv4 in the last 32 bits (`::ffff:1.2.3.4`): rewrite it as two hex words.
-    const [b0, b1, b2, b3] = tail.split('.').map(Number) as [number, number, number, number];
-    a = `${a.slice(0, lastColon + 1)}${((b0 << 8) | b1).toString(16)}:${((b2 << 8) | b3).toString(16)}`;
-  }
-  const [head = '', rest] = a.split('::');
-  const headWords = head === '' ? [] : head.split(':');
-  const restWords = rest === undefined || rest === '' ? [] : rest.split(':');
-  const zeros = rest === undefined ? 0 : 8 - headWords.length - restWords.length;
-  return [...headWords, ...Array<string>(zeros).fill('0'), ...restWords].map((w) => Number.parseInt(w, 16));
 }

@@ -7,7 +7,8 @@ import {
 } from 'jose';
 import { createApiKeyVerifier } from './api-keys.js';
 import { type AuthFailureReason, type AuthResult, deny } from './result.js';
-import { isValidUserId } from './user-id.js';
+import { JWT_SCOPES } from './scopes.js';
+import { isAnonymousUserId, isValidUserId } from './user-id.js';
 import type { TokenVerifier, TokenVerifierOptions } from './verifier-options.js';
 
 // Three base64url segments; the last is empty for an unsecured (`alg: none`) token, which must still be
@@ -62,7 +63,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const toResult = (payload: JWTPayload): AuthResult => {
     const userId = payload[userClaim];
     if (!isValidUserId(userId)) return deny('bad_user_claim');
-    return { ok: true, userId, via: 'jwt', expiresAt: (payload.exp as number) * 1000 };
+    // `anon:alice` is who connects anonymously as /realtime/alice; a token must not act as that caller.
+    if (isAnonymousUserId(userId)) return deny('reserved_user_id');
+    return { ok: true, userId, via: 'jwt', scopes: JWT_SCOPES, expiresAt: (payload.exp as number) * 1000 };
   };
 
   return {

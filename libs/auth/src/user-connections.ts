@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { isValidUserId } from './user-id.js';
+import { isSessionUserId } from './user-id.js';
 
 /**
  * Input: KEYS[1] the user's lease set (sorted set: lease id → expiry, Redis time in ms)
@@ -123,7 +123,7 @@ export class UserConnectionLimiter {
     userId: string,
     leaseId: string = randomBytes(12).toString('base64url'),
   ): Promise<AcquireResult> {
-    if (!isValidUserId(userId)) throw new TypeError('invalid user id');
+    if (!isSessionUserId(userId)) throw new TypeError('invalid user id');
     const [admitted, count] = await this.redis[ACQUIRE_CMD](
       this.keys.userConnections(userId),
       leaseId,

@@ -9,6 +9,10 @@ describe('AUTH_ENV and authSettingsFromConfig', () => {
   it('defaults serve a laptop: anonymous route on, any origin, no query tokens', () => {
     const s = load({});
     expect(s.allowAnonymous).toBe(true);
+    expect(s.appliedDefaults.map((d) => [d.variable, d.value])).toEqual([
+      ['RTV_ALLOW_ANONYMOUS', 'true'],
+      ['RTV_ALLOWED_ORIGINS', '*'],
+    ]);
     expect(s.extract).toEqual({ allowQueryToken: false });
     expect(isOriginAllowed('https://anything.test', s.origins)).toBe(true);
     expect(s.verifier).toEqual({ userClaim: 'sub', apiKeys: [] });
@@ -41,6 +45,7 @@ describe('AUTH_ENV and authSettingsFromConfig', () => {
       userClaim: 'https://example.test/uid',
     });
     expect(s.verifier.apiKeys?.map((k) => k.id)).toEqual(['billing']);
+    expect(s.appliedDefaults).toEqual([]);
     expect(s.extract.allowQueryToken).toBe(true);
     expect(s.allowAnonymous).toBe(false);
     expect(isOriginAllowed('https://x.example.test', s.origins)).toBe(true);
@@ -81,6 +86,74 @@ describe('AUTH_ENV and authSettingsFromConfig', () => {
     }
     expect(message).not.toContain('too-short-secret');
     expect(message).not.toContain('plaintext-key');
+  });
+
+  describe('production-safe defaults', () => {
+    const secret = { RTV_AUTH_JWT_SECRET: 's'.repeat(32) };
+    const jwks = {
+      RTV_AUTH_JWKS_URL: 'https://idp.example.test/jwks',
+      RTV_AUTH_ISSUER: 'https://idp.example.test/',
+      RTV_AUTH_AUDIENCE: 'rtv',
+    };
+    const keys = { RTV_AUTH_API_KEYS: `svc:${generateApiKey().hash}` };
+    const prod = { NODE_ENV: 'production' };
+
+    // [case, env, anonymous route, browser origin https://evil.example allowed]
+    it.each([
+      ['laptop: nothing configured', {}, true, true],
+      ['NODE_ENV=development', { NODE_ENV: 'development' }, true, true],
+      ['NODE_ENV=production', prod, false, false],
+      ['NODE_ENV=Production (any case)', { NODE_ENV: 'Production' }, false, false],
+      ['a JWT secret', secret, false, true],
+      ['a JWKS URL', jwks, false, true],
+      ['API keys', keys, false, true],
+      ['an empty RTV_AUTH_API_KEYS (no key configured)', { RTV_AUTH_API_KEYS: ' , ' }, true, true],
+      ['production and a JWT secret', { ...prod, ...secret }, false, false],
+      [
+        'RTV_ALLOW_ANONYMOUS=true in production with a secret',
+        { ...prod, ...secret, RTV_ALLOW_ANONYMOUS: 'true' },
+        true,
+        false,
+      ],
+      ['RTV_ALLOW_ANONYMOUS=true with API keys', { ...keys, RTV_ALLOW_ANONYMOUS: 'true' }, true, true],
+      ['RTV_ALLOW_ANONYMOUS=false on a laptop', { RTV_ALLOW_ANONYMOUS: 'false' }, false, true],
+      ['RTV_ALLOWED_ORIGINS=* in production', { ...prod, RTV_ALLOWED_ORIGINS: '*' }, false, true],
+      [
+        'an explicit origin list in production',
+        { ...prod, RTV_ALLOWED_ORIGINS: 'https://evil.example' },
+        false,
+        true,
+      ],
+      ['an explicit origin list on a laptop', { RTV_ALLOWED_ORIGINS: 'https://app.example' }, true, false],
+    ] as const)('%s', (_case, env, anonymous, evilOriginAllowed) => {
+      const s = load(env);
+      expect(s.allowAnonymous).toBe(anonymous);
+      expect(isOriginAllowed('https://evil.example', s.origins)).toBe(evilOriginAllowed);
+      // Clients without Origin (servers, CLIs) are never refused by the origin check.
+      expect(isOriginAllowed(undefined, s.origins)).toBe(true);
+    });
+
+    it('says which defaults it applied and why, and how to change them', () => {
+      const byVariable = (env: Record<string, string>) =>
+        Object.fromEntries(load(env).appliedDefaults.map((d) => [d.variable, d.message]));
+      expect(byVariable({ ...secret, ...keys })).toEqual({
+        RTV_ALLOW_ANONYMOUS:
+          'anonymous route off: a verifier is configured (RTV_AUTH_JWT_SECRET, RTV_AUTH_API_KEYS); set RTV_ALLOW_ANONYMOUS=true to allow it',
+        RTV_ALLOWED_ORIGINS: expect.stringMatching(
+          /^every browser origin allowed: NODE_ENV is not production/,
+        ),
+      });
+      expect(byVariable(prod)).toEqual({
+        RTV_ALLOW_ANONYMOUS:
+          'anonymous route off: NODE_ENV=production; set RTV_ALLOW_ANONYMOUS=true to allow it',
+        RTV_ALLOWED_ORIGINS: expect.stringMatching(
+          /^browser origins refused: NODE_ENV=production and RTV_ALLOWED_ORIGINS is unset/,
+        ),
+      });
+      expect(byVariable({})['RTV_ALLOW_ANONYMOUS']).toMatch(/^anonymous route on: .*laptop default/);
+      // An explicit value is not a default: nothing to report for it.
+      expect(byVariable({ ...prod, RTV_ALLOW_ANONYMOUS: 'false', RTV_ALLOWED_ORIGINS: '*' })).toEqual({});
+    });
   });
 
   describe('RTV_AUTH_JWKS_URL transport', () => {

@@ -53,13 +53,23 @@ function expectDenied(result: AuthResult, status: 401 | 403, reason: string) {
 describe('createTokenVerifier: HS256', () => {
   const verifier = createTokenVerifier({ jwtSecret: SECRET, issuer: ISS, audience: AUD, now });
 
-  it('accepts a valid token and reports the user, the method and the expiry', async () => {
+  it('accepts a valid token and reports the user, the method, the connect-only scope and the expiry', async () => {
     expect(await verifier.verify(await hs256(claims()))).toEqual({
       ok: true,
       userId: 'user-1',
       via: 'jwt',
+      scopes: ['sessions:connect'],
       expiresAt: (NOW_S + 300) * 1000,
     });
+  });
+
+  it('refuses a user claim in the anon: namespace with 403 reserved_user_id', async () => {
+    expectDenied(await verifier.verify(await hs256(claims({ sub: 'anon:alice' }))), 403, 'reserved_user_id');
+    expectDenied(await verifier.verify(await hs256(claims({ sub: 'anon:' }))), 403, 'reserved_user_id');
+    // Only the exact prefix is reserved: these ids cannot collide with an anonymous caller's.
+    for (const sub of ['anon', 'anonymous:alice', 'ANON:alice', 'x:anon:alice']) {
+      expect(await verifier.verify(await hs256(claims({ sub })))).toMatchObject({ ok: true, userId: sub });
+    }
   });
 
   it('refuses an expired token, but allows the clock-skew margin (30 s by default)', async () => {
@@ -323,6 +333,7 @@ describe('createTokenVerifier: API keys', () => {
       ok: true,
       userId: 'billing-service',
       via: 'api_key',
+      scopes: ['sessions:connect'],
     });
     expectDenied(await verifier.verify(generateApiKey().key), 401, 'unknown_api_key');
   });

@@ -124,6 +124,16 @@ describe('UserConnectionLimiter on a real Redis', () => {
     expect(a.heldCount).toBe(0);
   });
 
+  it('counts an anonymous caller (anon:alice, up to 133 characters) apart from the verified alice', async () => {
+    const a = gateway({ maxPerUser: 1 });
+    expect((await a.acquire('anon:alice')).ok).toBe(true);
+    expect((await a.acquire('anon:alice')).ok).toBe(false);
+    expect((await a.acquire('alice')).ok).toBe(true);
+    expect((await a.acquire(`anon:${'x'.repeat(128)}`)).ok).toBe(true);
+    await expect(a.acquire(`anon:${'x'.repeat(129)}`)).rejects.toThrow(/invalid user id/);
+    await expect(a.acquire('anon:{tag}')).rejects.toThrow(/invalid user id/);
+  });
+
   it('refuses invalid user ids and options before touching Redis', async () => {
     const a = gateway({ maxPerUser: 1 });
     await expect(a.acquire('has space')).rejects.toThrow(/invalid user id/);

@@ -1,13 +1,33 @@
 export { type BusWriter, MemoryBusWriter } from './bus-writer.js';
 export { FrameRing } from './frame-ring.js';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+export {
+  cutForJson,
+  type FittedHistoryItem,
+  fitHistoryItem,
+  HISTORY_ITEM_MAX_BYTES,
+  HISTORY_MAX_BYTES,
+} from './history-budget.js';
 export { randomId } from './ids.js';
 export { createKeys, type Keys, SESSIONS_QUEUE } from './keys.js';
-export { createRedis, type RedisConnectionOptions, reconnectDelayMs, waitReady } from './redis.js';
 export {
+  createRedis,
+  type RedisConnectionOptions,
+  type RedisCredentials,
+  RedisSettingsError,
+  reconnectDelayMs,
+  redisCredentialsFromEnv,
+  redisTarget,
+  waitReady,
+} from './redis.js';
+export {
+  type AttachRefusal,
+  type AttachRequest,
   type AttachResult,
   DEFAULT_SESSION_TTL_MS,
+  type DetachRequest,
   HISTORY_MAX_ITEMS,
+  type HistoryAppendResult,
   type HistoryItem,
   isSessionId,
   newSessionId,

@@ -1,5 +1,6 @@
 import type { SessionConfig } from '@rtv/protocol';
 import type { Redis } from 'ioredis';
+import { fitHistoryItem, HISTORY_ITEM_MAX_BYTES, HISTORY_MAX_BYTES } from './history-budget.js';
 import { randomId } from './ids.js';
 import type { Keys } from './keys.js';
 import {
@@ -8,6 +9,7 @@ import {
   CLAIM_SESSION,
   CREATE_SESSION,
   MARK_DETACHED,
+  REVOKE_RESUME,
   SAVE_CONFIG,
   SAVE_PROGRESS,
   SessionScript,
@@ -42,12 +44,19 @@ export const SessionField = {
   client: 'client',
   /** Last server frame seq the client's previous socket was sent (resume from there). */
   clientSeq: 'client_seq',
-  /** Attach generation: numbers each connection's client frames above every earlier connection's. */
+  /**
+   * Attach generation: 0 at creation, bumped by every resume. A resume token names the generation it was issued
+   * for, so each token works once; it also numbers each connection's client frames above every earlier one's.
+   */
   attach: 'attach',
+  /** When the client's socket dropped (Unix ms), while `client` is `detached`. */
+  detachedMs: 'detached_ms',
   /** When the session was created (Unix ms). */
   createdMs: 'created_ms',
   /** When the current owner claimed it (Unix ms). */
   boundMs: 'bound_ms',
+  /** Stored bytes of the history list, kept by the append script (recounted from the list when absent). */
+  historyBytes: 'history_bytes',
 } as const;
 
 /** How long a record lives without a refresh; the owner refreshes it while the session runs. */
@@ -98,6 +107,10 @@ export interface SessionState {
   lastSeq: number;
   /** False while the client is between sockets (resume grace): frames are kept, not sent. */
   clientAttached: boolean;
+  /** When the session was created (Unix ms; 0 when the record does not say). */
+  createdMs: number;
+  /** When the client's socket dropped (Unix ms), if the record says it is detached and when. */
+  detachedMs?: number;
 }
 
 /**
@@ -115,6 +128,8 @@ export interface TextHistoryItem {
    * gateway replays it after a failover (it was answered already).
    */
   seq?: number;
+  /** The text was cut to fit the per-item byte budget (`fitHistoryItem`). */
+  truncated?: true;
 }
 
 /** A function call the model made (announced to the client as `response.function_call`). */
@@ -122,9 +137,11 @@ export interface FunctionCallHistoryItem {
   type: 'function_call';
   call_id: string;
   name: string;
-  /** The arguments JSON text exactly as the model produced it. */
+  /** The arguments JSON text exactly as the model produced it (unless `truncated`). */
   arguments: string;
   at: number;
+  /** The arguments were cut to fit the per-item byte budget: no longer complete JSON. */
+  truncated?: true;
   /** Absent: lets code that reads `item.text` of any item keep compiling (it is undefined here). */
   text?: never;
 }
@@ -135,6 +152,8 @@ export interface FunctionCallOutputHistoryItem {
   call_id: string;
   output: string;
   at: number;
+  /** The output was cut to fit the per-item byte budget. */
+  truncated?: true;
   /** Absent, as on {@link FunctionCallHistoryItem}. */
   text?: never;
 }
@@ -144,10 +163,41 @@ export type HistoryItem = TextHistoryItem | FunctionCallHistoryItem | FunctionCa
 
 /** A resuming client's view of the record after it re-attached. */
 export interface AttachResult {
+  status: 'attached';
   owner: string | undefined;
+  /** The new attach generation: the next resume token names it. */
   generation: number;
   /** Last server seq the previous socket was sent (0 when unknown). */
   clientSeq: number;
+  /** When the session was created (Unix ms; 0 when the record does not say). */
+  createdMs: number;
+  /** The gateway the client was attached to before. */
+  previousGateway: string | undefined;
+}
+
+/**
+ * Why a resume did not attach: `not_found` (no such session for this user), `stale` (the token's generation
+ * was used or revoked), `in_use` (the client is still attached and the resumer may not take it over).
+ */
+export type AttachRefusal = { status: 'not_found' | 'stale' | 'in_use' };
+
+/** What a resume presents to {@link SessionRecords.attach}. */
+export interface AttachRequest {
+  userId: string;
+  gatewayId: string;
+  /** The attach generation the resume token names. */
+  generation: number;
+  /** The resumer proved the same credential: it may take the session from a live connection. */
+  takeOver: boolean;
+}
+
+/** Which connection a detach is about: only the one the record still names is detached. */
+export interface DetachRequest {
+  gatewayId: string;
+  /** That connection's attach generation; undefined: whichever (the owner detaching a dead gateway's sessions). */
+  generation?: number;
+  /** Last server seq delivered to the client; undefined keeps the stored one. */
+  deliveredSeq?: number;
 }
 
 /** The whole record as the status API reports it. */
@@ -177,6 +227,20 @@ export interface SessionRecordsOptions {
   ttlMs?: number;
   /** @defaultValue {@link HISTORY_MAX_ITEMS} */
   historyMaxItems?: number;
+  /** Stored bytes of a session's whole history; the oldest items go first. @defaultValue {@link HISTORY_MAX_BYTES} */
+  historyMaxBytes?: number;
+  /** Stored bytes of one item; a longer text is cut. @defaultValue {@link HISTORY_ITEM_MAX_BYTES} */
+  historyItemMaxBytes?: number;
+}
+
+/** What one {@link SessionRecords.appendHistory} did to stay within the history's budgets. */
+export interface HistoryAppendResult {
+  /** The item's text was cut to the per-item budget. */
+  truncated: boolean;
+  /** Oldest items dropped to stay within the item cap. */
+  droppedForCount: number;
+  /** Oldest items dropped to stay within the per-session byte budget. */
+  droppedForBytes: number;
 }
 
 /**
@@ -188,6 +252,8 @@ export class SessionRecords {
   private readonly redis: Redis & SessionScriptClient;
   private readonly ttlMs: number;
   private readonly historyMaxItems: number;
+  private readonly historyMaxBytes: number;
+  private readonly historyItemMaxBytes: number;
 
   constructor(
     redis: Redis,
@@ -196,6 +262,12 @@ export class SessionRecords {
   ) {
     this.ttlMs = opts.ttlMs ?? DEFAULT_SESSION_TTL_MS;
     this.historyMaxItems = opts.historyMaxItems ?? HISTORY_MAX_ITEMS;
+    this.historyMaxBytes = opts.historyMaxBytes ?? HISTORY_MAX_BYTES;
+    // The newest item is always kept: one item larger than the whole budget would break the bound.
+    this.historyItemMaxBytes = Math.min(
+      opts.historyItemMaxBytes ?? HISTORY_ITEM_MAX_BYTES,
+      this.historyMaxBytes,
+    );
     const scripts: Array<[SessionScript, string]> = [
       [SessionScript.create, CREATE_SESSION],
       [SessionScript.attach, ATTACH_SESSION],
@@ -204,10 +276,11 @@ export class SessionRecords {
       [SessionScript.saveProgress, SAVE_PROGRESS],
       [SessionScript.appendHistory, APPEND_HISTORY],
       [SessionScript.saveConfig, SAVE_CONFIG],
+      [SessionScript.revokeResume, REVOKE_RESUME],
     ];
     // ioredis keeps the scripts per connection and re-loads them after a Redis restart (NOSCRIPT).
     for (const [name, lua] of scripts) {
-      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: SCRIPT_KEY_COUNT[name] ?? 1, lua });
     }
     this.redis = redis as Redis & SessionScriptClient;
   }
@@ -225,18 +298,52 @@ export class SessionRecords {
   }
 
   /**
-   * Re-attaches a session at `gatewayId` for a resuming client of `userId`, bumping the attach generation.
-   * Undefined when the session does not exist or belongs to another user.
+   * Re-attaches a session for a resuming client when the generation its token names is the current one and
+   * the client is detached (or `takeOver`), bumping the generation in the same step; else says why not and
+   * changes nothing.
    */
-  async attach(sid: string, userId: string, gatewayId: string): Promise<AttachResult | undefined> {
-    const res = await this.redis[SessionScript.attach](this.keys.session(sid), userId, gatewayId);
-    if (!res) return undefined;
-    return { owner: res[0] ?? undefined, generation: Number(res[1]), clientSeq: Number(res[2] ?? 0) };
+  async attach(sid: string, req: AttachRequest): Promise<AttachResult | AttachRefusal> {
+    const res = await this.redis[SessionScript.attach](
+      this.keys.session(sid),
+      req.userId,
+      req.gatewayId,
+      req.generation,
+      req.takeOver ? '1' : '0',
+    );
+    if (!res) return { status: 'not_found' };
+    if (res[0] === 'stale' || res[0] === 'in_use') return { status: res[0] };
+    const [, owner, generation, clientSeq, createdMs, previousGateway] = res;
+    return {
+      status: 'attached',
+      owner: typeof owner === 'string' ? owner : undefined,
+      generation: Number(generation),
+      clientSeq: Number(clientSeq ?? 0),
+      createdMs: Number(createdMs ?? 0),
+      previousGateway: typeof previousGateway === 'string' ? previousGateway : undefined,
+    };
   }
 
-  /** Records that the client's socket dropped and which server frame it was last sent (for resume). */
-  async markDetached(sid: string, deliveredSeq: number): Promise<void> {
-    await this.redis[SessionScript.markDetached](this.keys.session(sid), deliveredSeq);
+  /**
+   * Records that the client's socket dropped, when, and which server frame it was last sent (for resume).
+   * Only if the record still names that connection; returns whether it did.
+   */
+  async markDetached(sid: string, req: DetachRequest): Promise<boolean> {
+    const done = await this.redis[SessionScript.markDetached](
+      this.keys.session(sid),
+      req.deliveredSeq ?? '',
+      Date.now(),
+      req.gatewayId,
+      req.generation ?? '',
+    );
+    return done === 1;
+  }
+
+  /**
+   * Spends the attach generation a leaked resume token names (it was seen in a URL), so that token no longer
+   * resumes. Returns whether it was the current generation.
+   */
+  async revokeResume(sid: string, userId: string, generation: number): Promise<boolean> {
+    return (await this.redis[SessionScript.revokeResume](this.keys.session(sid), userId, generation)) === 1;
   }
 
   /**
@@ -251,9 +358,11 @@ export class SessionRecords {
       this.ttlMs,
     );
     if (!res) return undefined;
-    const [epoch, gatewayId, userId, config, seq, client] = res;
+    const [epoch, gatewayId, userId, config, seq, client, createdMs, detachedMs] = res;
     if (!gatewayId || !userId || !config) return undefined;
     return {
+      createdMs: Number(createdMs ?? 0),
+      ...(detachedMs ? { detachedMs: Number(detachedMs) } : {}),
       sid,
       userId,
       gatewayId,
@@ -281,6 +390,7 @@ export class SessionRecords {
         state.gatewayId,
         state.userId,
         JSON.stringify(state.config),
+        state.createdMs,
       );
     }
     const results = (await pipeline.exec()) ?? [];
@@ -291,14 +401,22 @@ export class SessionRecords {
     return lost;
   }
 
-  /** Appends one conversation item, trimming the list to the newest `historyMaxItems`. */
-  async appendHistory(sid: string, item: HistoryItem): Promise<void> {
-    await this.redis[SessionScript.appendHistory](
+  /**
+   * Appends one conversation item, its text cut to `historyItemMaxBytes` (marked `truncated`), then drops the
+   * oldest items until the list holds at most `historyMaxItems` items and `historyMaxBytes` stored bytes, in one
+   * script (the byte total is kept in the session hash, in the same slot).
+   */
+  async appendHistory(sid: string, item: HistoryItem): Promise<HistoryAppendResult> {
+    const fitted = fitHistoryItem(item, this.historyItemMaxBytes);
+    const [, droppedForCount, droppedForBytes] = await this.redis[SessionScript.appendHistory](
       this.keys.sessionHistory(sid),
-      JSON.stringify(item),
+      this.keys.session(sid),
+      fitted.json,
       this.historyMaxItems,
+      this.historyMaxBytes,
       this.ttlMs,
     );
+    return { truncated: fitted.truncated, droppedForCount, droppedForBytes };
   }
 
   /** The conversation so far, oldest first; corrupt entries are skipped rather than failing a restore. */
@@ -362,24 +480,31 @@ function parseHistoryItem(value: unknown): HistoryItem | undefined {
     case 'function_call': {
       const [callId, name, args] = [str('call_id'), str('name'), str('arguments')];
       if (callId === undefined || name === undefined || args === undefined) return undefined;
-      return { type: 'function_call', call_id: callId, name, arguments: args, at };
+      return { type: 'function_call', call_id: callId, name, arguments: args, at, ...truncatedMark(v) };
     }
     case 'function_call_output': {
       const [callId, output] = [str('call_id'), str('output')];
       if (callId === undefined || output === undefined) return undefined;
-      return { type: 'function_call_output', call_id: callId, output, at };
+      return { type: 'function_call_output', call_id: callId, output, at, ...truncatedMark(v) };
     }
     case 'text':
     case undefined: {
       const text = str('text');
       if ((v.role !== 'user' && v.role !== 'assistant') || text === undefined) return undefined;
       const seq = typeof v.seq === 'number' && Number.isSafeInteger(v.seq) ? { seq: v.seq } : {};
-      return { role: v.role, type: 'text', text, at, ...seq };
+      return { role: v.role, type: 'text', text, at, ...seq, ...truncatedMark(v) };
     }
     default:
       return undefined;
   }
 }
+
+function truncatedMark(v: Record<string, unknown>): { truncated?: true } {
+  return v.truncated === true ? { truncated: true } : {};
+}
+
+/** Scripts that declare more than the one key (the session hash) the others take. */
+const SCRIPT_KEY_COUNT: Partial<Record<SessionScript, number>> = { [SessionScript.appendHistory]: 2 };
 
 function parseConfig(raw: string | undefined): Record<string, unknown> {
   if (!raw) return {};

@@ -1,5 +1,5 @@
 // The Lua scripts that change a session record (see session-record.ts for the fields). Each declares every
-// key it touches in KEYS (one key, in the session's `{sid}` slot), so they run unchanged on Redis Cluster.
+// key it touches in KEYS (all in the session's `{sid}` slot), so they run unchanged on Redis Cluster.
 // Named `<verb><Object>-<number of keys>`, with their inputs and outputs in the header.
 
 /** ioredis command names the scripts are registered under (`defineCommand`, EVALSHA after the first call). */
@@ -11,6 +11,7 @@ export const SessionScript = {
   saveProgress: 'rtvSaveSessionProgress',
   appendHistory: 'rtvAppendSessionHistory',
   saveConfig: 'rtvSaveSessionConfig',
+  revokeResume: 'rtvRevokeSessionResume',
 } as const;
 export type SessionScript = (typeof SessionScript)[keyof typeof SessionScript];
 
@@ -19,13 +20,30 @@ type Arg = string | number;
 /** The scripts as ioredis exposes them on a connection, with their reply shapes. */
 export interface SessionScriptClient {
   [SessionScript.create](key: string, ...args: Arg[]): Promise<number>;
-  [SessionScript.attach](key: string, ...args: Arg[]): Promise<[string | null, number, string | null] | null>;
+  [SessionScript.attach](key: string, ...args: Arg[]): Promise<Array<string | number | null> | null>;
   [SessionScript.markDetached](key: string, ...args: Arg[]): Promise<number>;
   [SessionScript.claim](
     key: string,
     ...args: Arg[]
-  ): Promise<[number, string | null, string | null, string | null, string | null, string | null] | null>;
-  [SessionScript.appendHistory](key: string, ...args: Arg[]): Promise<number>;
+  ): Promise<
+    | [
+        number,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+      ]
+    | null
+  >;
+  [SessionScript.revokeResume](key: string, ...args: Arg[]): Promise<number>;
+  [SessionScript.appendHistory](
+    historyKey: string,
+    sessionKey: string,
+    ...args: Arg[]
+  ): Promise<[number, number, number]>;
   [SessionScript.saveConfig](key: string, ...args: Arg[]): Promise<number>;
 }
 
@@ -38,45 +56,77 @@ export interface SessionScriptPipeline {
  * createSession-1
  * Input: KEYS[1] session hash; ARGV[1] user id, ARGV[2] gateway id, ARGV[3] created (ms), ARGV[4] config JSON,
  *        ARGV[5] TTL (ms).
- * Output: 1. The record starts queued (no owner, epoch 0) with its client attached.
+ * Output: 1. The record starts queued (no owner, epoch 0) with its client attached and attach generation 0
+ * (the generation the first resume token names).
  */
 export const CREATE_SESSION = `
 redis.call('HSET', KEYS[1], 'user', ARGV[1], 'gateway', ARGV[2], 'created_ms', ARGV[3], 'epoch', 0, 'seq', 0,
-  'config', ARGV[4], 'state', 'queued', 'client', 'attached')
+  'config', ARGV[4], 'state', 'queued', 'client', 'attached', 'attach', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
 /**
  * attachSession-1
- * Input: KEYS[1] session hash; ARGV[1] user id, ARGV[2] gateway id.
- * Output: nil when the session does not exist or belongs to another user; else {owner or false, attach
- * generation, last delivered server seq or false}. Moves the session to this gateway and bumps the attach
- * generation, which numbers this connection's client frames above every earlier connection's.
+ * Input: KEYS[1] session hash; ARGV[1] user id, ARGV[2] gateway id, ARGV[3] the attach generation the resume
+ *        token names, ARGV[4] '1' when the session may be taken from a live connection (the resumer proved the
+ *        same credential), else '0'.
+ * Output: nil when the session does not exist or belongs to another user; {'stale'} when the generation is not
+ * the current one (the token was used, or revoked); {'in_use'} when the client is still attached and ARGV[4] is
+ * '0' (nothing changes: the caller retries); else {'ok', owner or false, new attach generation, last delivered
+ * server seq or false, created (ms) or false, previous gateway or false}. Checking and bumping the generation
+ * in one step makes every token single-use; the generation also numbers this connection's client frames above
+ * every earlier connection's. A record without a generation (re-created after Redis lost it) accepts any.
  */
 export const ATTACH_SESSION = `
 if redis.call('HGET', KEYS[1], 'user') ~= ARGV[1] then return false end
+local f = redis.call('HMGET', KEYS[1], 'attach', 'client', 'gateway')
+if f[1] and f[1] ~= ARGV[3] then return {'stale'} end
+if f[2] ~= 'detached' and ARGV[4] ~= '1' then return {'in_use'} end
 redis.call('HSET', KEYS[1], 'gateway', ARGV[2], 'client', 'attached')
+redis.call('HDEL', KEYS[1], 'detached_ms')
 local gen = redis.call('HINCRBY', KEYS[1], 'attach', 1)
-return {redis.call('HGET', KEYS[1], 'owner'), gen, redis.call('HGET', KEYS[1], 'client_seq')}
+local r = redis.call('HMGET', KEYS[1], 'owner', 'client_seq', 'created_ms')
+return {'ok', r[1], gen, r[2], r[3], f[3]}
+`;
+
+/**
+ * revokeSessionResume-1
+ * Input: KEYS[1] session hash; ARGV[1] user id, ARGV[2] the attach generation a leaked token names.
+ * Output: 1 when that generation was current and is now spent, else 0. Nothing else changes: a live client
+ * keeps its socket; only the leaked token (and that client's copy of it) stops resuming.
+ */
+export const REVOKE_RESUME = `
+if redis.call('HGET', KEYS[1], 'user') ~= ARGV[1] then return 0 end
+local gen = redis.call('HGET', KEYS[1], 'attach')
+if gen and gen ~= ARGV[2] then return 0 end
+redis.call('HINCRBY', KEYS[1], 'attach', 1)
+return 1
 `;
 
 /**
  * markSessionDetached-1
- * Input: KEYS[1] session hash; ARGV[1] the last server seq delivered to the client.
+ * Input: KEYS[1] session hash; ARGV[1] the last server seq delivered to the client ('' keeps the stored one),
+ *        ARGV[2] now (ms), ARGV[3] the gateway the client was attached to, ARGV[4] that connection's attach
+ *        generation ('' for any: the owner detaching the sessions of a dead gateway).
  * Output: 1 when recorded, 0 when the session no longer exists (a late close must not resurrect a deleted
- * record as a hash without owner or TTL).
+ * record as a hash without owner or TTL) or the client has attached elsewhere since (another gateway or a
+ * newer generation: a late close of an old socket must not detach the new one).
  */
 export const MARK_DETACHED = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'client', 'detached', 'client_seq', ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'user', 'gateway', 'attach')
+if not f[1] or f[2] ~= ARGV[3] then return 0 end
+if ARGV[4] ~= '' and f[3] and f[3] ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], 'client', 'detached', 'detached_ms', ARGV[2])
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'client_seq', ARGV[1]) end
 return 1
 `;
 
 /**
  * claimSession-1
  * Input: KEYS[1] session hash; ARGV[1] worker id, ARGV[2] now (ms), ARGV[3] TTL (ms).
- * Output: nil when the session no longer exists; else {epoch, gateway, user, config, seq, client}.
+ * Output: nil when the session no longer exists; else {epoch, gateway, user, config, seq, client, created (ms),
+ * detached since (ms)}.
  * Bumping the epoch and recording the owner in one step is what fences off a previous owner.
  */
 export const CLAIM_SESSION = `
@@ -84,23 +134,24 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'active', 'bound_ms', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local f = redis.call('HMGET', KEYS[1], 'gateway', 'user', 'config', 'seq', 'client')
-return {epoch, f[1], f[2], f[3], f[4], f[5]}
+local f = redis.call('HMGET', KEYS[1], 'gateway', 'user', 'config', 'seq', 'client', 'created_ms', 'detached_ms')
+return {epoch, f[1], f[2], f[3], f[4], f[5], f[6], f[7]}
 `;
 
 /**
  * saveSessionProgress-1
  * Input: KEYS[1] session hash; ARGV[1] epoch, ARGV[2] applied seq, ARGV[3] TTL (ms), ARGV[4] owner,
- *        ARGV[5] gateway, ARGV[6] user, ARGV[7] config JSON.
+ *        ARGV[5] gateway, ARGV[6] user, ARGV[7] config JSON, ARGV[8] created (ms).
  * Output: 1 when this owner still holds the session, 0 when a newer epoch took it (the caller lets go).
  * A missing hash (Redis restarted without persistence) is re-created from the owner's own state, so live
- * sessions survive the restart instead of all losing their lease at once.
+ * sessions survive the restart instead of all losing their lease at once. The attach generation is not known
+ * here, so the re-created record has none and the next resume's token is accepted whatever it names.
  */
 export const SAVE_PROGRESS = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', ARGV[2], 'owner', ARGV[4], 'gateway', ARGV[5],
-    'user', ARGV[6], 'config', ARGV[7], 'state', 'active', 'client', 'attached')
+    'user', ARGV[6], 'config', ARGV[7], 'state', 'active', 'client', 'attached', 'created_ms', ARGV[8])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return 1
 end
@@ -111,15 +162,35 @@ return 1
 `;
 
 /**
- * appendSessionHistory-1
- * Input: KEYS[1] history list; ARGV[1] item JSON, ARGV[2] items kept, ARGV[3] TTL (ms).
- * Output: the list's length after trimming.
+ * appendSessionHistory-2
+ * Input: KEYS[1] history list, KEYS[2] session hash; ARGV[1] item JSON, ARGV[2] items kept, ARGV[3] bytes kept,
+ *        ARGV[4] TTL (ms).
+ * Output: {the list's length, oldest items dropped for the item cap, oldest items dropped for the byte cap}.
+ * Pops the oldest items until both caps hold; the newest item always stays. The stored byte total lives in the
+ * session hash (`history_bytes`), so a trim costs what it removes rather than a read of the whole list; when
+ * the field is missing (an older record, or a hash re-created after a Redis restart) the list is counted once.
+ * A hash that no longer exists is not re-created (nothing is written without a TTL).
  */
 export const APPEND_HISTORY = `
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return redis.call('LLEN', KEYS[1])
+local len = redis.call('RPUSH', KEYS[1], ARGV[1])
+local total = nil
+if len == 1 then total = #ARGV[1] else total = tonumber(redis.call('HGET', KEYS[2], 'history_bytes')) end
+if total == nil then
+  total = 0
+  for _, stored in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do total = total + #stored end
+elseif len > 1 then
+  total = total + #ARGV[1]
+end
+local maxItems, maxBytes = tonumber(ARGV[2]), tonumber(ARGV[3])
+local forCount, forBytes = 0, 0
+while len > 1 and (len > maxItems or total > maxBytes) do
+  if len > maxItems then forCount = forCount + 1 else forBytes = forBytes + 1 end
+  total = total - #redis.call('LPOP', KEYS[1])
+  len = len - 1
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'history_bytes', total) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {len, forCount, forBytes}
 `;
 
 /**

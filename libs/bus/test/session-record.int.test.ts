@@ -10,6 +10,7 @@ describe('SessionRecords on a real Redis', () => {
   let keys: ReturnType<typeof createKeys>;
   const ttlMs = 90_000;
   const job = (sid: string) => ({ sid, userId: 'alice', gatewayId: 'gw-1', createdMs: 1_700_000_000_000 });
+  const resume = { userId: 'alice', gatewayId: 'gw-2', generation: 0, takeOver: false };
 
   beforeEach(async () => {
     t = await createTestRedis('records');
@@ -28,7 +29,15 @@ describe('SessionRecords on a real Redis', () => {
     expect(await t.redis.pttl(key)).toBeGreaterThan(ttlMs - 5000);
 
     const first = await records.claim(sid, 'wk-a');
-    expect(first).toMatchObject({ sid, userId: 'alice', gatewayId: 'gw-1', epoch: 1, lastSeq: 0 });
+    expect(first).toMatchObject({
+      sid,
+      userId: 'alice',
+      gatewayId: 'gw-1',
+      epoch: 1,
+      lastSeq: 0,
+      createdMs: 1_700_000_000_000,
+    });
+    expect(await t.redis.hget(key, SessionField.attach)).toBe('0');
     expect(first?.clientAttached).toBe(true);
     expect(first?.config).toEqual(DEFAULT_SESSION_CONFIG);
     const second = await records.claim(sid, 'wk-b');
@@ -59,29 +68,77 @@ describe('SessionRecords on a real Redis', () => {
     const again = await records.read(sid);
     expect(again).toMatchObject({ userId: 'alice', owner: 'wk-a', epoch: 1, state: 'active' });
     expect(again?.config.voice).toBe('verse');
+    expect(again?.createdMs).toBe(1_700_000_000_000);
     expect(await t.redis.pttl(keys.session(sid))).toBeGreaterThan(0);
+    // The generation was lost with the record: the next resume is accepted whatever its token names.
+    await records.markDetached(sid, { gatewayId: 'gw-1', generation: 5 });
+    expect(await records.attach(sid, { ...resume, generation: 5 })).toMatchObject({ status: 'attached' });
   });
 
-  it('re-attaches only for the same user and bumps the attach generation each time', async () => {
+  it('re-attaches a detached session only for the same user and the current generation, once per generation', async () => {
     const sid = newSessionId();
     await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
     await records.claim(sid, 'wk-a');
-    await records.markDetached(sid, 42);
+    expect(await records.markDetached(sid, { gatewayId: 'gw-1', generation: 0, deliveredSeq: 42 })).toBe(
+      true,
+    );
     expect((await records.read(sid))?.client).toBe('detached');
-    expect(await records.attach(sid, 'mallory', 'gw-2')).toBeUndefined();
-    expect(await records.attach(sid, 'alice', 'gw-2')).toEqual({
+    expect(await records.attach(sid, { ...resume, userId: 'mallory' })).toEqual({ status: 'not_found' });
+    expect(await records.attach(sid, { ...resume, generation: 1 })).toEqual({ status: 'stale' });
+    expect(await records.attach(sid, resume)).toEqual({
+      status: 'attached',
       owner: 'wk-a',
       generation: 1,
       clientSeq: 42,
+      createdMs: 1_700_000_000_000,
+      previousGateway: 'gw-1',
     });
-    expect(await records.attach(sid, 'alice', 'gw-3')).toMatchObject({ generation: 2 });
-    const read = await records.read(sid);
-    expect(read).toMatchObject({ gatewayId: 'gw-3', client: 'attached' });
+    // The same token again: its generation is spent.
+    expect(await records.attach(sid, resume)).toEqual({ status: 'stale' });
+    expect(await records.read(sid)).toMatchObject({ gatewayId: 'gw-2', client: 'attached' });
+  });
+
+  it('refuses to take an attached session unless the resumer may take it over, and then changes nothing', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+    expect(await records.attach(sid, resume)).toEqual({ status: 'in_use' });
+    expect(await t.redis.hget(keys.session(sid), SessionField.attach)).toBe('0');
+    expect(await records.attach(sid, { ...resume, takeOver: true })).toMatchObject({
+      status: 'attached',
+      generation: 1,
+      previousGateway: 'gw-1',
+    });
+  });
+
+  it('detaches only the connection the record still names, and records when', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+    await records.attach(sid, { ...resume, takeOver: true });
+    // Late closes of the old socket: another gateway, or the same gateway with an older generation.
+    expect(await records.markDetached(sid, { gatewayId: 'gw-1', generation: 0 })).toBe(false);
+    expect(await records.markDetached(sid, { gatewayId: 'gw-2', generation: 0 })).toBe(false);
+    expect((await records.read(sid))?.client).toBe('attached');
+    const before = Date.now();
+    expect(await records.markDetached(sid, { gatewayId: 'gw-2' })).toBe(true);
+    const detachedMs = Number(await t.redis.hget(keys.session(sid), SessionField.detachedMs));
+    expect(detachedMs).toBeGreaterThanOrEqual(before);
+    expect((await records.claim(sid, 'wk-a'))?.detachedMs).toBe(detachedMs);
+  });
+
+  it('revokes a leaked generation only when it is the current one', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+    expect(await records.revokeResume(sid, 'mallory', 0)).toBe(false);
+    expect(await records.revokeResume(sid, 'alice', 3)).toBe(false);
+    expect(await records.revokeResume(sid, 'alice', 0)).toBe(true);
+    await records.markDetached(sid, { gatewayId: 'gw-1' });
+    expect(await records.attach(sid, resume)).toEqual({ status: 'stale' });
+    expect(await records.revokeResume(newSessionId(), 'alice', 0)).toBe(false);
   });
 
   it('never resurrects a deleted record from a late detach or config write', async () => {
     const sid = newSessionId();
-    await records.markDetached(sid, 1);
+    await records.markDetached(sid, { gatewayId: 'gw-1', deliveredSeq: 1 });
     await records.saveConfig(sid, { ...DEFAULT_SESSION_CONFIG });
     expect(await t.redis.exists(keys.session(sid))).toBe(0);
     expect(await records.read(sid)).toBeUndefined();

@@ -36,6 +36,7 @@ import {
   globalWebSocket,
   handshakeFor,
   type ResumeParams,
+  resumeProtocols,
   SOCKET_OPEN,
   type SocketCloseEvent,
   type SocketErrorEvent,
@@ -288,7 +289,8 @@ export class RealtimeVoiceClient extends TypedEmitter<RealtimeClientEvents> {
       const { protocols, headers } = handshakeFor(token, transport);
       const resume = this.#resumeParams();
       const target = this.#opts.resume === false ? url : sessionUrl(url, resume);
-      socket = new this.#WebSocket(target, protocols, headers ? { headers } : undefined);
+      const offered = resumeProtocols(protocols, resume);
+      socket = new this.#WebSocket(target, offered, headers ? { headers } : undefined);
     } catch (err) {
       // A bad URL or token is not a network problem: retrying would fail the same way.
       const failure = new RealtimeClientError('invalid_argument', `cannot connect: ${describeError(err)}`, {

@@ -82,6 +82,7 @@ export {
   BEARER_SUBPROTOCOL_PREFIX,
   handshakeFor,
   PROTOCOL_SUBPROTOCOL,
+  RESUME_SUBPROTOCOL_PREFIX,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './socket.js';

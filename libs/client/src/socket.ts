@@ -56,6 +56,12 @@ export const PROTOCOL_SUBPROTOCOL = 'rtv.v1';
 /** Prefix of the subprotocol that carries a bearer token where headers cannot be set (browsers). */
 export const BEARER_SUBPROTOCOL_PREFIX = 'rtv.bearer.';
 
+/**
+ * Prefix of the subprotocol that carries the resume token. The token is a secret that resumes the session, so
+ * it never goes into the URL (proxies and access logs keep URLs); the server never echoes it.
+ */
+export const RESUME_SUBPROTOCOL_PREFIX = 'rtv.resume.';
+
 // RFC 7230 `token`: the characters a Sec-WebSocket-Protocol value may hold. JWTs and base64url fit.
 const SUBPROTOCOL_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -93,14 +99,25 @@ export interface ResumeParams {
   lastSeq: number;
 }
 
-/** The endpoint with the session parameters: numbered server messages, and the resume of a session. */
+/**
+ * The endpoint with the session parameters: numbered server messages, and which session to resume. The resume
+ * token is not among them: it travels in {@link resumeProtocols}.
+ */
 export function sessionUrl(endpoint: string, resume: ResumeParams | undefined): string {
   const url = new URL(endpoint);
   url.searchParams.set('seq', '1');
   if (resume) {
     url.searchParams.set('resume', resume.sessionId);
-    url.searchParams.set('resume_token', resume.resumeToken);
     if (resume.lastSeq > 0) url.searchParams.set('last_seq', String(resume.lastSeq));
   }
   return url.toString();
+}
+
+/** `protocols` with the resume token's subprotocol entry added (`rtv.resume.<token>`), when resuming. */
+export function resumeProtocols(protocols: string[], resume: ResumeParams | undefined): string[] {
+  if (!resume) return protocols;
+  if (!SUBPROTOCOL_TOKEN.test(resume.resumeToken)) {
+    throw new TypeError('the resume token cannot travel in Sec-WebSocket-Protocol');
+  }
+  return [...protocols, `${RESUME_SUBPROTOCOL_PREFIX}${resume.resumeToken}`];
 }

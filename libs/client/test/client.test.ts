@@ -199,7 +199,9 @@ describe('RealtimeVoiceClient (scripted server)', () => {
     first.ws.close(1012, 'service restart');
     const second = await peer.connection(2);
     expect(second.query.get('resume')).toBe('sess_peer1');
-    expect(second.query.get('resume_token')).toBe('rt_sess_peer1_1');
+    // The token travels as a subprotocol entry, never in the URL (proxies log URLs).
+    expect(second.query.has('resume_token')).toBe(false);
+    expect(second.protocols).toEqual(['rtv.v1', 'rtv.resume.rt_sess_peer1_1']);
     expect(second.query.get('last_seq')).toBe('8');
     await waitFor(() => client.state === 'open');
     // A replay that overlaps what already arrived: the repeat is dropped.
@@ -215,6 +217,35 @@ describe('RealtimeVoiceClient (scripted server)', () => {
     // The resumed session kept its configuration: nothing is re-sent.
     await new Promise((r) => setTimeout(r, 50));
     expect(second.received).toEqual([]);
+  });
+
+  it('retries a resume answered with session_in_use and 1013, with the same token, until it is taken', async () => {
+    const { peer, client, events } = await setup(
+      { reconnect: { initialDelayMs: 20, maxDelayMs: 40 } },
+      { busyResumes: 2 },
+    );
+    await client.connect();
+    (await peer.connection(1)).ws.terminate();
+    const fourth = await peer.connection(4);
+    for (const n of [2, 3, 4]) {
+      const conn = await peer.connection(n);
+      expect(conn.query.get('resume')).toBe('sess_peer1');
+      expect(conn.protocols).toEqual(['rtv.v1', 'rtv.resume.rt_sess_peer1_1']);
+    }
+    await waitFor(() => client.state === 'open');
+    expect(client.session?.id).toBe('sess_peer1');
+    expect(events.filter((e) => e === 'close:1013:retry')).toHaveLength(2);
+    expect(fourth.protocols).toContain('rtv.resume.rt_sess_peer1_1');
+  });
+
+  it('stops after 4409 (resumed elsewhere): no reconnect, no resume that would take the session back', async () => {
+    const { peer, client, events } = await setup({ reconnect: { initialDelayMs: 10 } });
+    await client.connect();
+    (await peer.connection(1)).ws.close(4409, 'session resumed elsewhere');
+    await waitFor(() => client.state === 'closed');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(peer.connections).toHaveLength(1);
+    expect(events).toContain('close:4409');
   });
 
   it('starts a new session at once when the resume is refused, and restores its configuration', async () => {

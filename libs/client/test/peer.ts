@@ -9,6 +9,8 @@ export interface PeerConnection {
   path: string;
   query: URLSearchParams;
   headers: Record<string, string | string[] | undefined>;
+  /** The subprotocols offered (Sec-WebSocket-Protocol), in order. */
+  protocols: string[];
   /** Text frames parsed as JSON, and binary frames as Buffers, in arrival order. */
   received: unknown[];
   sessionId: string;
@@ -19,8 +21,13 @@ export interface PeerBehaviour {
   greet?: boolean;
   /** Answer ping with pong. @defaultValue true */
   pong?: boolean;
-  /** Honour `?resume=` with a valid token (else: error session_not_found and close 4001). @defaultValue true */
+  /**
+   * Honour `?resume=` with a valid token in the `rtv.resume.<token>` subprotocol (else: error session_not_found
+   * and close 4001). @defaultValue true
+   */
   resume?: boolean;
+  /** Answer this many resumes with `session_in_use` and close 1013 first, as a gateway does while the old socket's drop is not recorded yet. */
+  busyResumes?: number;
 }
 
 export interface Peer {
@@ -67,6 +74,10 @@ export async function startPeer(behaviour: PeerBehaviour = {}): Promise<Peer> {
       path: url.pathname,
       query: url.searchParams,
       headers: req.headers,
+      protocols: String(req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
       received: [],
       sessionId: resumeId ?? `sess_peer${connections.length + 1}`,
     };
@@ -74,7 +85,14 @@ export async function startPeer(behaviour: PeerBehaviour = {}): Promise<Peer> {
     for (const w of waiting.filter((w) => w.n === connections.length)) w.resolve(conn);
     const send = (m: unknown) => ws.send(JSON.stringify(m));
     if (resumeId !== null) {
-      const ok = (behaviour.resume ?? true) && tokens.get(resumeId) === url.searchParams.get('resume_token');
+      if ((behaviour.busyResumes ?? 0) > 0) {
+        behaviour.busyResumes = (behaviour.busyResumes ?? 0) - 1;
+        send({ type: 'error', error: { code: 'session_in_use', message: 'retry shortly' } });
+        ws.close(1013, 'try again later');
+        return;
+      }
+      const offered = conn.protocols.find((p) => p.startsWith('rtv.resume.'))?.slice('rtv.resume.'.length);
+      const ok = (behaviour.resume ?? true) && offered !== undefined && tokens.get(resumeId) === offered;
       if (!ok) {
         send({ type: 'error', error: { code: 'session_not_found', message: 'Session not found' } });
         ws.close(4001, 'session not found');

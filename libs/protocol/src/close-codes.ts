@@ -113,6 +113,20 @@ export const CLOSE_CODES = {
     backoff: false,
     resume: false,
   },
+  /**
+   * The same user resumed this session on another connection (with the current resume token and a valid
+   * credential): this socket no longer speaks for the session. Terminal for this client, which must not
+   * resume (that would take the session back and start a tug of war); preceded by a `session.notice`
+   * `session_resumed_elsewhere`. Mirrors HTTP 409 Conflict, so a client that predates it (4400–4499 range)
+   * also stops.
+   */
+  SessionResumedElsewhere: {
+    code: 4409,
+    reason: 'session resumed elsewhere',
+    reconnect: false,
+    backoff: false,
+    resume: false,
+  },
   /** Too many concurrent connections for this user or this gateway; reconnect with backoff. */
   TooManyConnections: {
     code: 4429,

@@ -56,6 +56,15 @@ export const ErrorCode = {
    * HTTP only: a WebSocket never sends it, an unknown session is `session_not_found`.
    */
   not_found: { message: 'No such route', httpStatus: 404, retryable: false },
+  /**
+   * A resume on the anonymous route found the session still attached to its previous connection (its drop is
+   * not recorded yet): nothing changed. The server closes with 1013; retry the same resume with backoff.
+   */
+  session_in_use: {
+    message: 'The session is still attached to another connection; retry shortly',
+    httpStatus: 409,
+    retryable: true,
+  },
   /** The session reached its maximum lifetime or its resume grace period ran out. */
   session_expired: { message: 'Session expired', httpStatus: 410, retryable: false },
   /** The speech model cannot be reached after repeated attempts; the session cannot continue now. */

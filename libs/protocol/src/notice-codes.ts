@@ -11,6 +11,11 @@ export const NoticeCode = {
   session_recovered: { message: 'Session recovered after a server failure' },
   /** This connection resumed an existing session; missed server messages follow, without duplicates. */
   session_resumed: { message: 'Session resumed' },
+  /**
+   * The same user resumed this session on another connection: this one is closed with 4409 right after and
+   * must not resume (the session continues on the other connection).
+   */
+  session_resumed_elsewhere: { message: 'This session was resumed on another connection' },
   /** The connection to the speech model dropped and is being re-established with the same context. */
   upstream_reconnecting: { message: 'Reconnecting to the speech model' },
   /**

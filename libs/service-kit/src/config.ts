@@ -4,7 +4,7 @@
  * it and what was expected), and returns a frozen object.
  */
 export type EnvSpec =
-  | { type: 'string'; default?: string; doc: string; pattern?: RegExp; secret?: boolean }
+  | { type: 'string'; default?: string; doc: string; pattern?: RegExp; minLength?: number; secret?: boolean }
   | { type: 'int'; default?: number; doc: string; min?: number; max?: number }
   | { type: 'number'; default?: number; doc: string; min?: number; max?: number }
   | { type: 'bool'; default?: boolean; doc: string }
@@ -114,6 +114,8 @@ export function loadConfig<T extends EnvSchema>(
 function parseValue(spec: EnvSpec, raw: string): unknown {
   switch (spec.type) {
     case 'string':
+      if (spec.minLength !== undefined && raw.length < spec.minLength)
+        return { problem: `must be at least ${spec.minLength} characters` };
       if (spec.pattern && !spec.pattern.test(raw)) return { problem: `must match ${spec.pattern}` };
       return raw;
     case 'int':
@@ -162,7 +164,16 @@ export const COMMON_ENV = {
     type: 'url',
     protocols: ['redis', 'rediss'],
     default: 'redis://127.0.0.1:6379',
-    doc: 'Redis connection URL',
+    doc: 'Redis connection URL (redis:// or rediss:// for TLS); the password may come apart in REDIS_PASSWORD',
+  },
+  REDIS_PASSWORD: {
+    type: 'string',
+    secret: true,
+    doc: 'Redis password, sent with AUTH (as the user REDIS_URL names, if any); keeps the password out of REDIS_URL, e.g. from its own Secret. Refused when REDIS_URL carries a password too',
+  },
+  RTV_REDIS_TLS_CA_FILE: {
+    type: 'string',
+    doc: 'PEM file of the CA that signed the Redis server certificate, for rediss:// (default: the public roots); refused with a redis:// URL',
   },
   RTV_REDIS_PREFIX: {
     type: 'string',

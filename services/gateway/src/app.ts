@@ -48,6 +48,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       maxBackpressureBytes: config.RTV_MAX_BACKPRESSURE_BYTES,
     },
     statusUrl: config.RTV_STATUS_URL,
+    statusRatePerS: config.RTV_STATUS_RATE_PER_S,
     log,
   });
   const { registry, reader } = routing;

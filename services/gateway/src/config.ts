@@ -1,4 +1,4 @@
-import { AUTH_ENV } from '@rtv/auth';
+import { AUTH_ENV, STATUS_RATE_ENV, TRUSTED_PROXIES_ENV } from '@rtv/auth';
 import { SESSION_ENV } from '@rtv/bus';
 import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
 
@@ -10,13 +10,33 @@ export const GATEWAY_ENV = {
     type: 'int',
     min: 0,
     default: 4 * 3600,
-    doc: 'Longest a connection may stay open; then session_expired and close 4408 (0 = no limit)',
+    doc: 'Longest a session may last from its creation, resumes included; then session_expired and close 4408 (0 = no limit). Set the workers’ RTV_MAX_SESSION_S to the same value',
   },
   RTV_CLOSE_ON_TOKEN_EXPIRY: {
     type: 'bool',
     default: true,
     doc: 'End an authenticated connection when its JWT expires (exp plus the allowed clock skew): unauthorized, then close 4401',
   },
+  RTV_MAX_CONNECTIONS_PER_IP: {
+    type: 'int',
+    min: 1,
+    default: 100,
+    doc: 'Open connections per client address (IPv6: per /64) on one gateway, upgrades in progress included; over it HTTP 429 at upgrade',
+  },
+  RTV_MAX_CONNECTIONS_PER_GATEWAY: {
+    type: 'int',
+    min: 1,
+    default: 10_000,
+    doc: 'Open connections on one gateway, upgrades in progress included; over it HTTP 503 at upgrade (another gateway may take it)',
+  },
+  RTV_MAX_FAILED_UPGRADES_PER_IP: {
+    type: 'int',
+    min: 1,
+    default: 60,
+    doc: 'Refused upgrades (credentials, origin, path user) per client address per minute; past it the address gets HTTP 429 before any credential is checked',
+  },
+  ...TRUSTED_PROXIES_ENV,
+  ...STATUS_RATE_ENV,
   RTV_GATEWAY_HOST: { type: 'string', default: '0.0.0.0', doc: 'Interface the WebSocket/HTTP port binds to' },
   RTV_GATEWAY_PORT: {
     type: 'int',
@@ -84,13 +104,15 @@ export const GATEWAY_ENV = {
   RTV_RESUME_SECRET: {
     type: 'string',
     secret: true,
-    doc: 'HMAC secret for resume tokens, shared by all gateways (default: generated once and kept in Redis)',
+    // A short secret could be guessed offline from one resume token; the Helm chart generates 48 characters.
+    minLength: 32,
+    doc: 'HMAC secret for resume tokens, shared by all gateways, at least 32 characters (default: generated once and kept in Redis; set it so that whoever can read Redis cannot forge resume tokens)',
   },
   RTV_RESUME_TOKEN_TTL_S: {
     type: 'int',
     min: 60,
     default: 12 * 3600,
-    doc: 'Lifetime of a resume token (a fresh one comes with every session.created)',
+    doc: 'Longest a resume token stays valid after it was issued; it also expires at its session’s maximum end (RTV_MAX_SESSION_S) and works once (a fresh one comes with every session.created)',
   },
   RTV_DRAIN_GRACE_MS: {
     type: 'int',

@@ -78,6 +78,11 @@ export function createGatewayMetrics(registry: Registry) {
       }),
       (labels) => ({ ...labels, code: closeCodeLabel(labels.code) }),
     ),
+    forwardedAddressInvalid: new Counter({
+      name: 'rtv_gateway_forwarded_address_invalid_total',
+      help: 'Upgrades from a trusted proxy whose X-Forwarded-For or PROXY header could not be read; the nearest known address was used',
+      registers,
+    }),
     limitRejections: new Counter({
       name: 'rtv_gateway_limit_rejections_total',
       help: 'Client frames or connections refused because a limit was reached, by limit kind',
@@ -91,7 +96,7 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     resumesRejected: new Counter({
       name: 'rtv_gateway_resumes_rejected_total',
-      help: 'Resume attempts refused, by reason (malformed, expired, mismatch, not_found)',
+      help: 'Resume attempts refused, by reason (malformed, expired, mismatch, not_found, stale, in_use, token_in_url)',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -177,8 +182,14 @@ export type LimitKind =
   | 'new_connections_per_ip'
   /** Concurrent connections of one user (close 4429). */
   | 'connections_per_user'
-  /** Concurrent connections on this gateway. */
+  /** Open connections on this gateway, RTV_MAX_CONNECTIONS_PER_GATEWAY (refused at upgrade with 503). */
   | 'connections_per_gateway'
+  /** Open connections from one IP address, RTV_MAX_CONNECTIONS_PER_IP (refused at upgrade with 429). */
+  | 'connections_per_ip'
+  /** Refused upgrades from one IP address per minute, RTV_MAX_FAILED_UPGRADES_PER_IP (429 before verification). */
+  | 'failed_upgrades_per_ip'
+  /** Requests per second from one IP address to the forwarded seed status and health routes (HTTP 429). */
+  | 'status_requests_per_ip'
   /** A session that reached its maximum duration. */
   | 'session_duration'
   /** A client's send buffer past RTV_MAX_BACKPRESSURE_BYTES (slow consumer). */

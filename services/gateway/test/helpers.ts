@@ -1,5 +1,13 @@
 import { DEFAULT_CONNECTION_RATE_LIMITS } from '@rtv/auth';
-import { type AttachResult, createKeys, MemoryBusWriter, type SessionJobData } from '@rtv/bus';
+import {
+  type AttachRefusal,
+  type AttachRequest,
+  type AttachResult,
+  createKeys,
+  type DetachRequest,
+  MemoryBusWriter,
+  type SessionJobData,
+} from '@rtv/bus';
 import { DEFAULT_FRAME_LIMITS, encodeBatch, type FrameLimits } from '@rtv/protocol';
 import { createLogger, createRegistry } from '@rtv/service-kit';
 import type { Counter } from 'prom-client';
@@ -136,14 +144,31 @@ export function newRouting(
 export class MemoryStore implements LifecycleStore {
   readonly created: SessionJobData[] = [];
   readonly discarded: string[] = [];
-  readonly detached: Array<{ sid: string; deliveredSeq: number }> = [];
-  /** What the next `attach` answers (undefined: the session cannot be resumed). */
-  attachResult: AttachResult | undefined = { owner: 'wk-1', generation: 1, clientSeq: 0 };
+  readonly detached: Array<{ sid: string; deliveredSeq: number | undefined; generation?: number }> = [];
+  readonly attachRequests: AttachRequest[] = [];
+  readonly revoked: Array<{ sid: string; generation: number }> = [];
+  /** What the next `attach` answers. */
+  attachResult: AttachResult | AttachRefusal = {
+    status: 'attached',
+    owner: 'wk-1',
+    generation: 1,
+    clientSeq: 0,
+    createdMs: 0,
+    previousGateway: GATEWAY_ID,
+  };
 
   readonly records = {
-    attach: async (_sid: string, _userId: string, _gatewayId: string) => this.attachResult,
-    markDetached: async (sid: string, deliveredSeq: number) => {
-      this.detached.push({ sid, deliveredSeq });
+    attach: async (_sid: string, req: AttachRequest) => {
+      this.attachRequests.push(req);
+      return this.attachResult;
+    },
+    markDetached: async (sid: string, req: DetachRequest) => {
+      this.detached.push({ sid, deliveredSeq: req.deliveredSeq, generation: req.generation });
+      return true;
+    },
+    revokeResume: async (sid: string, _userId: string, generation: number) => {
+      this.revoked.push({ sid, generation });
+      return true;
     },
   };
 
@@ -186,7 +211,10 @@ export function createHarness(
 ): Harness {
   const { keys, writer, registry, metrics, router } = newRouting();
   const store = new MemoryStore();
-  const tokens = new ResumeTokens(Buffer.from('test-resume-secret'), 600);
+  const tokens = new ResumeTokens(Buffer.from('test-resume-secret'), {
+    ttlS: 600,
+    maxSessionMs: opts.lifecycle?.maxSessionMs ?? 0,
+  });
   const harness = { accepting: true } as Harness;
   const lifecycle = new SessionLifecycle({
     gatewayId: GATEWAY_ID,

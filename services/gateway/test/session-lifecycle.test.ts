@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { batch, counterValue, createHarness, type Harness, socketOf } from './helpers.js';
 
 const SID = 'sess_lllllllllllllllllllll';
+const binding = { sid: SID, userId: 'user_1', route: 'anonymous', credential: 'anonymous' } as const;
 
 let harness: Harness | undefined;
 
@@ -17,6 +18,15 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+const attached = {
+  status: 'attached',
+  owner: 'wk-1',
+  generation: 1,
+  clientSeq: 0,
+  createdMs: 0,
+  previousGateway: 'gw-test',
+} as const;
+
 /** Lets the store's promises settle. */
 const settle = () => new Promise((r) => setImmediate(r));
 
@@ -29,7 +39,7 @@ describe('SessionLifecycle: new sessions', () => {
     const created = socketOf(session).messages()[0]!;
     expect(created).toMatchObject({ type: 'session.created', session: { id: SID, user_id: 'user_1' } });
     const token = (created.session as { resume_token: string }).resume_token;
-    expect(h.tokens.verify(token, SID, 'user_1')).toBe('ok');
+    expect(h.tokens.verify(token, binding)).toEqual({ ok: true, generation: 0 });
     await settle();
     expect(h.store.created.map((d) => d.sid)).toEqual([SID]);
     expect(await counterValue(h.metrics.connectionsTotal, { route: 'anonymous' })).toBe(1);
@@ -63,7 +73,7 @@ describe('SessionLifecycle: new sessions', () => {
     dropped.ws?.end(CloseCode.AbnormalClosure, 'gone');
     await h.lifecycle.settle();
     expect(h.writer.lines(h.keys.workerIn('wk-1'))).toEqual([{ op: 'D', sid: SID, gid: 'gw-test' }]);
-    expect(h.store.detached).toEqual([{ sid: SID, deliveredSeq: 0 }]);
+    expect(h.store.detached).toEqual([{ sid: SID, deliveredSeq: 0, generation: 0 }]);
 
     const ended = h.connect('sess_eeeeeeeeeeeeeeeeeeeee');
     h.lifecycle.openNew(ended, 'anonymous');
@@ -77,26 +87,32 @@ describe('SessionLifecycle: new sessions', () => {
 });
 
 describe('SessionLifecycle: resume', () => {
-  it('a resume supersedes the older socket: the registry holds the new one; the old close neither ends nor detaches', async () => {
+  it('a resume by the same user evicts the older socket here: notice, 4409; its close neither ends nor detaches', async () => {
     const h = setup();
     const older = h.connect(SID);
     h.lifecycle.openNew(older, 'anonymous');
     h.router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
     h.router.forward(older, FrameKind.Json, '{"type":"response.create"}');
-    h.store.attachResult = { owner: 'wk-1', generation: 2, clientSeq: 5 };
+    h.store.attachResult = { ...attached, generation: 2, clientSeq: 5 };
 
     const newer = h.connect(SID);
-    const token = h.tokens.issue(SID, 'user_1');
+    const token = h.tokens.issue(binding, 1, Date.now());
     h.lifecycle.openResumed(newer, { valid: true, token, lastSeq: undefined }, 'anonymous');
+    await settle();
 
+    expect(h.store.attachRequests).toEqual([
+      { userId: 'user_1', gatewayId: 'gw-test', generation: 1, takeOver: false },
+    ]);
     expect(h.registry.get(SID)).toBe(newer);
     expect(older.superseded).toBe(true);
-    expect(socketOf(older).ended).toEqual({
-      code: CloseCode.Normal,
-      reason: 'superseded by a newer connection',
-    });
-    await settle();
-    // The old socket's close (1000, which would end a session) wrote neither E nor D.
+    expect(socketOf(older).messages()).toContainEqual(
+      expect.objectContaining({
+        type: 'session.notice',
+        notice: expect.objectContaining({ code: 'session_resumed_elsewhere' }),
+      }),
+    );
+    expect(socketOf(older).ended?.code).toBe(CloseCode.SessionResumedElsewhere);
+    // The old socket's close wrote neither E nor D.
     expect(h.writer.lines(h.keys.workerIn('wk-1')).map((l) => l.op)).toEqual(['F', 'R']);
     expect(h.writer.lines(h.keys.workerIn('wk-1'))[1]).toEqual({
       op: 'R',
@@ -106,19 +122,96 @@ describe('SessionLifecycle: resume', () => {
     });
     expect(h.store.detached).toEqual([]);
     expect(newer.seq).toBe(2 * 2 ** 32);
-    expect(socketOf(newer).messages()[0]).toMatchObject({ type: 'session.created' });
+    // The new socket's token names the new generation.
+    const created = socketOf(newer).messages()[0]!;
+    expect(created).toMatchObject({ type: 'session.created' });
+    const fresh = (created.session as { resume_token: string }).resume_token;
+    expect(h.tokens.verify(fresh, binding)).toEqual({ ok: true, generation: 2 });
     expect(await counterValue(h.metrics.resumes)).toBe(1);
   });
 
-  it('a resume with a token for another session is refused with session_not_found (4404)', async () => {
+  it('asks the record to allow a takeover only on the authenticated route', async () => {
     const h = setup();
     const session = h.connect(SID);
-    const token = h.tokens.issue('sess_otherotherotherother', 'user_1');
+    Object.assign(session, { route: 'authenticated' });
+    session.credential = 'jwt';
+    const token = h.tokens.issue({ ...binding, route: 'authenticated', credential: 'jwt' }, 0, Date.now());
+    h.lifecycle.openResumed(session, { valid: true, token, lastSeq: undefined }, 'authenticated');
+    await settle();
+    expect(h.store.attachRequests[0]?.takeOver).toBe(true);
+  });
+
+  it('a session still attached elsewhere: session_in_use and 1013, nothing registered', async () => {
+    const h = setup();
+    h.store.attachResult = { status: 'in_use' };
+    const session = h.connect(SID);
+    const token = h.tokens.issue(binding, 0, Date.now());
+    h.lifecycle.openResumed(session, { valid: true, token, lastSeq: undefined }, 'anonymous');
+    await settle();
+    expect(socketOf(session).errorCodes()).toEqual(['session_in_use']);
+    expect(socketOf(session).ended?.code).toBe(CloseCode.TryAgainLater);
+    expect(h.registry.count()).toBe(0);
+    expect(h.store.detached).toEqual([]);
+  });
+
+  it('a used (stale) token is refused with session_not_found and 4001', async () => {
+    const h = setup();
+    h.store.attachResult = { status: 'stale' };
+    const session = h.connect(SID);
+    const token = h.tokens.issue(binding, 0, Date.now());
+    h.lifecycle.openResumed(session, { valid: true, token, lastSeq: undefined }, 'anonymous');
+    await settle();
+    expect(socketOf(session).errorCodes()).toEqual(['session_not_found']);
+    expect(socketOf(session).ended?.code).toBe(CloseCode.SessionNotFound);
+    expect(await counterValue(h.metrics.resumesRejected, { reason: 'stale' })).toBe(1);
+  });
+
+  it('a resume with a token for another session is refused with session_not_found (4001)', async () => {
+    const h = setup();
+    const session = h.connect(SID);
+    const token = h.tokens.issue({ ...binding, sid: 'sess_otherotherotherother' }, 0, Date.now());
     h.lifecycle.openResumed(session, { valid: true, token, lastSeq: undefined }, 'anonymous');
     expect(socketOf(session).errorCodes()).toEqual(['session_not_found']);
     expect(socketOf(session).ended?.code).toBe(CloseCode.SessionNotFound);
     expect(h.registry.count()).toBe(0);
+    expect(h.store.attachRequests).toEqual([]);
     expect(await counterValue(h.metrics.resumesRejected, { reason: 'mismatch' })).toBe(1);
+  });
+
+  it('a token in the URL is refused (invalid_message, param resume_token, 4001) and revoked when genuine', async () => {
+    const h = setup();
+    const session = h.connect(SID);
+    const token = h.tokens.issue(binding, 3, Date.now());
+    h.lifecycle.refuseUrlToken(session, token, { valid: true, token: '', lastSeq: undefined });
+    const error = socketOf(session).messages()[0]!;
+    expect(error).toMatchObject({ type: 'error', error: { code: 'invalid_message', param: 'resume_token' } });
+    expect(JSON.stringify(error)).toContain('rtv.resume.<token>');
+    expect(socketOf(session).ended?.code).toBe(CloseCode.SessionNotFound);
+    expect(h.store.revoked).toEqual([{ sid: SID, generation: 3 }]);
+    // A forged one revokes nothing.
+    const other = h.connect(SID);
+    h.lifecycle.refuseUrlToken(other, `v2.9999999999.0.${'A'.repeat(43)}`, {
+      valid: true,
+      token: '',
+      lastSeq: undefined,
+    });
+    expect(socketOf(other).ended?.code).toBe(CloseCode.SessionNotFound);
+    expect(h.store.revoked).toHaveLength(1);
+  });
+
+  it('counts the maximum length from the session’s creation, not from the resume', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'Date'] });
+    const h = setup({ lifecycle: { maxSessionMs: 1000 } });
+    h.store.attachResult = { ...attached, createdMs: Date.now() - 800 };
+    const session = h.connect(SID);
+    // (The token's own expiry is not what is tested here: it is issued as for a fresh session.)
+    const token = h.tokens.issue(binding, 0, Date.now());
+    h.lifecycle.openResumed(session, { valid: true, token, lastSeq: undefined }, 'anonymous');
+    await settle();
+    expect(socketOf(session).messages()[0]).toMatchObject({ type: 'session.created' });
+    vi.advanceTimersByTime(300);
+    expect(socketOf(session).errorCodes()).toEqual(['session_expired']);
+    expect(socketOf(session).ended?.code).toBe(CloseCode.SessionTimeout);
   });
 });
 

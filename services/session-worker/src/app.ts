@@ -121,7 +121,11 @@ async function openStores(config: WorkerConfig, id: string, keys: Keys, log: Log
   const blocking = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-read`, onError });
   const bullConn = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-bull`, onError });
   await Promise.all([waitReady(commands), waitReady(blocking), waitReady(bullConn)]);
-  const records = new SessionRecords(commands, keys, { ttlMs: config.RTV_SESSION_TTL_MS });
+  const records = new SessionRecords(commands, keys, {
+    ttlMs: config.RTV_SESSION_TTL_MS,
+    historyMaxBytes: config.RTV_HISTORY_MAX_BYTES,
+    historyItemMaxBytes: config.RTV_HISTORY_ITEM_MAX_BYTES,
+  });
   const writer = new StreamWriter(commands, {
     maxLen: config.RTV_STREAM_MAXLEN,
     minFlushIntervalMs: config.RTV_BUS_FLUSH_MS,

@@ -1,4 +1,4 @@
-import { SESSION_ENV } from '@rtv/bus';
+import { HISTORY_ITEM_MAX_BYTES, HISTORY_MAX_BYTES, SESSION_ENV } from '@rtv/bus';
 import {
   COMMON_ENV,
   ConfigError,
@@ -44,6 +44,12 @@ export const WORKER_ENV = {
     default: 64,
     doc: 'Provider connects this worker runs at once; a burst of new sessions queues behind them instead of stalling the worker',
   },
+  RTV_MAX_SESSION_S: {
+    type: 'int',
+    min: 0,
+    default: 4 * 3600,
+    doc: 'Longest a session may last from its creation, resumes included; then session_expired and close 4408 (0 = no limit). Set it like the gateways’ RTV_MAX_SESSION_S',
+  },
   RTV_RESUME_GRACE_MS: {
     type: 'int',
     min: 0,
@@ -57,6 +63,27 @@ export const WORKER_ENV = {
     max: 64 * 1024 * 1024,
     default: 256 * 1024,
     doc: 'Recent server messages kept per session for replay on resume (about 4 s of audio)',
+  },
+  RTV_HISTORY_MAX_BYTES: {
+    type: 'int',
+    min: 4096,
+    max: 64 * 1024 * 1024,
+    default: HISTORY_MAX_BYTES,
+    doc: 'Bytes of conversation history kept in Redis per session (stored JSON); the oldest items are dropped to stay within it. Redis needs about this much per live session on top of its other keys',
+  },
+  RTV_HISTORY_ITEM_MAX_BYTES: {
+    type: 'int',
+    min: 1024,
+    max: 16 * 1024 * 1024,
+    default: HISTORY_ITEM_MAX_BYTES,
+    doc: 'Bytes of one stored history item: a longer text, transcript or function result is cut on a character boundary and marked truncated (at most RTV_HISTORY_MAX_BYTES)',
+  },
+  RTV_PROVIDER_QUEUE_MAX_BYTES: {
+    type: 'int',
+    min: 16 * 1024,
+    max: 64 * 1024 * 1024,
+    default: 2 * 1024 * 1024,
+    doc: 'Bytes of client audio and function results held per session while the provider (re)connects (about 30 s of speech); beyond it they are dropped and the client gets rate_limited once per connect',
   },
   RTV_PROVIDER_RENEW_MS: {
     type: 'int',

@@ -105,6 +105,12 @@ export function createWorkerMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    historyTrims: new Counter({
+      name: 'rtv_worker_history_items_trimmed_total',
+      help: 'Conversation history items cut to RTV_HISTORY_ITEM_MAX_BYTES (item_bytes), or dropped from the oldest end to stay within RTV_HISTORY_MAX_BYTES (session_bytes) or the 200-item cap (item_count)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     upstreamConnect: new Histogram({
       name: 'rtv_worker_upstream_connect_duration_seconds',
       help: 'Time to open a provider session (upgrade to session.created)',

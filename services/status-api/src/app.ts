@@ -1,4 +1,4 @@
-import type { TokenVerifier } from '@rtv/auth';
+import { STATUS_RATE_ENV, type TokenVerifier, TrustedProxies } from '@rtv/auth';
 import { createKeys, createRedis, type Keys, SessionRecords } from '@rtv/bus';
 import { httpError } from '@rtv/protocol';
 import { createRegistry, type Logger } from '@rtv/service-kit';
@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { ClusterReader, type ClusterSnapshot } from './cluster/read-cluster.js';
 import { SnapshotCache } from './cluster/snapshot-cache.js';
+import { SEED_BASE } from './paths.js';
 import { healthRoutes } from './plugins/health.js';
 import {
   createClusterMetrics,
@@ -16,6 +17,7 @@ import {
   metricsRoutes,
 } from './plugins/metrics.js';
 import { collectRoutes, openApiRoutes } from './plugins/openapi.js';
+import { limitPublicRoutes } from './plugins/rate-limit.js';
 import { sessionRoutes } from './plugins/sessions.js';
 import { statusRoutes } from './plugins/status.js';
 
@@ -36,6 +38,13 @@ export interface StatusApiOptions {
   readTimeoutMs?: number;
   /** Unread entries counted per stream before the lag reads as "at least this". @defaultValue 1000 */
   lagCountCap?: number;
+  /**
+   * Requests per second per client address to the public status and health routes (bursts of twice that).
+   * @defaultValue 10 (`RTV_STATUS_RATE_PER_S`)
+   */
+  statusRatePerS?: number;
+  /** Proxies whose `X-Forwarded-For` names the client (`RTV_TRUSTED_PROXIES`). @defaultValue none */
+  trustedProxies?: TrustedProxies;
 }
 
 declare module 'fastify' {
@@ -93,6 +102,11 @@ export async function buildStatusApi(opts: StatusApiOptions): Promise<FastifyIns
   // Both hooks must exist before the first route: they see every route and every request.
   const routes = collectRoutes(app);
   instrumentRequests(app, createHttpMetrics(registry));
+  limitPublicRoutes(app, {
+    ratePerS: opts.statusRatePerS ?? STATUS_RATE_ENV.RTV_STATUS_RATE_PER_S.default,
+    trustedProxies: opts.trustedProxies ?? TrustedProxies.none(),
+    paths: [`${SEED_BASE}/status`, `${SEED_BASE}/health`],
+  });
 
   await app.register(statusRoutes, { snapshots: clusterState });
   await app.register(healthRoutes, { snapshots: clusterState, redis });

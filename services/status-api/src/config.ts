@@ -1,4 +1,11 @@
-import { AUTH_ENV, authSettingsFromConfig, createTokenVerifier, type TokenVerifier } from '@rtv/auth';
+import {
+  AUTH_ENV,
+  authSettingsFromConfig,
+  createTokenVerifier,
+  STATUS_RATE_ENV,
+  type TokenVerifier,
+  TRUSTED_PROXIES_ENV,
+} from '@rtv/auth';
 import { COMMON_ENV, type ConfigOf, type EnvSchema, loadConfig } from '@rtv/service-kit';
 
 export const STATUS_ENV = {
@@ -11,6 +18,8 @@ export const STATUS_ENV = {
   RTV_AUTH_AUDIENCE: AUTH_ENV.RTV_AUTH_AUDIENCE,
   RTV_AUTH_USER_CLAIM: AUTH_ENV.RTV_AUTH_USER_CLAIM,
   RTV_AUTH_API_KEYS: AUTH_ENV.RTV_AUTH_API_KEYS,
+  ...TRUSTED_PROXIES_ENV,
+  ...STATUS_RATE_ENV,
   RTV_STATUS_HOST: { type: 'string', default: '0.0.0.0', doc: 'Interface the status API binds to' },
   RTV_STATUS_PORT: {
     type: 'int',
@@ -50,8 +59,9 @@ const AUTH_DEFAULTS = loadConfig('status-api', AUTH_ENV, {});
 /**
  * The session history route's token verifier, or undefined when no credential kind is configured. Built by
  * the gateway's own settings parser so both services refuse the same bad configuration (a JWT secret under
- * 32 bytes, a JWKS URL without issuer and audience, malformed API keys) with a `ConfigError` that names the
- * variable and never its value.
+ * 32 bytes, a JWKS URL without issuer and audience, malformed API keys, an unknown scope, a key id in the
+ * `anon:` namespace) with a `ConfigError` that names the variable and never its value. The keys' scopes
+ * decide here who reads other users' history (`history:read`).
  */
 export function verifierFromConfig(config: StatusConfig): TokenVerifier | undefined {
   // The frame limit only sizes the gateway's per-connection byte burst, which the status API has none of.

@@ -1,3 +1,4 @@
+import { trustedProxiesFromConfig } from '@rtv/auth';
 import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
 import { buildStatusApi } from './app.js';
 import { loadStatusConfig, verifierFromConfig } from './config.js';
@@ -15,6 +16,8 @@ try {
     log,
     snapshotMaxAgeMs: config.RTV_STATUS_CACHE_MS,
     readTimeoutMs: config.RTV_STATUS_READ_TIMEOUT_MS,
+    statusRatePerS: config.RTV_STATUS_RATE_PER_S,
+    trustedProxies: trustedProxiesFromConfig('status-api', config.RTV_TRUSTED_PROXIES),
   });
   await app.listen({ host: config.RTV_STATUS_HOST, port: config.RTV_STATUS_PORT });
   installShutdown(log, () => app.close());

@@ -263,8 +263,23 @@ export const SessionHistorySchema = {
           type: { type: 'string' },
           text: { type: 'string' },
           at: unixSeconds,
+          truncated: {
+            type: 'boolean',
+            const: true,
+            description:
+              'Present when the stored text was cut on a character boundary to the per-item limit (RTV_HISTORY_ITEM_MAX_BYTES of the session worker)',
+          },
         },
       },
     },
   },
+} as const;
+
+export const RateLimitedSchema = {
+  title: 'RateLimited',
+  description:
+    'Too many requests from this client address (RTV_STATUS_RATE_PER_S); wait for the retry-after header',
+  type: 'object',
+  required: ['error'],
+  properties: { error: ErrorBodySchema },
 } as const;

@@ -2,18 +2,10 @@ import { GATEWAY_ENV } from '../../../services/gateway/src/config.js';
 import { WORKER_ENV } from '../../../services/session-worker/src/config.js';
 import { STATUS_ENV } from '../../../services/status-api/src/config.js';
 
-/**
- * Variables the deployment files set before the service's config schema declares them. The security work
- * adds RTV_ALLOW_ANONYMOUS (bool, default true) to the gateway; until then the gateway ignores it.
- */
-const ANNOUNCED_ENV: Record<string, readonly string[]> = {
-  gateway: ['RTV_ALLOW_ANONYMOUS'],
-};
-
 export interface ServiceFacts {
   /** Package folder under services/ and Dockerfile target. */
   name: 'gateway' | 'session-worker' | 'status-api';
-  /** Every environment variable the service reads (its config schema), plus announced ones. */
+  /** Every environment variable the service reads (its config schema). */
   env: ReadonlySet<string>;
   /** Variable naming the port that serves /metrics, /healthz and /readyz, and its default. */
   adminPortVar: string;
@@ -26,14 +18,14 @@ export interface ServiceFacts {
   publicPort?: number;
 }
 
-function envNames(name: string, schema: Record<string, unknown>): ReadonlySet<string> {
-  return new Set([...Object.keys(schema), ...(ANNOUNCED_ENV[name] ?? [])]);
+function envNames(schema: Record<string, unknown>): ReadonlySet<string> {
+  return new Set(Object.keys(schema));
 }
 
 export const SERVICES: Record<ServiceFacts['name'], ServiceFacts> = {
   gateway: {
     name: 'gateway',
-    env: envNames('gateway', GATEWAY_ENV),
+    env: envNames(GATEWAY_ENV),
     adminPortVar: 'RTV_GATEWAY_ADMIN_PORT',
     adminPort: GATEWAY_ENV.RTV_GATEWAY_ADMIN_PORT.default,
     adminHostVar: 'RTV_ADMIN_HOST',
@@ -43,7 +35,7 @@ export const SERVICES: Record<ServiceFacts['name'], ServiceFacts> = {
   },
   'session-worker': {
     name: 'session-worker',
-    env: envNames('session-worker', WORKER_ENV),
+    env: envNames(WORKER_ENV),
     adminPortVar: 'RTV_WORKER_ADMIN_PORT',
     adminPort: WORKER_ENV.RTV_WORKER_ADMIN_PORT.default,
     adminHostVar: 'RTV_ADMIN_HOST',
@@ -51,7 +43,7 @@ export const SERVICES: Record<ServiceFacts['name'], ServiceFacts> = {
   },
   'status-api': {
     name: 'status-api',
-    env: envNames('status-api', STATUS_ENV),
+    env: envNames(STATUS_ENV),
     adminPortVar: 'RTV_STATUS_PORT',
     adminPort: STATUS_ENV.RTV_STATUS_PORT.default,
     // The status API serves /metrics and its probes on its public port.

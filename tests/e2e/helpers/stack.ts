@@ -37,7 +37,7 @@ export interface Stack {
 }
 
 const API_KEY = 'test-provider-key';
-/** A server-to-server API key the test status API accepts. */
+/** A server-to-server API key with the `history:read` scope, which the test status API accepts. */
 export const TEST_API_KEY = 'rtv_test_api_key_0123456789abcdef';
 /** HS256 secret every test gateway accepts, so tests can mint tokens for the authenticated route. */
 export const TEST_JWT_SECRET = 'test-jwt-secret-of-at-least-32-bytes!!';
@@ -57,7 +57,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log,
     verifier: createTokenVerifier({
       jwtSecret: TEST_JWT_SECRET,
-      apiKeys: parseApiKeys(`ops:${hashApiKey(TEST_API_KEY)}`),
+      // An operator's key: reads every session's history (an entry without scopes could only connect).
+      apiKeys: parseApiKeys(`ops:${hashApiKey(TEST_API_KEY)}:history:read`),
     }),
   });
   await status.listen({ host: '127.0.0.1', port: 0 });
@@ -88,6 +89,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       RTV_GATEWAY_ADMIN_PORT: '0',
       RTV_STATUS_URL: statusUrl,
       RTV_AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      // With a JWT secret configured the anonymous route is off unless asked for; most suites use it.
+      RTV_ALLOW_ANONYMOUS: 'true',
       // Tests open many sockets from one address in a burst.
       RTV_MAX_NEW_CONNECTIONS_PER_IP: '1000',
       ...opts.gatewayEnv,

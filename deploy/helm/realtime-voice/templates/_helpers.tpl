@@ -32,7 +32,7 @@
 {{- end -}}
 {{- end -}}
 
-{{/* The chart-managed Secret (provider keys and Redis URL given as values). */}}
+{{/* The chart-managed Secret (provider keys given as values). */}}
 {{- define "rtv.secretName" -}}
 {{- include "rtv.fullname" . -}}
 {{- end -}}
@@ -74,39 +74,124 @@ app.kubernetes.io/part-of: realtime-voice
 
 {{/* Redis ------------------------------------------------------------------------------------------- */}}
 
-{{/* Exactly one source for the Redis URL; rendering stops with a clear message otherwise. */}}
+{{/* Exactly one Redis, and settings that fit it; rendering stops with a message naming the values otherwise. */}}
 {{- define "rtv.redis.validate" -}}
 {{- $r := .Values.redis -}}
-{{- $sources := 0 -}}
-{{- if $r.bundled.enabled }}{{ $sources = add1 $sources }}{{ end -}}
-{{- if $r.url }}{{ $sources = add1 $sources }}{{ end -}}
-{{- if $r.existingSecret }}{{ $sources = add1 $sources }}{{ end -}}
-{{- if ne (int $sources) 1 -}}
-{{- fail "redis: set exactly one of redis.bundled.enabled, redis.url or redis.existingSecret" -}}
+{{- if eq (ternary 1 0 $r.bundled.enabled) (ternary 1 0 (ne $r.external.url "")) -}}
+{{- fail "redis: set exactly one of redis.bundled.enabled or redis.external.url" -}}
+{{- end -}}
+{{- if and $r.bundled.enabled (or $r.external.existingSecret $r.external.tlsCaSecret) -}}
+{{- fail "redis.external.existingSecret and redis.external.tlsCaSecret belong to redis.external.url; the bundled Redis takes its password from redis.auth" -}}
+{{- end -}}
+{{- if and (not $r.bundled.enabled) $r.auth.existingSecret -}}
+{{- fail "redis.auth.existingSecret is the bundled Redis's password; for redis.external.url use redis.external.existingSecret" -}}
+{{- end -}}
+{{- if and $r.external.tlsCaSecret (not (hasPrefix "rediss://" $r.external.url)) -}}
+{{- fail (printf "redis.external.tlsCaSecret needs a rediss:// URL (redis.external.url=%q): the CA is for TLS" $r.external.url) -}}
 {{- end -}}
 {{- end -}}
 
-{{- define "rtv.redis.bundledUrl" -}}
+{{- define "rtv.redis.url" -}}
+{{- if .Values.redis.bundled.enabled -}}
 {{- printf "redis://%s:6379" (include "rtv.componentName" (dict "ctx" . "component" "redis")) -}}
+{{- else -}}
+{{- .Values.redis.external.url -}}
+{{- end -}}
 {{- end -}}
 
-{{/* REDIS_URL as a container env entry: a plain value only for the bundled Redis (no password). */}}
+{{/* The Secret generated for the bundled Redis's password when redis.auth.existingSecret is empty. */}}
+{{- define "rtv.redis.authSecretName" -}}
+{{- include "rtv.componentName" (dict "ctx" . "component" "redis-auth") -}}
+{{- end -}}
+
+{{/* The Secret and key holding the Redis password, as JSON ({} for an external Redis without one). */}}
+{{- define "rtv.redis.passwordRef" -}}
+{{- $r := .Values.redis -}}
+{{- if and $r.bundled.enabled $r.auth.existingSecret -}}
+{{- dict "name" $r.auth.existingSecret "key" $r.auth.existingSecretKey | toJson -}}
+{{- else if $r.bundled.enabled -}}
+{{- dict "name" (include "rtv.redis.authSecretName" .) "key" "redis-password" | toJson -}}
+{{- else if $r.external.existingSecret -}}
+{{- dict "name" $r.external.existingSecret "key" $r.external.existingSecretKey | toJson -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}
+
+{{/* REDIS_PASSWORD (and anything else named `var`) from the password's Secret, as a container env entry. */}}
+{{- define "rtv.redis.passwordEnv" -}}
+{{- $ref := include "rtv.redis.passwordRef" .ctx | fromJson -}}
+{{- if $ref -}}
+- name: {{ .var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- end -}}
+{{- end -}}
+
+{{/* The services' Redis secrets as container env entries: the password only ever through secretKeyRef. */}}
 {{- define "rtv.redis.env" -}}
 {{- include "rtv.redis.validate" . -}}
-- name: REDIS_URL
-{{- if .Values.redis.existingSecret }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.redis.existingSecret }}
-      key: {{ .Values.redis.existingSecretKey }}
-{{- else if .Values.redis.url }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "rtv.secretName" . }}
-      key: REDIS_URL
-{{- else }}
-  value: {{ include "rtv.redis.bundledUrl" . | quote }}
-{{- end }}
+{{- include "rtv.redis.passwordEnv" (dict "ctx" . "var" "REDIS_PASSWORD") -}}
+{{- end -}}
+
+{{/* Where the services find the CA of a private-CA rediss:// server (redis.external.tlsCaSecret). */}}
+{{- define "rtv.redis.tlsCaDir" -}}/etc/rtv/redis-tls{{- end -}}
+
+{{- define "rtv.redis.volumes" -}}
+{{- with .Values.redis.external.tlsCaSecret -}}
+- name: redis-tls-ca
+  secret:
+    secretName: {{ . }}
+    items:
+      - key: {{ $.Values.redis.external.tlsCaSecretKey }}
+        path: ca.crt
+{{- end -}}
+{{- end -}}
+
+{{- define "rtv.redis.volumeMounts" -}}
+{{- if .Values.redis.external.tlsCaSecret -}}
+- name: redis-tls-ca
+  mountPath: {{ include "rtv.redis.tlsCaDir" . }}
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{/* What the pods read from Secrets, by reference, for checksum/secret: generated values are unknown at render
+  time (helm lookup), so switching where the password comes from is what rolls the pods. */}}
+{{- define "rtv.redis.secretRefs" -}}
+redis-password: {{ include "rtv.redis.passwordRef" . }}
+redis-tls-ca: {{ .Values.redis.external.tlsCaSecret | quote }}
+{{- end -}}
+
+{{/* The resume-token secret: generated into this Secret unless auth.existingSecret brings RTV_RESUME_SECRET. */}}
+{{- define "rtv.resumeSecretName" -}}
+{{- include "rtv.componentName" (dict "ctx" . "component" "resume-secret") -}}
+{{- end -}}
+
+{{/* A Secret holding one random value, generated on the first install and kept on upgrades (helm lookup).
+  (dict "ctx" $ "name" "…" "key" "…" "length" 32 "component" "redis") */}}
+{{- define "rtv.generatedSecret" -}}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .name -}}
+{{- $value := "" -}}
+{{- if and $existing $existing.data (hasKey $existing.data .key) -}}
+{{- $value = index $existing.data .key -}}
+{{- else -}}
+{{- $value = randAlphaNum (int .length) | b64enc -}}
+{{- end -}}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "rtv.labels" (dict "ctx" .ctx "component" .component) | nindent 4 }}
+  annotations:
+    # Generated once by the chart; kept on upgrades. Delete it and upgrade to rotate.
+    realtime-voice/generated: "true"
+type: Opaque
+data:
+  {{ .key }}: {{ $value | quote }}
 {{- end -}}
 
 {{/* Provider ---------------------------------------------------------------------------------------- */}}
@@ -340,8 +425,19 @@ lifecycle:
 {{/* Environment (ConfigMap data), one block per component; the pods' checksum/config hashes these. ------- */}}
 
 {{- define "rtv.commonEnv" -}}
+REDIS_URL: {{ include "rtv.redis.url" . | quote }}
+{{- if .Values.redis.external.tlsCaSecret }}
+RTV_REDIS_TLS_CA_FILE: {{ printf "%s/ca.crt" (include "rtv.redis.tlsCaDir" .) | quote }}
+{{- end }}
 RTV_REDIS_PREFIX: {{ .Values.redis.prefix | quote }}
 RTV_LOG_LEVEL: {{ .Values.logLevel | quote }}
+{{- end -}}
+
+{{/* NAME: "value" for a number given in values; nothing for null, so the service's own default applies. */}}
+{{- define "rtv.optionalInt" -}}
+{{- if not (kindIs "invalid" .value) }}
+{{ .var }}: {{ .value | int64 | toString | quote }}
+{{- end }}
 {{- end -}}
 
 {{- define "rtv.extraEnv" -}}
@@ -358,7 +454,17 @@ RTV_GATEWAY_ADMIN_PORT: {{ .Values.gateway.adminPort | quote }}
 {{- /* The admin port defaults to loopback: Prometheus and the kubelet's probes come from outside the pod. */}}
 RTV_ADMIN_HOST: "0.0.0.0"
 RTV_STATUS_URL: {{ printf "http://%s:%v" (include "rtv.componentName" (dict "ctx" . "component" "status-api")) .Values.statusApi.port | quote }}
+{{- /* The safe defaults (anonymous off, no browser origin) hold whatever image runs. */}}
+NODE_ENV: "production"
 RTV_ALLOW_ANONYMOUS: {{ .Values.auth.allowAnonymous | toString | quote }}
+{{- with .Values.auth.allowedOrigins }}
+RTV_ALLOWED_ORIGINS: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.gateway.trustedProxies }}
+RTV_TRUSTED_PROXIES: {{ join "," . | quote }}
+{{- end }}
+{{- include "rtv.optionalInt" (dict "var" "RTV_MAX_CONNECTIONS_PER_IP" "value" .Values.gateway.maxConnectionsPerIp) }}
+{{- include "rtv.optionalInt" (dict "var" "RTV_MAX_CONNECTIONS_PER_GATEWAY" "value" .Values.gateway.maxConnectionsPerGateway) }}
 {{- include "rtv.extraEnv" .Values.gateway.env }}
 {{- end -}}
 
@@ -367,6 +473,8 @@ RTV_ALLOW_ANONYMOUS: {{ .Values.auth.allowAnonymous | toString | quote }}
 RTV_WORKER_CAPACITY: {{ .Values.worker.capacity | quote }}
 RTV_WORKER_ADMIN_PORT: {{ .Values.worker.adminPort | quote }}
 RTV_ADMIN_HOST: "0.0.0.0"
+{{- include "rtv.optionalInt" (dict "var" "RTV_HISTORY_MAX_BYTES" "value" .Values.worker.historyMaxBytes) }}
+{{- include "rtv.optionalInt" (dict "var" "RTV_PROVIDER_QUEUE_MAX_BYTES" "value" .Values.worker.providerQueueMaxBytes) }}
 {{ include "rtv.provider.config" . }}
 {{- include "rtv.extraEnv" .Values.worker.env }}
 {{- end -}}
@@ -375,17 +483,15 @@ RTV_ADMIN_HOST: "0.0.0.0"
 {{ include "rtv.commonEnv" . }}
 RTV_STATUS_HOST: "0.0.0.0"
 RTV_STATUS_PORT: {{ .Values.statusApi.port | quote }}
+{{- /* The gateways forward the public seed routes with X-Forwarded-For: trust them as well as the ingress. */}}
+{{- with concat (.Values.gateway.trustedProxies | default list) (.Values.statusApi.trustedProxies | default list) | uniq }}
+RTV_TRUSTED_PROXIES: {{ join "," . | quote }}
+{{- end }}
 {{- include "rtv.extraEnv" .Values.statusApi.env }}
 {{- end -}}
 
 {{/* Data of the chart-managed Secret (base64), split by consumer so each pod hashes only what it mounts:
   a new provider key rolls the workers, not the gateways holding client sockets. */}}
-{{- define "rtv.secretData.redis" -}}
-{{- if and .Values.redis.url (not .Values.redis.existingSecret) }}
-REDIS_URL: {{ .Values.redis.url | b64enc | quote }}
-{{- end }}
-{{- end -}}
-
 {{- define "rtv.secretData.provider" -}}
 {{- $p := .Values.provider -}}
 {{- if eq $p.kind "azure" }}
@@ -398,6 +504,5 @@ OPENAI_API_KEY: {{ $p.apiKey | b64enc | quote }}
 {{- end -}}
 
 {{- define "rtv.secretData" -}}
-{{- include "rtv.secretData.redis" . }}
 {{- include "rtv.secretData.provider" . }}
 {{- end -}}

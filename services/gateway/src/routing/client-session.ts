@@ -1,5 +1,7 @@
-import type { ConnectionRateLimiter, FloodGuard } from '@rtv/auth';
+import type { ConnectionRateLimiter, ConnectionSlot, FloodGuard } from '@rtv/auth';
 import { FrameRing } from '@rtv/bus';
+import { CloseCode, encodeNotice, NoticeCode } from '@rtv/protocol';
+import type { CredentialKind } from './resume-tokens.js';
 
 /**
  * What the gateway does with a client's socket: the part of uWS's `WebSocket` it uses. The uWS socket satisfies
@@ -21,12 +23,20 @@ export interface SocketData {
   refuse?: { code: number; message: string };
   /** The per-user slot is still to be taken (synchronous upgrades take it right after open). */
   slotPending?: boolean;
+  /** The open-connection slot of the client's address on this gateway, released when the socket closes. */
+  connectionSlot?: ConnectionSlot | undefined;
+  /**
+   * A `resume_token` query parameter: refused (the token belongs in the `rtv.resume.<token>` subprotocol) and
+   * treated as leaked.
+   */
+  urlResumeToken?: string;
 }
 
-/** `?resume=<sid>&resume_token=…&last_seq=…` as copied at upgrade. */
+/** `?resume=<sid>&last_seq=…` and the `rtv.resume.<token>` subprotocol entry, as copied at upgrade. */
 export interface ResumeRequest {
   /** The session id had the right form. */
   valid: boolean;
+  /** The token from the subprotocol entry ('' when there was none or it was malformed). */
   token: string;
   /** Last server seq the client saw (it asked for `seq` numbering); else the gateway's record is used. */
   lastSeq: number | undefined;
@@ -63,6 +73,15 @@ export class ClientSession {
   flood: FloodGuard | undefined;
   /** Owner named by the session store when this socket resumed the session (its bind may still be on the way). */
   resumedFrom: string | undefined;
+  /** How this connection proved who it is; a resume token is bound to it. */
+  credential: CredentialKind = 'anonymous';
+  /**
+   * When the session was created (Unix ms): the socket's open time for a new session, the record's for a
+   * resumed one. The maximum session length counts from here, so resuming never extends it.
+   */
+  createdAt: number;
+  /** The session record's attach generation for this connection (0 for a new session); its token names it. */
+  generation = 0;
   /** When the credential stops holding (JWT `exp` plus the clock-skew allowance, Unix ms); 0: never. */
   credentialExpiresAt = 0;
   /** The cluster-wide per-user connection slot this socket holds (released on close). */
@@ -78,7 +97,9 @@ export class ClientSession {
     readonly route: 'anonymous' | 'authenticated',
     readonly openedAt: number,
     private readonly limits: ClientSessionLimits,
-  ) {}
+  ) {
+    this.createdAt = openedAt;
+  }
 
   /**
    * Numbers a frame and remembers it until acknowledged. Returns false when the session has no owner yet and
@@ -115,8 +136,28 @@ export class ClientSession {
   }
 }
 
-/** Closes the session's socket with `code` unless it is already closed; the socket's close handler does the rest. */
+/**
+ * Closes the session's socket with `code` unless it is already closed; the socket's close handler does the rest.
+ * 4409 (a worker's close line: the same user resumed the session on another gateway) evicts instead.
+ */
 export function closeClientSocket(session: ClientSession, code: number, reason: string): void {
+  if (code === CloseCode.SessionResumedElsewhere) {
+    evictClientSocket(session);
+    return;
+  }
   if (session.closed || !session.ws) return;
   session.ws.end(code, reason);
+}
+
+/**
+ * The same user resumed this session on another connection: this socket no longer speaks for it. It is told
+ * so (`session_resumed_elsewhere`) and closed with 4409, which tells it not to resume; being superseded, its
+ * close neither ends nor detaches the session.
+ */
+export function evictClientSocket(session: ClientSession): void {
+  session.superseded = true;
+  if (session.closed || !session.ws) return;
+  const message = NoticeCode.session_resumed_elsewhere.message;
+  session.ws.send(encodeNotice('session_resumed_elsewhere', message), false);
+  session.ws.end(CloseCode.SessionResumedElsewhere, 'session resumed elsewhere');
 }

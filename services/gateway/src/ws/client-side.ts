@@ -26,6 +26,7 @@ export async function createClientSide(
     redis: redis.commands,
     key: keys.resumeSecret(),
     ttlS: config.RTV_RESUME_TOKEN_TTL_S,
+    maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
   });
   const admission = createConnectionAdmission(config, redis.commands, keys, sessionLimits, metrics, log);
   const lifecycle = new SessionLifecycle({

@@ -1,8 +1,11 @@
 import {
   authSettingsFromConfig,
+  ConcurrentConnectionCounter,
   type ConnectionRateLimits,
   createTokenVerifier,
+  FailedUpgradeLimiter,
   NewConnectionLimiter,
+  trustedProxiesFromConfig,
   UserConnectionLimiter,
 } from '@rtv/auth';
 import type { Keys } from '@rtv/bus';
@@ -43,8 +46,15 @@ export function createConnectionAdmission(
       'no RTV_AUTH_JWT_SECRET, RTV_AUTH_JWKS_URL or RTV_AUTH_API_KEYS: the authenticated route refuses every connection',
     );
   }
-  if (auth.allowAnonymous)
-    log.info('the anonymous route /api/v1/streaming/realtime/{user_id} is on (RTV_ALLOW_ANONYMOUS)');
+  // Which exposure defaults were chosen and why, so an operator sees from the log what a deployment serves.
+  for (const applied of auth.appliedDefaults) {
+    log.info({ variable: applied.variable, value: applied.value }, applied.message);
+  }
+  if (auth.allowAnonymous) {
+    log.info(
+      'the anonymous route /api/v1/streaming/realtime/{user_id} is on; its callers act as anon:{user_id}',
+    );
+  }
   const userLimiter = new UserConnectionLimiter({
     redis,
     keys,
@@ -57,6 +67,15 @@ export function createConnectionAdmission(
     verifier: verifierConfigured ? createTokenVerifier(auth.verifier) : undefined,
     userLimiter,
     ipLimiter: new NewConnectionLimiter({ maxPerWindow: auth.maxNewConnectionsPerIp }),
+    failedUpgrades: new FailedUpgradeLimiter({
+      maxPerWindow: config.RTV_MAX_FAILED_UPGRADES_PER_IP,
+      windowMs: 60_000,
+    }),
+    connections: new ConcurrentConnectionCounter({
+      maxPerAddress: config.RTV_MAX_CONNECTIONS_PER_IP,
+      maxTotal: config.RTV_MAX_CONNECTIONS_PER_GATEWAY,
+    }),
+    trustedProxies: trustedProxiesFromConfig('gateway', config.RTV_TRUSTED_PROXIES),
     redisReady: () => redis.status === 'ready',
     tokenExpiryGraceMs: config.RTV_CLOSE_ON_TOKEN_EXPIRY ? (auth.verifier.clockSkewMs ?? 30_000) : undefined,
     metrics,

@@ -9,6 +9,8 @@ export interface RealtimeServerOptions {
   sockets: SocketBehaviorOptions;
   /** The status API the seed's HTTP routes are forwarded to. */
   statusUrl: string;
+  /** Requests per second per client address to the forwarded seed routes (`RTV_STATUS_RATE_PER_S`). */
+  statusRatePerS: number;
   log: Logger;
 }
 
@@ -27,7 +29,12 @@ export async function listenRealtime(opts: RealtimeServerOptions): Promise<Realt
   const app = uWS.App();
   app.ws(REALTIME_PATH, createSocketBehavior(opts.sockets, 'authenticated'));
   app.ws(`${REALTIME_PATH}/:user_id`, createSocketBehavior(opts.sockets, 'anonymous'));
-  registerSeedRoutes(app, opts.statusUrl, opts.log);
+  const { trustedProxies, metrics } = opts.sockets.upgrade;
+  registerSeedRoutes(app, opts.statusUrl, opts.log, {
+    ratePerS: opts.statusRatePerS,
+    trustedProxies,
+    metrics,
+  });
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(opts.host, opts.port, (socket) => {

@@ -4,7 +4,7 @@ import {
   FloodGuard,
   type UserConnectionLimiter,
 } from '@rtv/auth';
-import type { SessionRecords } from '@rtv/bus';
+import type { AttachRefusal, AttachResult, SessionRecords } from '@rtv/bus';
 import {
   CloseCode,
   closeCodeInfo,
@@ -22,16 +22,17 @@ import {
   type ClientSession,
   type ClientSessionLimits,
   closeClientSocket,
+  evictClientSocket,
   type ResumeRequest,
 } from '../routing/client-session.js';
-import type { ResumeTokens } from '../routing/resume-tokens.js';
+import type { ResumeBinding, ResumeTokens } from '../routing/resume-tokens.js';
 import type { ClientSessionRegistry } from '../routing/session-registry.js';
 import type { SessionRouter } from '../routing/session-router.js';
 import type { SessionStore } from '../routing/session-store.js';
 
 /** What the lifecycle uses of the session store (`SessionStore` in production). */
 export type LifecycleStore = Pick<SessionStore, 'create' | 'discardUnbound'> & {
-  readonly records: Pick<SessionRecords, 'attach' | 'markDetached'>;
+  readonly records: Pick<SessionRecords, 'attach' | 'markDetached' | 'revokeResume'>;
 };
 
 export interface SessionLifecycleDeps {
@@ -49,12 +50,19 @@ export interface SessionLifecycleDeps {
   accepting: () => boolean;
   userLimiter: Pick<UserConnectionLimiter, 'release'>;
   connectionRate: ConnectionRateLimits;
-  /** Longest a connection may stay open (0 = unlimited). */
+  /** Longest a session may last, counted from its creation, resumes included (0 = unlimited). */
   maxSessionMs: number;
 }
 
 /** Client frame seqs of attach generation g start at g · 2³², above every earlier connection's. */
 const GENERATION_STRIDE = 2 ** 32;
+
+const RESUME_REFUSED = 'This session cannot be resumed: it is unknown, ended, expired or not yours';
+
+/** What a token is checked against: the session, the user, the route and credential of this connection. */
+function bindingOf(session: ClientSession): ResumeBinding {
+  return { sid: session.sid, userId: session.userId, route: session.route, credential: session.credential };
+}
 
 /**
  * What happens to a session when its socket opens, resumes or closes (DESIGN §5): new sessions are created and
@@ -83,16 +91,16 @@ export class SessionLifecycle {
   }
 
   /**
-   * Ends connections older than the maximum session duration (session_expired, then close 4408) and those
-   * whose access token has expired (unauthorized, then close 4401: a new token is needed, so the client must
-   * not reconnect on its own).
+   * Ends sessions older than the maximum session duration, counted from the session's creation so resuming
+   * does not extend it (session_expired, then close 4408), and connections whose access token has expired
+   * (unauthorized, then close 4401: a new token is needed, so the client must not reconnect on its own).
    */
   private endExpired(): void {
     const now = Date.now();
     const oldest = this.deps.maxSessionMs > 0 ? now - this.deps.maxSessionMs : Number.NEGATIVE_INFINITY;
     for (const session of this.deps.registry.values()) {
       if (session.closed) continue;
-      if (session.openedAt <= oldest) {
+      if (session.createdAt <= oldest) {
         this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
         this.fail(
           session,
@@ -149,6 +157,13 @@ export class SessionLifecycle {
       });
   }
 
+  /**
+   * A resume: the token must be bound to this session, user, route and credential kind and name the record's
+   * current attach generation (each token works once). On the anonymous route the session must be detached (a
+   * live socket is never taken over by a token alone: `session_in_use`, close 1013, and nothing changes); on the
+   * authenticated route the verified credential of the same user may take it over from a live socket, which is
+   * told and closed with 4409.
+   */
   openResumed(session: ClientSession, resume: ResumeRequest, route: string): void {
     const { deps } = this;
     if (!deps.accepting()) {
@@ -156,50 +171,21 @@ export class SessionLifecycle {
       return;
     }
     const verdict = resume.valid
-      ? deps.tokens.verify(resume.token, session.sid, session.userId)
-      : 'malformed';
-    if (verdict !== 'ok') {
-      deps.metrics.resumesRejected.inc({ reason: verdict });
-      this.fail(
-        session,
-        'session_not_found',
-        'This session cannot be resumed: it is unknown, expired or not yours',
-        CloseCode.SessionNotFound,
-      );
+      ? deps.tokens.verify(resume.token, bindingOf(session))
+      : ({ ok: false, reason: 'malformed' } as const);
+    if (!verdict.ok) {
+      deps.metrics.resumesRejected.inc({ reason: verdict.reason });
+      this.fail(session, 'session_not_found', RESUME_REFUSED, CloseCode.SessionNotFound);
       return;
     }
-    // A newer socket for the same session wins: the older one is closed without ending the session.
-    const previous = deps.registry.get(session.sid);
-    if (previous && previous !== session) {
-      previous.superseded = true;
-      deps.registry.remove(previous);
-      this.close(previous, CloseCode.Normal, 'superseded by a newer connection');
-    }
-    deps.metrics.connections.inc();
-    deps.metrics.connectionsTotal.inc({ route });
-    deps.registry.add(session);
-    deps.store.records.attach(session.sid, session.userId, deps.gatewayId).then(
-      (attached) => {
-        if (session.closed) return;
-        if (!attached) {
-          deps.metrics.resumesRejected.inc({ reason: 'not_found' });
-          this.fail(
-            session,
-            'session_not_found',
-            'This session cannot be resumed: it has ended',
-            CloseCode.SessionNotFound,
-          );
-          return;
-        }
-        deps.metrics.resumes.inc();
-        session.resumedFrom = attached.owner;
-        session.seq = attached.generation * GENERATION_STRIDE;
-        this.sendCreated(session, false);
-        this.armBindTimer(session);
-        const lastSeq = resume.lastSeq ?? attached.clientSeq;
-        if (attached.owner) deps.router.requestResume(attached.owner, session.sid, deps.gatewayId, lastSeq);
-        deps.log.info({ sid: session.sid, owner: attached.owner, lastSeq }, 'session resumed');
-      },
+    const request = {
+      userId: session.userId,
+      gatewayId: deps.gatewayId,
+      generation: verdict.generation,
+      takeOver: session.route === 'authenticated',
+    };
+    deps.store.records.attach(session.sid, request).then(
+      (outcome) => this.onAttach(session, resume, route, outcome),
       (err: Error) => {
         deps.log.error({ err: err.message, sid: session.sid }, 'could not resume session');
         this.fail(
@@ -210,6 +196,86 @@ export class SessionLifecycle {
         );
       },
     );
+  }
+
+  /** The record's answer to a resume: take the session here, or tell the client why not. */
+  private onAttach(
+    session: ClientSession,
+    resume: ResumeRequest,
+    route: string,
+    outcome: AttachResult | AttachRefusal,
+  ): void {
+    const { deps } = this;
+    if (outcome.status === 'in_use') {
+      deps.metrics.resumesRejected.inc({ reason: 'in_use' });
+      this.fail(
+        session,
+        'session_in_use',
+        'The session is still attached to another connection; retry shortly',
+        CloseCode.TryAgainLater,
+      );
+      return;
+    }
+    if (outcome.status !== 'attached') {
+      deps.metrics.resumesRejected.inc({ reason: outcome.status });
+      this.fail(session, 'session_not_found', RESUME_REFUSED, CloseCode.SessionNotFound);
+      return;
+    }
+    session.generation = outcome.generation;
+    if (session.closed) {
+      // Gone while the record moved here: record the drop so the session stays consistent (its grace runs on).
+      this.markDetached(session, outcome.clientSeq);
+      return;
+    }
+    this.evictPrevious(session);
+    deps.metrics.connections.inc();
+    deps.metrics.connectionsTotal.inc({ route });
+    deps.registry.add(session);
+    deps.metrics.resumes.inc();
+    session.resumedFrom = outcome.owner;
+    if (outcome.createdMs > 0) session.createdAt = outcome.createdMs;
+    session.seq = outcome.generation * GENERATION_STRIDE;
+    this.sendCreated(session, false);
+    this.armBindTimer(session);
+    const lastSeq = resume.lastSeq ?? outcome.clientSeq;
+    if (outcome.owner) deps.router.requestResume(outcome.owner, session.sid, deps.gatewayId, lastSeq);
+    deps.log.info({ sid: session.sid, owner: outcome.owner, lastSeq }, 'session resumed');
+  }
+
+  /** A socket of this gateway still held the resumed session: it is told and closed (4409), not ended. */
+  private evictPrevious(session: ClientSession): void {
+    const previous = this.deps.registry.get(session.sid);
+    if (!previous || previous === session) return;
+    this.deps.registry.remove(previous);
+    if (previous.bindTimer) clearTimeout(previous.bindTimer);
+    this.deps.metrics.connections.dec();
+    this.deps.metrics.closes.inc({ code: String(CloseCode.SessionResumedElsewhere) });
+    evictClientSocket(previous);
+  }
+
+  /**
+   * A `resume_token` in the query string: URLs land in proxy and access logs, so the token is refused and, if
+   * it is genuine, spent (its generation revoked) so a copy taken from a log cannot resume the session.
+   */
+  refuseUrlToken(session: ClientSession, token: string, resume: ResumeRequest | undefined): void {
+    const { deps } = this;
+    const verdict = resume?.valid ? deps.tokens.verify(token, bindingOf(session)) : undefined;
+    if (verdict?.ok) {
+      deps.store.records.revokeResume(session.sid, session.userId, verdict.generation).catch((err: Error) => {
+        deps.log.warn({ err: err.message, sid: session.sid }, 'could not revoke a leaked resume token');
+      });
+    }
+    deps.metrics.resumesRejected.inc({ reason: 'token_in_url' });
+    session.closed = true;
+    deps.metrics.errors.inc({ code: 'invalid_message' });
+    deps.metrics.closes.inc({ code: String(CloseCode.SessionNotFound) });
+    const message =
+      'resume_token must not be sent in the URL: send it as the WebSocket subprotocol rtv.resume.<token>';
+    session.ws?.send(
+      encodeError('invalid_message', message, undefined, undefined, { param: 'resume_token' }),
+      false,
+    );
+    session.ws?.end(CloseCode.SessionNotFound, 'resume_token in the URL');
   }
 
   onClosed(session: ClientSession, code: number): void {
@@ -223,7 +289,15 @@ export class SessionLifecycle {
         deps.log.warn({ err: err.message }, 'could not release the per-user connection slot');
       });
     }
-    if (session.superseded || !deps.registry.holds(session)) return;
+    if (session.superseded) {
+      // Evicted by a resume elsewhere: the session lives on there; only this socket's bookkeeping goes.
+      if (!deps.registry.remove(session)) return;
+      if (session.bindTimer) clearTimeout(session.bindTimer);
+      deps.metrics.connections.dec();
+      deps.metrics.closes.inc({ code: String(code) });
+      return;
+    }
+    if (!deps.registry.holds(session)) return;
     deps.metrics.connections.dec();
     deps.metrics.closes.inc({ code: String(code) });
     // A resumed socket that closes before the owner's bind arrived still speaks for a running session: the
@@ -244,9 +318,20 @@ export class SessionLifecycle {
       return;
     }
     deps.router.detach(session);
-    const write = deps.store.records.markDetached(session.sid, session.deliveredSeq).catch((err: Error) => {
-      deps.log.warn({ err: err.message, sid: session.sid }, 'could not mark session detached');
-    });
+    this.markDetached(session, session.deliveredSeq);
+  }
+
+  /**
+   * Records the drop in the session record (only if it still names this connection's gateway and generation),
+   * which is what lets a token resume it on the anonymous route.
+   */
+  private markDetached(session: ClientSession, deliveredSeq: number): void {
+    const { deps } = this;
+    const write = deps.store.records
+      .markDetached(session.sid, { gatewayId: deps.gatewayId, generation: session.generation, deliveredSeq })
+      .catch((err: Error) => {
+        deps.log.warn({ err: err.message, sid: session.sid }, 'could not mark session detached');
+      });
     this.inflight.add(write);
     void write.finally(() => this.inflight.delete(write));
   }
@@ -334,7 +419,7 @@ export class SessionLifecycle {
       encodeSessionCreated({
         id: session.sid,
         user_id: session.userId,
-        resume_token: this.deps.tokens.issue(session.sid, session.userId),
+        resume_token: this.deps.tokens.issue(bindingOf(session), session.generation, session.createdAt),
         protocol_version: PROTOCOL_VERSION,
         ...(withConfig ? DEFAULT_SESSION_CONFIG : {}),
       }),

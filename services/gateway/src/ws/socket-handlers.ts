@@ -68,7 +68,11 @@ export function createSocketBehavior(
     },
 
     close: (ws: WebSocket<SocketData>, code: number) => {
-      lifecycle.onClosed(ws.getUserData().session, code);
+      const data = ws.getUserData();
+      // Every upgraded socket ends here, refused-after-upgrade ones (4429, 1013) included: the one place its
+      // open-connection slot is given back.
+      data.connectionSlot?.release();
+      lifecycle.onClosed(data.session, code);
     },
   };
 }
@@ -89,12 +93,17 @@ async function openAfterUserSlot(
   }
 }
 
-/** A new session, a resumed one, or a socket admitted only to hear why it is refused. */
+/**
+ * A new session, a resumed one, or a socket admitted only to hear why it is refused (over a limit, or a resume
+ * token in the URL).
+ */
 function openSession(lifecycle: SessionLifecycle, data: SocketData, route: RealtimeRoute): void {
   if (data.refuse) {
     lifecycle.refuseAfterUpgrade(data.session, data.refuse.code, data.refuse.message);
     return;
   }
-  if (data.resume) lifecycle.openResumed(data.session, data.resume, route);
+  if (data.urlResumeToken !== undefined)
+    lifecycle.refuseUrlToken(data.session, data.urlResumeToken, data.resume);
+  else if (data.resume) lifecycle.openResumed(data.session, data.resume, route);
   else lifecycle.openNew(data.session, route);
 }

@@ -1,26 +1,42 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import {
   type AuthSettings,
+  anonymousUserId,
+  type ConcurrentConnectionCounter,
+  type ConnectionSlot,
   extractCredentials,
+  type FailedUpgradeLimiter,
   isOriginAllowed,
   isValidUserId,
   type NewConnectionLimiter,
+  requireScope,
+  resumeTokenFromSubprotocols,
   selectSubprotocol,
   type TokenVerifier,
+  type TrustedProxies,
   type UserConnectionLimiter,
 } from '@rtv/auth';
 import { isSessionId, newSessionId } from '@rtv/bus';
 import { CloseCode, type HttpError, httpError } from '@rtv/protocol';
 import { type Logger, withTimeout } from '@rtv/service-kit';
+import { resolveClientAddress } from '../http/client-address.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { ClientSession, type ClientSessionLimits, type SocketData } from '../routing/client-session.js';
+import type { CredentialKind } from '../routing/resume-tokens.js';
 
 export interface UpgradeDeps {
   auth: AuthSettings;
   /** Undefined when no JWT secret, JWKS or API key is configured: the authenticated route then refuses all. */
   verifier: TokenVerifier | undefined;
   userLimiter: UserConnectionLimiter;
+  /** New connections per address per second; refused upgrades give theirs back. */
   ipLimiter: NewConnectionLimiter;
+  /** Refused upgrades per address per minute; a spent budget refuses the address before any verification. */
+  failedUpgrades: FailedUpgradeLimiter;
+  /** Open connections per address and on this gateway (counted by this process only). */
+  connections: ConcurrentConnectionCounter;
+  /** Whose X-Forwarded-For and PROXY protocol header name the client address. */
+  trustedProxies: TrustedProxies;
   metrics: GatewayMetrics;
   log: Logger;
   sessionLimits: ClientSessionLimits;
@@ -43,6 +59,18 @@ const ACQUIRE_TIMEOUT_MS = 2000;
 const UNAUTHORIZED = httpError('unauthorized', 'unauthorized');
 const FORBIDDEN = httpError('forbidden', 'forbidden');
 const TOO_MANY_NEW_CONNECTIONS = httpError('rate_limited', 'Too many new connections');
+const TOO_MANY_OPEN_CONNECTIONS = httpError('rate_limited', 'Too many open connections from this address');
+const TOO_MANY_FAILED_UPGRADES = httpError('rate_limited', 'Too many refused connection attempts');
+const GATEWAY_FULL = httpError('service_unavailable', 'This gateway is at capacity, try again later');
+/** `retry-after` (seconds) of the refusals a well-behaved client should wait out rather than retry at once. */
+const RETRY_AFTER_S = new Map<HttpError, number>([
+  [TOO_MANY_NEW_CONNECTIONS, 1],
+  [TOO_MANY_OPEN_CONNECTIONS, 5],
+  [TOO_MANY_FAILED_UPGRADES, 60],
+  [GATEWAY_FULL, 5],
+]);
+/** Refusals that count against the address's failed-upgrade budget: the request itself was bad. */
+const FAILED_UPGRADE_STATUSES: ReadonlySet<number> = new Set([400, 401, 403]);
 const INVALID_PATH_USER = httpError(
   'invalid_message',
   'user_id must be 1-128 characters of A-Z a-z 0-9 _ . @ : -',
@@ -59,12 +87,20 @@ interface UpgradeRequest {
   authorization: string;
   query: string;
   pathUser: string | undefined;
+  /** The client's address ({@link TrustedProxies.resolve}): what every per-address limit counts. */
   address: string;
+  /** When the upgrade arrived; a refused one gives back the new-connection count taken then. */
+  receivedAtMs: number;
+  /** The new-connection budget was spent for this upgrade (given back if it is refused after all). */
+  countedAsNew: boolean;
+  /** The open-connection slot, taken before anything asynchronous; released exactly once however it ends. */
+  connectionSlot: ConnectionSlot | undefined;
 }
 
 /**
- * Decides every upgrade (DESIGN §4.6, docs/security.md): per-address rate, origin allowlist, the anonymous
- * route switch, credentials (header or the browser subprotocol form; query tokens only when enabled),
+ * Decides every upgrade (DESIGN §4.6, docs/security.md): the client address (trusted proxies), its
+ * failed-upgrade budget, open connections per address and per gateway, per-address rate, origin allowlist,
+ * the anonymous route switch, credentials (header or the browser subprotocol form; query tokens only when enabled),
  * token verification, then the cluster-wide per-user cap. Refusals before the handshake carry no detail
  * beyond the status; a user over the cap is upgraded and then closed with 4429 so browsers can see why.
  */
@@ -75,10 +111,10 @@ export function handleUpgrade(
   req: HttpRequest,
   context: us_socket_context_t,
 ): void {
-  const request = copyRequest(route, res, req);
+  const request = copyRequest(deps, route, res, req);
   const refused = checkBeforeCredentials(deps, route, request);
   if (refused) {
-    refuse(deps, res, refused.reason, refused.refusal);
+    refuse(deps, request, res, refused.reason, refused.refusal);
     return;
   }
   if (route === 'anonymous') upgradeAnonymous(deps, request, res, context);
@@ -87,6 +123,7 @@ export function handleUpgrade(
 
 /** Everything the decision needs, copied while `req` is valid (only inside the synchronous callback). */
 function copyRequest(
+  deps: UpgradeDeps,
   route: 'anonymous' | 'authenticated',
   res: HttpResponse,
   req: HttpRequest,
@@ -99,21 +136,44 @@ function copyRequest(
     authorization: req.getHeader('authorization'),
     query: req.getQuery() ?? '',
     pathUser: route === 'anonymous' ? decodePathUser(req.getParameter(0)) : undefined,
-    address: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    address: resolveClientAddress(deps.trustedProxies, deps.metrics, res, req),
+    receivedAtMs: Date.now(),
+    countedAsNew: false,
+    connectionSlot: undefined,
   };
 }
 
-/** The checks that need no credential: address rate, origin, the anonymous switch and its path user. */
+/**
+ * The checks that need no credential, cheapest first: the address's failed-upgrade budget, the open
+ * connections of this gateway and of the address, the address's new-connection rate, origin, the anonymous
+ * switch and its path user. Takes the open-connection slot (released by {@link refuse} or at socket close).
+ */
 function checkBeforeCredentials(
   deps: UpgradeDeps,
   route: 'anonymous' | 'authenticated',
   request: UpgradeRequest,
 ): { reason: string; refusal: HttpError } | undefined {
-  const { auth } = deps;
-  if (!deps.ipLimiter.tryAcquire(request.address, Date.now())) {
-    deps.metrics.limitRejections.inc({ kind: 'new_connections_per_ip' });
+  const { auth, metrics } = deps;
+  if (deps.failedUpgrades.isBlocked(request.address, request.receivedAtMs)) {
+    metrics.limitRejections.inc({ kind: 'failed_upgrades_per_ip' });
+    return { reason: 'failed_upgrades', refusal: TOO_MANY_FAILED_UPGRADES };
+  }
+  const full = deps.connections.check(request.address);
+  if (full === 'total') {
+    metrics.limitRejections.inc({ kind: 'connections_per_gateway' });
+    return { reason: 'gateway_full', refusal: GATEWAY_FULL };
+  }
+  if (full === 'per_address') {
+    metrics.limitRejections.inc({ kind: 'connections_per_ip' });
+    return { reason: 'ip_connections', refusal: TOO_MANY_OPEN_CONNECTIONS };
+  }
+  if (!deps.ipLimiter.tryAcquire(request.address, request.receivedAtMs)) {
+    metrics.limitRejections.inc({ kind: 'new_connections_per_ip' });
     return { reason: 'ip_rate', refusal: TOO_MANY_NEW_CONNECTIONS };
   }
+  request.countedAsNew = true;
+  const slot = deps.connections.tryAcquire(request.address);
+  if (slot.ok) request.connectionSlot = slot.slot;
   if (!isOriginAllowed(request.origin === '' ? undefined : request.origin, auth.origins)) {
     return { reason: 'origin', refusal: FORBIDDEN };
   }
@@ -123,16 +183,30 @@ function checkBeforeCredentials(
   return undefined;
 }
 
+/**
+ * Answers an upgrade with an HTTP refusal. Whatever the upgrade had taken is given back: its open-connection
+ * slot and its new-connection count (only connections let in spend that budget). A bad request (400, 401,
+ * 403) is charged to the address's failed-upgrade budget instead.
+ */
 function refuse(
   deps: UpgradeDeps,
+  request: UpgradeRequest,
   res: HttpResponse,
   reason: string,
   refusal: HttpError = UNAUTHORIZED,
 ): void {
   deps.metrics.upgradesRejected.inc({ reason });
-  res.cork(() =>
-    res.writeStatus(refusal.statusLine).writeHeader('content-type', 'application/json').end(refusal.body),
-  );
+  request.connectionSlot?.release();
+  const now = Date.now();
+  if (request.countedAsNew) deps.ipLimiter.refund(request.address, request.receivedAtMs, now);
+  if (FAILED_UPGRADE_STATUSES.has(refusal.status)) deps.failedUpgrades.record(request.address, now);
+  deps.log.debug({ reason, address: request.address }, 'upgrade refused');
+  const retryAfterS = RETRY_AFTER_S.get(refusal);
+  res.cork(() => {
+    res.writeStatus(refusal.statusLine).writeHeader('content-type', 'application/json');
+    if (retryAfterS !== undefined) res.writeHeader('retry-after', String(retryAfterS));
+    res.end(refusal.body);
+  });
 }
 
 /**
@@ -146,7 +220,8 @@ function upgradeAnonymous(
   res: HttpResponse,
   context: us_socket_context_t,
 ): void {
-  const data = socketData(deps, 'anonymous', request, request.pathUser!);
+  // `anon:alice`, never `alice`: anyone may name any path user, so it must not reach a verified user's slots.
+  const data = socketData(deps, 'anonymous', request, anonymousUserId(request.pathUser!), 'anonymous');
   data.slotPending = true;
   res.upgrade<SocketData>(
     data,
@@ -169,56 +244,73 @@ function verifyThenAdmit(
     deps.auth.extract,
   );
   if (!credentials.ok) {
-    refuse(deps, res, `credentials_${credentials.reason}`);
+    refuse(deps, request, res, `credentials_${credentials.reason}`);
     return;
   }
   if (!deps.verifier) {
-    refuse(deps, res, 'not_configured');
+    refuse(deps, request, res, 'not_configured');
     return;
   }
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
+    // Nothing answers or upgrades an aborted request, so its open-connection slot is given back here.
+    request.connectionSlot?.release();
   });
   deps.verifier.verify(credentials.token).then(
-    (result) => {
+    (verified) => {
       if (aborted) return;
+      // An API key configured for history reads only may not open sessions.
+      const result = requireScope(verified, 'sessions:connect');
       if (!result.ok) {
-        refuse(deps, res, result.reason, result.status === 403 ? FORBIDDEN : UNAUTHORIZED);
+        refuse(deps, request, res, result.reason, result.status === 403 ? FORBIDDEN : UNAUTHORIZED);
         return;
       }
       const expiresAt =
         result.expiresAt !== undefined && deps.tokenExpiryGraceMs !== undefined
           ? result.expiresAt + deps.tokenExpiryGraceMs
           : 0;
-      const admission = { userId: result.userId, expiresAt, protocol: credentials.echoProtocol };
+      const admission = {
+        userId: result.userId,
+        credential: result.via,
+        expiresAt,
+        protocol: credentials.echoProtocol,
+      };
       void admit(deps, request, admission, res, context, () => aborted);
     },
     (err: Error) => {
       deps.log.warn({ err: err.message }, 'token verification failed');
-      if (!aborted) refuse(deps, res, 'verifier_error', VERIFIER_UNAVAILABLE);
+      if (!aborted) refuse(deps, request, res, 'verifier_error', VERIFIER_UNAVAILABLE);
     },
   );
 }
 
-/** The socket's user data: a new session, or the resume request it carries. */
+/**
+ * The socket's user data: a new session, or the resume request it carries. The resume token comes from the
+ * `rtv.resume.<token>` subprotocol entry only (never echoed: `selectSubprotocol` skips it); a `resume_token`
+ * in the query is kept aside to be refused once the socket is open.
+ */
 function socketData(
   deps: UpgradeDeps,
   route: 'anonymous' | 'authenticated',
   request: UpgradeRequest,
   userId: string,
+  credential: CredentialKind,
 ): SocketData {
   const query = new URLSearchParams(request.query);
   const resumeSid = query.get('resume');
   const sid = isSessionId(resumeSid) ? resumeSid : newSessionId();
   const session = new ClientSession(sid, userId, route, Date.now(), deps.sessionLimits);
+  session.credential = credential;
   session.wantSeq = query.get('seq') === '1';
-  const data: SocketData = { session };
+  const data: SocketData = { session, connectionSlot: request.connectionSlot };
+  const urlResumeToken = query.get('resume_token');
+  if (urlResumeToken !== null) data.urlResumeToken = urlResumeToken;
   if (resumeSid !== null) {
     const lastSeq = Number(query.get('last_seq') ?? '');
     data.resume = {
       valid: isSessionId(resumeSid),
-      token: query.get('resume_token') ?? '',
+      token: resumeTokenFromSubprotocols(request.secProtocol) ?? '',
       lastSeq: Number.isSafeInteger(lastSeq) && lastSeq > 0 ? lastSeq : undefined,
     };
   }
@@ -255,12 +347,12 @@ export async function takeUserSlot(deps: UpgradeDeps, data: SocketData): Promise
 async function admit(
   deps: UpgradeDeps,
   request: UpgradeRequest,
-  admission: { userId: string; expiresAt: number; protocol: string },
+  admission: { userId: string; credential: CredentialKind; expiresAt: number; protocol: string },
   res: HttpResponse,
   context: us_socket_context_t,
   aborted: () => boolean,
 ): Promise<void> {
-  const data = socketData(deps, 'authenticated', request, admission.userId);
+  const data = socketData(deps, 'authenticated', request, admission.userId, admission.credential);
   data.session.credentialExpiresAt = admission.expiresAt;
   await takeUserSlot(deps, data);
   if (aborted()) {
@@ -274,6 +366,10 @@ async function admit(
   });
 }
 
+/**
+ * The `{user_id}` of the anonymous route, checked by the same rule as credential user ids; the connection
+ * then acts as `anon:<user_id>` ({@link anonymousUserId}), so `:` and the like in it are harmless.
+ */
 function decodePathUser(raw: string | undefined): string | undefined {
   try {
     const user = decodeURIComponent(raw ?? '');

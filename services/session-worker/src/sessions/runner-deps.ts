@@ -1,4 +1,4 @@
-import type { BusWriter, Keys, SessionRecords } from '@rtv/bus';
+import type { BusWriter, HistoryAppendResult, Keys, SessionRecords } from '@rtv/bus';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerConfig } from '../config.js';
 import type { WorkerMetrics } from '../metrics.js';
@@ -45,21 +45,32 @@ export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
       shape: provider.shape,
       auth: provider.auth,
       renewAfterMs: config.RTV_PROVIDER_RENEW_MS,
+      maxQueuedBytes: config.RTV_PROVIDER_QUEUE_MAX_BYTES,
       maxAttempts: config.RTV_PROVIDER_MAX_ATTEMPTS,
     },
     resumeGraceMs: config.RTV_RESUME_GRACE_MS,
+    maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
     resumeBufferBytes: config.RTV_RESUME_BUFFER_BYTES,
     audioFramesToProvider: metrics.framesToProvider.labels('audio'),
     audioDeltaEvents: metrics.upstreamEvents.labels({ type: 'response.output_audio.delta' }),
     onProviderConnect: opts.onProviderConnect,
     appendHistory: (sid, item) =>
-      records
-        .appendHistory(sid, item)
-        .catch((err: Error) => log.warn({ sid, err: err.message }, 'history write failed')),
+      records.appendHistory(sid, item).then(
+        (result) => countHistoryTrims(metrics, result),
+        (err: Error) => log.warn({ sid, err: err.message }, 'history write failed'),
+      ),
     loadHistory: (sid) => records.loadHistory(sid),
     saveConfig: (sid, cfg) =>
       void records
         .saveConfig(sid, cfg)
         .catch((err: Error) => log.warn({ sid, err: err.message }, 'config write failed')),
   };
+}
+
+/** What an append cut or dropped to stay within the history's budgets (`rtv_worker_history_items_trimmed_total`). */
+function countHistoryTrims(metrics: WorkerMetrics, result: HistoryAppendResult): void {
+  if (result.truncated) metrics.historyTrims.inc({ reason: 'item_bytes' });
+  if (result.droppedForBytes > 0)
+    metrics.historyTrims.inc({ reason: 'session_bytes' }, result.droppedForBytes);
+  if (result.droppedForCount > 0) metrics.historyTrims.inc({ reason: 'item_count' }, result.droppedForCount);
 }

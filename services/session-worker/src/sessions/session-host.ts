@@ -83,6 +83,8 @@ export class SessionHost {
   async runJob(job: SessionJob, token?: string): Promise<string> {
     const state = await this.claim(job.data.sid);
     if (!state) return 'gone';
+    // A record re-created after Redis lost it may not say when the session began; the job always does.
+    if (!state.createdMs) state.createdMs = job.data.createdMs;
     const runner = this.adopt(state);
     const reason = await this.runToEnd(runner);
     if (reason === 'handoff') return this.handOff(runner, job, token);
@@ -143,6 +145,8 @@ export class SessionHost {
   /**
    * Sessions whose gateway stopped beating (it was killed, not drained) start their resume grace here: a
    * client that reconnects elsewhere resumes them, otherwise they end instead of holding a provider socket.
+   * Their records are marked detached too (the dead gateway could not), since a token alone resumes only a
+   * detached session.
    */
   async detachFromDeadGateways(): Promise<void> {
     const byGateway = this.runnersByGateway();
@@ -151,7 +155,17 @@ export class SessionHost {
     const alive = await this.deps.gatewaysAlive(gatewayIds);
     gatewayIds.forEach((gid, i) => {
       if (alive[i] !== false) return;
-      for (const runner of byGateway.get(gid) ?? []) runner.detach(gid);
+      for (const runner of byGateway.get(gid) ?? []) {
+        runner.detach(gid);
+        this.markDetached(runner.sid, gid);
+      }
+    });
+  }
+
+  /** Records that the client of `sid` at the dead gateway `gatewayId` is gone (unless it attached elsewhere). */
+  private markDetached(sid: string, gatewayId: string): void {
+    this.deps.records.markDetached(sid, { gatewayId }).catch((err: Error) => {
+      this.deps.log.warn({ sid, err: err.message }, 'could not mark the session detached');
     });
   }
 
@@ -194,7 +208,10 @@ export class SessionHost {
     if (!state) return undefined;
     if (state.clientAttached) {
       const [alive] = await this.deps.gatewaysAlive([state.gatewayId]);
-      if (alive === false) state.clientAttached = false;
+      if (alive === false) {
+        state.clientAttached = false;
+        this.markDetached(sid, state.gatewayId);
+      }
     }
     return state;
   }

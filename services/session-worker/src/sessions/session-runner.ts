@@ -32,6 +32,7 @@ import { ConfigUpdates, type PendingUpdate, sessionInfo } from './config-updates
 import { HistoryLog } from './history-log.js';
 import { ProviderEventTranslator } from './provider-event-translator.js';
 import { ProviderRequests } from './provider-requests.js';
+import { SessionLifetime } from './session-lifetime.js';
 import { ToolCalls } from './tool-calls.js';
 import { type Turn, TurnQueue } from './turn-queue.js';
 
@@ -56,6 +57,8 @@ export interface SessionRunnerDeps {
   saveConfig: (sid: string, config: SessionConfig) => void;
   /** How long a detached session waits for its client to resume. */
   resumeGraceMs: number;
+  /** Longest a session may last from its creation (`RTV_MAX_SESSION_S`; 0 = no limit). */
+  maxSessionMs: number;
   /** Bytes of recent server frames kept for resume. */
   resumeBufferBytes: number;
   /** `framesToProvider{type="audio"}`, bound once: it is counted on every audio frame. */
@@ -74,7 +77,9 @@ export type EndReason =
   /** The provider refused the service's configuration (model, key, shape): retrying cannot help. */
   | 'upstream_fatal'
   | 'lease_lost'
-  | 'handoff';
+  | 'handoff'
+  /** The session reached its maximum length (counted from its creation). */
+  | 'max_duration';
 
 /** Server frame seqs are `epoch · 2³² + n`: monotonic across owners without any coordination. */
 const EPOCH_STRIDE = 2 ** 32;
@@ -104,6 +109,7 @@ export class SessionRunner {
   private readonly outbound: FrameRing;
   private attached: boolean;
   private graceTimer: NodeJS.Timeout | undefined;
+  private lifetime: SessionLifetime | undefined;
   private readonly requests = new ProviderRequests();
   private readonly toolCalls = new ToolCalls();
   private readonly history: HistoryLog;
@@ -117,6 +123,8 @@ export class SessionRunner {
   private preloaded: HistoryItem[] | undefined;
   /** Seqs of the client text frames a previous owner sent on (from the history): replays of them are skipped. */
   private readonly answeredTexts = new Set<number>();
+  /** The client was told that audio is being dropped while the provider connects (reset once it is ready). */
+  private toldAudioDropped = false;
 
   constructor(
     readonly state: SessionState,
@@ -157,10 +165,13 @@ export class SessionRunner {
     const takeover = this.state.epoch > 1;
     if (takeover) await this.preloadHistory();
     if (this.ended) return;
+    this.lifetime = new SessionLifetime(this.state.createdMs, this.deps.maxSessionMs, () => this.expire());
     if (this.attached) this.bindAtGateway();
     else {
       this.deps.metrics.sessionsDetached.inc();
-      this.startGrace();
+      // The grace counts from the drop the record names, not from this claim: a takeover does not extend it.
+      const since = this.state.detachedMs ?? Date.now();
+      this.startGrace(Math.max(0, since + this.deps.resumeGraceMs - Date.now()));
     }
     const ok = await this.provider.open(takeover);
     if (!ok || this.ended) return;
@@ -192,9 +203,19 @@ export class SessionRunner {
     this.dispatch(msg);
   }
 
+  /**
+   * Audio that would take the provider queue past its byte budget while the provider connects is dropped, and
+   * the client is told once per connect (not once per frame: audio comes 10–50 times a second).
+   */
   private sendAudio(base64: string | Buffer): void {
-    if (this.provider.send(buildAudioAppend(base64))) this.deps.audioFramesToProvider.inc();
-    else this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
+    if (this.provider.offer(buildAudioAppend(base64))) {
+      this.deps.audioFramesToProvider.inc();
+      return;
+    }
+    this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
+    if (this.toldAudioDropped) return;
+    this.toldAudioDropped = true;
+    this.emit(encodeError('rate_limited', AUDIO_DROPPED_MESSAGE));
   }
 
   /**
@@ -219,6 +240,20 @@ export class SessionRunner {
   /** The client resumed at `gatewayId`: route there, replay what it missed, acknowledge progress. */
   resume(gatewayId: string, lastSeq: number): void {
     if (this.ended) return;
+    const previous = this.state.gatewayId;
+    if (this.attached && previous !== gatewayId) {
+      // The same user took the session over from a live socket on another gateway: that socket is told and
+      // closed there with 4409 (not ended: the session continues here).
+      this.deps.writer.write(
+        this.deps.keys.gatewayOut(previous),
+        encodeCloseLine(
+          this.sid,
+          this.state.epoch,
+          CloseCode.SessionResumedElsewhere,
+          'session resumed elsewhere',
+        ),
+      );
+    }
     this.state.gatewayId = gatewayId;
     if (!this.attached) this.deps.metrics.sessionsDetached.dec();
     this.attached = true;
@@ -247,6 +282,7 @@ export class SessionRunner {
     this.ended = true;
     if (!this.attached) this.deps.metrics.sessionsDetached.dec();
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.lifetime?.dispose();
     this.provider.close();
     this.history.close(reason === 'handoff');
     this.resolveDone(reason);
@@ -310,6 +346,7 @@ export class SessionRunner {
 
   /** A provider session is (re)opened and restored: updates and turns waiting for it go out. */
   private onProviderReady(): void {
+    this.toldAudioDropped = false;
     this.configs.providerConnected();
     this.turns.drain();
   }
@@ -330,10 +367,24 @@ export class SessionRunner {
     if (acked > 0) this.deps.writer.write(stream, encodeAckLine(this.sid, this.state.epoch, acked));
   }
 
-  private startGrace(): void {
+  private startGrace(ms = this.deps.resumeGraceMs): void {
     if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.graceTimer = setTimeout(() => this.end('resume_timeout'), this.deps.resumeGraceMs);
+    this.graceTimer = setTimeout(() => this.end('resume_timeout'), ms);
     this.graceTimer.unref();
+  }
+
+  /**
+   * The session reached its maximum length: the client is told (`session_expired`) and its gateway closes it
+   * with 4408, a terminal close, so it does not resume.
+   */
+  private expire(): void {
+    if (this.ended) return;
+    this.emit(encodeError('session_expired', 'The session reached its maximum duration'));
+    this.deps.writer.write(
+      this.deps.keys.gatewayOut(this.state.gatewayId),
+      encodeCloseLine(this.sid, this.state.epoch, CloseCode.SessionTimeout, 'session expired'),
+    );
+    this.end('max_duration');
   }
 
   private dispatch(msg: ClientMessage): void {
@@ -452,9 +503,13 @@ export class SessionRunner {
       );
       return;
     }
-    this.provider.send(
-      buildFunctionCallOutput(input.call_id, input.output, this.requests.nextIfTagged(eventId)),
-    );
+    const output = buildFunctionCallOutput(input.call_id, input.output, this.requests.nextIfTagged(eventId));
+    if (!this.provider.offer(output)) {
+      this.toolCalls.releaseOutput(input.call_id);
+      this.deps.metrics.droppedFrames.inc({ reason: 'provider_queue_full' });
+      this.emit(encodeError('rate_limited', OUTPUT_REFUSED_MESSAGE, undefined, eventId));
+      return;
+    }
     void this.history
       .appendNow({
         type: 'function_call_output',
@@ -577,6 +632,10 @@ export class SessionRunner {
 }
 
 const BUSY_MESSAGE = 'A response is already in progress; wait for response.done or cancel it';
+const AUDIO_DROPPED_MESSAGE =
+  'The speech model is still connecting and the audio waiting for it reached its limit: later audio is dropped until it is ready';
+const OUTPUT_REFUSED_MESSAGE =
+  'The speech model is still connecting and the input waiting for it reached its limit: this function result was not applied; send it again shortly';
 
 function withEventId(clientEventId: string | undefined): { clientEventId?: string } {
   return clientEventId === undefined ? {} : { clientEventId };

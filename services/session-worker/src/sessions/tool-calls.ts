@@ -16,6 +16,10 @@ class BoundedSet {
       if (oldest !== undefined) this.items.delete(oldest);
     }
   }
+
+  delete(value: string): void {
+    this.items.delete(value);
+  }
 }
 
 /**
@@ -75,5 +79,10 @@ export class ToolCalls {
     if (this.answered.has(callId)) return false;
     this.answered.add(callId);
     return true;
+  }
+
+  /** The result for `callId` could not be applied after all (refused): a later one for it is applied. */
+  releaseOutput(callId: string): void {
+    this.answered.delete(callId);
   }
 }

@@ -43,6 +43,11 @@ export interface ProviderSessionOptions {
   renewAfterMs?: number;
   /** Events held while (re)connecting; beyond it frames are dropped and counted. @defaultValue 3000 */
   maxQueued?: number;
+  /**
+   * Bytes of events held while (re)connecting beyond which {@link ProviderSession.offer} refuses client audio
+   * and function results (the events a client can send in bulk). @defaultValue 2 MiB
+   */
+  maxQueuedBytes?: number;
   metrics: WorkerMetrics;
   /**
    * Told whether each (re)open ended in a usable provider session, with the failure when it did not (the
@@ -53,6 +58,9 @@ export interface ProviderSessionOptions {
   connectGate?: ConnectGate;
 }
 
+/** Default of {@link ProviderSessionOptions.maxQueuedBytes}: about 30 s of 24 kHz PCM16 as base64 appends. */
+const DEFAULT_MAX_QUEUED_BYTES = 2 * 1024 * 1024;
+
 /**
  * A logical provider session that outlives provider sockets: it queues events while (re)connecting, reconnects
  * with capped jittered backoff when the socket drops, renews before the provider's session cap, and restores the
@@ -62,6 +70,8 @@ export interface ProviderSessionOptions {
 export class ProviderSession {
   private conn: ProviderConnection | undefined;
   private queue: Array<string | Buffer> = [];
+  /** Bytes of the events in {@link queue}. */
+  private queuedBytes = 0;
   private closed = false;
   private responseActive = false;
   private renewDue = false;
@@ -75,16 +85,42 @@ export class ProviderSession {
     return this.connect(restoreHistory, 'initial');
   }
 
-  /** Sends or queues one event. Returns false when it had to be dropped (queue full). */
+  /**
+   * Sends or queues one event the session's state depends on (a config update, a text turn, a commit or a
+   * cancel: few and small, each bounded by its own queue). Returns false when it had to be dropped (queue full).
+   */
   send(raw: string | Buffer): boolean {
     if (this.closed) return false;
-    if (this.conn && !this.connecting && this.conn.isOpen) {
-      this.opts.metrics.upstreamBytesOut.inc(raw.length);
-      return this.conn.send(raw);
-    }
+    if (this.live) return this.sendNow(raw);
     if (this.queue.length >= (this.opts.maxQueued ?? 3000)) return false;
-    this.queue.push(raw);
+    this.enqueue(raw);
     return true;
+  }
+
+  /**
+   * Sends or queues client audio or a function result: what a client can send in bulk while the provider
+   * connects. Refused (false) when it would take the queue past `maxQueuedBytes`; the caller tells the client.
+   */
+  offer(raw: string | Buffer): boolean {
+    if (this.closed) return false;
+    if (this.live) return this.sendNow(raw);
+    const limit = this.opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    if (this.queuedBytes + byteLength(raw) > limit) return false;
+    return this.send(raw);
+  }
+
+  private get live(): boolean {
+    return this.conn !== undefined && !this.connecting && this.conn.isOpen;
+  }
+
+  private sendNow(raw: string | Buffer): boolean {
+    this.opts.metrics.upstreamBytesOut.inc(raw.length);
+    return this.conn!.send(raw);
+  }
+
+  private enqueue(raw: string | Buffer): void {
+    this.queue.push(raw);
+    this.queuedBytes += byteLength(raw);
   }
 
   /** A provider response is being generated (between response.created and response.done). */
@@ -181,6 +217,7 @@ export class ProviderSession {
     this.connecting = false;
     const queued = this.queue;
     this.queue = [];
+    this.queuedBytes = 0;
     for (const raw of queued) conn.send(raw);
     this.scheduleRenewal();
   }
@@ -228,4 +265,9 @@ export class ProviderSession {
     this.opts.log.info('renewing the provider session before its time cap');
     void this.connect(true, 'renewal');
   }
+}
+
+/** Bytes of an event as sent (only measured while it waits: a queued string is not ASCII when it holds text). */
+function byteLength(raw: string | Buffer): number {
+  return typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
 }

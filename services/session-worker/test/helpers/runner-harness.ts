@@ -54,6 +54,7 @@ export function runnerHarness(
       config: { ...DEFAULT_SESSION_CONFIG },
       lastSeq: 0,
       clientAttached: true,
+      createdMs: 0,
       ...opts.state,
     },
     {
@@ -69,6 +70,7 @@ export function runnerHarness(
       loadHistory: async () => [...history],
       saveConfig: (_sid, config) => savedConfigs.push(config),
       resumeGraceMs: 30_000,
+      maxSessionMs: 0,
       resumeBufferBytes: 256 * 1024,
       audioFramesToProvider: metrics.framesToProvider.labels('audio'),
       audioDeltaEvents: metrics.upstreamEvents.labels({ type: 'response.output_audio.delta' }),

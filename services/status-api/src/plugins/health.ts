@@ -4,7 +4,7 @@ import { evaluateHealth } from '../cluster/health.js';
 import type { ClusterSnapshot } from '../cluster/read-cluster.js';
 import type { SnapshotCache } from '../cluster/snapshot-cache.js';
 import { SEED_BASE } from '../paths.js';
-import { HealthSchema, ProbeSchema } from '../schemas.js';
+import { HealthSchema, ProbeSchema, RateLimitedSchema } from '../schemas.js';
 
 export interface HealthRoutesOptions {
   snapshots: SnapshotCache<ClusterSnapshot>;
@@ -30,7 +30,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptio
           'slot), provider (no ready worker reaches the speech provider, where workers report it; ' +
           '`provider_errors` then names why: model_unavailable, auth_failed, shape_unsupported or unavailable).',
         tags: ['seed'],
-        response: { 200: HealthSchema, 503: HealthSchema },
+        response: { 200: HealthSchema, 429: RateLimitedSchema, 503: HealthSchema },
       },
     },
     async (req, reply) => {

@@ -1,4 +1,4 @@
-import type { TokenVerifier } from '@rtv/auth';
+import { mayReadHistory, type TokenVerifier } from '@rtv/auth';
 import { type HistoryItem, isSessionId, type SessionRecords } from '@rtv/bus';
 import { httpError } from '@rtv/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -17,8 +17,11 @@ const NOT_FOUND = httpError('session_not_found', 'No such session');
 
 /**
  * `GET …/sessions/{id}`: a session's state and its conversation so far, from Redis. The caller authenticates
- * like a client of the gateway's authenticated route: a JWT whose user owns the session, or a server-to-server
- * API key (which may read any session). Another user's session reads as not found, so ids cannot be probed.
+ * like a client of the gateway's authenticated route, with a JWT or API key whose user owns the session, or
+ * an API key with the `history:read` scope (which may read any session). Anonymous sessions belong to
+ * `anon:…` ids no credential carries, so only `history:read` opens them. A session the caller may not read
+ * answers exactly as one that does not exist (404), so ids cannot be probed, not even by a key that lacks
+ * the scope.
  */
 export async function sessionRoutes(app: FastifyInstance, opts: SessionRoutesOptions): Promise<void> {
   app.get<{ Params: { id: string } }>(
@@ -28,8 +31,11 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRoutesOpt
         summary: 'Session state and history',
         description:
           'The session hash (user, gateway, owner, epoch, configuration) and its conversation items (user text ' +
-          'and assistant transcripts, capped at 200). Requires `Authorization: Bearer <JWT or API key>`; a JWT ' +
-          'only opens its own user’s sessions.',
+          'and assistant transcripts, function calls and results; at most 200 items and the worker’s ' +
+          'RTV_HISTORY_MAX_BYTES, the oldest dropped first; an item cut to RTV_HISTORY_ITEM_MAX_BYTES carries ' +
+          '`truncated: true`). Requires `Authorization: Bearer <JWT or API key>`: a ' +
+          'caller opens its own user’s sessions, an API key with the `history:read` scope any session; any other ' +
+          'session answers 404 like one that does not exist.',
         tags: ['sessions'],
         response: { 200: SessionHistorySchema, 401: SessionErrorSchema, 404: SessionErrorSchema },
       },
@@ -43,7 +49,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRoutesOpt
       }
       const sid = req.params.id;
       const record = isSessionId(sid) ? await opts.records.read(sid) : undefined;
-      if (!record || (auth.via === 'jwt' && record.userId !== auth.userId)) {
+      if (!record || !mayReadHistory(auth, record.userId)) {
         reply.code(NOT_FOUND.status);
         return NOT_FOUND.payload;
       }
@@ -75,14 +81,16 @@ function historyView(item: HistoryItem): {
   type: string;
   text: string;
   at: number;
+  truncated?: true;
 } {
   const at = item.at / 1000;
+  const mark = item.truncated ? { truncated: true as const } : {};
   switch (item.type) {
     case 'function_call':
-      return { role: 'assistant', type: item.type, text: `${item.name}(${item.arguments})`, at };
+      return { role: 'assistant', type: item.type, text: `${item.name}(${item.arguments})`, at, ...mark };
     case 'function_call_output':
-      return { role: 'user', type: item.type, text: item.output, at };
+      return { role: 'user', type: item.type, text: item.output, at, ...mark };
     default:
-      return { role: item.role, type: item.type, text: item.text, at };
+      return { role: item.role, type: item.type, text: item.text, at, ...mark };
   }
 }

@@ -4,7 +4,7 @@ import { evaluateHealth } from '../cluster/health.js';
 import type { ClusterSnapshot } from '../cluster/read-cluster.js';
 import type { SnapshotCache } from '../cluster/snapshot-cache.js';
 import { SEED_BASE } from '../paths.js';
-import { StatusSchema, UnavailableSchema } from '../schemas.js';
+import { RateLimitedSchema, StatusSchema, UnavailableSchema } from '../schemas.js';
 
 const CLUSTER_UNREADABLE = httpError(
   'service_unavailable',
@@ -30,7 +30,7 @@ export async function statusRoutes(app: FastifyInstance, opts: StatusRoutesOptio
           'session worker from their Redis heartbeats. Members whose heartbeat expired are listed under ' +
           '`stale` and excluded from the counts.',
         tags: ['seed'],
-        response: { 200: StatusSchema, 503: UnavailableSchema },
+        response: { 200: StatusSchema, 429: RateLimitedSchema, 503: UnavailableSchema },
       },
     },
     async (req, reply) => {
