@@ -7,11 +7,13 @@ import { AUTH_ENV } from '@rtv/auth';
 import { REPO_ROOT } from '@rtv/testing';
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_ENV } from '../../services/gateway/src/config.js';
+import { WORKER_ENV } from '../../services/session-worker/src/config.js';
+import { STATUS_ENV } from '../../services/status-api/src/config.js';
 
 const DOC = readFileSync(path.join(REPO_ROOT, 'docs/security.md'), 'utf8');
 
-/** Cells of every table row whose cell list contains `cell` exactly. */
-function rowsWith(cell: string): string[][] {
+/** Cells of every table row. */
+function tableRows(): string[][] {
   return DOC.split('\n')
     .filter((line) => line.startsWith('|'))
     .map((line) =>
@@ -19,8 +21,12 @@ function rowsWith(cell: string): string[][] {
         .split('|')
         .slice(1, -1)
         .map((c) => c.trim()),
-    )
-    .filter((cells) => cells.includes(cell));
+    );
+}
+
+/** Cells of every table row whose cell list contains `cell` exactly. */
+function rowsWith(cell: string): string[][] {
+  return tableRows().filter((cells) => cells.includes(cell));
 }
 
 /** The numbers in a cell, in order (`262,144 (burst 2× …)` → [262144, 2]). */
@@ -63,5 +69,21 @@ describe('docs/security.md matches the code', () => {
       Number(m[1]!.replaceAll(',', '')),
     );
     for (const n of stated) expect(n).toBe(messagesPerS);
+  });
+
+  it('every limit in the limits table states the default its service reads', () => {
+    const schemas: Record<string, object>[] = [GATEWAY_ENV, WORKER_ENV, STATUS_ENV];
+    const defaultOf = (name: string) => {
+      const spec = schemas.find((schema) => name in schema)?.[name];
+      return spec && 'default' in spec ? spec.default : undefined;
+    };
+    const limitRows = tableRows().filter((row) => row.length === 4 && /^`RTV_[A-Z_]+`$/.test(row[1]!));
+    // The rows this round added (connection caps, proxies, byte budgets) are among them.
+    expect(limitRows.length).toBeGreaterThanOrEqual(12);
+    for (const [limit, variable, defaultCell] of limitRows) {
+      const name = variable!.slice(1, -1);
+      expect(defaultOf(name), `${name} (${limit}) is not a setting of any service`).toBeTypeOf('number');
+      expect(numbers(defaultCell!)[0], `${name} in: ${limit}`).toBe(defaultOf(name));
+    }
   });
 });
