@@ -1,7 +1,7 @@
 // Redis as the deployments run it: over TLS with a private CA (rediss:// and RTV_REDIS_TLS_CA_FILE), and with
 // a required password (REDIS_PASSWORD). Real redis-server processes, certificates from the real openssl, the
 // project's connection factory, and real gateway and worker processes on top.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import {
   createRedis,
@@ -10,7 +10,7 @@ import {
   redisCredentialsFromEnv,
   waitReady,
 } from '@rtv/bus';
-import { freePort, REPO_ROOT, type SpawnedService, spawnService, WsTestClient } from '@rtv/testing';
+import { freePort, runServiceToExit, type SpawnedService, spawnService, WsTestClient } from '@rtv/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,26 +22,9 @@ import {
 
 const PASSWORD = 'redis-password-that-must-never-be-printed';
 
-/** Runs a service entry until it exits (or 20 s), with `env` added. */
-function runToExit(
-  entry: string,
-  env: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, RTV_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+/** Runs a service entry until it exits (or 20 s), with `env` added and quiet logs. */
+function runToExit(entry: string, env: Record<string, string>) {
+  return runServiceToExit(entry, { RTV_LOG_LEVEL: 'warn', ...env });
 }
 
 async function startGateway(env: Record<string, string>): Promise<SpawnedService> {

@@ -1,38 +1,13 @@
-// The services as real processes, configured only by environment variables: each refuses a bad variable
-// with a message naming it, the three together serve a conversation with the built-in local engine, and
-// each stops cleanly on SIGTERM.
-import { spawn } from 'node:child_process';
 import {
   createTestRedis,
   freePort,
-  REPO_ROOT,
+  runServiceToExit,
   type SpawnedService,
   spawnService,
   type TestRedis,
   WsTestClient,
 } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-function runToExit(
-  entry: string,
-  env: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 describe('service processes', () => {
   it.each([
@@ -53,7 +28,7 @@ describe('service processes', () => {
     ],
     ['services/status-api/src/main.ts', { REDIS_URL: 'not a url' }, 'REDIS_URL="not a url": not a valid URL'],
   ])('%s refuses a bad variable and names it', async (entry, env, expected) => {
-    const { code, output } = await runToExit(entry, env);
+    const { code, output } = await runServiceToExit(entry, env);
     expect(code).toBe(2);
     expect(output).toContain(expected);
   });

@@ -7,7 +7,14 @@ import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { TrustedProxies } from '@rtv/auth';
 import { createLogger } from '@rtv/service-kit';
-import { createTestRedis, type TestRedis, WsTestClient, waitFor } from '@rtv/testing';
+import {
+  createTestRedis,
+  type RawUpgradeReply,
+  rawUpgrade,
+  type TestRedis,
+  WsTestClient,
+  waitFor,
+} from '@rtv/testing';
 import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,12 +36,6 @@ async function goodToken(sub: string): Promise<string> {
     .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 }
 
-interface RawReply {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
 /** A PROXY protocol v2 header (PROXY command, TCP over IPv4) naming `source` as the client. */
 function proxyV2Header(source: string): Buffer {
   const signature = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -43,52 +44,16 @@ function proxyV2Header(source: string): Buffer {
   return Buffer.concat([signature, Buffer.from([0x21, 0x11, 0x00, addresses.length]), addresses]);
 }
 
-/**
- * A WebSocket upgrade over a raw TCP socket, so a test can send any header, a PROXY protocol preamble or bind
- * a local address, and read a refusal's status, headers and body. A 101 is reported and the socket dropped.
- */
-function rawUpgrade(
+/** {@link rawUpgrade} on the realtime route unless told otherwise, with a PROXY v2 header naming `proxyV2`. */
+function upgradeAt(
   port: number,
   opts: { path?: string; headers?: Record<string, string>; proxyV2?: string; localAddress?: string } = {},
-): Promise<RawReply> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port, localAddress: opts.localAddress });
-    let received = Buffer.alloc(0);
-    const finish = (reply: RawReply) => {
-      socket.destroy();
-      resolve(reply);
-    };
-    socket.on('connect', () => {
-      const lines = [
-        `GET ${opts.path ?? REALTIME} HTTP/1.1`,
-        `Host: 127.0.0.1:${port}`,
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        'Sec-WebSocket-Version: 13',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-        ...Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
-      ];
-      const request = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`);
-      socket.write(opts.proxyV2 ? Buffer.concat([proxyV2Header(opts.proxyV2), request]) : request);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      const end = received.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const [statusLine = '', ...headerLines] = received.subarray(0, end).toString().split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of headerLines) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const status = Number(statusLine.split(' ')[1]);
-      const length = Number(headers['content-length'] ?? 0);
-      const body = received.subarray(end + 4);
-      if (status === 101) finish({ status, headers, body: '' });
-      else if (body.length >= length) finish({ status, headers, body: body.subarray(0, length).toString() });
-    });
-    socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`closed before a reply: ${received.toString().slice(0, 80)}`)));
+): Promise<RawUpgradeReply> {
+  return rawUpgrade(port, {
+    path: opts.path ?? REALTIME,
+    headers: opts.headers,
+    preamble: opts.proxyV2 ? proxyV2Header(opts.proxyV2) : undefined,
+    localAddress: opts.localAddress,
   });
 }
 
@@ -161,7 +126,7 @@ describe('open connections per address and per gateway', () => {
       await ws.nextOfType('session.created');
       mine.push(ws);
     }
-    const over = await rawUpgrade(port, { path: `${REALTIME}/hog-3` });
+    const over = await upgradeAt(port, { path: `${REALTIME}/hog-3` });
     expect(over.status).toBe(429);
     expect(refusal(over.body)).toBe('rate_limited');
     expect(over.headers['retry-after']).toBeDefined();
@@ -179,7 +144,7 @@ describe('open connections per address and per gateway', () => {
 
     // 3 + 1 open; a fifth from a third address fills the gateway, the sixth is refused with 503.
     const fifth = await connectFrom(stack.wsUrl('fifth'), '127.0.0.3');
-    const full = await rawUpgrade(port, { path: `${REALTIME}/sixth`, localAddress: '127.0.0.4' });
+    const full = await upgradeAt(port, { path: `${REALTIME}/sixth`, localAddress: '127.0.0.4' });
     expect(full.status).toBe(503);
     expect(refusal(full.body)).toBe('service_unavailable');
 
@@ -282,7 +247,7 @@ describe('open-connection slots are released exactly once', () => {
     }
     await waitFor(() => jwksRequests.length > before, { message: 'verification waiting on the key set' });
     await waitFor(
-      async () => (await rawUpgrade(stack.gateways[0]!.port, { path: `${REALTIME}/full` })).status === 429,
+      async () => (await upgradeAt(stack.gateways[0]!.port, { path: `${REALTIME}/full` })).status === 429,
       { message: 'the waiting upgrades holding every slot' },
     );
     for (const socket of sockets) socket.destroy();
@@ -319,7 +284,7 @@ describe('junk upgrades behind a trusted proxy (X-Forwarded-For, PROXY protocol 
     const port = stack.gateways[0]!.port;
     const statuses: number[] = [];
     for (let i = 0; i < 50; i++) {
-      const reply = await rawUpgrade(port, {
+      const reply = await upgradeAt(port, {
         headers: { authorization: 'Bearer junk-token', 'x-forwarded-for': '203.0.113.7' },
       });
       statuses.push(reply.status);
@@ -337,7 +302,7 @@ describe('junk upgrades behind a trusted proxy (X-Forwarded-For, PROXY protocol 
     await good.nextOfType('session.created');
 
     // The junk client cannot hide behind an address it writes itself: the proxy appends what it saw.
-    const spoofed = await rawUpgrade(port, {
+    const spoofed = await upgradeAt(port, {
       headers: {
         authorization: `Bearer ${await goodToken('spoofer')}`,
         'x-forwarded-for': '198.51.100.77, 203.0.113.7',
@@ -347,12 +312,12 @@ describe('junk upgrades behind a trusted proxy (X-Forwarded-For, PROXY protocol 
     expect(refusal(spoofed.body)).toBe('rate_limited');
 
     // A PROXY protocol v2 header from the trusted peer names the client the same way.
-    const viaProxyProtocol = await rawUpgrade(port, {
+    const viaProxyProtocol = await upgradeAt(port, {
       proxyV2: '203.0.113.7',
       headers: { authorization: `Bearer ${await goodToken('via-proxy-protocol')}` },
     });
     expect(viaProxyProtocol.status).toBe(429);
-    const otherViaProxyProtocol = await rawUpgrade(port, {
+    const otherViaProxyProtocol = await upgradeAt(port, {
       proxyV2: '198.51.100.10',
       headers: { authorization: `Bearer ${await goodToken('via-proxy-protocol')}` },
     });
@@ -397,16 +362,16 @@ describe('without a trusted proxy', () => {
   it('junk from an address does not spend the new-connection budget its good clients use', async () => {
     const port = stack.gateways[0]!.port;
     for (let i = 0; i < 10; i++) {
-      const reply = await rawUpgrade(port, { headers: { authorization: 'Bearer junk-token' } });
+      const reply = await upgradeAt(port, { headers: { authorization: 'Bearer junk-token' } });
       expect(reply.status).toBe(401);
     }
     for (let i = 0; i < 2; i++) {
-      const reply = await rawUpgrade(port, { path: `${REALTIME}/bad%20user` });
+      const reply = await upgradeAt(port, { path: `${REALTIME}/bad%20user` });
       expect(reply.status).toBe(400);
     }
     // Twelve refusals in well under a second, and the good budget (4 a second) is untouched.
     for (let i = 0; i < 4; i++) {
-      const reply = await rawUpgrade(port, { path: `${REALTIME}/good-${i}` });
+      const reply = await upgradeAt(port, { path: `${REALTIME}/good-${i}` });
       expect(reply.status).toBe(101);
     }
   });
@@ -426,12 +391,12 @@ describe('without a trusted proxy, forwarded addresses are ignored', () => {
     const opened = await openAll(stack, ['xff-1', 'xff-2'], (i) => ({
       'x-forwarded-for': `198.51.100.${i + 1}`,
     }));
-    const third = await rawUpgrade(port, {
+    const third = await upgradeAt(port, {
       path: `${REALTIME}/xff-3`,
       headers: { 'x-forwarded-for': '198.51.100.3' },
     });
     expect(third.status).toBe(429);
-    const proxied = await rawUpgrade(port, { path: `${REALTIME}/pp`, proxyV2: '198.51.100.4' });
+    const proxied = await upgradeAt(port, { path: `${REALTIME}/pp`, proxyV2: '198.51.100.4' });
     expect(proxied.status).toBe(429);
     await Promise.all(opened.map((ws) => ws.close()));
   });

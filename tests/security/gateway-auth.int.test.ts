@@ -1,8 +1,7 @@
 // Authentication and connection limits at a running gateway: JWTs in the header or the browser subprotocol
 // form, query tokens refused by default, the origin allowlist, the anonymous-route switch, the cluster-wide
 // per-user cap across two gateways, new connections per address, and the server-enforced session length.
-import { request } from 'node:http';
-import { WsTestClient } from '@rtv/testing';
+import { rawUpgrade, WsTestClient } from '@rtv/testing';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack, TEST_JWT_SECRET } from '../e2e/helpers/stack.js';
@@ -34,30 +33,14 @@ function unsignedToken(sub: string): string {
 
 type Created = { session: { user_id: string } };
 
-/** A raw WebSocket upgrade request, to read a refusal's status and body (WebSocket clients hide the body). */
-function upgradeRequest(port: number, authorization: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path: '/api/v1/streaming/realtime',
-      headers: {
-        authorization,
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      },
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('upgrade', () => reject(new Error('the upgrade was accepted')));
-    req.on('error', reject);
-    req.end();
-  });
+/** A raw WebSocket upgrade request that must be refused, to read the refusal's status and body. */
+async function upgradeRequest(
+  port: number,
+  authorization: string,
+): Promise<{ status: number; body: string }> {
+  const reply = await rawUpgrade(port, { path: '/api/v1/streaming/realtime', headers: { authorization } });
+  if (reply.status === 101) throw new Error('the upgrade was accepted');
+  return reply;
 }
 
 describe('authenticated route and limits', () => {

@@ -4,11 +4,11 @@
 // configured for production serves neither the anonymous route nor foreign browser origins by default.
 // Every service is a real process (gateway, worker, status API) on the real Redis, reached through real
 // sockets and HTTP.
-import { request } from 'node:http';
 import { generateApiKey } from '@rtv/auth';
 import {
   createTestRedis,
   freePort,
+  rawUpgrade,
   type SpawnedService,
   spawnService,
   type TestRedis,
@@ -50,36 +50,8 @@ interface GatewayProcess {
 const REALTIME = '/api/v1/streaming/realtime';
 
 /** A raw upgrade request, to read a refusal's status and body (WebSocket clients hide the body). */
-function upgradeRequest(
-  port: number,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path,
-      headers: {
-        ...headers,
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      },
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy();
-      resolve({ status: 101, body: '' });
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function upgradeRequest(port: number, path: string, headers: Record<string, string> = {}) {
+  return rawUpgrade(port, { path, headers });
 }
 
 /** The value of `rtv_gateway_upgrades_rejected_total{reason}` on a gateway's admin port (0 when absent). */

@@ -17,6 +17,7 @@ export {
 } from './audio/index.js';
 export { freePort } from './net.js';
 export { seededRandom } from './random.js';
+export { type RawUpgradeOptions, type RawUpgradeReply, rawUpgrade } from './raw-upgrade.js';
 export {
   createTestRedis,
   deleteKeysWithPrefix,
@@ -25,6 +26,13 @@ export {
   testRunId,
   uniquePrefix,
 } from './redis.js';
-export { REPO_ROOT, type SpawnedService, type SpawnServiceOptions, spawnService } from './spawn.js';
+export {
+  REPO_ROOT,
+  runServiceToExit,
+  type ServiceExit,
+  type SpawnedService,
+  type SpawnServiceOptions,
+  spawnService,
+} from './spawn.js';
 export { type WaitForOptions, waitFor } from './wait.js';
 export { type WsClose, type WsConnectOptions, type WsMessage, WsTestClient } from './ws-client.js';

@@ -124,3 +124,37 @@ export async function spawnService(
   const code = await exited;
   throw new Error(`${label} exited (${code}) before it was ready at ${readyUrl}. Output:\n${output}`);
 }
+
+/** How a service process that was expected to stop on its own ended. */
+export interface ServiceExit {
+  /** Exit code; null when it was killed at the deadline. */
+  code: number | null;
+  /** Its stdout and stderr, interleaved. */
+  output: string;
+}
+
+/**
+ * Runs a service entry (from the repository root, `env` added to this process's environment) until it exits
+ * on its own, e.g. refusing a bad configuration; killed after `timeoutMs`.
+ */
+export function runServiceToExit(
+  entry: string,
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<ServiceExit> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
