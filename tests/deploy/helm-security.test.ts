@@ -61,11 +61,27 @@ describe('helm chart: Redis password, resume secret, NetworkPolicies, safe defau
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
     const ref = { name: secret.metadata.name, key: 'redis-password' };
     const redis = redisContainer(defaults);
-    // requirepass from the env the kubelet fills from the Secret: the pod spec holds only the reference.
-    const at = redis.args.indexOf('--requirepass');
-    expect(at).toBeGreaterThan(0);
-    expect(redis.args[at + 1]).toBe('$(REDIS_PASSWORD)');
+    // No default user; the services' ACL user takes its password from the env the kubelet fills from the
+    // Secret: the pod spec holds only the reference. (tests/deploy/redis-security.int.test.ts runs these
+    // arguments on a real redis-server.)
+    const users = redis.args.flatMap((arg, i) => (arg === '--user' ? [redis.args[i + 1]] : []));
+    expect(users).toEqual(['default', 'rtv']);
+    expect(redis.args.join(' ')).toContain(
+      '--user default off --user rtv on >$(REDIS_PASSWORD) ~rtv:* +@all -@admin -@dangerous',
+    );
+    expect(redis.args).not.toContain('--requirepass');
     expect(envRef(redis, 'REDIS_PASSWORD')).toEqual(ref);
+    for (const component of SERVICES)
+      expect(config(defaults, component).REDIS_URL, component).toMatch(
+        /^redis:\/\/rtv@[a-z0-9-]+-redis:6379$/,
+      );
+    const probes = podTemplate(find(defaults, 'StatefulSet', '-redis')).spec.containers[0] as unknown as {
+      livenessProbe: { exec: { command: string[] } };
+    };
+    expect(probes.livenessProbe.exec.command).toEqual(['redis-cli', '--user', 'rtv', 'ping']);
+    // The key pattern follows redis.prefix.
+    const prefixed = redisContainer(render({ values: { redis: { prefix: '{voice}' } } }));
+    expect(prefixed.args).toContain('~{voice}:*');
     // The probes' redis-cli authenticates through REDISCLI_AUTH, not an argument.
     expect(envRef(redis, 'REDISCLI_AUTH')).toEqual(ref);
     for (const component of SERVICES)

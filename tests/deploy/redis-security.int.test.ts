@@ -13,6 +13,7 @@ import {
 import { freePort, runServiceToExit, type SpawnedService, spawnService, WsTestClient } from '@rtv/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { find, podTemplate, render } from './support/helm.js';
 import {
   makeCertificates,
   startRedisServer,
@@ -258,4 +259,96 @@ describe('Redis with a required password', () => {
     expect(output).toContain('RTV_RESUME_SECRET=<redacted>: must be at least 32 characters');
     expect(output).not.toContain(short);
   }, 30_000);
+});
+
+describe("the bundled Redis's ACL, as the chart starts it", () => {
+  let server: TestRedisServer;
+  const services: SpawnedService[] = [];
+
+  /** The chart's redis-server arguments for access control, with the password the kubelet would fill in. */
+  function chartAclArgs(): string[] {
+    const redis = podTemplate(find(render(), 'StatefulSet', '-redis')).spec.containers[0] as unknown as {
+      args: string[];
+    };
+    const first = redis.args.indexOf('--user');
+    expect(first).toBeGreaterThan(0);
+    return redis.args.slice(first).map((arg) => arg.replace('$(REDIS_PASSWORD)', PASSWORD));
+  }
+
+  beforeAll(async () => {
+    server = await startRedisServer(chartAclArgs(), {
+      access: { user: 'rtv', password: PASSWORD },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    for (const s of services.reverse()) await s.stop('SIGKILL');
+    await server?.stop();
+  });
+
+  it('refuses the default user, other keys and admin or dangerous commands to the services user', async () => {
+    const anonymous = connect(server.url, {});
+    await expect(anonymous.get('rtv:resume-secret')).rejects.toThrow(/NOAUTH/);
+    const asDefault = connect(server.url.replace('redis://', 'redis://default@'), { password: PASSWORD });
+    await expect(waitReady(asDefault, 1500)).rejects.toThrow(/WRONGPASS/);
+    const services = connect(server.url.replace('redis://', 'redis://rtv@'), { password: PASSWORD });
+    await waitReady(services);
+    expect(await services.set('rtv:probe', '1')).toBe('OK');
+    await expect(services.get('other-app:secret')).rejects.toThrow(/NOPERM/);
+    await expect(services.config('SET', 'maxmemory-policy', 'allkeys-lru')).rejects.toThrow(/NOPERM/);
+    await expect(services.flushall()).rejects.toThrow(/NOPERM/);
+    await expect(services.keys('*')).rejects.toThrow(/NOPERM/);
+  });
+
+  it('runs the status API, a worker and a gateway as that user: a conversation, the status, a resume', async () => {
+    const env = { REDIS_URL: server.url.replace('redis://', 'redis://rtv@'), REDIS_PASSWORD: PASSWORD };
+    const [statusPort, workerAdmin, port, admin] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    services.push(
+      await spawnService(
+        'services/status-api/src/main.ts',
+        { ...env, RTV_LOG_LEVEL: 'warn', RTV_STATUS_PORT: String(statusPort) },
+        { readyUrl: `http://127.0.0.1:${statusPort}/readyz`, timeoutMs: 30_000 },
+      ),
+      await spawnService(
+        'services/session-worker/src/main.ts',
+        { ...env, RTV_LOG_LEVEL: 'warn', OPENAI_API_KEY: '', RTV_WORKER_ADMIN_PORT: String(workerAdmin) },
+        { readyUrl: `http://127.0.0.1:${workerAdmin}/readyz`, timeoutMs: 30_000 },
+      ),
+      await spawnService(
+        'services/gateway/src/main.ts',
+        {
+          ...env,
+          RTV_LOG_LEVEL: 'warn',
+          RTV_GATEWAY_PORT: String(port),
+          RTV_GATEWAY_ADMIN_PORT: String(admin),
+          RTV_STATUS_URL: `http://127.0.0.1:${statusPort}`,
+        },
+        { readyUrl: `http://127.0.0.1:${admin}/readyz`, timeoutMs: 30_000 },
+      ),
+    );
+    const url = `ws://127.0.0.1:${port}/api/v1/streaming/realtime/acl_user`;
+    const ws = await WsTestClient.connect(url);
+    const created = await ws.nextOfType<{ session: { id: string; resume_token: string } }>('session.created');
+    ws.send({
+      type: 'conversation.item.input',
+      conversation_item_input: { type: 'input_text', text: 'Hello through the ACL' },
+    });
+    await ws.nextOfType('response.done', 30_000);
+    const status = await fetch(`http://127.0.0.1:${statusPort}/api/v1/streaming/realtime/status`);
+    expect(status.status).toBe(200);
+    expect(((await status.json()) as { workers: unknown[] }).workers).toHaveLength(1);
+    await ws.terminate();
+    const back = await WsTestClient.connect(`${url}?resume=${created.session.id}`, {
+      protocols: ['rtv.v1', `rtv.resume.${created.session.resume_token}`],
+    });
+    expect((await back.nextOfType<{ session: { id: string } }>('session.created')).session.id).toBe(
+      created.session.id,
+    );
+    await back.close();
+    for (const service of services) expect(service.output()).not.toMatch(/NOPERM|NOAUTH/);
+  }, 120_000);
 });

@@ -95,12 +95,20 @@ export interface TestRedisServer {
   stop(): Promise<void>;
 }
 
+/** How the readiness PING logs in: an ACL user, a password, the CA of a TLS port. */
+export interface RedisAccess {
+  user?: string;
+  password?: string;
+  ca?: string;
+}
+
 /** PINGs once, straight with ioredis (not the factory under test), with no retry. */
-async function pingOnce(url: string, access: { password?: string; ca?: string }): Promise<void> {
+async function pingOnce(url: string, access: RedisAccess): Promise<void> {
   const client = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
+    ...(access.user ? { username: access.user } : {}),
     ...(access.password ? { password: access.password } : {}),
     ...(access.ca ? { tls: { ca: access.ca } } : {}),
   });
@@ -119,7 +127,7 @@ async function pingOnce(url: string, access: { password?: string; ca?: string })
  */
 export async function startRedisServer(
   args: string[],
-  { tls = false, access = {} }: { tls?: boolean; access?: { password?: string; ca?: string } } = {},
+  { tls = false, access = {} }: { tls?: boolean; access?: RedisAccess } = {},
 ): Promise<TestRedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rtv-redis-srv-'));

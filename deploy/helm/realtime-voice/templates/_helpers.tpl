@@ -91,9 +91,30 @@ app.kubernetes.io/part-of: realtime-voice
 {{- end -}}
 {{- end -}}
 
+{{/* The ACL user the services log in as on the bundled Redis (its default user is off). */}}
+{{- define "rtv.redis.bundledUser" -}}rtv{{- end -}}
+
+{{/* The bundled Redis's ACL rule for that user, as redis-server arguments (one per line, YAML list items):
+  on, the password from the environment, the release's key prefix only, every command but @admin and
+  @dangerous, plus INFO and naming connections (ioredis and BullMQ use them). */}}
+{{- define "rtv.redis.aclRule" -}}
+- {{ include "rtv.redis.bundledUser" . }}
+- "on"
+- ">$(REDIS_PASSWORD)"
+- {{ printf "~%s:*" .Values.redis.prefix | quote }}
+- "+@all"
+- "-@admin"
+- "-@dangerous"
+- "+info"
+- "+client|setname"
+- "+client|getname"
+- "+client|id"
+- "+client|info"
+{{- end -}}
+
 {{- define "rtv.redis.url" -}}
 {{- if .Values.redis.bundled.enabled -}}
-{{- printf "redis://%s:6379" (include "rtv.componentName" (dict "ctx" . "component" "redis")) -}}
+{{- printf "redis://%s@%s:6379" (include "rtv.redis.bundledUser" .) (include "rtv.componentName" (dict "ctx" . "component" "redis")) -}}
 {{- else -}}
 {{- .Values.redis.external.url -}}
 {{- end -}}
