@@ -17,7 +17,8 @@ const HELP = `realtime-voice launcher
 Usage: npm <command> [-- args]
 
 Commands
-  npm start               Start Redis (if needed), status-api, worker(s), gateway and demo page; Ctrl-C stops all
+  npm start               Start Redis (if needed), status-api, worker(s), gateway and demo page; a service that
+                          dies is restarted; Ctrl-C stops all
   npm test [-- args]      Typecheck, lint, then vitest (args go to vitest: npm test -- libs/protocol)
   npm run bench [-- args] Run bench/run.ts, or every libs/*/bench/*.bench.ts and services/*/bench/*.bench.ts
   npm run client -- ...   CLI test client (npm run client -- --help)
@@ -26,6 +27,7 @@ Commands
 Environment read by the launcher
   REDIS_URL               Redis to use; unset: 127.0.0.1:6379 if it answers, else a private redis-server
   RTV_WORKERS             Session workers to start (default 1); worker-<i> gets admin port 9200+i
+  RTV_WORKER_ADMIN_PORT_BASE  Workers' admin ports start above it (default 9200)
   RTV_STATUS_PORT         status-api port (default 8090)
   RTV_GATEWAY_PORT        Gateway WebSocket/HTTP port (default 8000)
   RTV_GATEWAY_ADMIN_PORT  Gateway admin port: /metrics, /readyz (default 9100)

@@ -257,15 +257,106 @@ ${extra}
     expect((await run.done).code).toBe(0);
   });
 
-  it('stops the rest and exits non-zero when a service dies', async () => {
+  /** The pid the launcher printed for the latest start of `tag`. */
+  function pidOf(out: string, tag: string): number {
+    const pids = [...out.matchAll(new RegExp(`starting ${tag} (?:again )?\\(pid (\\d+)\\)`, 'g'))];
+    const last = pids.at(-1)?.[1];
+    if (!last) throw new Error(`no pid printed for ${tag}:\n${out}`);
+    return Number(last);
+  }
+
+  const isAlive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('restarts a service killed with SIGKILL while the others keep running, and counts restarts', async () => {
+    const { dir, ports } = await startProject();
+    const run = launch(dir, ['start'], ports);
+    let out = '';
+    run.child.stdout?.on('data', (b) => {
+      out += b;
+    });
+    run.child.stderr?.on('data', (b) => {
+      out += b;
+    });
+    await waitForOutput(run, 'Ctrl-C', () => out);
+    const statusPid = pidOf(out, 'status-api');
+    const gatewayPid = pidOf(out, 'gateway');
+    process.kill(gatewayPid, 'SIGKILL');
+    await waitForOutput(run, 'gateway is back (restart 1)', () => out);
+    expect(out).toContain('gateway exited (signal SIGKILL); restart 1 in 0.5 s');
+    const newGatewayPid = pidOf(out, 'gateway');
+    expect(newGatewayPid).not.toBe(gatewayPid);
+    const ready = await fetch(`http://127.0.0.1:${ports.RTV_GATEWAY_ADMIN_PORT}/readyz`);
+    expect(ready.status).toBe(200);
+    // The others were not touched: same status-api process, never started again.
+    expect(isAlive(statusPid)).toBe(true);
+    expect(pidOf(out, 'status-api')).toBe(statusPid);
+    expect(out).not.toContain('status-api got SIGTERM');
+
+    // The count goes on: a second kill is restart 2.
+    process.kill(newGatewayPid, 'SIGKILL');
+    await waitForOutput(run, 'gateway is back (restart 2)', () => out);
+    run.child.kill('SIGTERM');
+    const { code, out: all } = await run.done;
+    expect(code).toBe(0);
+    expect(all).toContain('status-api got SIGTERM');
+    expect(all).toContain('gateway got SIGTERM');
+  }, 30_000);
+
+  it('stops everything and shows the last lines when a service crash-loops (5 exits within a minute)', async () => {
     const { dir, ports } = await startProject(
-      "setTimeout(() => { console.error('gateway crashed'); process.exit(3); }, 500);",
+      "for (let i = 1; i <= 25; i++) console.log('gateway line', i);\n" +
+        "setTimeout(() => { console.error('gateway crashed'); process.exit(3); }, 1000);",
     );
     const { code, out } = await launch(dir, ['start'], ports).done;
     expect(code).toBe(1);
-    expect(out).toContain('gateway exited unexpectedly (code 3); stopping the others');
+    for (const [n, delay] of [
+      [1, '0.5'],
+      [2, '1'],
+      [3, '2'],
+      [4, '4'],
+    ]) {
+      expect(out).toContain(`gateway exited (code 3); restart ${n} in ${delay} s`);
+    }
+    expect(out).not.toContain('restart 5 in');
+    expect(out).toContain('gateway exited (code 3) 5 times within 60 s; stopping everything');
+    // The ring holds the last 20 lines of the last run: lines 8..25, "listening" and "crashed".
+    const tail = out.slice(out.indexOf('last 20 lines of gateway:'));
+    expect(tail).toMatch(/^\[gateway\] +gateway line 8$/m);
+    expect(tail).toMatch(/^\[gateway\] +gateway line 25$/m);
+    expect(tail).toMatch(/^\[gateway\] +gateway crashed$/m);
+    expect(tail).not.toMatch(/gateway line 7$/m);
     expect(out).toContain('status-api got SIGTERM');
-  });
+  }, 60_000);
+
+  it('stops cleanly with exit 0 on SIGTERM while a restart is waiting out its backoff', async () => {
+    const { dir, ports } = await startProject(
+      "setTimeout(() => { console.error('gateway crashed'); process.exit(3); }, 1000);",
+    );
+    const run = launch(dir, ['start'], ports);
+    let out = '';
+    run.child.stdout?.on('data', (b) => {
+      out += b;
+    });
+    run.child.stderr?.on('data', (b) => {
+      out += b;
+    });
+    // Restart 3 waits 2 s: SIGTERM lands inside that wait.
+    await waitForOutput(run, 'restart 3 in 2 s', () => out);
+    run.child.kill('SIGTERM');
+    const { code, out: all } = await run.done;
+    expect(code).toBe(0);
+    const afterSignal = all.slice(all.indexOf('SIGTERM: stopping services'));
+    expect(afterSignal).not.toContain('starting gateway again');
+    expect(afterSignal).not.toContain('gateway listening');
+    expect(all).toContain('status-api got SIGTERM');
+  }, 60_000);
 });
 
 describe('launcher help', () => {

@@ -1,5 +1,6 @@
-// What `npm start` runs: which services exist, their env and ports, and a small supervisor that starts
-// them, waits for /readyz, tags their output and stops them all together.
+// What `npm start` runs: which services exist, their env and ports, and the group that starts them, waits
+// for /readyz, tags their output, remembers their last lines and stops them all together. Restarting a
+// service that died is ServiceSupervisor's decision (supervisor.mjs).
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -75,6 +76,7 @@ export function planServices(root, env) {
   const gateway = intFromEnv(env, 'RTV_GATEWAY_PORT', 8000, 1, 65535);
   const gatewayAdmin = intFromEnv(env, 'RTV_GATEWAY_ADMIN_PORT', 9100, 1, 65535);
   const demo = intFromEnv(env, 'RTV_DEMO_PORT', 8080, 1, 65535);
+  const workerAdminBase = intFromEnv(env, 'RTV_WORKER_ADMIN_PORT_BASE', 9200, 1, 65535 - workers);
   const exists = (/** @type {string} */ name) =>
     existsSync(path.join(root, 'services', name, 'src', 'main.ts'));
   const entry = (/** @type {string} */ name) => `services/${name}/src/main.ts`;
@@ -101,7 +103,7 @@ export function planServices(root, env) {
   }
   if (exists('session-worker')) {
     for (let i = 1; i <= workers; i++) {
-      const admin = 9200 + i;
+      const admin = workerAdminBase + i;
       specs.push({
         name: 'session-worker',
         tag: `worker-${i}`,
@@ -151,28 +153,41 @@ export function planServices(root, env) {
 /** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** waitReady()'s answer when the service exited before it was ready (not a hang: its lines say why). */
+export class ExitedBeforeReadyError extends Error {}
+
+/** How many of a service's last output lines are kept, to show when it crash-loops. */
+const LAST_LINES = 20;
+
 /**
  * @typedef {object} Running
  * @property {ServiceSpec} spec
  * @property {import('node:child_process').ChildProcess} child
  * @property {Promise<void>} exited
  * @property {string} logFile
+ * @property {number} startedAt
+ * @property {string[]} lastLines The newest LAST_LINES lines of its output, oldest first.
  */
 
-/** Starts services as tagged child processes and stops them together. */
+/**
+ * @typedef {(spec: ServiceSpec, exit: import('./supervisor.mjs').ExitInfo) => void} ExitHandler
+ */
+
+/** Starts services as tagged child processes, starts one again when asked, and stops them together. */
 export class ServiceGroup {
-  /** @type {Running[]} */
+  /** @type {Running[]} The current run of each service, in start order. */
   #running = [];
+  /** @type {Map<string, import('./ui.mjs').Color>} A restarted service keeps its colour. */
+  #colors = new Map();
   #root;
   #redisUrl;
   #logDir;
   #stopping = false;
-  /** @type {(spec: ServiceSpec, code: number | null, signal: NodeJS.Signals | null) => void} */
+  /** @type {ExitHandler} */
   #onExit;
 
   /**
-   * @param {{ root: string, redisUrl: string,
-   *   onExit: (spec: ServiceSpec, code: number | null, signal: NodeJS.Signals | null) => void }} options
+   * @param {{ root: string, redisUrl: string, onExit: ExitHandler }} options
    *   `onExit` is called when a service exits before stopAll() was asked for.
    */
   constructor({ root, redisUrl, onExit }) {
@@ -183,12 +198,19 @@ export class ServiceGroup {
     mkdirSync(this.#logDir, { recursive: true });
   }
 
-  /** @param {ServiceSpec} spec */
+  /**
+   * Starts the service, or starts it again if it ran before (its log file is appended to then).
+   * @param {ServiceSpec} spec
+   * @returns {number | undefined} The pid, or undefined once stopAll() was asked for or the spawn failed.
+   */
   start(spec) {
-    const color = TAG_COLORS[this.#running.length % TAG_COLORS.length] ?? 'cyan';
+    if (this.#stopping) return undefined;
+    const color = this.#colors.get(spec.tag) ?? TAG_COLORS[this.#colors.size % TAG_COLORS.length] ?? 'cyan';
+    this.#colors.set(spec.tag, color);
     const tag = formatTag(spec.tag, color);
     const logFile = path.join(this.#logDir, `${spec.tag}.log`);
-    const log = createWriteStream(logFile, { flags: 'w' });
+    const previous = this.#running.findIndex((r) => r.spec.tag === spec.tag);
+    const log = createWriteStream(logFile, { flags: previous === -1 ? 'w' : 'a' });
     // Detached: each service leads its own process group, so a terminal Ctrl-C reaches only the launcher,
     // which then stops the services in order and within a bound.
     const child = spawn(process.execPath, [...TS_NODE_ARGS, spec.entry], {
@@ -197,7 +219,14 @@ export class ServiceGroup {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    const sink = (/** @type {string} */ line) => log.write(`${line}\n`);
+    /** @type {string[]} */
+    const lastLines = [];
+    const sink = (/** @type {string} */ line) => {
+      log.write(`${line}\n`);
+      lastLines.push(line);
+      if (lastLines.length > LAST_LINES) lastLines.shift();
+    };
+    const startedAt = Date.now();
     prefixLines(/** @type {NodeJS.ReadableStream} */ (child.stdout), process.stdout, tag, sink);
     prefixLines(/** @type {NodeJS.ReadableStream} */ (child.stderr), process.stderr, tag, sink);
     const exited = new Promise((resolve) => {
@@ -205,13 +234,19 @@ export class ServiceGroup {
         sink(`failed to start: ${err.message}`);
         resolve(undefined);
       });
-      child.once('exit', (code, signal) => {
+      // 'close', not 'exit': by then its pipes are drained, so its last lines (and the log) are complete.
+      child.once('close', (code, signal) => {
         log.end();
-        if (!this.#stopping) this.#onExit(spec, code, signal);
+        if (!this.#stopping) {
+          this.#onExit(spec, { code, signal, ranMs: Date.now() - startedAt, lastLines: [...lastLines] });
+        }
         resolve(undefined);
       });
     }).then(() => {});
-    this.#running.push({ spec, child, exited, logFile });
+    const running = { spec, child, exited, logFile, startedAt, lastLines };
+    if (previous === -1) this.#running.push(running);
+    else this.#running[previous] = running;
+    return child.pid;
   }
 
   /**
@@ -220,7 +255,7 @@ export class ServiceGroup {
    * @param {number} timeoutMs
    */
   async waitReady(spec, timeoutMs) {
-    const running = this.#running.find((r) => r.spec === spec);
+    const running = this.#running.find((r) => r.spec.tag === spec.tag);
     if (!running) throw new Error(`${spec.tag} was not started`);
     let gone = false;
     running.exited.then(() => {
@@ -239,7 +274,7 @@ export class ServiceGroup {
     }
     if (gone) {
       const { exitCode, signalCode } = running.child;
-      throw new Error(
+      throw new ExitedBeforeReadyError(
         `${spec.tag} exited (${signalCode ?? `code ${exitCode}`}) before it was ready; see its lines above or ${running.logFile}`,
       );
     }

@@ -1,7 +1,8 @@
 // `npm start`: Redis, then status-api, workers and gateway, each waited for, then a summary of where to go.
 import { redactRedisUrl, resolveRedis } from '../redis.mjs';
-import { intFromEnv, planServices, ServiceGroup } from './services.mjs';
-import { fail, paint, reserveTagWidth, say } from './ui.mjs';
+import { ExitedBeforeReadyError, intFromEnv, planServices, ServiceGroup } from './services.mjs';
+import { ServiceSupervisor } from './supervisor.mjs';
+import { fail, formatTag, paint, reserveTagWidth, say } from './ui.mjs';
 
 /** How long a service gets to drain on Ctrl-C before it is killed (the gateway's grace period fits in it). */
 const STOP_GRACE_MS = 15_000;
@@ -26,6 +27,7 @@ export async function startCommand(root) {
   let shuttingDown;
   /** @param {number} code */
   const shutdown = (code) => {
+    supervisor.stop();
     shuttingDown ??= (async () => {
       const clean = await group.stopAll(STOP_GRACE_MS);
       if (!clean) say(`some services did not stop within ${STOP_GRACE_MS / 1000} s and were killed`);
@@ -36,12 +38,14 @@ export async function startCommand(root) {
     return shuttingDown;
   };
 
+  // A service that dies is started again while the others keep serving; one that keeps dying stops all.
+  const supervisor = restartingSupervisor(() => group, readyTimeoutMs, shutdown);
   const group = new ServiceGroup({
     root,
     redisUrl: redis.url,
-    onExit: (spec, code, signal) => {
-      fail(`${spec.tag} exited unexpectedly (${signal ?? `code ${code}`}); stopping the others`);
-      void shutdown(1);
+    onExit: (spec, exit) => {
+      // Before it was first ready, waitReady() below reports the exit and stops the launcher.
+      supervisor.handleExit(spec, exit);
     },
   });
   process.once('exit', () => group.killAll());
@@ -58,10 +62,11 @@ export async function startCommand(root) {
   }
 
   for (const spec of plan.specs) {
-    say(`starting ${spec.tag}`);
-    group.start(spec);
+    const pid = group.start(spec);
+    say(`starting ${spec.tag} (pid ${pid})`);
     try {
       await group.waitReady(spec, readyTimeoutMs);
+      supervisor.watch(spec);
     } catch (err) {
       fail(/** @type {Error} */ (err).message);
       return shutdown(1);
@@ -70,6 +75,38 @@ export async function startCommand(root) {
   printSummary(plan, redis);
   // Keep running until a signal or an unexpected exit calls shutdown().
   return new Promise(() => {});
+}
+
+/**
+ * The supervisor `npm start` uses: restarts go through the service group, messages to the terminal, and a
+ * crash loop prints the service's last lines and shuts everything down.
+ * @param {() => ServiceGroup} group A getter: the group is built after the supervisor it reports exits to.
+ * @param {number} readyTimeoutMs
+ * @param {(code: number) => Promise<never>} shutdown
+ */
+function restartingSupervisor(group, readyTimeoutMs, shutdown) {
+  return new ServiceSupervisor({
+    restart: async (spec) => {
+      const pid = group().start(spec);
+      if (pid === undefined) return false;
+      say(`starting ${spec.tag} again (pid ${pid})`);
+      try {
+        await group().waitReady(spec, readyTimeoutMs);
+        return true;
+      } catch (err) {
+        if (err instanceof ExitedBeforeReadyError) return false;
+        throw err;
+      }
+    },
+    warn: fail,
+    note: say,
+    crashLoop: (spec, lastLines) => {
+      fail(`last ${lastLines.length} lines of ${spec.tag}:`);
+      const tag = formatTag(spec.tag, 'red');
+      for (const line of lastLines) process.stderr.write(`${tag} ${line}\n`);
+      void shutdown(1);
+    },
+  });
 }
 
 /**
