@@ -19,6 +19,11 @@ export const NoticeCode = {
   /** The connection to the speech model dropped and is being re-established with the same context. */
   upstream_reconnecting: { message: 'Reconnecting to the speech model' },
   /**
+   * After `upstream_reconnecting`: a new connection to the speech model is up with the session's context and
+   * the user's turn in progress. Audio sent meanwhile (within a bound) was kept and reached it.
+   */
+  upstream_recovered: { message: 'Reconnected to the speech model' },
+  /**
    * This gateway is shutting down: a close with 1012 follows shortly. Reconnect with the session id and
    * resume token to continue on another gateway.
    */

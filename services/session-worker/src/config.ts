@@ -91,12 +91,19 @@ export const WORKER_ENV = {
     default: 55 * 60_000,
     doc: 'Renew the provider session after this long, before the provider’s 60-minute cap (invisible to clients)',
   },
-  RTV_PROVIDER_MAX_ATTEMPTS: {
+  RTV_PROVIDER_RETRY_BUDGET_S: {
     type: 'int',
     min: 1,
-    max: 100,
-    default: 5,
-    doc: 'Provider connect attempts (with capped, jittered backoff) before the client gets upstream_unavailable; a fatal refusal (bad key, unknown or retired model, disabled shape) is never retried',
+    max: 3600,
+    default: 30,
+    doc: 'How long a provider outage is retried (capped at 5 s, full-jitter exponential backoff) before the client gets upstream_unavailable and a resumable close; the client is told upstream_reconnecting and upstream_recovered meanwhile. A fatal refusal (bad key, unknown or retired model, disabled shape) is never retried',
+  },
+  RTV_UNCOMMITTED_TURN_MAX_BYTES: {
+    type: 'int',
+    min: 0,
+    max: 64 * 1024 * 1024,
+    default: 2 * 1024 * 1024,
+    doc: 'Bytes of the user turn in progress (audio appended since the last commit, about 30 s of speech) kept per session and re-sent to a new provider session after a reconnect, before the frames queued meanwhile; the oldest audio is dropped beyond it, 0 keeps none',
   },
   RTV_PROGRESS_INTERVAL_MS: {
     type: 'int',

@@ -278,21 +278,18 @@ describe('ProviderSession acts on the classification', () => {
     ['HTTP 503', { refuseUpgrade: { status: 503 } }, 'http_503'],
     ['a drop before session.created', { onConnect: 'drop' }, 'close_1006'],
   ] as Array<[string, FakeProviderOptions, string]>)(
-    'a retryable failure (%s) is retried maxAttempts times with growing backoff',
+    'a retryable failure (%s) is retried (here until maxAttempts caps it), then reported once',
     async (_name, opts, detail) => {
       const provider = await startProvider(opts);
-      const backoffMs = 40;
-      const h = harness(provider.url, { maxAttempts: 3, backoffMs });
+      // The delays (full jitter, doubling, capped) and the time budget are proved on a fake clock in
+      // provider-outage.test.ts: full jitter has no lower bound worth measuring here.
+      const h = harness(provider.url, { maxAttempts: 3, backoffMs: 40 });
       expect(await h.session.open(false)).toBe(false);
       await settle();
       expect(provider.attempts).toBe(3);
       expect(h.unavailable).toEqual([
         { kind: 'unavailable', fatal: false, code: 'upstream_unavailable', detail },
       ]);
-      // Jittered within [base/2, base], base doubling per attempt: ≥20 ms, then ≥40 ms (less timer slack).
-      const at = provider.upgrades.map((u) => u.at);
-      expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(backoffMs / 2 - 5);
-      expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(backoffMs - 5);
       expect(
         await metricValue(h.registry, 'rtv_worker_upstream_errors_total', { code: 'connect_retryable' }),
       ).toBe(3);
@@ -301,12 +298,12 @@ describe('ProviderSession acts on the classification', () => {
 
   it('recovers when a retryable failure clears within the budget', async () => {
     const provider = await startProvider({ refuseUpgrade: { status: 503 } });
-    const h = harness(provider.url, { maxAttempts: 5, backoffMs: 400 });
+    const h = harness(provider.url, { maxAttempts: undefined, backoffMs: 40 });
     const opened = h.session.open(false);
-    await provider.waitForAttempts(1);
+    await provider.waitForAttempts(2);
     provider.configure({});
     expect(await opened).toBe(true);
-    expect(provider.attempts).toBe(2);
+    expect(provider.attempts).toBeGreaterThanOrEqual(3);
     expect(h.unavailable).toEqual([]);
     expect(h.connects).toEqual([[true, undefined]]);
   });

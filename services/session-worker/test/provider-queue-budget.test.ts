@@ -33,6 +33,8 @@ describe('provider queue byte budget', () => {
           maxAttempts: 3,
           backoffMs: 1,
           maxQueuedBytes: 16_384,
+          // Only the queue here: the uncommitted-turn re-send has its own tests (provider-outage.test.ts).
+          uncommittedTurnMaxBytes: 0,
         },
       },
     });

@@ -125,6 +125,8 @@ export class SessionRunner {
   private readonly answeredTexts = new Set<number>();
   /** The client was told that audio is being dropped while the provider connects (reset once it is ready). */
   private toldAudioDropped = false;
+  /** The client was told `upstream_reconnecting` and not yet `upstream_recovered`. */
+  private toldReconnecting = false;
 
   constructor(
     readonly state: SessionState,
@@ -347,6 +349,10 @@ export class SessionRunner {
   /** A provider session is (re)opened and restored: updates and turns waiting for it go out. */
   private onProviderReady(): void {
     this.toldAudioDropped = false;
+    if (this.toldReconnecting) {
+      this.toldReconnecting = false;
+      this.emit(encodeNotice('upstream_recovered', NoticeCode.upstream_recovered.message));
+    }
     this.configs.providerConnected();
     this.turns.drain();
   }
@@ -357,6 +363,9 @@ export class SessionRunner {
     this.turns.lost();
     // A renewal after `session_expired` restores the context like any reconnect, but is no news to the client.
     if (this.translator.takeExpired()) return;
+    // Once per outage: the provider session retries within its budget without telling the runner again.
+    if (this.toldReconnecting) return;
+    this.toldReconnecting = true;
     this.emit(encodeNotice('upstream_reconnecting', NoticeCode.upstream_reconnecting.message));
   }
 

@@ -6,6 +6,8 @@ import type { ConnectGate } from './connect-gate.js';
 import { type ProviderAuth, ProviderConnection, type ProviderShape } from './provider-connection.js';
 import { buildHistoryItem, buildSessionUpdate, eventHead } from './provider-events.js';
 import { failureOf, type ProviderFailure } from './provider-failure.js';
+import { RetryBudget } from './retry-budget.js';
+import { UncommittedTurn } from './uncommitted-turn.js';
 
 export interface ProviderSessionOptions {
   url: string;
@@ -24,18 +26,30 @@ export interface ProviderSessionOptions {
   onReconnecting: () => void;
   /**
    * Opening or reopening the provider session failed for good: a fatal failure (refused key, unknown or retired
-   * model, disabled shape) at its first attempt, a retryable one once `maxAttempts` ran out.
+   * model, disabled shape) at its first attempt, a retryable one once the retry budget was spent.
    */
   onUnavailable: (failure: ProviderFailure) => void;
   /** The session's context, read when a provider session is (re)opened. */
   context: () => Promise<{ config: SessionConfig; history: HistoryItem[] }>;
   /**
-   * Connect attempts (initial open and each reconnect) before giving up on retryable failures. A fatal
-   * failure is never retried: no second provider connection. @defaultValue 5
+   * How long retryable failures (refused or dropped connections, timeouts, HTTP 408/429/5xx) are retried, from
+   * the start of the open or reconnect, before `onUnavailable`. A fatal failure is never retried: no second
+   * provider connection. @defaultValue 30000
+   */
+  retryBudgetMs?: number;
+  /**
+   * An extra cap on connect attempts within the budget (unlimited by default; for tests that need a failure
+   * to end after a known number of connections).
    */
   maxAttempts?: number;
-  /** First reconnect delay; doubles per attempt with jitter, capped at 5 s. @defaultValue 200 */
+  /** Ceiling of the first reconnect delay; doubles per attempt, full jitter, capped at 5 s. @defaultValue 200 */
   backoffMs?: number;
+  /**
+   * Bytes of the user's uncommitted turn (audio appended since the last commit) kept to re-send into a new
+   * provider session after a reconnect or renewal (see {@link UncommittedTurn}); 0 keeps none.
+   * @defaultValue 2 MiB, about 30 s of 24 kHz PCM16 as base64
+   */
+  uncommittedTurnMaxBytes?: number;
   /**
    * Renew the provider session after this long (the provider caps sessions at 60 min). The renewal waits for
    * an idle moment (no response in progress) and is invisible to the client. @defaultValue 55 min
@@ -60,11 +74,16 @@ export interface ProviderSessionOptions {
 
 /** Default of {@link ProviderSessionOptions.maxQueuedBytes}: about 30 s of 24 kHz PCM16 as base64 appends. */
 const DEFAULT_MAX_QUEUED_BYTES = 2 * 1024 * 1024;
+/** Default of {@link ProviderSessionOptions.retryBudgetMs}: rides out a provider restart or a short outage. */
+const DEFAULT_RETRY_BUDGET_MS = 30_000;
+/** Ceiling of one reconnect delay: a provider that is back is found again within about this long. */
+const MAX_BACKOFF_MS = 5000;
 
 /**
  * A logical provider session that outlives provider sockets: it queues events while (re)connecting, reconnects
- * with capped jittered backoff when the socket drops, renews before the provider's session cap, and restores the
- * context (config + conversation history) into every fresh provider session (DESIGN §5). A fatal connect
+ * with capped full-jitter backoff for a time budget when the socket drops (see {@link RetryBudget}), renews
+ * before the provider's session cap, and restores the context (config + conversation history) and then the
+ * user's uncommitted turn (see {@link UncommittedTurn}) into every fresh provider session (DESIGN §5). A fatal connect
  * failure (see `provider-failure.ts`) is never retried: the session is told at once through `onUnavailable`.
  */
 export class ProviderSession {
@@ -77,8 +96,12 @@ export class ProviderSession {
   private renewDue = false;
   private renewTimer: NodeJS.Timeout | undefined;
   private connecting = false;
+  /** Audio sent since the last commit: re-sent into the next provider session (see {@link UncommittedTurn}). */
+  private readonly turn: UncommittedTurn;
 
-  constructor(private readonly opts: ProviderSessionOptions) {}
+  constructor(private readonly opts: ProviderSessionOptions) {
+    this.turn = new UncommittedTurn(opts.uncommittedTurnMaxBytes ?? DEFAULT_MAX_QUEUED_BYTES);
+  }
 
   /** Opens the first provider session; `restoreHistory` replays the conversation (takeover). */
   async open(restoreHistory: boolean): Promise<boolean> {
@@ -115,7 +138,13 @@ export class ProviderSession {
 
   private sendNow(raw: string | Buffer): boolean {
     this.opts.metrics.upstreamBytesOut.inc(raw.length);
-    return this.conn!.send(raw);
+    return this.sendOn(this.conn!, raw);
+  }
+
+  /** Sends on `conn`, noting appends and commits for the {@link UncommittedTurn}. */
+  private sendOn(conn: ProviderConnection, raw: string | Buffer): boolean {
+    this.turn.sent(raw);
+    return conn.send(raw);
   }
 
   private enqueue(raw: string | Buffer): void {
@@ -140,7 +169,12 @@ export class ProviderSession {
     kind: 'initial' | 'reconnect' | 'renewal',
   ): Promise<boolean> {
     this.connecting = true;
-    const maxAttempts = this.opts.maxAttempts ?? 5;
+    const maxAttempts = this.opts.maxAttempts ?? Number.POSITIVE_INFINITY;
+    const budget = new RetryBudget({
+      budgetMs: this.opts.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS,
+      baseMs: this.opts.backoffMs ?? 200,
+      capMs: MAX_BACKOFF_MS,
+    });
     let failure: ProviderFailure | undefined;
     for (let attempt = 1; !this.closed; attempt++) {
       const conn = new ProviderConnection(this.opts, {
@@ -175,10 +209,10 @@ export class ProviderSession {
           this.opts.log.debug(fields, 'provider refused the configuration: not retrying');
           break;
         }
-        this.opts.log.warn(fields, 'provider connect failed');
-        if (attempt >= maxAttempts) break;
-        const base = Math.min(5000, (this.opts.backoffMs ?? 200) * 2 ** (attempt - 1));
-        await new Promise((r) => setTimeout(r, base / 2 + Math.random() * (base / 2)));
+        const delay = attempt >= maxAttempts ? undefined : budget.nextDelay();
+        this.opts.log.warn({ ...fields, retryInMs: delay ?? null }, 'provider connect failed');
+        if (delay === undefined) break;
+        await new Promise((r) => setTimeout(r, delay));
       }
     }
     this.connecting = false;
@@ -204,7 +238,10 @@ export class ProviderSession {
     return started;
   }
 
-  /** Makes `conn` the live provider session: config, history (on takeover/reconnect), then what was queued. */
+  /**
+   * Makes `conn` the live provider session: config, history (on takeover/reconnect), the audio of the turn the
+   * previous provider session had not committed (its input buffer died with it), then what was queued.
+   */
   private async adopt(conn: ProviderConnection, restoreHistory: boolean): Promise<void> {
     const { config, history } = await this.opts.context();
     const previous = this.conn;
@@ -215,10 +252,11 @@ export class ProviderSession {
     }
     previous?.close();
     this.connecting = false;
+    for (const raw of this.turn.take()) this.sendOn(conn, raw);
     const queued = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    for (const raw of queued) conn.send(raw);
+    for (const raw of queued) this.sendOn(conn, raw);
     this.scheduleRenewal();
   }
 
@@ -227,6 +265,7 @@ export class ProviderSession {
     // Only the two events that bracket a response matter here; the type leads every provider event, so the
     // first characters are enough (audio deltas are large and frequent).
     const head = eventHead(raw);
+    this.turn.heard(head);
     if (head.includes('"type":"response.')) {
       if (head.includes('"type":"response.created"')) this.responseActive = true;
       else if (head.includes('"type":"response.done"')) {

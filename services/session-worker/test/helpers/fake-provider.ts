@@ -32,6 +32,8 @@ export interface FakeProviderOptions {
    * and proxies refuse this way, e.g. 404 `{"error":{"code":"DeploymentNotFound"}}`). Wins over the others.
    */
   refuseUpgrade?: { status: number; body?: string };
+  /** TCP port to listen on (a provider restarted on the port it had); 0 picks a free one. @defaultValue 0 */
+  port?: number;
 }
 
 /**
@@ -89,7 +91,7 @@ export class FakeProvider {
     let provider: FakeProvider | undefined;
     const wss = new WebSocketServer({
       host: '127.0.0.1',
-      port: 0,
+      port: opts.port ?? 0,
       // Sees every upgrade request before the handshake: records it, and refuses it when told to.
       verifyClient: (info, accept) => provider!.verify(info.req, accept),
     });
