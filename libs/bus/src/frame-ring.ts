@@ -66,6 +66,34 @@ export class FrameRing {
   }
 
   /**
+   * How many of the frames held now a push of `bytes` would evict, without pushing anything (0: it fits beside
+   * them). The gateway asks before it takes a client frame: losing an unacknowledged one would break "nothing
+   * accepted is lost" (DESIGN §4.3), so it refuses the new frame instead. A frame larger than the whole budget
+   * evicts every held frame (it is not kept itself either, which {@link push} reports).
+   */
+  evictionsFor(bytes: number): number {
+    const held = this.seqs.length - this.head;
+    const ring = this.ring;
+    if (held === 0 || ring === undefined || this.maxBytes <= 0) return 0;
+    if (bytes > this.maxBytes) return held;
+    // As in push: a ring below the budget grows first and its frames are packed from offset 0.
+    const grows = ring.length < this.maxBytes && this.liveBytes() + bytes > ring.length;
+    const cap = grows ? this.grownCapacity(bytes) : ring.length;
+    let start = grows ? this.packedBytes() : this.end;
+    const at = start % cap;
+    if (at + bytes > cap) start += cap - at;
+    const keepFrom = start + bytes - cap;
+    let evicted = 0;
+    let packedStart = 0;
+    for (let i = this.head; i < this.seqs.length; i++) {
+      if ((grows ? packedStart : this.starts[i]!) >= keepFrom) break;
+      evicted++;
+      packedStart += this.lengths[i]!;
+    }
+    return evicted;
+  }
+
+  /**
    * Forgets every frame with seq ≤ `seq` (acknowledged by their receiver); they do not count as evicted. A
    * ring that grew for a backlog (acks held up by a failover, say) shrinks again once mostly empty.
    */
@@ -119,10 +147,22 @@ export class FrameRing {
 
   /** A ring at least twice as large (up to the budget) with the live frames copied to its start. */
   private grow(n: number): Buffer {
+    return this.relayout(this.grownCapacity(n));
+  }
+
+  /** The size {@link grow} picks to make room for `n` more bytes. */
+  private grownCapacity(n: number): number {
     const old = this.ring;
     let cap = old === undefined ? INITIAL_CAPACITY : old.length * 2;
     while (cap < this.liveBytes() + n) cap *= 2;
-    return this.relayout(Math.min(this.maxBytes, cap));
+    return Math.min(this.maxBytes, cap);
+  }
+
+  /** Bytes of the frames held, without the gaps a lap leaves (what they take once {@link relayout} packs them). */
+  private packedBytes(): number {
+    let n = 0;
+    for (let i = this.head; i < this.seqs.length; i++) n += this.lengths[i]!;
+    return n;
   }
 
   /** A ring of `cap` bytes with the live frames copied to its start (`cap` ≥ the live bytes). */

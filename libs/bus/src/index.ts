@@ -21,9 +21,16 @@ export {
   waitReady,
 } from './redis.js';
 export {
+  type EnsureJobResult,
+  ensureSessionJob,
+  SESSION_JOB_NAME,
+  sessionJobOptions,
+} from './session-jobs.js';
+export {
   type AttachRefusal,
   type AttachRequest,
   type AttachResult,
+  type ClientSideRestore,
   DEFAULT_SESSION_TTL_MS,
   type DetachRequest,
   HISTORY_MAX_ITEMS,
@@ -32,6 +39,7 @@ export {
   isSessionId,
   newSessionId,
   type ProgressEntry,
+  type RestoreResult,
   SESSION_ENV,
   SessionField,
   type SessionJobData,

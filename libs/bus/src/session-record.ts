@@ -9,6 +9,8 @@ import {
   CLAIM_SESSION,
   CREATE_SESSION,
   MARK_DETACHED,
+  RESTORE_CLIENT_SIDE,
+  RESTORE_OWNER_SIDE,
   REVOKE_RESUME,
   SAVE_CONFIG,
   SAVE_PROGRESS,
@@ -181,6 +183,28 @@ export interface AttachResult {
  */
 export type AttachRefusal = { status: 'not_found' | 'stale' | 'in_use' };
 
+/** What a gateway knows of a live session's record, put back by {@link SessionRecords.restoreClientSide}. */
+export interface ClientSideRestore {
+  userId: string;
+  gatewayId: string;
+  createdMs: number;
+  /** The connection's attach generation (its resume token names it). */
+  generation: number;
+  /** Whether the client's socket is still open. */
+  attached: boolean;
+  /** The newest owner epoch the gateway has seen for the session. */
+  epoch: number;
+  /** The session's configuration as the gateway knows it (the owner's, if it restores too, wins). */
+  config: SessionConfig;
+}
+
+/** The record after a restore: whether it was re-created, its epoch and owner (undefined: none yet). */
+export interface RestoreResult {
+  created: boolean;
+  epoch: number;
+  owner: string | undefined;
+}
+
 /** What a resume presents to {@link SessionRecords.attach}. */
 export interface AttachRequest {
   userId: string;
@@ -277,12 +301,55 @@ export class SessionRecords {
       [SessionScript.appendHistory, APPEND_HISTORY],
       [SessionScript.saveConfig, SAVE_CONFIG],
       [SessionScript.revokeResume, REVOKE_RESUME],
+      [SessionScript.restoreClientSide, RESTORE_CLIENT_SIDE],
+      [SessionScript.restoreOwnerSide, RESTORE_OWNER_SIDE],
     ];
     // ioredis keeps the scripts per connection and re-loads them after a Redis restart (NOSCRIPT).
     for (const [name, lua] of scripts) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: SCRIPT_KEY_COUNT[name] ?? 1, lua });
     }
     this.redis = redis as Redis & SessionScriptClient;
+  }
+
+  /**
+   * Puts back the client side of a record Redis lost (or completes one the owner restored first): what the
+   * gateway of a live session knows. See `restoreSessionClientSide-1`.
+   */
+  async restoreClientSide(sid: string, side: ClientSideRestore): Promise<RestoreResult> {
+    const [created, epoch, owner] = await this.redis[SessionScript.restoreClientSide](
+      this.keys.session(sid),
+      side.userId,
+      side.gatewayId,
+      side.createdMs,
+      side.generation,
+      side.attached ? 'attached' : 'detached',
+      side.epoch,
+      JSON.stringify(side.config),
+      this.ttlMs,
+    );
+    return restoreResult(created, epoch, owner);
+  }
+
+  /**
+   * Puts back the owner's side of its record after Redis lost it or the lease lapsed in an outage; reports the
+   * record's epoch afterwards (newer than the owner's: someone else took the session). See
+   * `restoreSessionOwnerSide-1`.
+   */
+  async restoreOwnerSide(entry: ProgressEntry, attached: boolean): Promise<RestoreResult> {
+    const { state, seq, workerId } = entry;
+    const [created, epoch, owner] = await this.redis[SessionScript.restoreOwnerSide](
+      this.keys.session(state.sid),
+      state.epoch,
+      seq,
+      this.ttlMs,
+      workerId,
+      state.gatewayId,
+      state.userId,
+      JSON.stringify(state.config),
+      state.createdMs,
+      attached ? 'attached' : 'detached',
+    );
+    return restoreResult(created, epoch, owner);
   }
 
   /** Writes a new session's record (state `queued`, client attached). */
@@ -455,6 +522,10 @@ export class SessionRecords {
       history: parseHistory(items),
     };
   }
+}
+
+function restoreResult(created: number, epoch: string | number | null, owner: string | null): RestoreResult {
+  return { created: created === 1, epoch: Number(epoch ?? 0), owner: owner || undefined };
 }
 
 function parseHistory(raw: readonly string[]): HistoryItem[] {

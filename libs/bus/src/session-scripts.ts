@@ -12,6 +12,8 @@ export const SessionScript = {
   appendHistory: 'rtvAppendSessionHistory',
   saveConfig: 'rtvSaveSessionConfig',
   revokeResume: 'rtvRevokeSessionResume',
+  restoreClientSide: 'rtvRestoreSessionClientSide',
+  restoreOwnerSide: 'rtvRestoreSessionOwnerSide',
 } as const;
 export type SessionScript = (typeof SessionScript)[keyof typeof SessionScript];
 
@@ -45,6 +47,14 @@ export interface SessionScriptClient {
     ...args: Arg[]
   ): Promise<[number, number, number]>;
   [SessionScript.saveConfig](key: string, ...args: Arg[]): Promise<number>;
+  [SessionScript.restoreClientSide](
+    key: string,
+    ...args: Arg[]
+  ): Promise<[number, string | null, string | null]>;
+  [SessionScript.restoreOwnerSide](
+    key: string,
+    ...args: Arg[]
+  ): Promise<[number, string | null, string | null]>;
 }
 
 /** The script that runs once per session per progress tick, queued on a pipeline. */
@@ -202,4 +212,65 @@ export const SAVE_CONFIG = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'config', ARGV[1])
 return 1
+`;
+
+/**
+ * restoreSessionClientSide-1
+ * Input: KEYS[1] session hash; ARGV[1] user id, ARGV[2] gateway id, ARGV[3] created (ms), ARGV[4] attach
+ *        generation, ARGV[5] 'attached' or 'detached', ARGV[6] the newest epoch the gateway saw, ARGV[7] config
+ *        JSON (the session's configuration as the gateway knows it), ARGV[8] TTL (ms).
+ * Output: {1 when the record was re-created here else 0, the record's epoch, its owner or false}.
+ * After Redis lost data the gateway puts back what only it knows (the client side). A missing record is made
+ * `queued` at the gateway's epoch, so the next claim is newer than any bind the gateway has seen; an existing
+ * one (the owner restored it first, or Redis kept it) only gets the client-side fields it lacks, and an epoch
+ * below the gateway's is raised to it. Another user's record is left alone ({0, -1, false}).
+ */
+export const RESTORE_CLIENT_SIDE = `
+local f = redis.call('HMGET', KEYS[1], 'user', 'epoch', 'owner')
+if not f[1] then
+  redis.call('HSET', KEYS[1], 'user', ARGV[1], 'gateway', ARGV[2], 'created_ms', ARGV[3], 'attach', ARGV[4],
+    'client', ARGV[5], 'epoch', ARGV[6], 'seq', 0, 'config', ARGV[7], 'state', 'queued')
+  redis.call('PEXPIRE', KEYS[1], ARGV[8])
+  return {1, ARGV[6], false}
+end
+if f[1] ~= ARGV[1] then return {0, -1, false} end
+redis.call('HSETNX', KEYS[1], 'attach', ARGV[4])
+redis.call('HSETNX', KEYS[1], 'created_ms', ARGV[3])
+redis.call('HSETNX', KEYS[1], 'config', ARGV[7])
+local epoch = tonumber(f[2] or '0')
+if epoch < tonumber(ARGV[6]) then
+  epoch = tonumber(ARGV[6])
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
+return {0, epoch, f[3]}
+`;
+
+/**
+ * restoreSessionOwnerSide-1
+ * Input: KEYS[1] session hash; ARGV[1] the owner's epoch, ARGV[2] applied seq, ARGV[3] TTL (ms), ARGV[4] owner,
+ *        ARGV[5] gateway, ARGV[6] user, ARGV[7] config JSON, ARGV[8] created (ms), ARGV[9] 'attached' or
+ *        'detached'.
+ * Output: {1 when the record was re-created here else 0, the record's epoch, its owner or false}.
+ * After Redis lost data (or the owner's lease lapsed during an outage) the owner puts back what only it knows
+ * (the provider side). A missing record is made from the owner's state; one the gateway restored at the same
+ * or an older epoch gets the owner's fields (and the owner's epoch); one with a newer epoch belongs to someone
+ * else and is not changed (the caller lets go).
+ */
+export const RESTORE_OWNER_SIDE = `
+local f = redis.call('HMGET', KEYS[1], 'epoch', 'owner', 'seq')
+if not f[1] then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', ARGV[2], 'owner', ARGV[4], 'gateway', ARGV[5],
+    'user', ARGV[6], 'config', ARGV[7], 'state', 'active', 'client', ARGV[9], 'created_ms', ARGV[8])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {1, ARGV[1], ARGV[4]}
+end
+local epoch = tonumber(f[1])
+if epoch > tonumber(ARGV[1]) then return {0, epoch, f[2]} end
+local seq = tonumber(f[3] or '0')
+if seq < tonumber(ARGV[2]) then seq = tonumber(ARGV[2]) end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'owner', ARGV[4], 'config', ARGV[7], 'seq', seq)
+redis.call('HSETNX', KEYS[1], 'state', 'active')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {0, tonumber(ARGV[1]), ARGV[4]}
 `;

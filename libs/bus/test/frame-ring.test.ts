@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FrameRing } from '@rtv/bus';
 import { seededRandom } from '@rtv/testing';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +7,14 @@ function frame(seq: number, bytes: number): Buffer {
   const b = Buffer.alloc(bytes, 0x61 + (seq % 26));
   b.writeUInt32BE(seq % 2 ** 32, 0);
   return b;
+}
+
+/** What a ring holds, cheap to compare: the seqs, the bytes and a digest of the frames. */
+function snapshot(ring: FrameRing): { seqs: number[]; bytes: number; hash: string } {
+  const frames = ring.since(0).frames;
+  const hash = createHash('sha1');
+  for (const [, p] of frames) hash.update(p);
+  return { seqs: frames.map(([s]) => s), bytes: ring.size.bytes, hash: hash.digest('hex') };
 }
 
 describe('FrameRing', () => {
@@ -129,5 +138,47 @@ describe('FrameRing', () => {
         expect(complete).toBe(after === 0 || first <= after + 1);
       }
     }
+  });
+
+  it('evictionsFor says what push would evict, and changes nothing itself', () => {
+    const rnd = seededRandom(20261203);
+    for (let round = 0; round < 30; round++) {
+      const budget = 1000 + Math.floor(rnd() * 100_000);
+      const ring = new FrameRing(budget);
+      let acked = 0;
+      for (let seq = 1; seq <= 600; seq++) {
+        // Mostly audio-sized frames, now and then one near or beyond the whole budget.
+        const size = rnd() < 0.03 ? Math.floor(rnd() * budget * 1.2) + 1 : 4 + Math.floor(rnd() * 3000);
+        const before = snapshot(ring);
+        const predicted = ring.evictionsFor(size);
+        expect(snapshot(ring)).toEqual(before);
+        const evicted = ring.push(seq, frame(seq, size));
+        // push counts a frame larger than the budget itself; evictionsFor counts only the held frames.
+        expect(predicted).toBe(size > budget ? evicted - 1 : evicted);
+        if (rnd() < 0.3 && seq > acked) {
+          acked += Math.floor(rnd() * (seq - acked + 1));
+          ring.dropThrough(acked);
+        }
+      }
+    }
+  });
+
+  it('evictionsFor: nothing held evicts nothing; a frame over the budget would evict everything held', () => {
+    const ring = new FrameRing(3000);
+    expect(ring.evictionsFor(5000)).toBe(0);
+    ring.push(1, frame(1, 1000));
+    ring.push(2, frame(2, 1000));
+    expect(ring.evictionsFor(1000)).toBe(0);
+    // 1001 bytes do not fit before the ring's end: the next lap starts over both frames.
+    expect(ring.evictionsFor(1001)).toBe(2);
+    ring.push(3, frame(3, 1000));
+    expect(ring.evictionsFor(1)).toBe(1);
+    expect(ring.evictionsFor(3000)).toBe(3);
+    ring.dropThrough(1);
+    expect(ring.evictionsFor(1000)).toBe(0);
+    expect(ring.evictionsFor(3001)).toBe(2);
+    ring.dropThrough(3);
+    expect(ring.evictionsFor(3000)).toBe(0);
+    expect(new FrameRing(0).evictionsFor(10)).toBe(0);
   });
 });

@@ -1,5 +1,12 @@
 // The session record on a real Redis: every script of libs/bus/src/session-scripts.ts through SessionRecords.
-import { createKeys, newSessionId, SessionField, SessionRecords } from '@rtv/bus';
+import {
+  type ClientSideRestore,
+  createKeys,
+  newSessionId,
+  type ProgressEntry,
+  SessionField,
+  SessionRecords,
+} from '@rtv/bus';
 import { DEFAULT_SESSION_CONFIG } from '@rtv/protocol';
 import { createTestRedis, type TestRedis } from '@rtv/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -157,5 +164,131 @@ describe('SessionRecords on a real Redis', () => {
     expect((await records.read(sid))?.config.voice).toBe('ash');
     await records.remove(sid);
     expect(await t.redis.exists(keys.session(sid), keys.sessionHistory(sid))).toBe(0);
+  });
+
+  describe('restoring a record after Redis lost it', () => {
+    const createdMs = 1_700_000_000_000;
+    /** What a gateway with the session's socket open knows. */
+    const clientSide = (over: Partial<ClientSideRestore> = {}): ClientSideRestore => ({
+      userId: 'alice',
+      gatewayId: 'gw-1',
+      createdMs,
+      generation: 2,
+      attached: true,
+      epoch: 3,
+      config: { ...DEFAULT_SESSION_CONFIG },
+      ...over,
+    });
+    /** What the owner at `epoch` knows, with `seq` applied. */
+    const ownerSide = (sid: string, epoch: number, seq: number, workerId = 'wk-a'): ProgressEntry => ({
+      state: {
+        sid,
+        userId: 'alice',
+        gatewayId: 'gw-1',
+        epoch,
+        config: { ...DEFAULT_SESSION_CONFIG, voice: 'verse' },
+        lastSeq: 0,
+        clientAttached: true,
+        createdMs,
+      },
+      seq,
+      workerId,
+    });
+
+    it('the gateway re-creates a missing record (queued at its epoch); the owner then completes it', async () => {
+      const sid = newSessionId();
+      expect(await records.restoreClientSide(sid, clientSide())).toEqual({
+        created: true,
+        epoch: 3,
+        owner: undefined,
+      });
+      const key = keys.session(sid);
+      expect(await t.redis.hgetall(key)).toMatchObject({
+        user: 'alice',
+        gateway: 'gw-1',
+        state: 'queued',
+        epoch: '3',
+        client: 'attached',
+        attach: '2',
+        created_ms: String(createdMs),
+      });
+      expect(await t.redis.pttl(key)).toBeGreaterThan(ttlMs - 5000);
+      // Again: nothing new to create, the same answer.
+      expect(await records.restoreClientSide(sid, clientSide())).toEqual({
+        created: false,
+        epoch: 3,
+        owner: undefined,
+      });
+
+      expect(await records.restoreOwnerSide(ownerSide(sid, 3, 7), true)).toEqual({
+        created: false,
+        epoch: 3,
+        owner: 'wk-a',
+      });
+      const record = await records.read(sid);
+      expect(record).toMatchObject({ owner: 'wk-a', epoch: 3, gatewayId: 'gw-1', client: 'attached' });
+      // The owner's configuration wins; what only the gateway knew (the attach generation) stays.
+      expect(record?.config.voice).toBe('verse');
+      expect(await t.redis.hmget(key, SessionField.appliedSeq, SessionField.attach)).toEqual(['7', '2']);
+      // The next claim is newer than any epoch either side had seen.
+      expect((await records.claim(sid, 'wk-b'))?.epoch).toBe(4);
+    });
+
+    it('the owner re-creates a missing record; the gateway then adds what only it knows', async () => {
+      const sid = newSessionId();
+      expect(await records.restoreOwnerSide(ownerSide(sid, 2, 5), true)).toEqual({
+        created: true,
+        epoch: 2,
+        owner: 'wk-a',
+      });
+      const key = keys.session(sid);
+      expect(await t.redis.hget(key, SessionField.attach)).toBeNull();
+      expect(await records.read(sid)).toMatchObject({
+        owner: 'wk-a',
+        epoch: 2,
+        state: 'active',
+        userId: 'alice',
+      });
+
+      // A gateway that saw an older epoch does not lower it; it fills in the generation only.
+      expect(await records.restoreClientSide(sid, clientSide({ epoch: 1, generation: 4 }))).toEqual({
+        created: false,
+        epoch: 2,
+        owner: 'wk-a',
+      });
+      expect(await t.redis.hmget(key, SessionField.attach, SessionField.appliedSeq)).toEqual(['4', '5']);
+      expect((await records.read(sid))?.config.voice).toBe('verse');
+      // The generation is the current one again: a token naming another is stale.
+      await records.markDetached(sid, { gatewayId: 'gw-1', generation: 4 });
+      expect(await records.attach(sid, { ...resume, generation: 3 })).toEqual({ status: 'stale' });
+      expect(await records.attach(sid, { ...resume, generation: 4 })).toMatchObject({ status: 'attached' });
+    });
+
+    it('restoreOwnerSide leaves a record with a newer epoch alone (someone else owns the session)', async () => {
+      const sid = newSessionId();
+      await records.restoreClientSide(sid, clientSide({ epoch: 2 }));
+      await records.claim(sid, 'wk-b'); // epoch 3
+      await records.saveProgress([{ ...ownerSide(sid, 3, 9, 'wk-b') }]);
+      const before = await t.redis.hgetall(keys.session(sid));
+      expect(await records.restoreOwnerSide(ownerSide(sid, 2, 12), true)).toEqual({
+        created: false,
+        epoch: 3,
+        owner: 'wk-b',
+      });
+      expect(await t.redis.hgetall(keys.session(sid))).toEqual(before);
+      expect(before).toMatchObject({ owner: 'wk-b', epoch: '3', seq: '9' });
+    });
+
+    it('restoreClientSide does not touch another user’s record', async () => {
+      const sid = newSessionId();
+      await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+      const before = await t.redis.hgetall(keys.session(sid));
+      expect(await records.restoreClientSide(sid, clientSide({ userId: 'mallory', epoch: 9 }))).toEqual({
+        created: false,
+        epoch: -1,
+        owner: undefined,
+      });
+      expect(await t.redis.hgetall(keys.session(sid))).toEqual(before);
+    });
   });
 });

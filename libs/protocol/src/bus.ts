@@ -15,6 +15,13 @@
 /** Field name of a v1 batch inside a stream entry. Bump together with any change to the line grammar. */
 export const BUS_ENVELOPE_VERSION = 'v1';
 
+/**
+ * Client frame seqs of a connection with attach generation g start at g · 2³² + 1, above every earlier
+ * connection's; within a connection they grow by one per forwarded frame. So an owner knows that a seq above the
+ * next one it expects is either the first frame of a newer connection or a sign that frames were overtaken.
+ */
+export const CLIENT_SEQ_GENERATION_STRIDE = 2 ** 32;
+
 /** How a client frame's payload is carried. */
 export const FrameKind = {
   /** Base64 PCM16 audio as the client sent it (already validated at the gateway). */

@@ -65,6 +65,25 @@ export const ErrorCode = {
     httpStatus: 409,
     retryable: true,
   },
+  /**
+   * While Redis was unreachable the gateway kept this connection's frames for the session, and the buffer
+   * (`RTV_REPLAY_MAX_BYTES`) is full: the frame that got this was not taken. Close 1013 follows; resume the
+   * session (the frames taken before are kept and reach it).
+   */
+  replay_buffer_full: {
+    message: 'The gateway cannot hold more of your input while the service recovers; resume shortly',
+    httpStatus: 503,
+    retryable: true,
+  },
+  /**
+   * After a Redis outage the session was not running again within the recovery bound
+   * (`RTV_REDIS_RECOVERY_MS`, default 10 s). Close 1013 follows; resume it.
+   */
+  session_recovery_failed: {
+    message: 'The session could not be re-established after a service fault; resume it',
+    httpStatus: 503,
+    retryable: true,
+  },
   /** The session reached its maximum lifetime or its resume grace period ran out. */
   session_expired: { message: 'Session expired', httpStatus: 410, retryable: false },
   /** The speech model cannot be reached after repeated attempts; the session cannot continue now. */

@@ -8,6 +8,7 @@ export { BASE64_PATTERN, base64DecodedLength, isStandardBase64 } from './base64.
 export {
   BUS_ENVELOPE_VERSION,
   type BusLine,
+  CLIENT_SEQ_GENERATION_STRIDE,
   decodeBatch,
   decodeLine,
   encodeAckLine,
