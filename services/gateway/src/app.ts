@@ -82,6 +82,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     readiness,
     server,
     lifecycle: clients.lifecycle,
+    recovery: clients.recovery,
     userLimiter: clients.admission.upgrade.userLimiter,
     heartbeat,
     admin,

@@ -99,7 +99,13 @@ export const GATEWAY_ENV = {
     type: 'int',
     min: 0,
     default: 4 * 1024 * 1024,
-    doc: 'Bytes of unacknowledged client frames kept per session for replay to a new owner (a larger frame is not kept)',
+    doc: 'Bytes of unacknowledged client frames kept per session for replay to a new owner (a larger frame is not kept). Keep it larger than the workers’ RTV_UNCOMMITTED_TURN_MAX_BYTES (default 2 MiB): an owner does not acknowledge the audio of the user turn in progress, so that a new owner can re-send it whole after a worker failover',
+  },
+  RTV_REDIS_RECOVERY_MS: {
+    type: 'int',
+    min: 100,
+    default: 10_000,
+    doc: 'After a Redis outage, how long each live session may take to run again (its record and job restored, an owner bound) from when Redis answers again; past it the client gets session_recovery_failed and close 1013 (resume), and frames held for a closed socket are given up',
   },
   RTV_RESUME_SECRET: {
     type: 'string',

@@ -144,7 +144,29 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     replayOverflow: new Counter({
       name: 'rtv_gateway_replay_overflow_total',
-      help: 'Unacknowledged client frames evicted from a full replay buffer',
+      help: 'Client frames the replay buffer had no room for: refused (replay_buffer_full, close 1013) rather than evict an unacknowledged frame, or larger than the whole buffer (forwarded without a copy)',
+      registers,
+    }),
+    sessionRecoveries: new Counter({
+      name: 'rtv_gateway_session_recoveries_total',
+      help: 'Sessions live through a Redis outage, by result: reestablished (a newer bind, or the lease was never lost) or failed (not within RTV_REDIS_RECOVERY_MS)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    recoveringSessions: new Gauge({
+      name: 'rtv_gateway_recovering_sessions',
+      help: 'Sessions kept through a Redis outage and not yet re-established, by socket (open, or closed and held until its frames reach the owner)',
+      labelNames: ['socket'] as const,
+      registers,
+    }),
+    recoveringFrames: new Gauge({
+      name: 'rtv_gateway_recovering_frames',
+      help: 'Unacknowledged client frames held by sessions not yet re-established after a Redis outage',
+      registers,
+    }),
+    recoveryFramesGivenUp: new Counter({
+      name: 'rtv_gateway_recovery_frames_given_up_total',
+      help: 'Unacknowledged client frames of sessions not re-established within RTV_REDIS_RECOVERY_MS',
       registers,
     }),
     slowConsumers: new Counter({
@@ -193,7 +215,9 @@ export type LimitKind =
   /** A session that reached its maximum duration. */
   | 'session_duration'
   /** A client's send buffer past RTV_MAX_BACKPRESSURE_BYTES (slow consumer). */
-  | 'send_buffer';
+  | 'send_buffer'
+  /** A client frame that would have pushed an unacknowledged one out of the replay buffer (close 1013). */
+  | 'replay_buffer';
 
 const SERVER_TYPES: ReadonlySet<string> = new Set(SERVER_MESSAGE_TYPES);
 const TYPE_PREFIX = '{"type":"';

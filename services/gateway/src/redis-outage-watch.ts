@@ -1,7 +1,6 @@
 import type { EventEmitter } from 'node:events';
-import type { StreamReader } from '@rtv/bus';
 import type { Logger } from '@rtv/service-kit';
-import type { SessionRouter } from './routing/session-router.js';
+import type { SessionRecovery } from './routing/session-recovery.js';
 import type { SessionLifecycle } from './ws/session-lifecycle.js';
 
 export interface RedisOutageWatchDeps {
@@ -9,15 +8,15 @@ export interface RedisOutageWatchDeps {
   redis: EventEmitter;
   readiness: { readonly draining: boolean };
   lifecycle: Pick<SessionLifecycle, 'announceDegraded'>;
-  reader: Pick<StreamReader, 'maintain'>;
-  router: Pick<SessionRouter, 'resendUnacked'>;
+  recovery: Pick<SessionRecovery, 'beginOutage' | 'start'>;
   log: Logger;
 }
 
 /**
- * A Redis outage as the clients see it: open clients hear about it once; when Redis is back, the out-stream is
- * re-created if it was lost and unacknowledged frames are sent again (writes during the outage were dropped;
- * owners drop what they already applied). New sessions are refused meanwhile by {@link GatewayReadiness}.
+ * A Redis outage as the clients see it: open clients hear about it once; from its start the sessions live now
+ * are kept for {@link SessionRecovery}, which gets them running again once Redis is back (re-creating the
+ * out-stream, records and jobs it may have lost, and re-sending the frames whose writes were dropped). New
+ * sessions are refused meanwhile by {@link GatewayReadiness}.
  */
 export class RedisOutageWatch {
   private down = false;
@@ -34,15 +33,15 @@ export class RedisOutageWatch {
     if (this.down || this.deps.readiness.draining) return;
     this.down = true;
     this.deps.log.warn('redis unreachable: refusing new sessions (1013) until it is back');
+    this.deps.recovery.beginOutage();
     this.deps.lifecycle.announceDegraded();
   }
 
-  /** The connection is back after an outage: repair the out-stream and resend what owners may have missed. */
+  /** The connection is back after an outage: get the live sessions running again. */
   onReady(): void {
     if (!this.down) return;
     this.down = false;
-    this.deps.log.info('redis reachable again');
-    void this.deps.reader.maintain().catch(() => undefined);
-    this.deps.router.resendUnacked();
+    this.deps.log.info('redis reachable again: re-establishing live sessions');
+    this.deps.recovery.start();
   }
 }

@@ -4,6 +4,7 @@ import type { AdminServer } from '@rtv/service-kit';
 import type { Queue } from 'bullmq';
 import type { GatewayReadiness } from './readiness.js';
 import type { GatewayRedis } from './redis-connections.js';
+import type { SessionRecovery } from './routing/session-recovery.js';
 import type { ClientSessionRegistry } from './routing/session-registry.js';
 import type { RealtimeServer } from './ws/realtime-server.js';
 import type { SessionLifecycle } from './ws/session-lifecycle.js';
@@ -14,6 +15,8 @@ export interface GatewayParts {
   server: RealtimeServer;
   registry: ClientSessionRegistry;
   lifecycle: SessionLifecycle;
+  /** Stopped before the sockets close: a closing socket's session is then detached, not kept. */
+  recovery: Pick<SessionRecovery, 'dispose'>;
   userLimiter: UserConnectionLimiter;
   writer: BusWriter;
   heartbeat: Heartbeat;
@@ -47,13 +50,14 @@ export class GatewayShutdown {
 
   /** Stops taking sockets, warns the clients for the grace period, closes them and waits for their records. */
   private async drainClients(code: number): Promise<void> {
-    const { readiness, server, registry, lifecycle, drainGraceMs } = this.parts;
+    const { readiness, server, registry, lifecycle, recovery, drainGraceMs } = this.parts;
     readiness.startDraining();
     server.stopListening();
     if (registry.count() > 0 && drainGraceMs > 0) {
       lifecycle.announceDrain();
       await new Promise((r) => setTimeout(r, drainGraceMs));
     }
+    recovery.dispose();
     lifecycle.closeAll(code, 'server restarting: resume the session');
     await lifecycle.settle();
     lifecycle.dispose();

@@ -1,6 +1,11 @@
 import { decodeLine, encodeClientFrameLine, FrameKind } from '@rtv/protocol';
 import { describe, expect, it } from 'vitest';
-import { ClientSession, type ClientSessionLimits } from '../src/routing/client-session.js';
+import {
+  ClientSession,
+  type ClientSessionLimits,
+  type RecordedFrame,
+  type RecordRefusal,
+} from '../src/routing/client-session.js';
 
 const SID = 'sess_client_1';
 
@@ -14,6 +19,12 @@ function session(limits: Partial<ClientSessionLimits> = {}): ClientSession {
 
 /** A client audio frame line whose payload is `audio`. */
 const audioLine = (audio: string) => (seq: number) => encodeClientFrameLine(SID, seq, FrameKind.Audio, audio);
+
+/** The frame `record` took; fails the test when it refused it. */
+function taken(out: RecordedFrame | RecordRefusal): RecordedFrame {
+  if (typeof out === 'string') throw new Error(`frame refused: ${out}`);
+  return out;
+}
 
 /** The seqs of unacknowledged lines, decoded. */
 function unackedSeqs(s: ClientSession): number[] {
@@ -30,12 +41,14 @@ describe('ClientSession', () => {
     s.bind('wk-1', 1);
     const seen: number[] = [];
     for (const audio of ['AAAA', 'BBBB', 'CCCC']) {
-      const out = s.record((seq) => {
-        seen.push(seq);
-        return audioLine(audio)(seq);
-      });
-      expect(out?.evicted).toBe(0);
-      expect(decodeLine(out!.line)).toMatchObject({ op: 'F', sid: SID, seq: seen.at(-1), kind: 'a' });
+      const out = taken(
+        s.record((seq) => {
+          seen.push(seq);
+          return audioLine(audio)(seq);
+        }),
+      );
+      expect(out.kept).toBe(true);
+      expect(decodeLine(out.line)).toMatchObject({ op: 'F', sid: SID, seq: seen.at(-1), kind: 'a' });
     }
     expect(seen).toEqual([1, 2, 3]);
     expect(s.seq).toBe(3);
@@ -44,14 +57,14 @@ describe('ClientSession', () => {
 
   it('refuses frames beyond the pending budget before a bind without using up a seq; the bind resets it', () => {
     const s = session({ pendingMaxFrames: 3 });
-    for (let i = 0; i < 3; i++) expect(s.record(audioLine('AAAA'))).toBeDefined();
+    for (let i = 0; i < 3; i++) taken(s.record(audioLine('AAAA')));
     let built = 0;
     expect(
       s.record((seq) => {
         built++;
         return audioLine('BBBB')(seq);
       }),
-    ).toBeUndefined();
+    ).toBe('pending_full');
     expect(built).toBe(0);
     expect(s.seq).toBe(3);
 
@@ -59,7 +72,7 @@ describe('ClientSession', () => {
     expect(s.owner).toBe('wk-1');
     expect(s.epoch).toBe(2);
     // Bound: no pending limit (the replay ring's byte budget is what bounds it now).
-    for (let i = 0; i < 5; i++) expect(s.record(audioLine('CCCC'))).toBeDefined();
+    for (let i = 0; i < 5; i++) taken(s.record(audioLine('CCCC')));
     expect(s.seq).toBe(8);
     expect(unackedSeqs(s)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
@@ -74,31 +87,43 @@ describe('ClientSession', () => {
     expect(unackedSeqs(s)).toEqual([2, 3]);
   });
 
-  it('evicts the oldest unacknowledged lines beyond replayMaxBytes and reports how many', () => {
+  it('refuses a line that would push out an unacknowledged one, without numbering it; the ring is kept', () => {
     const first = audioLine('A'.repeat(24))(1).byteLength;
     // Room for exactly two lines of this size (every line has the same length: one-digit seqs).
     const s = session({ replayMaxBytes: Math.floor(first * 2.5) });
     s.bind('wk-1', 1);
-    const evicted = ['A', 'B', 'C', 'D', 'E'].map((c) => s.record(audioLine(c.repeat(24)))!.evicted);
-    expect(evicted).toEqual([0, 0, 1, 1, 1]);
-    expect(unackedSeqs(s)).toEqual([4, 5]);
+    const outcomes = ['A', 'B', 'C', 'D'].map((c) => {
+      const out = s.record(audioLine(c.repeat(24)));
+      return typeof out === 'string' ? out : out.kept;
+    });
+    expect(outcomes).toEqual([true, true, 'replay_full', 'replay_full']);
+    expect(s.seq).toBe(2);
     expect(s.unacked().map((l) => l.toString())).toEqual([
-      audioLine('D'.repeat(24))(4).toString(),
-      audioLine('E'.repeat(24))(5).toString(),
+      audioLine('A'.repeat(24))(1).toString(),
+      audioLine('B'.repeat(24))(2).toString(),
     ]);
+    // Once the owner acknowledges, there is room again and numbering goes on where it stopped.
+    s.ack(1);
+    const next = taken(s.record(audioLine('E'.repeat(24))));
+    expect(decodeLine(next.line)).toMatchObject({ seq: 3 });
+    expect(unackedSeqs(s)).toEqual([2, 3]);
   });
 
-  it('a single line larger than the whole replay budget is not kept and evicts everything before it', () => {
+  it('a line larger than the whole replay budget is refused while lines are held, else sent without a copy', () => {
     const s = session({ replayMaxBytes: 100 });
     s.bind('wk-1', 1);
-    s.record(audioLine('AAAA'));
-    s.record(audioLine('BBBB'));
-    const out = s.record(audioLine('C'.repeat(200)));
-    expect(out?.evicted).toBe(3);
-    expect(out?.line.byteLength).toBeGreaterThan(200);
+    taken(s.record(audioLine('AAAA')));
+    taken(s.record(audioLine('BBBB')));
+    expect(s.record(audioLine('C'.repeat(200)))).toBe('replay_full');
+    expect(unackedSeqs(s)).toEqual([1, 2]);
+    s.ack(2);
+    const out = taken(s.record(audioLine('C'.repeat(200))));
+    expect(out.kept).toBe(false);
+    expect(out.line.byteLength).toBeGreaterThan(200);
     expect(s.unacked()).toEqual([]);
-    s.record(audioLine('DDDD'));
+    taken(s.record(audioLine('DDDD')));
     expect(unackedSeqs(s)).toEqual([4]);
+    expect(s.unackedCount()).toBe(1);
   });
 
   it('ack drops lines through the acknowledged seq; older or repeated acks change nothing', () => {
@@ -133,7 +158,7 @@ describe('ClientSession', () => {
     copies[0]!.fill(0);
     expect(s.unacked()[0]!.toString()).toBe(audioLine('AAAA')(1).toString());
     // The line handed back by record() is not the ring's copy either.
-    const out = s.record(audioLine('DDDD'))!;
+    const out = taken(s.record(audioLine('DDDD')));
     out.line.fill(0);
     expect(s.unacked()[3]!.toString()).toBe(audioLine('DDDD')(4).toString());
   });

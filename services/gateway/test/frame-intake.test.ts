@@ -1,8 +1,8 @@
-import { CloseCode, encodeBindLine } from '@rtv/protocol';
+import { CloseCode, decodeLine, encodeBindLine } from '@rtv/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientSession } from '../src/routing/client-session.js';
 import { MAX_JSON_DEPTH } from '../src/ws/frame-intake.js';
-import { batch, counterValue, createHarness, type Harness, socketOf } from './helpers.js';
+import { batch, counterValue, createHarness, type Harness, SESSION_LIMITS, socketOf } from './helpers.js';
 
 const SID = 'sess_iiiiiiiiiiiiiiiiiiiii';
 const LIMITS = { maxFrameBytes: 4096, maxAudioBytes: 2048 };
@@ -15,8 +15,12 @@ afterEach(() => {
 });
 
 /** An open session bound to worker wk-1, so forwarded frames land on that worker's stream. */
-function setup(opts: { bound?: boolean } = {}) {
-  const h = createHarness({ frameLimits: LIMITS });
+function setup(opts: { bound?: boolean; replayMaxBytes?: number } = {}) {
+  const sessionLimits = {
+    ...SESSION_LIMITS,
+    replayMaxBytes: opts.replayMaxBytes ?? SESSION_LIMITS.replayMaxBytes,
+  };
+  const h = createHarness({ frameLimits: LIMITS, sessionLimits });
   harness = h;
   const session = h.connect(SID);
   h.lifecycle.openNew(session, 'anonymous');
@@ -159,5 +163,33 @@ describe('ClientFrameIntake: before the bind', () => {
     h.router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
     expect(forwarded().map((l) => (l.op === 'F' ? l.seq : undefined))).toEqual([1, 2, 3, 4]);
     assertOpen(session);
+  });
+});
+
+describe('ClientFrameIntake: replay buffer full', () => {
+  it('refuses the frame that would push out an unacknowledged one: replay_buffer_full, close 1013, ring kept', async () => {
+    // Room for two of these frames' lines, not three; the owner acknowledges nothing (as in a Redis outage).
+    const { h, session, socket, text, forwarded } = setup({ replayMaxBytes: 300 });
+    for (const audio of ['A', 'B', 'C']) text(audioFrame(audio.repeat(96)));
+    expect(framePayloads(forwarded()).map((f) => ('seq' in f ? f.seq : f))).toEqual([1, 2]);
+    expect(socket.errorCodes()).toEqual(['replay_buffer_full']);
+    expect(socket.messages()[0]).toMatchObject({
+      type: 'error',
+      error: { code: 'replay_buffer_full', message: expect.stringContaining('resume') },
+    });
+    expect(socket.ended?.code).toBe(CloseCode.TryAgainLater);
+    // Not numbered; the two frames taken before are still there for a new owner.
+    expect(session.seq).toBe(2);
+    const kept = session.unacked().map((l) => decodeLine(l));
+    expect(
+      kept.map((l) => (typeof l !== 'string' && l.op === 'F' ? [l.seq, l.payload.toString()] : l)),
+    ).toEqual([
+      [1, 'A'.repeat(96)],
+      [2, 'B'.repeat(96)],
+    ]);
+    expect(await counterValue(h.metrics.limitRejections, { kind: 'replay_buffer' })).toBe(1);
+    expect(await counterValue(h.metrics.replayOverflow)).toBe(1);
+    // 1013 is resumable: outside a Redis outage the session is detached as for any dropped socket.
+    expect(h.writer.lines(h.keys.workerIn('wk-1')).at(-1)).toMatchObject({ op: 'D', sid: SID });
   });
 });

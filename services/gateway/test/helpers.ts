@@ -10,7 +10,7 @@ import {
 } from '@rtv/bus';
 import { DEFAULT_FRAME_LIMITS, encodeBatch, type FrameLimits } from '@rtv/protocol';
 import { createLogger, createRegistry } from '@rtv/service-kit';
-import type { Counter } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import { createGatewayMetrics, type GatewayMetrics } from '../src/metrics.js';
 import {
   ClientSession,
@@ -37,9 +37,9 @@ export function newMetrics(): GatewayMetrics {
   return createGatewayMetrics(createRegistry({ service: 'gateway' }));
 }
 
-/** The value of a counter (for the given labels, or unlabelled). */
+/** The value of a counter or gauge (for the given labels, or unlabelled). */
 export async function counterValue(
-  counter: Counter<string>,
+  counter: Counter<string> | Gauge<string>,
   labels: Record<string, string> = {},
 ): Promise<number> {
   const { values } = await counter.get();
@@ -97,9 +97,10 @@ export class TestSocket implements ClientSocket {
 /** A session with a test socket attached, not registered anywhere. */
 export function newSession(
   sid = 'sess_aaaaaaaaaaaaaaaaaaaaa',
-  opts: { openedAt?: number } = {},
+  opts: { openedAt?: number; limits?: ClientSessionLimits } = {},
 ): ClientSession {
-  const session = new ClientSession(sid, 'user_1', 'anonymous', opts.openedAt ?? Date.now(), SESSION_LIMITS);
+  const limits = opts.limits ?? SESSION_LIMITS;
+  const session = new ClientSession(sid, 'user_1', 'anonymous', opts.openedAt ?? Date.now(), limits);
   const socket = new TestSocket();
   session.ws = socket;
   sockets.set(session, socket);
@@ -207,8 +208,13 @@ export interface Harness {
  * `lifecycle.dispose()` when done (the lifetime sweep is a timer).
  */
 export function createHarness(
-  opts: { lifecycle?: Partial<SessionLifecycleDeps>; frameLimits?: Partial<FrameLimits> } = {},
+  opts: {
+    lifecycle?: Partial<SessionLifecycleDeps>;
+    frameLimits?: Partial<FrameLimits>;
+    sessionLimits?: ClientSessionLimits;
+  } = {},
 ): Harness {
+  const sessionLimits = opts.sessionLimits ?? SESSION_LIMITS;
   const { keys, writer, registry, metrics, router } = newRouting();
   const store = new MemoryStore();
   const tokens = new ResumeTokens(Buffer.from('test-resume-secret'), {
@@ -224,7 +230,7 @@ export function createHarness(
     tokens,
     metrics,
     log: silentLog,
-    sessionLimits: SESSION_LIMITS,
+    sessionLimits,
     bindTimeoutMs: 60_000,
     accepting: () => harness.accepting,
     userLimiter: { release: async () => true },
@@ -239,7 +245,7 @@ export function createHarness(
     limits: { ...DEFAULT_FRAME_LIMITS, ...opts.frameLimits },
   });
   const connect = (sid?: string) => {
-    const session = newSession(sid);
+    const session = newSession(sid, { limits: sessionLimits });
     socketOf(session).onEnd = (code) => lifecycle.onClosed(session, code);
     return session;
   };

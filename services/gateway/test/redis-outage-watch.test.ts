@@ -10,12 +10,10 @@ function setup(draining = false) {
     redis,
     readiness: { draining },
     lifecycle: { announceDegraded: () => calls.push('announceDegraded') },
-    reader: {
-      maintain: async () => {
-        calls.push('maintain');
-      },
+    recovery: {
+      beginOutage: () => calls.push('beginOutage'),
+      start: () => calls.push('start'),
     },
-    router: { resendUnacked: () => calls.push('resendUnacked') },
     log: silentLog,
   });
   watch.start();
@@ -23,17 +21,21 @@ function setup(draining = false) {
 }
 
 describe('RedisOutageWatch', () => {
-  it('announces an outage once, and on reconnect repairs the out-stream and resends unacknowledged frames', () => {
+  it('announces an outage once and keeps the sessions; on reconnect it starts their recovery', () => {
     const { redis, calls } = setup();
     redis.emit('ready'); // the first connect is not a recovery
     expect(calls).toEqual([]);
     redis.emit('close');
     redis.emit('close'); // every reconnect attempt that fails closes again
-    expect(calls).toEqual(['announceDegraded']);
+    expect(calls).toEqual(['beginOutage', 'announceDegraded']);
     redis.emit('ready');
-    expect(calls).toEqual(['announceDegraded', 'maintain', 'resendUnacked']);
+    expect(calls).toEqual(['beginOutage', 'announceDegraded', 'start']);
     redis.emit('ready');
     expect(calls).toHaveLength(3);
+    // Redis flaps: another outage, another recovery start (the recovery keeps its first bound).
+    redis.emit('close');
+    redis.emit('ready');
+    expect(calls.slice(3)).toEqual(['beginOutage', 'announceDegraded', 'start']);
   });
 
   it('stays quiet while the gateway drains', () => {

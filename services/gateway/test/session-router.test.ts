@@ -8,7 +8,7 @@ import {
   FrameKind,
 } from '@rtv/protocol';
 import { describe, expect, it } from 'vitest';
-import type { ClientSession } from '../src/routing/client-session.js';
+import { ClientSession } from '../src/routing/client-session.js';
 import { batch, counterValue, GATEWAY_ID, newRouting, newSession, socketOf } from './helpers.js';
 
 const SID = 'sess_rrrrrrrrrrrrrrrrrrrrr';
@@ -35,15 +35,15 @@ describe('SessionRouter: client frames', () => {
   it('holds frames before a bind and refuses them past the pending budget; the bind sends them in order', () => {
     const { router, session, writer, audio, framesTo } = setup();
     // SESSION_LIMITS.pendingMaxFrames is 4.
-    expect([audio('AAAA'), audio('BBBB'), audio('CCCC'), audio('DDDD')]).toEqual([true, true, true, true]);
-    expect(audio('EEEE')).toBe(false);
+    expect([audio('AAAA'), audio('BBBB'), audio('CCCC'), audio('DDDD')]).toEqual(Array(4).fill('accepted'));
+    expect(audio('EEEE')).toBe('pending_full');
     expect(session.seq).toBe(4);
     expect(writer.streamNames()).toEqual([]);
 
     router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
     expect(session.owner).toBe('wk-1');
     expect(framesTo('wk-1')).toEqual([1, 2, 3, 4]);
-    expect(audio('FFFF')).toBe(true);
+    expect(audio('FFFF')).toBe('accepted');
     expect(framesTo('wk-1')).toEqual([1, 2, 3, 4, 5]);
   });
 
@@ -99,6 +99,24 @@ describe('SessionRouter: client frames', () => {
     expect(session.ackedSeq).toBe(2);
     router.onBatch(batch(encodeBindLine(SID, 'wk-2', 4)));
     expect(framesTo('wk-2')).toEqual([3, 4]);
+  });
+
+  it('a frame the replay ring could keep only by dropping an unacknowledged one is refused, not written', async () => {
+    const { keys, writer, registry, metrics, router } = newRouting();
+    const session = new ClientSession(SID, 'user_1', 'anonymous', Date.now(), {
+      pendingMaxFrames: 10,
+      replayMaxBytes: 200,
+    });
+    registry.add(session);
+    router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    const outcomes = ['A', 'B', 'C'].map((c) => router.forward(session, FrameKind.Audio, c.repeat(60)));
+    expect(outcomes).toEqual(['accepted', 'accepted', 'replay_full']);
+    expect(writer.lines(keys.workerIn('wk-1')).map((l) => (l.op === 'F' ? l.seq : l.op))).toEqual([1, 2]);
+    expect(session.unackedCount()).toBe(2);
+    expect(await counterValue(metrics.replayOverflow)).toBe(1);
+    // Acknowledged frames make room again.
+    router.onBatch(batch(encodeAckLine(SID, 1, 2)));
+    expect(router.forward(session, FrameKind.Audio, 'C'.repeat(60))).toBe('accepted');
   });
 
   it('resendUnacked writes every unacknowledged line to the current owner again', () => {

@@ -1,6 +1,6 @@
 import type { ConnectionRateLimiter, ConnectionSlot, FloodGuard } from '@rtv/auth';
 import { FrameRing } from '@rtv/bus';
-import { CloseCode, encodeNotice, NoticeCode } from '@rtv/protocol';
+import { CloseCode, encodeNotice, NoticeCode, type SessionConfig } from '@rtv/protocol';
 import type { CredentialKind } from './resume-tokens.js';
 
 /**
@@ -42,6 +42,21 @@ export interface ResumeRequest {
   lastSeq: number | undefined;
 }
 
+/**
+ * A frame {@link ClientSession.record} took: the numbered line to forward, and whether the replay ring kept a
+ * copy (not when the one frame is larger than the whole replay budget).
+ */
+export interface RecordedFrame {
+  line: Buffer;
+  kept: boolean;
+}
+
+/**
+ * Why {@link ClientSession.record} refused a frame: `pending_full`, no owner yet and the pending budget is
+ * spent; `replay_full`, keeping it would push an unacknowledged frame out of the replay ring.
+ */
+export type RecordRefusal = 'pending_full' | 'replay_full';
+
 export interface ClientSessionLimits {
   pendingMaxFrames: number;
   replayMaxBytes: number;
@@ -62,6 +77,12 @@ export class ClientSession {
   seq = 0;
   /** Highest seq the owner acknowledged as applied. */
   ackedSeq = 0;
+  /**
+   * Frames are kept in the ring but not written to the owner: set while a Redis outage may have lost earlier
+   * writes, until the session runs again and the ring is replayed in order. An owner applies any seq above the
+   * last it applied, so a new frame that overtook a lost one would make the lost one a "repeat".
+   */
+  forwardHeld = false;
   /** Seq of the last server frame delivered to the client (seqs grow across owners; repeats are dropped). */
   deliveredSeq = 0;
   /** The client asked for a top-level `seq` on every server message (`?seq=1`), to resume precisely. */
@@ -87,6 +108,12 @@ export class ClientSession {
   /** The cluster-wide per-user connection slot this socket holds (released on close). */
   leaseId: string | undefined;
   bindTimer: NodeJS.Timeout | undefined;
+  /**
+   * The configuration the session was created with (new sessions on this gateway; a resumed one does not
+   * know it). Put back into the record if Redis loses it (`SessionRecovery`); the owner's, when it restores
+   * the record too, wins.
+   */
+  config: SessionConfig | undefined;
   /** Unacknowledged lines, copied into a ring made at the first frame (idle sessions have none). */
   private replay: FrameRing | undefined;
   private pendingCount = 0;
@@ -102,19 +129,21 @@ export class ClientSession {
   }
 
   /**
-   * Numbers a frame and remembers it until acknowledged. Returns false when the session has no owner yet and
-   * the pending budget is spent (the caller tells the client to slow down or retry).
-   * `evicted` counts replay entries dropped to stay within the byte budget.
+   * Numbers a frame and remembers it until acknowledged. Refused without using up a seq (see
+   * {@link RecordRefusal}): a frame is never taken at the price of one the owner has not acknowledged yet,
+   * since those are what a new owner is replayed (DESIGN §4.3). `line` is called with the frame's seq.
    */
-  record(line: (seq: number) => Buffer): { line: Buffer; evicted: number } | undefined {
-    if (this.owner === undefined && this.pendingCount >= this.limits.pendingMaxFrames) return undefined;
-    const seq = ++this.seq;
+  record(line: (seq: number) => Buffer): RecordedFrame | RecordRefusal {
+    if (this.owner === undefined && this.pendingCount >= this.limits.pendingMaxFrames) return 'pending_full';
+    const seq = this.seq + 1;
     const bytes = line(seq);
-    if (this.owner === undefined) this.pendingCount++;
     this.replay ??= new FrameRing(this.limits.replayMaxBytes);
+    if (this.replay.evictionsFor(bytes.byteLength) > 0) return 'replay_full';
+    this.seq = seq;
+    if (this.owner === undefined) this.pendingCount++;
     // The line itself goes to the writer and dies young; the ring keeps a copy until the owner acks it.
-    const evicted = this.replay.push(seq, bytes);
-    return { line: bytes, evicted };
+    const kept = this.replay.push(seq, bytes) === 0;
+    return { line: bytes, kept };
   }
 
   /** Drops entries the owner has applied. */
@@ -122,6 +151,11 @@ export class ClientSession {
     if (seq <= this.ackedSeq) return;
     this.ackedSeq = seq;
     this.replay?.dropThrough(seq);
+  }
+
+  /** How many lines are not acknowledged yet (no copies made). */
+  unackedCount(): number {
+    return this.replay?.size.frames ?? 0;
   }
 
   /** Lines not yet acknowledged, oldest first (copies): sent to a (new) owner when it binds. */

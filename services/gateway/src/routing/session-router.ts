@@ -11,7 +11,7 @@ import {
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import { errorCodeOf, type GatewayMetrics, serverFrameType } from '../metrics.js';
-import type { ClientSession } from './client-session.js';
+import type { ClientSession, RecordRefusal } from './client-session.js';
 import type { ClientSessionRegistry } from './session-registry.js';
 
 export interface SessionRouterDeps {
@@ -28,6 +28,9 @@ export interface SessionRouterDeps {
   closeClient: (session: ClientSession, code: number, reason: string) => void;
 }
 
+/** What became of a client frame handed to {@link SessionRouter.forward}. */
+export type ForwardOutcome = 'accepted' | RecordRefusal;
+
 /**
  * Routes frames between client sockets and session owners.
  *
@@ -43,7 +46,18 @@ export class SessionRouter {
     { frames: { inc(n: number): void }; bytes: { inc(n: number): void } }
   >();
 
+  private readonly bindWatchers: Array<(session: ClientSession) => void> = [];
+
   constructor(private readonly deps: SessionRouterDeps) {}
+
+  /**
+   * Calls `watcher` after every bind that took effect (a first owner, or a newer epoch), once the frames the
+   * owner had not acknowledged were written to its stream. `SessionRecovery` learns this way that a session
+   * runs again after a Redis outage.
+   */
+  watchBinds(watcher: (session: ClientSession) => void): void {
+    this.bindWatchers.push(watcher);
+  }
 
   /** The client ended the session (or never got an owner): unregister it and tell the owner to end it. */
   remove(session: ClientSession, reason: string): void {
@@ -69,23 +83,32 @@ export class SessionRouter {
 
   /** Re-sends every unacknowledged frame to the owners (after Redis came back: writes may have been lost). */
   resendUnacked(): void {
-    for (const session of this.deps.registry.values()) {
-      if (session.owner === undefined) continue;
-      const stream = this.deps.keys.workerIn(session.owner);
-      for (const line of session.unacked()) this.write(stream, line);
-    }
+    for (const session of this.deps.registry.values()) this.resendUnackedOf(session);
+  }
+
+  /** Re-sends one session's unacknowledged frames to its owner, if it has one; returns how many. */
+  resendUnackedOf(session: ClientSession): number {
+    if (session.owner === undefined) return 0;
+    const stream = this.deps.keys.workerIn(session.owner);
+    const lines = session.unacked();
+    for (const line of lines) this.write(stream, line);
+    return lines.length;
   }
 
   /**
-   * Numbers and forwards one client frame. Returns false when the frame could not be accepted (no owner yet
-   * and the pending budget is spent).
+   * Numbers and forwards one client frame, or says why it was refused: no owner yet and the pending budget
+   * spent, or a replay ring that could keep it only by dropping an unacknowledged frame (the caller tells the
+   * client). Both refusals and frames too large to keep a copy of count as replay overflow.
    */
-  forward(session: ClientSession, kind: FrameKind, payload: string | Uint8Array): boolean {
+  forward(session: ClientSession, kind: FrameKind, payload: string | Uint8Array): ForwardOutcome {
     const recorded = session.record((seq) => encodeClientFrameLine(session.sid, seq, kind, payload));
-    if (!recorded) return false;
-    if (recorded.evicted > 0) this.deps.metrics.replayOverflow.inc(recorded.evicted);
-    if (session.owner !== undefined) this.write(this.deps.keys.workerIn(session.owner), recorded.line);
-    return true;
+    if (recorded === 'pending_full') return recorded;
+    if (recorded === 'replay_full' || !recorded.kept) this.deps.metrics.replayOverflow.inc();
+    if (recorded === 'replay_full') return recorded;
+    if (session.owner !== undefined && !session.forwardHeld) {
+      this.write(this.deps.keys.workerIn(session.owner), recorded.line);
+    }
+    return 'accepted';
   }
 
   /**
@@ -168,6 +191,7 @@ export class SessionRouter {
       metrics.replayedFrames.inc(unacked.length);
       this.deps.log.info({ sid: session.sid, owner: line.wid, epoch: line.epoch }, 'session re-bound');
     }
+    for (const watcher of this.bindWatchers) watcher(session);
   }
 
   /** The payload of a server frame for the client, or undefined when it is stale or a repeat. */

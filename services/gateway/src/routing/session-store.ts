@@ -1,4 +1,11 @@
-import type { SessionJobData, SessionRecords } from '@rtv/bus';
+import {
+  type EnsureJobResult,
+  ensureSessionJob,
+  SESSION_JOB_NAME,
+  type SessionJobData,
+  type SessionRecords,
+  sessionJobOptions,
+} from '@rtv/bus';
 import type { SessionConfig } from '@rtv/protocol';
 import type { Queue } from 'bullmq';
 
@@ -15,12 +22,15 @@ export class SessionStore {
   /** Writes the record, then queues the job a worker claims. */
   async create(data: SessionJobData, config: SessionConfig): Promise<void> {
     await this.records.create(data, config);
-    await this.queue.add('session', data, {
-      jobId: data.sid,
-      removeOnComplete: true,
-      removeOnFail: { age: 3600, count: 1000 },
-      attempts: 1,
-    });
+    await this.queue.add(SESSION_JOB_NAME, data, sessionJobOptions(data.sid));
+  }
+
+  /**
+   * Makes sure the session has a job a worker can claim (after Redis lost it, or the lease lapsed in an
+   * outage); an existing waiting, delayed or active one is left alone. See `ensureSessionJob`.
+   */
+  ensureJob(data: SessionJobData): Promise<EnsureJobResult> {
+    return ensureSessionJob(this.queue, data);
   }
 
   /**

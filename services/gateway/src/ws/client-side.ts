@@ -4,13 +4,15 @@ import type { GatewayReadiness } from '../readiness.js';
 import { RedisOutageWatch } from '../redis-outage-watch.js';
 import { ResumeTokens } from '../routing/resume-tokens.js';
 import type { GatewayWiring, RoutingPlane } from '../routing/routing-plane.js';
+import { SessionRecovery } from '../routing/session-recovery.js';
 import { createConnectionAdmission } from './connection-admission.js';
 import { ClientFrameIntake } from './frame-intake.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 
 /**
  * The client side: resume tokens, upgrade admission and limits, the session lifecycle and the frame intake,
- * plus the watch that tells open clients about a Redis outage and replays after it.
+ * plus the watch that tells open clients about a Redis outage and the recovery that gets their sessions
+ * running again after it.
  */
 export async function createClientSide(
   config: GatewayConfig,
@@ -29,6 +31,18 @@ export async function createClientSide(
     maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
   });
   const admission = createConnectionAdmission(config, redis.commands, keys, sessionLimits, metrics, log);
+  const recovery = new SessionRecovery({
+    gatewayId: id,
+    registry: routing.registry,
+    store: routing.store,
+    reader: routing.reader,
+    router: routing.router,
+    // The lifecycle is made next; the recovery calls it only once an outage is over.
+    endings: { detach: (s) => lifecycle.detach(s), fail: (s) => lifecycle.failRecovery(s) },
+    metrics,
+    log,
+    boundMs: config.RTV_REDIS_RECOVERY_MS,
+  });
   const lifecycle = new SessionLifecycle({
     gatewayId: id,
     router: routing.router,
@@ -43,9 +57,10 @@ export async function createClientSide(
     userLimiter: admission.upgrade.userLimiter,
     connectionRate: admission.connectionRate,
     maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
+    recovery,
   });
   const limits = { ...DEFAULT_FRAME_LIMITS, maxFrameBytes: config.RTV_MAX_FRAME_BYTES };
   const intake = new ClientFrameIntake({ router: routing.router, client: lifecycle, metrics, limits });
-  new RedisOutageWatch({ redis: redis.commands, readiness, lifecycle, ...routing, log }).start();
-  return { admission, lifecycle, intake };
+  new RedisOutageWatch({ redis: redis.commands, readiness, lifecycle, recovery, log }).start();
+  return { admission, lifecycle, intake, recovery };
 }

@@ -1,7 +1,7 @@
 import { jsonDepthExceeds } from '@rtv/auth';
 import {
   CloseCode,
-  type ErrorCode,
+  ErrorCode,
   encodeError,
   encodePong,
   FrameKind,
@@ -164,13 +164,30 @@ export class ClientFrameIntake {
 
   /** `payload` may be a view into the frame: it is copied into the bus line before this returns. */
   private accept(session: ClientSession, kind: FrameKind, payload: string | Uint8Array): void {
-    if (this.deps.router.forward(session, kind, payload)) return;
+    const outcome = this.deps.router.forward(session, kind, payload);
+    if (outcome === 'accepted') return;
+    if (outcome === 'replay_full') {
+      this.refuseReplayFull(session);
+      return;
+    }
     this.deps.metrics.limitRejections.inc({ kind: 'pending_frames' });
     this.sendError(
       session,
       'rate_limited',
       'Too many frames before the session was ready; slow down and resend after a moment',
     );
+  }
+
+  /**
+   * The replay buffer holds as much unacknowledged input as it may (acks stopped: Redis or the owner is away).
+   * The frame is refused rather than dropping an older one, and the socket closed with 1013: the client
+   * resumes, and the frames taken before are kept for the owner (held through a Redis outage by
+   * `SessionRecovery`).
+   */
+  private refuseReplayFull(session: ClientSession): void {
+    this.deps.metrics.limitRejections.inc({ kind: 'replay_buffer' });
+    this.sendError(session, 'replay_buffer_full', ErrorCode.replay_buffer_full.message);
+    this.deps.client.close(session, CloseCode.TryAgainLater, 'replay buffer full');
   }
 
   private sendError(

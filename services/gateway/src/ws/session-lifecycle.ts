@@ -6,10 +6,11 @@ import {
 } from '@rtv/auth';
 import type { AttachRefusal, AttachResult, SessionRecords } from '@rtv/bus';
 import {
+  CLIENT_SEQ_GENERATION_STRIDE,
   CloseCode,
   closeCodeInfo,
   DEFAULT_SESSION_CONFIG,
-  type ErrorCode,
+  ErrorCode,
   encodeError,
   encodeNotice,
   encodeSessionCreated,
@@ -26,6 +27,7 @@ import {
   type ResumeRequest,
 } from '../routing/client-session.js';
 import type { ResumeBinding, ResumeTokens } from '../routing/resume-tokens.js';
+import type { SessionRecovery } from '../routing/session-recovery.js';
 import type { ClientSessionRegistry } from '../routing/session-registry.js';
 import type { SessionRouter } from '../routing/session-router.js';
 import type { SessionStore } from '../routing/session-store.js';
@@ -52,10 +54,12 @@ export interface SessionLifecycleDeps {
   connectionRate: ConnectionRateLimits;
   /** Longest a session may last, counted from its creation, resumes included (0 = unlimited). */
   maxSessionMs: number;
+  /**
+   * Keeps sessions whose socket closes during a Redis outage until they run again (`SessionRecovery`);
+   * without it such a session is detached at once.
+   */
+  recovery?: Pick<SessionRecovery, 'holdClosed' | 'waitsFor'>;
 }
-
-/** Client frame seqs of attach generation g start at g · 2³², above every earlier connection's. */
-const GENERATION_STRIDE = 2 ** 32;
 
 const RESUME_REFUSED = 'This session cannot be resumed: it is unknown, ended, expired or not yours';
 
@@ -141,10 +145,12 @@ export class SessionLifecycle {
     if (!this.admit(session, route)) return;
     this.sendCreated(session, true);
     this.armBindTimer(session);
+    // Kept on the session too: if Redis loses the record, the recovery puts it back.
+    session.config = { ...DEFAULT_SESSION_CONFIG };
     deps.store
       .create(
         { sid: session.sid, userId: session.userId, gatewayId: deps.gatewayId, createdMs: session.openedAt },
-        { ...DEFAULT_SESSION_CONFIG },
+        session.config,
       )
       .catch((err: Error) => {
         deps.log.error({ err: err.message, sid: session.sid }, 'could not create session');
@@ -234,7 +240,7 @@ export class SessionLifecycle {
     deps.metrics.resumes.inc();
     session.resumedFrom = outcome.owner;
     if (outcome.createdMs > 0) session.createdAt = outcome.createdMs;
-    session.seq = outcome.generation * GENERATION_STRIDE;
+    session.seq = outcome.generation * CLIENT_SEQ_GENERATION_STRIDE;
     this.sendCreated(session, false);
     this.armBindTimer(session);
     const lastSeq = resume.lastSeq ?? outcome.clientSeq;
@@ -248,8 +254,11 @@ export class SessionLifecycle {
     if (!previous || previous === session) return;
     this.deps.registry.remove(previous);
     if (previous.bindTimer) clearTimeout(previous.bindTimer);
-    this.deps.metrics.connections.dec();
-    this.deps.metrics.closes.inc({ code: String(CloseCode.SessionResumedElsewhere) });
+    // A closed one is a session held through a Redis outage: its socket was counted out when it closed.
+    if (!previous.closed) {
+      this.deps.metrics.connections.dec();
+      this.deps.metrics.closes.inc({ code: String(CloseCode.SessionResumedElsewhere) });
+    }
     evictClientSocket(previous);
   }
 
@@ -317,8 +326,35 @@ export class SessionLifecycle {
       deps.router.remove(session, 'client_closed');
       return;
     }
+    // Redis is away, or the session does not run again yet: its unacknowledged frames would be lost with it.
+    if (deps.recovery?.holdClosed(session)) return;
+    this.detach(session);
+  }
+
+  /**
+   * The detach of a closed socket's session (at its close, or later for one held through a Redis outage):
+   * the owner hears it (`D`, after any frames written for it) and the record is marked. A held session that
+   * was resumed elsewhere meanwhile (4409) is only let go.
+   */
+  detach(session: ClientSession): void {
+    const { deps } = this;
+    if (!deps.registry.holds(session)) return;
+    if (session.superseded) {
+      deps.registry.remove(session);
+      return;
+    }
     deps.router.detach(session);
     this.markDetached(session, session.deliveredSeq);
+  }
+
+  /** The session did not run again in time after a Redis outage: the client is told and resumes it. */
+  failRecovery(session: ClientSession): void {
+    this.fail(
+      session,
+      'session_recovery_failed',
+      ErrorCode.session_recovery_failed.message,
+      CloseCode.TryAgainLater,
+    );
   }
 
   /**
@@ -343,8 +379,14 @@ export class SessionLifecycle {
     }
   }
 
+  /**
+   * Closes every socket. Sessions held through a Redis outage (their socket closed already, see
+   * `SessionRecovery`) are detached as they are: the gateway is going, so a resume elsewhere must find them.
+   */
   closeAll(code: number, reason: string): void {
-    for (const session of this.deps.registry.snapshot()) this.close(session, code, reason);
+    for (const session of this.deps.registry.snapshot())
+      if (!session.closed) this.close(session, code, reason);
+    for (const session of this.deps.registry.snapshot()) if (session.closed) this.detach(session);
   }
 
   /** Tells every client a dependency is degraded (once per outage). */
@@ -430,6 +472,8 @@ export class SessionLifecycle {
     session.bindTimer = setTimeout(() => {
       session.bindTimer = undefined;
       if (session.owner !== undefined || session.closed) return;
+      // Redis was away: the recovery gives it until its own bound to get an owner.
+      if (this.deps.recovery?.waitsFor(session)) return;
       this.deps.log.warn({ sid: session.sid }, 'no worker bound the session in time');
       this.fail(
         session,
