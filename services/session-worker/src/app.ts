@@ -10,12 +10,14 @@ import {
 } from '@rtv/bus';
 import type { LocalEngine } from '@rtv/local-engine';
 import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit';
+import type { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
+import { InStreamRepair } from './in-stream-repair.js';
 import { createWorkerMetrics } from './metrics.js';
 import { gatewayLiveness } from './sessions/gateway-liveness.js';
 import { createRunnerDeps } from './sessions/runner-deps.js';
 import { SessionHost } from './sessions/session-host.js';
-import { startSessionQueue } from './sessions/session-queue.js';
+import { openSessionJobQueue, startSessionQueue } from './sessions/session-queue.js';
 import { SessionRunner } from './sessions/session-runner.js';
 import type { ProviderFailure } from './upstream/provider-failure.js';
 import { ProviderHealth } from './upstream/provider-health.js';
@@ -47,7 +49,8 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   const providerHealth = new ProviderHealth(log);
 
   const provider = await resolveProvider(config, log);
-  const { commands, blocking, bullConn, records, writer } = await openStores(config, id, keys, log);
+  const stores = await openStores(config, id, keys, log);
+  const { commands, blocking, bullConn, queue, records, writer } = stores;
   const shared = { workerId: id, keys, records, writer, metrics, log };
   const onProviderConnect = (ok: boolean, failure?: ProviderFailure) => providerHealth.record(ok, failure);
   const runnerDeps = createRunnerDeps({ ...shared, config, provider, onProviderConnect });
@@ -56,19 +59,15 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     gatewaysAlive: gatewayLiveness(commands, keys),
     createRunner: (state) => new SessionRunner(state, runnerDeps),
     progressIntervalMs: config.RTV_PROGRESS_INTERVAL_MS,
+    queue,
+    leaseRecoveryMs: config.RTV_LEASE_RECOVERY_MS,
+    ensureInStream: () => reader.maintain(),
   });
 
-  const reader = new StreamReader({
-    stream: keys.workerIn(id),
-    blocking,
-    commands,
-    onBatch: (batch, entryId) => host.onBatch(batch, entryId),
-    onError: (err) => log.warn({ err: err.message }, 'in-stream read failed'),
-  });
-  await reader.start();
+  const { reader, redisReturn } = await startInStream(keys.workerIn(id), { commands, blocking }, host, log);
   const bull = startSessionQueue(host, config, { connection: bullConn, keys, log });
   host.startProgressTimer();
-  const beat = {
+  const heartbeat = await startWorkerHeartbeat(config, {
     id,
     keys,
     redis: commands,
@@ -77,9 +76,9 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     provider,
     providerHealth,
     status,
+    redisReturn,
     onError: redisErrorLogger(log),
-  };
-  const heartbeat = await startWorkerHeartbeat(config, beat);
+  });
 
   const admin = await startAdminServer({
     host: config.RTV_ADMIN_HOST,
@@ -102,7 +101,8 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     await reader.stop(true);
     await admin.close();
     await provider.engine?.close();
-    await Promise.allSettled([commands.quit(), bullConn.quit()]);
+    await queue.close().catch(() => undefined);
+    await Promise.allSettled([commands.quit(), bullConn.quit(), stores.queueConn.quit()]);
   };
   let stopped: Promise<void> | undefined;
   return {
@@ -114,13 +114,41 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   };
 }
 
-/** The worker's Redis connections (commands, the blocking in-stream reader, BullMQ's own), records and writer. */
+/** Reads the worker's in-stream into `host`, and re-creates the stream as soon as Redis is back after an outage. */
+async function startInStream(
+  stream: string,
+  redis: { commands: Redis; blocking: Redis },
+  host: SessionHost,
+  log: Logger,
+): Promise<{ reader: StreamReader; redisReturn: InStreamRepair }> {
+  const reader = new StreamReader({
+    stream,
+    ...redis,
+    onBatch: (batch, entryId) => host.onBatch(batch, entryId),
+    onError: (err) => log.warn({ err: err.message }, 'in-stream read failed'),
+  });
+  await reader.start();
+  const redisReturn = new InStreamRepair({ redis: redis.commands, reader, log });
+  redisReturn.start();
+  return { reader, redisReturn };
+}
+
+/**
+ * The worker's Redis connections (commands, the blocking in-stream reader, BullMQ's worker, and a fail-fast
+ * one for the session queue, where lost session jobs are put back), records and writer.
+ */
 async function openStores(config: WorkerConfig, id: string, keys: Keys, log: Logger) {
   const onError = redisErrorLogger(log);
   const commands = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}`, onError });
   const blocking = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-read`, onError });
   const bullConn = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-bull`, onError });
-  await Promise.all([waitReady(commands), waitReady(blocking), waitReady(bullConn)]);
+  const queueConn = createRedis(config.REDIS_URL, {
+    name: `rtv-worker-${id}-queue`,
+    role: 'producer',
+    onError,
+  });
+  await Promise.all([waitReady(commands), waitReady(blocking), waitReady(bullConn), waitReady(queueConn)]);
+  const queue = openSessionJobQueue(queueConn, keys, log);
   const records = new SessionRecords(commands, keys, {
     ttlMs: config.RTV_SESSION_TTL_MS,
     historyMaxBytes: config.RTV_HISTORY_MAX_BYTES,
@@ -131,7 +159,7 @@ async function openStores(config: WorkerConfig, id: string, keys: Keys, log: Log
     minFlushIntervalMs: config.RTV_BUS_FLUSH_MS,
     onDrop: (stream, lines, err) => log.warn({ stream, lines, err: err.message }, 'bus write dropped'),
   });
-  return { commands, blocking, bullConn, records, writer };
+  return { commands, blocking, bullConn, queueConn, queue, records, writer };
 }
 
 function redisErrorLogger(log: Logger): (err: Error) => void {

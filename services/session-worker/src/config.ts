@@ -37,6 +37,13 @@ export const WORKER_ENV = {
     default: 2000,
     doc: 'Session lease (BullMQ lock); renewed every half of it. A dead worker’s sessions move within about 1.5× this',
   },
+  RTV_LEASE_RECOVERY_MS: {
+    type: 'int',
+    min: 500,
+    max: 600_000,
+    default: 10_000,
+    doc: 'How long a session whose lease was lost in a Redis outage keeps running here (provider connection kept) while the worker puts its record and job back and claims it again; past it the client gets session_recovery_failed and close 1013, and resumes',
+  },
   RTV_PROVIDER_CONNECT_CONCURRENCY: {
     type: 'int',
     min: 1,
@@ -103,7 +110,7 @@ export const WORKER_ENV = {
     min: 0,
     max: 64 * 1024 * 1024,
     default: 2 * 1024 * 1024,
-    doc: 'Bytes of the user turn in progress (audio appended since the last commit, about 30 s of speech) kept per session and re-sent to a new provider session after a reconnect, before the frames queued meanwhile; the oldest audio is dropped beyond it, 0 keeps none',
+    doc: 'Bytes of the user turn in progress (audio appended since the last commit, about 30 s of speech) kept per session and re-sent to a new provider session after a reconnect, before the frames queued meanwhile; the oldest audio is dropped beyond it, 0 keeps none. The owner also holds back its acknowledgement of that much of the turn, so the gateway can replay it to a new owner after a worker failover: keep the gateways’ RTV_REPLAY_MAX_BYTES larger',
   },
   RTV_PROGRESS_INTERVAL_MS: {
     type: 'int',

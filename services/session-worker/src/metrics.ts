@@ -99,6 +99,12 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Client frames dropped because their seq was already applied',
       registers,
     }),
+    clientFrameGaps: new Counter({
+      name: 'rtv_worker_client_frame_gaps_total',
+      help: 'Client frames that arrived above a gap in their seqs: gaps filled in order (filled, one per gap) and seqs given up on after the wait (skipped)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
     droppedFrames: new Counter({
       name: 'rtv_worker_dropped_frames_total',
       help: 'Client frames dropped, by reason',
@@ -200,6 +206,17 @@ export function createWorkerMetrics(registry: Registry) {
     leaseLost: new Counter({
       name: 'rtv_worker_leases_lost_total',
       help: 'Sessions let go because a newer owner epoch took them',
+      registers,
+    }),
+    sessionsParked: new Gauge({
+      name: 'rtv_worker_sessions_parked',
+      help: 'Owned sessions whose lease could not be renewed (a Redis outage), kept running while the lease is re-established',
+      registers,
+    }),
+    leaseRecoveries: new Counter({
+      name: 'rtv_worker_lease_recoveries_total',
+      help: 'Parked sessions by outcome: readopted (claimed again here, provider connection kept), superseded (another worker took it), gave_up (not claimed again within RTV_LEASE_RECOVERY_MS), ended (ended otherwise meanwhile)',
+      labelNames: ['result'] as const,
       registers,
     }),
   };

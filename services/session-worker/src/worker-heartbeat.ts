@@ -1,6 +1,7 @@
 import { Heartbeat, type Keys, type StreamReader } from '@rtv/bus';
 import type { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
+import type { InStreamRepair } from './in-stream-repair.js';
 import type { SessionHost } from './sessions/session-host.js';
 import type { ProviderHealth } from './upstream/provider-health.js';
 import type { ResolvedProvider } from './upstream/resolve-provider.js';
@@ -23,8 +24,16 @@ export interface WorkerHeartbeatSources {
   /** The outcome of the sessions' provider connects (the cluster health check reads it). */
   providerHealth: ProviderHealth;
   status: WorkerStatus;
+  /** Tells whether Redis just came back (gateway heartbeats may not be written again yet). */
+  redisReturn: Pick<InStreamRepair, 'recentlyBack'>;
   onError: (err: Error) => void;
 }
+
+/**
+ * After a Redis outage, gateways are not taken for dead until they had this long to beat again (their
+ * heartbeat's own TTL with its default interval, plus slack for their reconnect backoff).
+ */
+const GATEWAY_REBEAT_MS = 10_000;
 
 /**
  * The worker's liveness hash (sessions and capacity for placement, draining, provider health with the kind of
@@ -54,7 +63,7 @@ export async function startWorkerHeartbeat(
     }),
     extra: async () => {
       await s.reader.maintain();
-      await s.host.detachFromDeadGateways();
+      if (!s.redisReturn.recentlyBack(GATEWAY_REBEAT_MS)) await s.host.detachFromDeadGateways();
     },
     onError: s.onError,
   });

@@ -11,6 +11,7 @@ import {
 } from '@rtv/bus';
 import {
   type BusLine,
+  CloseCode,
   DEFAULT_SESSION_CONFIG,
   encodeBatch,
   encodeClientFrameLine,
@@ -20,7 +21,7 @@ import {
   FrameKind,
 } from '@rtv/protocol';
 import { createLogger, createRegistry } from '@rtv/service-kit';
-import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
+import { createTestRedis, deleteKeysWithPrefix, type TestRedis, waitFor } from '@rtv/testing';
 import { Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -37,6 +38,7 @@ type RunnerCall =
   | ['apply', number, string, string]
   | ['detach', string]
   | ['resume', string, number]
+  | ['reclaim', number]
   | ['end', EndReason];
 
 /**
@@ -89,6 +91,12 @@ class RecordingRunner implements HostedRunner {
     this.calls.push(['resume', gatewayId, lastSeq]);
   }
 
+  /** Takes the new claim's epoch, as `SessionRunner.reclaim` does. */
+  reclaim(claim: SessionState): void {
+    this.state.epoch = claim.epoch;
+    this.calls.push(['reclaim', claim.epoch]);
+  }
+
   end(reason: EndReason): void {
     if (this.endedWith) return;
     this.endedWith = reason;
@@ -139,8 +147,8 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-function startProcess(workerId = 'wk-1'): Process {
-  const config = loadWorkerConfig({ REDIS_URL: t.url, RTV_REDIS_PREFIX: t.prefix });
+function startProcess(workerId = 'wk-1', env: NodeJS.ProcessEnv = {}): Process {
+  const config = loadWorkerConfig({ REDIS_URL: t.url, RTV_REDIS_PREFIX: t.prefix, ...env });
   const writer = new MemoryBusWriter();
   const metrics = createWorkerMetrics(createRegistry());
   const runners: RecordingRunner[] = [];
@@ -158,6 +166,8 @@ function startProcess(workerId = 'wk-1'): Process {
       return runner;
     },
     progressIntervalMs: PROGRESS_MS,
+    queue,
+    leaseRecoveryMs: config.RTV_LEASE_RECOVERY_MS,
   });
   const bullConn = createRedis(t.url, { name: `session-host-test-${workerId}` });
   const log = createLogger('test', 'silent');
@@ -193,6 +203,8 @@ async function counterValue(
   );
   return match?.value ?? 0;
 }
+
+const gaugeValue = (metric: Parameters<typeof counterValue>[0]) => counterValue(metric);
 
 const savedSeq = async (sid: string) =>
   Number(await t.redis.hget(keys.session(sid), SessionField.appliedSeq));
@@ -348,16 +360,39 @@ describe('SessionHost', () => {
     expect(await savedSeq(taken.sid)).toBe(0);
   });
 
-  it('onLockRenewalFailed ends the named sessions it holds with lease_lost', async () => {
+  it('onLockRenewalFailed parks the named sessions it holds: their jobs are let go, the runners go on', async () => {
     const p = startProcess();
     const a = await openSession(p);
     const b = await openSession(p);
     p.host.onLockRenewalFailed([a.sid, 'sess_notheldbythisworker']);
-    expect(a.endedWith).toBe('lease_lost');
-    expect(b.endedWith).toBeUndefined();
-    expect(await counterValue(p.metrics.leaseLost)).toBe(1);
-    await waitFor(() => p.host.count() === 1, { message: 'the session left the host' });
-    expect(await records.read(a.sid)).toBeDefined();
+    expect(await gaugeValue(p.metrics.sessionsParked)).toBe(1);
+    // The processor call returned, so BullMQ finished the job (its lock was still valid here).
+    await waitFor(async () => (await queue.getJobState(a.sid)) === 'unknown', { message: 'a job let go' });
+    expect(await queue.getJobState(b.sid)).toBe('active');
+    expect(a.endedWith).toBeUndefined();
+    expect(p.host.count()).toBe(2);
+    expect(await counterValue(p.metrics.leaseLost)).toBe(0);
+    expect(await records.read(a.sid)).toMatchObject({ owner: 'wk-1', epoch: 1 });
+
+    // Still the owner: its client frames reach it. Its progress is left to the recovery (not saved here).
+    p.host.onBatch(
+      encodeBatch([
+        encodeClientFrameLine(a.sid, 1, FrameKind.Audio, 'AAAA'),
+        encodeClientFrameLine(b.sid, 1, FrameKind.Audio, 'BBBB'),
+      ]),
+      entryIdNow(),
+    );
+    expect(a.calls).toEqual([['apply', 1, FrameKind.Audio, 'AAAA']]);
+    await p.host.saveProgress();
+    expect(acks(p)).toEqual([{ op: 'A', sid: b.sid, epoch: 1, seq: 1 }]);
+
+    // A parked session can still end for good: its client closed.
+    p.host.onBatch(encodeBatch([encodeEndLine(a.sid, 'client_closed')]), entryIdNow());
+    expect(a.endedWith).toBe('client_closed');
+    await waitFor(async () => (await records.read(a.sid)) === undefined, { message: 'a record removed' });
+    expect(p.host.count()).toBe(1);
+    expect(await gaugeValue(p.metrics.sessionsParked)).toBe(0);
+    expect(await counterValue(p.metrics.leaseRecoveries, { result: 'ended' })).toBe(1);
   });
 
   it('the dead-gateway sweep detaches the sessions whose gateway heartbeat is gone', async () => {
@@ -402,5 +437,102 @@ describe('SessionHost', () => {
     expect(a2.state).toMatchObject({ epoch: 2, lastSeq: 3, gatewayId: 'gw-1' });
     expect(a2.appliedSeq).toBe(3);
     expect(await counterValue(next.metrics.sessionsStarted, { kind: 'takeover' })).toBe(2);
+  });
+});
+
+describe('SessionHost lease recovery (a Redis outage)', () => {
+  it('keeps a session through an empty Redis restart: parked, record and job put back, the same runner re-adopted with the next epoch', async () => {
+    const p = startProcess('wk-1', { RTV_LEASE_MS: '1000' });
+    p.host.startProgressTimer();
+    const runner = await openSession(p);
+    p.host.onBatch(
+      encodeBatch([1, 2, 3].map((seq) => encodeClientFrameLine(runner.sid, seq, FrameKind.Audio, 'AAAA'))),
+      entryIdNow(),
+    );
+
+    // Redis restarts empty: the record, the job and its lock are gone (the gateway's heartbeat comes back).
+    await deleteKeysWithPrefix(t.redis, t.prefix);
+    await t.redis.hset(keys.gateway('gw-1'), 'connections', 0);
+
+    await waitFor(() => runner.calls.some(([op]) => op === 'reclaim'), {
+      message: 'the parked runner re-adopted',
+      timeoutMs: 15_000,
+    });
+    expect(runner.calls.filter(([op]) => op === 'reclaim')).toEqual([['reclaim', 2]]);
+    expect(runner.endedWith).toBeUndefined();
+    expect(p.runners).toEqual([runner]);
+    expect(p.host.count()).toBe(1);
+    expect(await records.read(runner.sid)).toMatchObject({ owner: 'wk-1', epoch: 2, gatewayId: 'gw-1' });
+    expect(await savedSeq(runner.sid)).toBe(3);
+    expect(await queue.getJobState(runner.sid)).toBe('active');
+    expect(await counterValue(p.metrics.leaseRecoveries, { result: 'readopted' })).toBe(1);
+    expect(await gaugeValue(p.metrics.sessionsParked)).toBe(0);
+    expect(await counterValue(p.metrics.sessionsStarted, { kind: 'takeover' })).toBe(0);
+    expect(await counterValue(p.metrics.leaseLost)).toBe(0);
+
+    // The new lease is renewed like any other (the old job's end did not take it from lock renewal).
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(runner.endedWith).toBeUndefined();
+    expect(p.runners).toHaveLength(1);
+    expect(await queue.getJobState(runner.sid)).toBe('active');
+    expect(await counterValue(p.metrics.leaseRecoveries, { result: 'readopted' })).toBe(1);
+  });
+
+  it('a parked session whose record has a newer epoch of another worker ends without a word to its client', async () => {
+    const p = startProcess();
+    p.host.startProgressTimer();
+    const runner = await openSession(p);
+    p.host.onLockRenewalFailed([runner.sid]);
+    // Another worker claimed the session meanwhile (epoch 2).
+    await records.claim(runner.sid, 'wk-2');
+
+    await waitFor(() => runner.endedWith, { message: 'the parked runner ended' });
+    expect(runner.endedWith).toBe('lease_lost');
+    expect(runner.calls.filter(([op]) => op === 'reclaim')).toEqual([]);
+    const toClient = p.writer.lines(keys.gatewayOut('gw-1')).filter((l) => l.op === 'M' || l.op === 'X');
+    expect(toClient).toEqual([]);
+    expect(await records.read(runner.sid)).toMatchObject({ owner: 'wk-2', epoch: 2 });
+    expect(await counterValue(p.metrics.leaseRecoveries, { result: 'superseded' })).toBe(1);
+    expect(await counterValue(p.metrics.leaseLost)).toBe(1);
+    await waitFor(() => p.host.count() === 0, { message: 'the session left the host' });
+    expect(await gaugeValue(p.metrics.sessionsParked)).toBe(0);
+    // No job was put back for a session that moved on.
+    expect(await queue.getJobState(runner.sid)).toBe('unknown');
+  });
+
+  it('a parked session nobody claims within RTV_LEASE_RECOVERY_MS tells its client to resume (error, close 1013) and ends', async () => {
+    const p = startProcess('wk-1', { RTV_LEASE_RECOVERY_MS: '1500' });
+    const runner = await openSession(p);
+    p.host.onLockRenewalFailed([runner.sid]);
+    // This worker takes no more jobs (as when it is stopping) and no other worker runs: nobody claims the
+    // session again. The recovery steps run on the progress timer, started once the queue worker is closed.
+    await p.bull.close();
+    p.host.startProgressTimer();
+    p.host.onBatch(
+      encodeBatch([encodeClientFrameLine(runner.sid, 1, FrameKind.Audio, 'AAAA')]),
+      entryIdNow(),
+    );
+
+    await waitFor(() => runner.endedWith, { message: 'the parked runner gave up', timeoutMs: 10_000 });
+    expect(runner.endedWith).toBe('lease_lost');
+    const toClient = p.writer.lines(keys.gatewayOut('gw-1')).filter((l) => l.op === 'M' || l.op === 'X');
+    expect(toClient).toHaveLength(2);
+    const [error, close] = toClient as [Extract<BusLine, { op: 'M' }>, Extract<BusLine, { op: 'X' }>];
+    expect(error).toMatchObject({ op: 'M', sid: runner.sid, epoch: 1 });
+    // The last seq of epoch 1: above anything this owner sent, below anything a later owner sends.
+    expect(error.seq).toBe(2 * 2 ** 32 - 1);
+    expect(JSON.parse(error.payload.toString('utf8'))).toMatchObject({
+      type: 'error',
+      error: { code: 'session_recovery_failed' },
+    });
+    expect(close).toMatchObject({ op: 'X', sid: runner.sid, epoch: 1, code: CloseCode.TryAgainLater });
+    // The record (with the seq applied while parked) and the job stay: a resume finds the session, and
+    // whichever worker claims the job next continues it.
+    expect(await records.read(runner.sid)).toMatchObject({ owner: 'wk-1', epoch: 1 });
+    expect(await savedSeq(runner.sid)).toBe(1);
+    expect(await queue.getJobState(runner.sid)).toBe('waiting');
+    expect(await counterValue(p.metrics.leaseRecoveries, { result: 'gave_up' })).toBe(1);
+    await waitFor(() => p.host.count() === 0, { message: 'the session left the host' });
+    expect(await gaugeValue(p.metrics.sessionsParked)).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
 import type { BusWriter, Keys, ProgressEntry, SessionJobData, SessionRecords, SessionState } from '@rtv/bus';
 import { type BusLine, decodeBatch, encodeAckLine } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { WorkerMetrics } from '../metrics.js';
 import type { GatewaysAlive } from './gateway-liveness.js';
+import { LeaseRecovery } from './lease-recovery.js';
 import type { EndReason, SessionRunner } from './session-runner.js';
 
 /** What the host needs of a runner: the part of `SessionRunner` it drives. */
@@ -19,6 +20,7 @@ export type HostedRunner = Pick<
   | 'apply'
   | 'detach'
   | 'resume'
+  | 'reclaim'
   | 'end'
 >;
 
@@ -38,6 +40,15 @@ export interface SessionHostDeps {
   createRunner: (state: SessionState) => HostedRunner;
   /** How often applied client seqs are saved and acknowledged (`RTV_PROGRESS_INTERVAL_MS`). */
   progressIntervalMs: number;
+  /**
+   * Re-creates this worker's in-stream if Redis lost it (`StreamReader.maintain`). Awaited before a parked
+   * session is re-adopted: its bind makes the gateway replay the frames it holds, which must find the stream.
+   */
+  ensureInStream?: () => Promise<unknown>;
+  /** The session queue (same name and prefix as the BullMQ worker): a lost lease's job is put back here. */
+  queue: Queue<SessionJobData>;
+  /** How long a session whose lease was lost keeps running while it is claimed again (`RTV_LEASE_RECOVERY_MS`). */
+  leaseRecoveryMs: number;
 }
 
 /** A session whose applied seq moved since its last save, with the seq being saved now. */
@@ -46,7 +57,8 @@ type MovedSession = ProgressEntry & { runner: HostedRunner };
 /**
  * Owns the session runners of this worker process (DESIGN §4–5): routes the gateway lines of its in-stream to
  * them, runs each claimed session for as long as its BullMQ job (its lease) is active, saves and acknowledges
- * progress for all of them on one timer, lets go of sessions whose lease is lost, detaches sessions whose
+ * progress for all of them on one timer, keeps sessions whose lease lapsed in a Redis outage until it is
+ * re-established (a {@link LeaseRecovery}), lets go of sessions a newer owner took, detaches sessions whose
  * gateway died, and hands every session over when the worker drains.
  *
  * The BullMQ processor ({@link runJob}) lives here rather than in a queue module: the job is the lease, so its
@@ -56,9 +68,18 @@ type MovedSession = ProgressEntry & { runner: HostedRunner };
  */
 export class SessionHost {
   private readonly runners = new Map<string, HostedRunner>();
+  /** Sessions whose job's processor call is running in this worker (one call per job id at a time). */
+  private readonly processing = new Set<string>();
+  private readonly recovery: LeaseRecovery;
   private progressTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: SessionHostDeps) {}
+  constructor(private readonly deps: SessionHostDeps) {
+    this.recovery = new LeaseRecovery({
+      ...deps,
+      settleMs: deps.progressIntervalMs,
+      boundMs: deps.leaseRecoveryMs,
+    });
+  }
 
   /** Sessions this worker runs now. */
   count(): number {
@@ -76,39 +97,55 @@ export class SessionHost {
   }
 
   /**
-   * The BullMQ processor: claims the session (a new epoch), runs it until it ends, then cleans up. Resolves
-   * with the end reason (`gone` when the record no longer exists); a hand-off puts the job back for another
-   * worker and throws BullMQ's `DelayedError`.
+   * The BullMQ processor: claims the session (a new epoch) and runs it while the job is its lease. Resolves
+   * with the end reason (`gone` when the record no longer exists), or `lease_lost` as soon as the lease is
+   * lost and the runner is parked (it runs on; see {@link onLockRenewalFailed}); a hand-off puts the job back
+   * for another worker and throws BullMQ's `DelayedError`. A session this worker holds parked is re-adopted:
+   * the same runner, with the new epoch, and no second provider session.
    */
   async runJob(job: SessionJob, token?: string): Promise<string> {
-    const state = await this.claim(job.data.sid);
-    if (!state) return 'gone';
-    // A record re-created after Redis lost it may not say when the session began; the job always does.
-    if (!state.createdMs) state.createdMs = job.data.createdMs;
-    const runner = this.adopt(state);
-    const reason = await this.runToEnd(runner);
-    if (reason === 'handoff') return this.handOff(runner, job, token);
-    if (reason !== 'lease_lost') {
-      await this.deps.records
-        .remove(state.sid)
-        .catch((err: Error) =>
-          this.deps.log.warn({ sid: state.sid, err: err.message }, 'session cleanup failed'),
-        );
+    const sid = job.data.sid;
+    if (this.processing.has(sid)) return this.waitForOlderCall(job, token);
+    this.processing.add(sid);
+    try {
+      const claimed = await this.deps.records.claim(sid, this.deps.workerId);
+      if (!claimed) return 'gone';
+      // A record re-created after Redis lost it may not say when the session began; the job always does.
+      if (!claimed.createdMs) claimed.createdMs = job.data.createdMs;
+      if (this.recovery.holds(sid)) await this.deps.ensureInStream?.().catch(() => undefined);
+      const runner = this.recovery.reclaim(claimed) ?? this.adopt(await this.checkGateway(claimed));
+      const outcome = await Promise.race([runner.done, this.recovery.untilParked(runner)]);
+      if (outcome === 'handoff') return this.handOff(runner, job, token);
+      return outcome === 'parked' ? 'lease_lost' : outcome;
+    } finally {
+      this.processing.delete(sid);
     }
-    return reason;
   }
 
   /**
-   * BullMQ could not renew these jobs' locks: the leases may already be someone else's, so those sessions go
-   * now rather than at the next progress write (an idle session would never make one).
+   * A job for a session whose older job this worker still processes: Redis lost the old job and someone put it
+   * back (the gateway's recovery, or the stalled check) before this worker noticed the lost lock. BullMQ tracks
+   * locks by job id, so the two calls must not overlap (the older one's end would stop renewing the new lock):
+   * the runner is parked now, which ends the older call, and the new job waits one progress interval in the
+   * delayed set; when it comes back this worker re-adopts the parked runner.
+   */
+  private async waitForOlderCall(job: SessionJob, token: string | undefined): Promise<never> {
+    const runner = this.runners.get(job.data.sid);
+    if (runner && !this.recovery.isParked(runner)) this.recovery.park(runner);
+    await job.moveToDelayed(Date.now() + this.deps.progressIntervalMs, token);
+    throw new DelayedError();
+  }
+
+  /**
+   * BullMQ could not renew these jobs' locks (Redis lost them, or was away longer than the lease). The
+   * sessions are parked, not ended: their processor calls return so BullMQ lets go of the old jobs, while the
+   * runners and their provider connections stay, still getting their client frames (nobody newer owns them
+   * yet), until this worker claims them again or learns that another worker did (see {@link LeaseRecovery}).
    */
   onLockRenewalFailed(jobIds: readonly string[]): void {
     for (const sid of jobIds) {
       const runner = this.runners.get(sid);
-      if (!runner) continue;
-      this.deps.metrics.leaseLost.inc();
-      this.deps.log.warn({ sid }, 'session lease could not be renewed: letting go');
-      runner.end('lease_lost');
+      if (runner) this.recovery.park(runner);
     }
   }
 
@@ -130,10 +167,16 @@ export class SessionHost {
     this.settleProgress(moved, new Set(lost));
   }
 
-  /** Runs {@link saveProgress} every `progressIntervalMs` until {@link stopProgressTimer}. */
+  /**
+   * Runs {@link saveProgress} and a lease-recovery step for parked sessions every `progressIntervalMs` until
+   * {@link stopProgressTimer}.
+   */
   startProgressTimer(): void {
     if (this.progressTimer) return;
-    this.progressTimer = setInterval(() => void this.saveProgress(), this.deps.progressIntervalMs);
+    this.progressTimer = setInterval(() => {
+      void this.saveProgress();
+      this.recovery.tick();
+    }, this.deps.progressIntervalMs);
     this.progressTimer.unref();
   }
 
@@ -157,6 +200,7 @@ export class SessionHost {
       if (alive[i] !== false) return;
       for (const runner of byGateway.get(gid) ?? []) {
         runner.detach(gid);
+        runner.state.clientAttached = false;
         this.markDetached(runner.sid, gid);
       }
     });
@@ -188,35 +232,49 @@ export class SessionHost {
         this.runners.get(line.sid)?.end(line.reason === 'client_gone' ? 'client_gone' : 'client_closed');
         return;
       case 'D':
-        this.runners.get(line.sid)?.detach(line.gid);
+        this.routeDetach(line.sid, line.gid);
         return;
       case 'R':
-        this.runners.get(line.sid)?.resume(line.gid, line.lastSeq);
+        this.routeResume(line.sid, line.gid, line.lastSeq);
         return;
       default:
         return;
     }
   }
 
+  /** The client's socket at `gatewayId` dropped; the held state follows (a restored record says so too). */
+  private routeDetach(sid: string, gatewayId: string): void {
+    const runner = this.runners.get(sid);
+    if (!runner) return;
+    runner.detach(gatewayId);
+    if (gatewayId === runner.state.gatewayId) runner.state.clientAttached = false;
+  }
+
+  private routeResume(sid: string, gatewayId: string, lastSeq: number): void {
+    const runner = this.runners.get(sid);
+    if (!runner) return;
+    runner.resume(gatewayId, lastSeq);
+    runner.state.clientAttached = true;
+  }
+
   /**
-   * Takes the session's record for this worker. A session whose gateway is gone (a whole-stack restart, a
-   * gateway that died) has no client to bind to: it starts detached and ends after the resume grace unless
-   * its client resumes elsewhere.
+   * A newly claimed session whose gateway is gone (a whole-stack restart, a gateway that died) has no client
+   * to bind to: it starts detached and ends after the resume grace unless its client resumes elsewhere.
    */
-  private async claim(sid: string): Promise<SessionState | undefined> {
-    const state = await this.deps.records.claim(sid, this.deps.workerId);
-    if (!state) return undefined;
-    if (state.clientAttached) {
-      const [alive] = await this.deps.gatewaysAlive([state.gatewayId]);
-      if (alive === false) {
-        state.clientAttached = false;
-        this.markDetached(sid, state.gatewayId);
-      }
+  private async checkGateway(state: SessionState): Promise<SessionState> {
+    if (!state.clientAttached) return state;
+    const [alive] = await this.deps.gatewaysAlive([state.gatewayId]);
+    if (alive === false) {
+      state.clientAttached = false;
+      this.markDetached(state.sid, state.gatewayId);
     }
     return state;
   }
 
-  /** Registers the runner of a claimed session (replacing one this worker still held: the newer claim wins). */
+  /**
+   * Registers and starts the runner of a claimed session (replacing one this worker still held and did not
+   * park: the newer claim wins).
+   */
   private adopt(state: SessionState): HostedRunner {
     const { metrics } = this.deps;
     // This worker may take back a session whose lease it lost (a stall): the newer claim wins here too.
@@ -226,22 +284,29 @@ export class SessionHost {
     metrics.sessions.set(this.runners.size);
     metrics.sessionsStarted.inc({ kind: state.epoch > 1 ? 'takeover' : 'new' });
     this.deps.log.info({ sid: state.sid, userId: state.userId, epoch: state.epoch }, 'session claimed');
+    void runner.start();
+    void this.untilEnded(runner, performance.now());
     return runner;
   }
 
-  /** Starts the runner and waits for it to end, then forgets it. */
-  private async runToEnd(runner: HostedRunner): Promise<EndReason> {
-    const { metrics } = this.deps;
+  /**
+   * Waits for the session to end here — across any number of lost and re-established leases — then forgets
+   * it and, unless it goes on elsewhere (hand-off, lease lost), deletes its record.
+   */
+  private async untilEnded(runner: HostedRunner, startedAt: number): Promise<void> {
+    const { metrics, log } = this.deps;
     const sid = runner.sid;
-    void runner.start();
-    const startedAt = performance.now();
-    const reason = await runner.done;
+    const reason: EndReason = await runner.done;
+    this.recovery.forget(runner);
     metrics.sessionDuration.observe((performance.now() - startedAt) / 1000);
     if (this.runners.get(sid) === runner) this.runners.delete(sid);
     metrics.sessions.set(this.runners.size);
     metrics.sessionsEnded.inc({ reason });
-    this.deps.log.info({ sid, reason }, 'session ended here');
-    return reason;
+    log.info({ sid, reason }, 'session ended here');
+    if (reason === 'handoff' || reason === 'lease_lost') return;
+    await this.deps.records
+      .remove(sid)
+      .catch((err: Error) => log.warn({ sid, err: err.message }, 'session cleanup failed'));
   }
 
   /**
@@ -263,9 +328,11 @@ export class SessionHost {
     throw new DelayedError();
   }
 
+  /** Sessions to save; parked ones are left to the lease recovery (their epoch is about to be superseded). */
   private movedSessions(): MovedSession[] {
     const moved: MovedSession[] = [];
     for (const runner of this.runners.values()) {
+      if (this.recovery.isParked(runner)) continue;
       const seq = runner.ackableSeq;
       if (seq > runner.savedSeq) {
         moved.push({ state: runner.state, seq, workerId: this.deps.workerId, runner });

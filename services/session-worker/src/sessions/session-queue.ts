@@ -1,6 +1,6 @@
 import type { Keys, SessionJobData } from '@rtv/bus';
 import type { Logger } from '@rtv/service-kit';
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerConfig } from '../config.js';
 import type { SessionHost } from './session-host.js';
@@ -36,8 +36,20 @@ export function startSessionQueue(
     drainDelay: 1,
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));
-  // A lease that could not be renewed may already be someone else's (see SessionHost.onLockRenewalFailed).
+  // A lease that could not be renewed is re-established if nobody else took it (SessionHost.onLockRenewalFailed).
   worker.on('lockRenewalFailed', (jobIds: string[]) => host.onLockRenewalFailed(jobIds));
   worker.on('failed', (job, err) => log.warn({ sid: job?.id, err: err.message }, 'session job failed'));
   return worker;
+}
+
+/**
+ * The session queue as a producer, on the same name and prefix as the worker of {@link startSessionQueue}:
+ * the host puts back the job of a session whose lease was lost with Redis's data (`ensureSessionJob`).
+ * `connection` should be a producer connection that fails fast: a recovery attempt during an outage is
+ * retried on the next tick rather than queued.
+ */
+export function openSessionJobQueue(connection: Redis, keys: Keys, log: Logger): Queue<SessionJobData> {
+  const queue = new Queue<SessionJobData>(keys.queueName, { connection, prefix: keys.bullPrefix });
+  queue.on('error', (err) => log.warn({ err: err.message }, 'session queue error'));
+  return queue;
 }

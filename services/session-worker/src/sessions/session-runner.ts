@@ -28,12 +28,14 @@ import {
 } from '../upstream/provider-events.js';
 import type { ProviderFailure } from '../upstream/provider-failure.js';
 import { ProviderSession, type ProviderSessionOptions } from '../upstream/provider-session.js';
+import { ClientFrameOrder } from './client-frame-order.js';
 import { ConfigUpdates, type PendingUpdate, sessionInfo } from './config-updates.js';
 import { HistoryLog } from './history-log.js';
 import { ProviderEventTranslator } from './provider-event-translator.js';
 import { ProviderRequests } from './provider-requests.js';
 import { SessionLifetime } from './session-lifetime.js';
 import { ToolCalls } from './tool-calls.js';
+import { DEFAULT_TURN_HOLD_MAX_BYTES, TurnHold } from './turn-hold.js';
 import { type Turn, TurnQueue } from './turn-queue.js';
 
 export interface SessionRunnerDeps {
@@ -123,6 +125,10 @@ export class SessionRunner {
   private preloaded: HistoryItem[] | undefined;
   /** Seqs of the client text frames a previous owner sent on (from the history): replays of them are skipped. */
   private readonly answeredTexts = new Set<number>();
+  /** The audio frames of the user's uncommitted turn: not acknowledged, so a next owner gets them again. */
+  private readonly turnHold: TurnHold;
+  /** Client frames put back in seq order when newer ones overtook a replay. */
+  private readonly order: ClientFrameOrder;
   /** The client was told that audio is being dropped while the provider connects (reset once it is ready). */
   private toldAudioDropped = false;
   /** The client was told `upstream_reconnecting` and not yet `upstream_recovered`. */
@@ -133,6 +139,13 @@ export class SessionRunner {
     private readonly deps: SessionRunnerDeps,
   ) {
     this.appliedSeq = state.lastSeq;
+    this.order = new ClientFrameOrder(
+      state.lastSeq,
+      (seq, kind, payload) => this.applyInOrder(seq, kind, payload),
+      {
+        onGap: (result, seqs) => deps.metrics.clientFrameGaps.inc({ result }, result === 'filled' ? 1 : seqs),
+      },
+    );
     this.savedSeq = state.lastSeq;
     this.outSeq = state.epoch * EPOCH_STRIDE;
     this.attached = state.clientAttached;
@@ -142,6 +155,9 @@ export class SessionRunner {
     });
     this.history = new HistoryLog((item) => this.writeHistory(item));
     this.turns = new TurnQueue((turn) => this.startTurn(turn));
+    this.turnHold = new TurnHold({
+      maxBytes: deps.provider.uncommittedTurnMaxBytes ?? DEFAULT_TURN_HOLD_MAX_BYTES,
+    });
     this.configs = new ConfigUpdates({
       shape: deps.provider.shape,
       committed: () => this.state.config,
@@ -185,10 +201,12 @@ export class SessionRunner {
    * never kept). Repeats (seq already applied) are dropped: exactly once.
    */
   apply(seq: number, kind: FrameKind, payload: Buffer): void {
-    if (this.ended || seq <= this.appliedSeq) {
-      this.deps.metrics.duplicateFrames.inc();
-      return;
-    }
+    if (this.ended || !this.order.offer(seq, kind, payload)) this.deps.metrics.duplicateFrames.inc();
+  }
+
+  /** One client frame, in seq order (see {@link ClientFrameOrder}). */
+  private applyInOrder(seq: number, kind: FrameKind, payload: Buffer): void {
+    if (this.ended) return;
     this.appliedSeq = seq;
     if (kind === FrameKind.Audio) {
       this.sendAudio(payload);
@@ -203,6 +221,7 @@ export class SessionRunner {
     }
     this.deps.metrics.framesToProvider.inc({ type: msg.type });
     this.dispatch(msg);
+    if (this.turnHold.clientSent(msg.type)) this.ackTurnEnd();
   }
 
   /**
@@ -210,6 +229,7 @@ export class SessionRunner {
    * the client is told once per connect (not once per frame: audio comes 10–50 times a second).
    */
   private sendAudio(base64: string | Buffer): void {
+    this.turnHold.audio(this.appliedSeq, base64.length, this.state.config.turn_detection !== null);
     if (this.provider.offer(buildAudioAppend(base64))) {
       this.deps.audioFramesToProvider.inc();
       return;
@@ -222,12 +242,31 @@ export class SessionRunner {
 
   /**
    * The highest client seq that may be acknowledged and saved: everything applied, except that a text turn still
-   * waiting for the reply in progress has not reached the provider yet. Progress stops just before it, so if this
-   * worker dies the gateway replays the text to the next owner (which skips what it already answered).
+   * waiting for the reply in progress has not reached the provider yet, and the audio of the user's uncommitted
+   * turn lives only in a provider session that dies with this worker (see {@link TurnHold}). Progress stops just
+   * before either, so if this worker dies the gateway replays them to the next owner (which skips texts it
+   * already answered; the uncommitted audio got no answer yet).
    */
   get ackableSeq(): number {
     const waiting = this.turns.oldestWaitingSeq();
-    return waiting === undefined ? this.appliedSeq : Math.min(this.appliedSeq, waiting - 1);
+    return this.turnHold.ackable(
+      waiting === undefined ? this.appliedSeq : Math.min(this.appliedSeq, waiting - 1),
+    );
+  }
+
+  /**
+   * A user turn ended, so its audio's frames may be acknowledged: at once, not at the next checkpoint. The ack
+   * goes to the gateway's stream before anything this worker sends about the turn (its answer follows the turn's
+   * end), so a client that got any of the answer has a gateway that no longer holds the turn to replay to a next
+   * owner, which would answer it again. The session record's seq catches up at the next checkpoint.
+   */
+  private ackTurnEnd(): void {
+    const acked = this.ackableSeq;
+    if (!this.attached || acked <= 0) return;
+    this.deps.writer.write(
+      this.deps.keys.gatewayOut(this.state.gatewayId),
+      encodeAckLine(this.sid, this.state.epoch, acked),
+    );
   }
 
   /** The client's socket at `gatewayId` dropped: keep the session for the resume grace period. */
@@ -279,12 +318,36 @@ export class SessionRunner {
     );
   }
 
+  /**
+   * This worker claimed the session again after its lease lapsed in a Redis outage (`claim`: the new claim;
+   * only its epoch is taken). Nothing else was lost here, so the provider connection, the history and every
+   * seq stay: the session is bound at its gateway with the new epoch (the gateway replays the client frames it
+   * holds unacknowledged; repeats are dropped by seq), every server frame still in the outbound buffer is sent
+   * again with the new epoch and its original seq (the gateway drops those it delivered, so what was written
+   * while Redis was away reaches the client), and the client is told `session_recovered`. A detached client
+   * gets all of it on resume instead. Later frames are numbered from the new epoch's range.
+   */
+  reclaim(claim: SessionState): void {
+    if (this.ended) return;
+    this.state.epoch = claim.epoch;
+    this.outSeq = Math.max(this.outSeq, claim.epoch * EPOCH_STRIDE);
+    if (this.attached) {
+      this.bindAtGateway();
+      const stream = this.deps.keys.gatewayOut(this.state.gatewayId);
+      for (const [seq, payload] of this.outbound.since(0).frames) {
+        this.deps.writer.write(stream, encodeMessageLine(this.sid, claim.epoch, seq, payload));
+      }
+    }
+    this.emit(encodeNotice('session_recovered', NoticeCode.session_recovered.message));
+  }
+
   end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = true;
     if (!this.attached) this.deps.metrics.sessionsDetached.dec();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.lifetime?.dispose();
+    this.order.dispose();
     this.provider.close();
     this.history.close(reason === 'handoff');
     this.resolveDone(reason);
@@ -349,6 +412,7 @@ export class SessionRunner {
   /** A provider session is (re)opened and restored: updates and turns waiting for it go out. */
   private onProviderReady(): void {
     this.toldAudioDropped = false;
+    this.turnHold.providerReady();
     if (this.toldReconnecting) {
       this.toldReconnecting = false;
       this.emit(encodeNotice('upstream_recovered', NoticeCode.upstream_recovered.message));
@@ -359,6 +423,7 @@ export class SessionRunner {
 
   /** The provider socket dropped (or the provider ended the session at its time cap): reconnecting. */
   private onProviderLost(): void {
+    this.turnHold.providerLost();
     this.configs.providerLost();
     this.turns.lost();
     // A renewal after `session_expired` restores the context like any reconnect, but is no news to the client.
@@ -562,6 +627,8 @@ export class SessionRunner {
    */
   private onProviderEvent(raw: Buffer, head: string): void {
     if (this.ended) return;
+    // Before the event is translated: the ack of an ended turn precedes whatever the client hears about it.
+    if (this.turnHold.heard(head)) this.ackTurnEnd();
     if (this.holding) {
       this.held.push([raw, head]);
       return;

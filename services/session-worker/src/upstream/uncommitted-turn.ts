@@ -1,7 +1,10 @@
 import { EVENT_HEAD_CHARS, eventHead } from './provider-events.js';
 
-/** Provider events after which the audio appended so far is the provider's business, not the buffer's. */
-const TURN_ENDS = [
+/**
+ * Provider events after which the audio appended so far is the provider's business, not the buffer's (also what
+ * lets the owner acknowledge that audio's client frames, see `TurnHold`).
+ */
+export const TURN_ENDS: readonly string[] = [
   '"type":"input_audio_buffer.committed"',
   '"type":"input_audio_buffer.cleared"',
   '"type":"input_audio_buffer.speech_stopped"',
