@@ -315,8 +315,15 @@ describe('helm chart: Redis password, resume secret, NetworkPolicies, safe defau
           trustedProxies: ['10.0.0.0/8', 'fd00::/8'],
           maxConnectionsPerIp: 50,
           maxConnectionsPerGateway: 20000,
+          redisRecoveryMs: 15000,
         },
-        worker: { historyMaxBytes: 262144, providerQueueMaxBytes: 1048576 },
+        worker: {
+          historyMaxBytes: 262144,
+          providerQueueMaxBytes: 1048576,
+          providerRetryBudgetS: 60,
+          uncommittedTurnMaxBytes: 0,
+          leaseRecoveryMs: 15000,
+        },
         auth: { allowedOrigins: ['https://app.example.com', 'https://*.example.org'] },
       },
     });
@@ -324,16 +331,31 @@ describe('helm chart: Redis password, resume secret, NetworkPolicies, safe defau
       RTV_TRUSTED_PROXIES: '10.0.0.0/8,fd00::/8',
       RTV_MAX_CONNECTIONS_PER_IP: '50',
       RTV_MAX_CONNECTIONS_PER_GATEWAY: '20000',
+      RTV_REDIS_RECOVERY_MS: '15000',
       RTV_ALLOWED_ORIGINS: 'https://app.example.com,https://*.example.org',
     });
     expect(config(objects, 'worker')).toMatchObject({
       RTV_HISTORY_MAX_BYTES: '262144',
       RTV_PROVIDER_QUEUE_MAX_BYTES: '1048576',
+      RTV_PROVIDER_RETRY_BUDGET_S: '60',
+      RTV_UNCOMMITTED_TURN_MAX_BYTES: '0',
+      RTV_LEASE_RECOVERY_MS: '15000',
     });
-    const unset = ['RTV_TRUSTED_PROXIES', 'RTV_MAX_CONNECTIONS_PER_IP', 'RTV_MAX_CONNECTIONS_PER_GATEWAY'];
+    const unset = [
+      'RTV_TRUSTED_PROXIES',
+      'RTV_MAX_CONNECTIONS_PER_IP',
+      'RTV_MAX_CONNECTIONS_PER_GATEWAY',
+      'RTV_REDIS_RECOVERY_MS',
+    ];
     for (const name of unset) expect(config(defaults, 'gateway')[name], name).toBeUndefined();
-    for (const name of ['RTV_HISTORY_MAX_BYTES', 'RTV_PROVIDER_QUEUE_MAX_BYTES'])
-      expect(config(defaults, 'worker')[name], name).toBeUndefined();
+    const workerUnset = [
+      'RTV_HISTORY_MAX_BYTES',
+      'RTV_PROVIDER_QUEUE_MAX_BYTES',
+      'RTV_PROVIDER_RETRY_BUDGET_S',
+      'RTV_UNCOMMITTED_TURN_MAX_BYTES',
+      'RTV_LEASE_RECOVERY_MS',
+    ];
+    for (const name of workerUnset) expect(config(defaults, 'worker')[name], name).toBeUndefined();
     expect(config(production, 'gateway').RTV_TRUSTED_PROXIES).toBe('10.244.0.0/16');
     // The status API believes the same proxies (and the gateways forwarding the public seed routes).
     const privateRanges = '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7';

@@ -486,6 +486,7 @@ RTV_TRUSTED_PROXIES: {{ join "," . | quote }}
 {{- end }}
 {{- include "rtv.optionalInt" (dict "var" "RTV_MAX_CONNECTIONS_PER_IP" "value" .Values.gateway.maxConnectionsPerIp) }}
 {{- include "rtv.optionalInt" (dict "var" "RTV_MAX_CONNECTIONS_PER_GATEWAY" "value" .Values.gateway.maxConnectionsPerGateway) }}
+{{- include "rtv.optionalInt" (dict "var" "RTV_REDIS_RECOVERY_MS" "value" .Values.gateway.redisRecoveryMs) }}
 {{- include "rtv.extraEnv" .Values.gateway.env }}
 {{- end -}}
 
@@ -496,6 +497,9 @@ RTV_WORKER_ADMIN_PORT: {{ .Values.worker.adminPort | quote }}
 RTV_ADMIN_HOST: "0.0.0.0"
 {{- include "rtv.optionalInt" (dict "var" "RTV_HISTORY_MAX_BYTES" "value" .Values.worker.historyMaxBytes) }}
 {{- include "rtv.optionalInt" (dict "var" "RTV_PROVIDER_QUEUE_MAX_BYTES" "value" .Values.worker.providerQueueMaxBytes) }}
+{{- include "rtv.optionalInt" (dict "var" "RTV_PROVIDER_RETRY_BUDGET_S" "value" .Values.worker.providerRetryBudgetS) }}
+{{- include "rtv.optionalInt" (dict "var" "RTV_UNCOMMITTED_TURN_MAX_BYTES" "value" .Values.worker.uncommittedTurnMaxBytes) }}
+{{- include "rtv.optionalInt" (dict "var" "RTV_LEASE_RECOVERY_MS" "value" .Values.worker.leaseRecoveryMs) }}
 {{ include "rtv.provider.config" . }}
 {{- include "rtv.extraEnv" .Values.worker.env }}
 {{- end -}}
