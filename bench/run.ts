@@ -19,6 +19,7 @@ import { renderSummary } from './report/summary.js';
 import type { BenchResults } from './report/types.js';
 import { artifactsFor, type BenchContext } from './scenarios/context.js';
 import { runIdle } from './scenarios/idle.js';
+import { soakCommand } from './scenarios/soak.js';
 import { runTurn } from './scenarios/turn.js';
 import { runVoice } from './scenarios/voice.js';
 
@@ -171,6 +172,11 @@ async function runFailover(args: string[]): Promise<number> {
 
 if (process.argv[2] === 'failover') {
   process.exitCode = await runFailover(process.argv.slice(3));
+  process.exit();
+}
+// `npm run bench -- soak …`: its own stack (private Redis, 2 gateways, 3 workers) and faults (scenarios/soak.ts).
+if (process.argv[2] === 'soak') {
+  process.exitCode = await soakCommand(process.argv.slice(3));
   process.exit();
 }
 

@@ -61,6 +61,7 @@ const QUICK: Partial<BenchOptions> = {
 
 export const HELP = `npm run bench -- [options]
 npm run bench -- failover [--kills 10] [--workers 3] [--lease-ms 2000]   (bench/failover.ts)
+npm run bench -- soak [--minutes 10] [--sessions 12]   (bench/scenarios/soak.ts; soak --help for more)
 
 Runs the stack (gateway, session worker, status API) and the baseline relay against the same local engine,
 under the same load, and writes results.json, summary.md and p99-vs-sessions.svg to bench-results/<time>/.
