@@ -3,14 +3,16 @@
 // again on the same socket, and no numbered frame the gateway accepted before or during the outage may be
 // missing. An outage longer than the gateway can hold input for ends in the documented error and a resumable
 // close, and the SDK resumes the same session.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { RealtimeVoiceClient } from '@rtv/client';
 import { type LocalEngine, startLocalEngine } from '@rtv/local-engine';
-import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
-import { Redis } from 'ioredis';
+import {
+  freePort,
+  PrivateRedis,
+  type SpawnedService,
+  spawnService,
+  WsTestClient,
+  waitFor,
+} from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
@@ -24,57 +26,6 @@ import {
 
 const PROVIDER_KEY = 'redis-outage-provider-key';
 const FRAME_MS = 20;
-
-/** One redis-server on a fixed port; `restart` brings it back empty (a new directory) or with its AOF. */
-class RedisServer {
-  private child: ChildProcess | undefined;
-  private dir = mkdtempSync(path.join(tmpdir(), 'rtv-redis-live-'));
-
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.child = spawn(
-      'redis-server',
-      [
-        ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''],
-        ...['--appendonly', 'yes', '--appendfsync', 'always'],
-      ],
-      { stdio: 'ignore' },
-    );
-    await waitFor(() => redisAnswers(this.url), { message: 'redis-server up' });
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  /** Starts again on the same port: with the data it had (`keep`) or empty, as a replica that lost it all. */
-  async restart(keep: boolean): Promise<void> {
-    if (!keep) this.dir = mkdtempSync(path.join(tmpdir(), 'rtv-redis-live-'));
-    await this.start();
-  }
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 /** A raw client streaming numbered 20 ms frames in real time for as long as `streaming` is on. */
 class NumberedStream {
@@ -111,7 +62,7 @@ class NumberedStream {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Redis outage with live sessions', () => {
-  let redis: RedisServer;
+  let redis: PrivateRedis;
   let engine: LocalEngine;
   const services: SpawnedService[] = [];
   let gatewayPort: number;
@@ -133,7 +84,8 @@ describe('Redis outage with live sessions', () => {
   }
 
   beforeAll(async () => {
-    redis = new RedisServer(await freePort());
+    // Persistent: a restart keeps the data unless it is told to start empty.
+    redis = new PrivateRedis(await freePort(), true);
     await redis.start();
     engine = await startLocalEngine({ mode: 'echo', pace: false, apiKey: PROVIDER_KEY });
     const workerAdmin = await freePort();
@@ -165,7 +117,7 @@ describe('Redis outage with live sessions', () => {
   afterAll(async () => {
     for (const s of services) await s.stop('SIGKILL');
     await engine?.close();
-    await redis?.kill();
+    await redis?.stop();
   });
 
   const wsUrl = (port: number, user: string) => `ws://127.0.0.1:${port}/api/v1/streaming/realtime/${user}`;
@@ -187,7 +139,7 @@ describe('Redis outage with live sessions', () => {
 
     await redis.kill();
     await sleep(downMs);
-    await redis.restart(keep);
+    await redis.start({ empty: !keep });
     await sleep(3000);
     for (const s of streams) s.stop();
 
@@ -299,7 +251,7 @@ describe('Redis outage with live sessions', () => {
         message: 'replay_buffer_full while Redis is down',
       });
       await sleep(2500);
-      await redis.restart(false);
+      await redis.start({ empty: true });
       await waitFor(() => resumedAs !== undefined, { timeoutMs: 30_000, message: 'the SDK resumed' });
       expect(resumedAs).toBe(first.id);
       await waitFor(() => sent[1]!.length > 100, {

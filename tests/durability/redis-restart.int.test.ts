@@ -1,50 +1,26 @@
 // Redis goes away for five seconds and comes back empty (no persistence): no service crashes, new sockets are
 // refused with 1013 meanwhile, open clients hear about it, and new sessions work again afterwards.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { freePort, type SpawnedService, spawnService, WsTestClient, waitFor } from '@rtv/testing';
-import { Redis } from 'ioredis';
+import {
+  freePort,
+  PrivateRedis,
+  type SpawnedService,
+  spawnService,
+  WsTestClient,
+  waitFor,
+} from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-function startRedis(port: number): ChildProcess {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rtv-redis-fault-'));
-  return spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    {
-      stdio: 'ignore',
-    },
-  );
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
 describe('Redis restart', () => {
-  let redisPort: number;
-  let redis: ChildProcess;
+  let redis: PrivateRedis;
   const services: SpawnedService[] = [];
   let gatewayPort: number;
   let gatewayAdmin: number;
   let statusPort: number;
 
   beforeAll(async () => {
-    redisPort = await freePort();
-    redis = startRedis(redisPort);
-    const url = `redis://127.0.0.1:${redisPort}`;
-    await waitFor(() => redisAnswers(url), { message: 'private redis-server up' });
+    redis = new PrivateRedis(await freePort(), false);
+    await redis.start();
+    const url = redis.url;
     [statusPort, gatewayPort, gatewayAdmin] = await Promise.all([freePort(), freePort(), freePort()]);
     const workerAdmin = await freePort();
     const common = { REDIS_URL: url, RTV_LOG_LEVEL: 'warn', OPENAI_API_KEY: '', RTV_BIND_TIMEOUT_MS: '8000' };
@@ -78,7 +54,7 @@ describe('Redis restart', () => {
 
   afterAll(async () => {
     for (const s of services) await s.stop('SIGKILL');
-    redis?.kill('SIGKILL');
+    await redis?.stop();
   });
 
   const wsUrl = (user: string) => `ws://127.0.0.1:${gatewayPort}/api/v1/streaming/realtime/${user}`;
@@ -93,7 +69,7 @@ describe('Redis restart', () => {
     open.send(text('Before the outage'));
     await open.nextOfType('response.done', 20_000);
 
-    redis.kill('SIGKILL');
+    await redis.kill();
     const notice = await open.nextOfType<{ error: { code: string } }>('error', 10_000);
     expect(notice.error.code).toBe('service_unavailable');
     const refused = await WsTestClient.connect(wsUrl('during'));
@@ -104,7 +80,7 @@ describe('Redis restart', () => {
     expect(health.status).toBe(503);
 
     await new Promise((r) => setTimeout(r, 5000));
-    redis = startRedis(redisPort);
+    await redis.start();
     await waitFor(async () => (await fetch(`http://127.0.0.1:${gatewayAdmin}/readyz`)).status === 200, {
       timeoutMs: 20_000,
       message: 'gateway ready again',

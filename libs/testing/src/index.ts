@@ -16,6 +16,7 @@ export {
   writeWav,
 } from './audio/index.js';
 export { freePort } from './net.js';
+export { PrivateRedis, redisAnswers } from './private-redis.js';
 export { seededRandom } from './random.js';
 export { type RawUpgradeOptions, type RawUpgradeReply, rawUpgrade } from './raw-upgrade.js';
 export {
