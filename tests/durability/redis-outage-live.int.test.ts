@@ -67,6 +67,7 @@ describe('Redis outage with live sessions', () => {
   const services: SpawnedService[] = [];
   let gatewayPort: number;
   let smallGatewayPort: number;
+  let boundGatewayPort: number;
 
   async function startGateway(port: number, env: Record<string, string> = {}): Promise<SpawnedService> {
     const admin = await freePort();
@@ -83,34 +84,43 @@ describe('Redis outage with live sessions', () => {
     );
   }
 
+  async function startWorker(id: string): Promise<SpawnedService> {
+    const admin = await freePort();
+    return spawnService(
+      'services/session-worker/src/main.ts',
+      {
+        REDIS_URL: redis.url,
+        RTV_LOG_LEVEL: process.env.RTV_TEST_SVC_LOG ?? 'warn',
+        RTV_WORKER_ID: id,
+        RTV_WORKER_ADMIN_PORT: String(admin),
+        OPENAI_API_KEY: PROVIDER_KEY,
+        OPENAI_REALTIME_URL: engine.url,
+        OPENAI_REALTIME_MODEL: 'gpt-realtime',
+        RTV_PROVIDER_SHAPE: 'ga',
+        // Echo audio is never committed: keep the held turn small so the small gateway's buffer is about the
+        // outage, not about the turn.
+        RTV_UNCOMMITTED_TURN_MAX_BYTES: '32768',
+      },
+      { readyUrl: `http://127.0.0.1:${admin}/readyz` },
+    );
+  }
+
   beforeAll(async () => {
     // Persistent: a restart keeps the data unless it is told to start empty.
     redis = new PrivateRedis(await freePort(), true);
     await redis.start();
     engine = await startLocalEngine({ mode: 'echo', pace: false, apiKey: PROVIDER_KEY });
-    const workerAdmin = await freePort();
-    [gatewayPort, smallGatewayPort] = await Promise.all([freePort(), freePort()]);
+    [gatewayPort, smallGatewayPort, boundGatewayPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     services.push(
-      await spawnService(
-        'services/session-worker/src/main.ts',
-        {
-          REDIS_URL: redis.url,
-          RTV_LOG_LEVEL: process.env.RTV_TEST_SVC_LOG ?? 'warn',
-          RTV_WORKER_ID: 'wk-live',
-          RTV_WORKER_ADMIN_PORT: String(workerAdmin),
-          OPENAI_API_KEY: PROVIDER_KEY,
-          OPENAI_REALTIME_URL: engine.url,
-          OPENAI_REALTIME_MODEL: 'gpt-realtime',
-          RTV_PROVIDER_SHAPE: 'ga',
-          // Echo audio is never committed: keep the held turn small so the small gateway's buffer is about the
-          // outage, not about the turn.
-          RTV_UNCOMMITTED_TURN_MAX_BYTES: '32768',
-        },
-        { readyUrl: `http://127.0.0.1:${workerAdmin}/readyz` },
-      ),
+      await startWorker('wk-live'),
       await startGateway(gatewayPort),
       // About 1.5 s of 20 ms frames: a 4 s outage overflows it.
       await startGateway(smallGatewayPort, { RTV_REPLAY_MAX_BYTES: String(100 * 1024) }),
+      await startGateway(boundGatewayPort, { RTV_REDIS_RECOVERY_MS: '3000' }),
     );
   }, 60_000);
 
@@ -270,6 +280,69 @@ describe('Redis outage with live sessions', () => {
       const firstSocket = sent[0]!.filter((n) => echoed.has(n));
       expect(firstSocket.length).toBeGreaterThanOrEqual(sentBeforeOutage);
       expect(firstSocket).toEqual(sent[0]!.slice(0, firstSocket.length));
+    } finally {
+      clearInterval(timer);
+      await client.close();
+    }
+  }, 120_000);
+
+  // Last: it kills the only worker.
+  it('a session not running again within the bound (its only worker died meanwhile): session_recovery_failed, 1013, the SDK resumes once a worker is back', async () => {
+    const client = new RealtimeVoiceClient({
+      url: wsUrl(boundGatewayPort, 'no_worker'),
+      WebSocket,
+      heartbeatIntervalMs: false,
+      reconnect: { initialDelayMs: 200, maxDelayMs: 1000, maxAttempts: 60 },
+    });
+    const errors: string[] = [];
+    const closes: Array<{ code: number; willReconnect: boolean }> = [];
+    const echoed = new Set<number>();
+    let resumedAs: string | undefined;
+    client.on('message', (message) => {
+      const m = message as { type: string; error?: { code: string }; response?: { audio?: string } };
+      if (m.type === 'error' && m.error) errors.push(m.error.code);
+      if (m.type !== 'response.audio' || !m.response?.audio) return;
+      const n = frameNumber(m.response.audio);
+      if (n !== undefined) echoed.add(n);
+    });
+    client.on('close', (e) => closes.push({ code: e.code, willReconnect: e.willReconnect }));
+    client.on('open', (e) => {
+      if (e.resumed) resumedAs = e.session.id;
+    });
+    const first = await client.connect();
+    const afterResume: number[] = [];
+    let next = 1;
+    const timer = setInterval(() => {
+      if (!client.sendAudio(Buffer.from(numberedFrame(next), 'base64'))) return;
+      if (resumedAs) afterResume.push(next);
+      next++;
+    }, FRAME_MS);
+    try {
+      await waitFor(() => echoed.size > 20, { timeoutMs: 10_000, message: 'echoes before the outage' });
+      await redis.kill();
+      await services[0]!.stop('SIGKILL');
+      await sleep(2000);
+      await redis.start({ empty: true });
+      await waitFor(() => errors.includes('session_recovery_failed'), {
+        timeoutMs: 15_000,
+        message: 'session_recovery_failed after the bound',
+      });
+      await waitFor(() => closes.some((c) => c.code === 1013 && c.willReconnect), {
+        timeoutMs: 5000,
+        message: 'a resumable 1013 close',
+      });
+      services.push(await startWorker('wk-after'));
+      await waitFor(() => resumedAs !== undefined, { timeoutMs: 30_000, message: 'the SDK resumed' });
+      expect(resumedAs).toBe(first.id);
+      await waitFor(() => afterResume.length > 50, {
+        timeoutMs: 10_000,
+        message: 'streaming after the resume',
+      });
+      clearInterval(timer);
+      await waitFor(() => afterResume.every((n) => echoed.has(n)), {
+        timeoutMs: 20_000,
+        message: 'every frame sent after the resume echoed',
+      });
     } finally {
       clearInterval(timer);
       await client.close();

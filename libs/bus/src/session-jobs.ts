@@ -23,8 +23,8 @@ export function sessionJobOptions(sid: string): JobsOptions {
  * was added, or replaced a finished one.
  */
 export type EnsureJobResult =
-  | { outcome: 'present'; state: string }
-  | { outcome: 'added' | 'replaced'; state: 'waiting' };
+  | { outcome: 'present'; state: string; locked: boolean }
+  | { outcome: 'added' | 'replaced'; state: 'waiting'; locked: false };
 
 /**
  * Makes sure the session has a job a worker can claim, after Redis lost data: adds it when missing, replaces a
@@ -40,9 +40,19 @@ export async function ensureSessionJob(
   if (state === 'failed' || state === 'completed') {
     await queue.remove(data.sid).catch(() => 0);
     await queue.add(SESSION_JOB_NAME, data, sessionJobOptions(data.sid));
-    return { outcome: 'replaced', state: 'waiting' };
+    return { outcome: 'replaced', state: 'waiting', locked: false };
   }
-  if (state !== 'unknown') return { outcome: 'present', state };
+  if (state !== 'unknown') return { outcome: 'present', state, locked: await jobLocked(queue, data.sid) };
   await queue.add(SESSION_JOB_NAME, data, sessionJobOptions(data.sid));
-  return { outcome: 'added', state: 'waiting' };
+  return { outcome: 'added', state: 'waiting', locked: false };
+}
+
+/**
+ * Whether a worker holds the job's lock now. An active job whose lock expired during an outage (Redis kept its
+ * data, but not past the lock's TTL) is still listed as active until BullMQ's stalled check moves it: only the
+ * lock says the lease was never lost. BullMQ keeps it at `<queue key>:<job id>:lock`.
+ */
+async function jobLocked(queue: Queue<SessionJobData>, sid: string): Promise<boolean> {
+  const client = await queue.client;
+  return (await client.get(queue.toKey(`${sid}:lock`))) !== null;
 }

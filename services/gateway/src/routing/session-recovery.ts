@@ -208,7 +208,8 @@ export class SessionRecovery {
       session.owner !== undefined &&
       record.owner === session.owner &&
       record.epoch === session.epoch &&
-      job.state === 'active';
+      job.state === 'active' &&
+      job.locked;
     if (leaseKept) this.settle(session, 'lease kept');
     else if (record.owner !== undefined && record.epoch > session.epoch && job.state === 'active') {
       await this.askForBind(session, record.owner);
