@@ -59,6 +59,36 @@ class NumberedStream {
   }
 }
 
+/** The SDK's client with what a test checks: error codes, closes, echoed frame numbers, the resumed session. */
+class WatchedSdkClient {
+  readonly client: RealtimeVoiceClient;
+  readonly errors: string[] = [];
+  readonly closes: Array<{ code: number; willReconnect: boolean }> = [];
+  readonly echoed = new Set<number>();
+  /** The session id of the last resume (the same session continued). */
+  resumedAs: string | undefined;
+
+  constructor(url: string) {
+    this.client = new RealtimeVoiceClient({
+      url,
+      WebSocket,
+      heartbeatIntervalMs: false,
+      reconnect: { initialDelayMs: 200, maxDelayMs: 1000, maxAttempts: 60 },
+    });
+    this.client.on('message', (message) => {
+      const m = message as { type: string; error?: { code: string }; response?: { audio?: string } };
+      if (m.type === 'error' && m.error) this.errors.push(m.error.code);
+      if (m.type !== 'response.audio' || !m.response?.audio) return;
+      const n = frameNumber(m.response.audio);
+      if (n !== undefined) this.echoed.add(n);
+    });
+    this.client.on('close', (e) => this.closes.push({ code: e.code, willReconnect: e.willReconnect }));
+    this.client.on('open', (e) => {
+      if (e.resumed) this.resumedAs = e.session.id;
+    });
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Redis outage with live sessions', () => {
@@ -219,27 +249,8 @@ describe('Redis outage with live sessions', () => {
   }, 90_000);
 
   it('an outage longer than the gateway can hold input for: replay_buffer_full, 1013, the SDK resumes', async () => {
-    const client = new RealtimeVoiceClient({
-      url: wsUrl(smallGatewayPort, 'long_outage'),
-      WebSocket,
-      heartbeatIntervalMs: false,
-      reconnect: { initialDelayMs: 200, maxDelayMs: 1000, maxAttempts: 60 },
-    });
-    const errors: string[] = [];
-    const closes: Array<{ code: number; willReconnect: boolean }> = [];
-    const echoed = new Set<number>();
-    let resumedAs: string | undefined;
-    client.on('message', (message) => {
-      const m = message as { type: string; error?: { code: string }; response?: { audio?: string } };
-      if (m.type === 'error' && m.error) errors.push(m.error.code);
-      if (m.type !== 'response.audio' || !m.response?.audio) return;
-      const n = frameNumber(m.response.audio);
-      if (n !== undefined) echoed.add(n);
-    });
-    client.on('close', (e) => closes.push({ code: e.code, willReconnect: e.willReconnect }));
-    client.on('open', (e) => {
-      if (e.resumed) resumedAs = e.session.id;
-    });
+    const watched = new WatchedSdkClient(wsUrl(smallGatewayPort, 'long_outage'));
+    const { client, errors, closes, echoed } = watched;
     const first = await client.connect();
     // Frames the socket took, per connection (0: the first socket, 1: after the resume).
     const sent: number[][] = [[], []];
@@ -248,7 +259,7 @@ describe('Redis outage with live sessions', () => {
       const n = next;
       const pcm = Buffer.from(numberedFrame(n), 'base64');
       if (client.sendAudio(pcm)) {
-        sent[resumedAs ? 1 : 0]!.push(n);
+        sent[watched.resumedAs ? 1 : 0]!.push(n);
         next++;
       }
     }, FRAME_MS);
@@ -262,8 +273,8 @@ describe('Redis outage with live sessions', () => {
       });
       await sleep(2500);
       await redis.start({ empty: true });
-      await waitFor(() => resumedAs !== undefined, { timeoutMs: 30_000, message: 'the SDK resumed' });
-      expect(resumedAs).toBe(first.id);
+      await waitFor(() => watched.resumedAs !== undefined, { timeoutMs: 30_000, message: 'the SDK resumed' });
+      expect(watched.resumedAs).toBe(first.id);
       await waitFor(() => sent[1]!.length > 100, {
         timeoutMs: 10_000,
         message: 'streaming after the resume',
@@ -288,33 +299,14 @@ describe('Redis outage with live sessions', () => {
 
   // Last: it kills the only worker.
   it('a session not running again within the bound (its only worker died meanwhile): session_recovery_failed, 1013, the SDK resumes once a worker is back', async () => {
-    const client = new RealtimeVoiceClient({
-      url: wsUrl(boundGatewayPort, 'no_worker'),
-      WebSocket,
-      heartbeatIntervalMs: false,
-      reconnect: { initialDelayMs: 200, maxDelayMs: 1000, maxAttempts: 60 },
-    });
-    const errors: string[] = [];
-    const closes: Array<{ code: number; willReconnect: boolean }> = [];
-    const echoed = new Set<number>();
-    let resumedAs: string | undefined;
-    client.on('message', (message) => {
-      const m = message as { type: string; error?: { code: string }; response?: { audio?: string } };
-      if (m.type === 'error' && m.error) errors.push(m.error.code);
-      if (m.type !== 'response.audio' || !m.response?.audio) return;
-      const n = frameNumber(m.response.audio);
-      if (n !== undefined) echoed.add(n);
-    });
-    client.on('close', (e) => closes.push({ code: e.code, willReconnect: e.willReconnect }));
-    client.on('open', (e) => {
-      if (e.resumed) resumedAs = e.session.id;
-    });
+    const watched = new WatchedSdkClient(wsUrl(boundGatewayPort, 'no_worker'));
+    const { client, errors, closes, echoed } = watched;
     const first = await client.connect();
     const afterResume: number[] = [];
     let next = 1;
     const timer = setInterval(() => {
       if (!client.sendAudio(Buffer.from(numberedFrame(next), 'base64'))) return;
-      if (resumedAs) afterResume.push(next);
+      if (watched.resumedAs) afterResume.push(next);
       next++;
     }, FRAME_MS);
     try {
@@ -332,8 +324,8 @@ describe('Redis outage with live sessions', () => {
         message: 'a resumable 1013 close',
       });
       services.push(await startWorker('wk-after'));
-      await waitFor(() => resumedAs !== undefined, { timeoutMs: 30_000, message: 'the SDK resumed' });
-      expect(resumedAs).toBe(first.id);
+      await waitFor(() => watched.resumedAs !== undefined, { timeoutMs: 30_000, message: 'the SDK resumed' });
+      expect(watched.resumedAs).toBe(first.id);
       await waitFor(() => afterResume.length > 50, {
         timeoutMs: 10_000,
         message: 'streaming after the resume',
