@@ -1,22 +1,16 @@
-import { type BusWriter, FrameRing, type HistoryItem, type Keys, type SessionState } from '@rtv/bus';
+import type { HistoryItem, SessionState } from '@rtv/bus';
 import {
   type ClientMessage,
   type ClientSessionUpdate,
-  CloseCode,
   type ConversationItemInput,
-  encodeAckLine,
-  encodeBindLine,
-  encodeCloseLine,
+  type ErrorCode,
   encodeError,
-  encodeMessageLine,
   encodeNotice,
   encodeSessionUpdate,
   FrameKind,
   NoticeCode,
   type SessionConfig,
 } from '@rtv/protocol';
-import type { Logger } from '@rtv/service-kit';
-import type { WorkerMetrics } from '../metrics.js';
 import {
   buildAudioAppend,
   buildBareEvent,
@@ -28,22 +22,18 @@ import {
 } from '../upstream/provider-events.js';
 import type { ProviderFailure } from '../upstream/provider-failure.js';
 import { ProviderSession, type ProviderSessionOptions } from '../upstream/provider-session.js';
-import { ClientFrameOrder } from './client-frame-order.js';
+import { BusSession, type BusSessionDeps, type EndReason } from './bus-session.js';
 import { ConfigUpdates, type PendingUpdate, sessionInfo } from './config-updates.js';
 import { HistoryLog } from './history-log.js';
 import { ProviderEventTranslator } from './provider-event-translator.js';
 import { ProviderRequests } from './provider-requests.js';
-import { SessionLifetime } from './session-lifetime.js';
 import { ToolCalls } from './tool-calls.js';
 import { DEFAULT_TURN_HOLD_MAX_BYTES, TurnHold } from './turn-hold.js';
 import { type Turn, TurnQueue } from './turn-queue.js';
 
-export interface SessionRunnerDeps {
-  keys: Keys;
-  writer: BusWriter;
-  log: Logger;
-  metrics: WorkerMetrics;
-  workerId: string;
+export type { EndReason } from './bus-session.js';
+
+export interface SessionRunnerDeps extends BusSessionDeps {
   provider: Omit<
     ProviderSessionOptions,
     'onEvent' | 'onUnavailable' | 'onReconnecting' | 'log' | 'context' | 'metrics' | 'onConnect'
@@ -57,12 +47,6 @@ export interface SessionRunnerDeps {
   loadHistory: (sid: string) => Promise<HistoryItem[]>;
   /** Persists the effective config once the provider accepted a client session.update. */
   saveConfig: (sid: string, config: SessionConfig) => void;
-  /** How long a detached session waits for its client to resume. */
-  resumeGraceMs: number;
-  /** Longest a session may last from its creation (`RTV_MAX_SESSION_S`; 0 = no limit). */
-  maxSessionMs: number;
-  /** Bytes of recent server frames kept for resume. */
-  resumeBufferBytes: number;
   /** `framesToProvider{type="audio"}`, bound once: it is counted on every audio frame. */
   audioFramesToProvider: { inc(): void };
   /** `upstreamEvents{type="response.output_audio.delta"}`, bound once (the fast path skips parsing). */
@@ -70,21 +54,6 @@ export interface SessionRunnerDeps {
   /** Told whether each provider connect attempt succeeded (published in the heartbeat). */
   onProviderConnect?: (ok: boolean, failure?: ProviderFailure) => void;
 }
-
-export type EndReason =
-  | 'client_closed'
-  | 'client_gone'
-  | 'resume_timeout'
-  | 'upstream_failed'
-  /** The provider refused the service's configuration (model, key, shape): retrying cannot help. */
-  | 'upstream_fatal'
-  | 'lease_lost'
-  | 'handoff'
-  /** The session reached its maximum length (counted from its creation). */
-  | 'max_duration';
-
-/** Server frame seqs are `epoch · 2³² + n`: monotonic across owners without any coordination. */
-const EPOCH_STRIDE = 2 ** 32;
 
 /**
  * One live session on this worker: applies the gateway's numbered client frames in order (dropping repeats),
@@ -98,20 +67,8 @@ const EPOCH_STRIDE = 2 ** 32;
  * {@link TurnQueue} (a text sent during a reply waits for it), function calls through {@link ToolCalls}
  * (announced once, results applied once), and the conversation history through a {@link HistoryLog}.
  */
-export class SessionRunner {
-  readonly done: Promise<EndReason>;
-  /** Highest client seq applied (or dropped as a repeat). */
-  appliedSeq: number;
-  /** appliedSeq at the last progress write; the owner acks and persists only when they differ. */
-  savedSeq: number;
-  private outSeq: number;
-  private resolveDone!: (reason: EndReason) => void;
-  private ended = false;
+export class SessionRunner extends BusSession {
   private readonly provider: ProviderSession;
-  private readonly outbound: FrameRing;
-  private attached: boolean;
-  private graceTimer: NodeJS.Timeout | undefined;
-  private lifetime: SessionLifetime | undefined;
   private readonly requests = new ProviderRequests();
   private readonly toolCalls = new ToolCalls();
   private readonly history: HistoryLog;
@@ -127,32 +84,16 @@ export class SessionRunner {
   private readonly answeredTexts = new Set<number>();
   /** The audio frames of the user's uncommitted turn: not acknowledged, so a next owner gets them again. */
   private readonly turnHold: TurnHold;
-  /** Client frames put back in seq order when newer ones overtook a replay. */
-  private readonly order: ClientFrameOrder;
   /** The client was told that audio is being dropped while the provider connects (reset once it is ready). */
   private toldAudioDropped = false;
   /** The client was told `upstream_reconnecting` and not yet `upstream_recovered`. */
   private toldReconnecting = false;
 
   constructor(
-    readonly state: SessionState,
+    state: SessionState,
     private readonly deps: SessionRunnerDeps,
   ) {
-    this.appliedSeq = state.lastSeq;
-    this.order = new ClientFrameOrder(
-      state.lastSeq,
-      (seq, kind, payload) => this.applyInOrder(seq, kind, payload),
-      {
-        onGap: (result, seqs) => deps.metrics.clientFrameGaps.inc({ result }, result === 'filled' ? 1 : seqs),
-      },
-    );
-    this.savedSeq = state.lastSeq;
-    this.outSeq = state.epoch * EPOCH_STRIDE;
-    this.attached = state.clientAttached;
-    this.outbound = new FrameRing(deps.resumeBufferBytes);
-    this.done = new Promise((resolve) => {
-      this.resolveDone = resolve;
-    });
+    super(state, deps);
     this.history = new HistoryLog((item) => this.writeHistory(item));
     this.turns = new TurnQueue((turn) => this.startTurn(turn));
     this.turnHold = new TurnHold({
@@ -170,10 +111,6 @@ export class SessionRunner {
     this.provider = this.createProviderSession();
   }
 
-  get sid(): string {
-    return this.state.sid;
-  }
-
   /**
    * Binds the session at its gateway (unless the client is detached), then opens the provider session. A
    * takeover (epoch > 1) first reads the history (so a function result the gateway replays is recognised as
@@ -183,31 +120,14 @@ export class SessionRunner {
     const takeover = this.state.epoch > 1;
     if (takeover) await this.preloadHistory();
     if (this.ended) return;
-    this.lifetime = new SessionLifetime(this.state.createdMs, this.deps.maxSessionMs, () => this.expire());
-    if (this.attached) this.bindAtGateway();
-    else {
-      this.deps.metrics.sessionsDetached.inc();
-      // The grace counts from the drop the record names, not from this claim: a takeover does not extend it.
-      const since = this.state.detachedMs ?? Date.now();
-      this.startGrace(Math.max(0, since + this.deps.resumeGraceMs - Date.now()));
-    }
+    this.attachOrWait();
     const ok = await this.provider.open(takeover);
     if (!ok || this.ended) return;
-    if (takeover) this.emit(encodeNotice('session_recovered', NoticeCode.session_recovered.message));
+    if (takeover) this.notify('session_recovered');
   }
 
-  /**
-   * Applies one client frame from the bus (`payload` is a view into the batch; it is copied or parsed here,
-   * never kept). Repeats (seq already applied) are dropped: exactly once.
-   */
-  apply(seq: number, kind: FrameKind, payload: Buffer): void {
-    if (this.ended || !this.order.offer(seq, kind, payload)) this.deps.metrics.duplicateFrames.inc();
-  }
-
-  /** One client frame, in seq order (see {@link ClientFrameOrder}). */
-  private applyInOrder(seq: number, kind: FrameKind, payload: Buffer): void {
-    if (this.ended) return;
-    this.appliedSeq = seq;
+  /** One client frame, in seq order (see `ClientFrameOrder`). */
+  protected applyFrame(_seq: number, kind: FrameKind, payload: Buffer): void {
     if (kind === FrameKind.Audio) {
       this.sendAudio(payload);
       return;
@@ -247,7 +167,7 @@ export class SessionRunner {
    * before either, so if this worker dies the gateway replays them to the next owner (which skips texts it
    * already answered; the uncommitted audio got no answer yet).
    */
-  get ackableSeq(): number {
+  override get ackableSeq(): number {
     const waiting = this.turns.oldestWaitingSeq();
     return this.turnHold.ackable(
       waiting === undefined ? this.appliedSeq : Math.min(this.appliedSeq, waiting - 1),
@@ -261,96 +181,20 @@ export class SessionRunner {
    * owner, which would answer it again. The session record's seq catches up at the next checkpoint.
    */
   private ackTurnEnd(): void {
-    const acked = this.ackableSeq;
-    if (!this.attached || acked <= 0) return;
-    this.deps.writer.write(
-      this.deps.keys.gatewayOut(this.state.gatewayId),
-      encodeAckLine(this.sid, this.state.epoch, acked),
-    );
+    this.ackNow();
   }
 
-  /** The client's socket at `gatewayId` dropped: keep the session for the resume grace period. */
-  detach(gatewayId: string): void {
-    // A late detach from a gateway the client already left (it resumed elsewhere) is stale.
-    if (this.ended || !this.attached || gatewayId !== this.state.gatewayId) return;
-    this.attached = false;
-    this.deps.metrics.sessionsDetached.inc();
-    this.startGrace();
-  }
-
-  /** The client resumed at `gatewayId`: route there, replay what it missed, acknowledge progress. */
-  resume(gatewayId: string, lastSeq: number): void {
-    if (this.ended) return;
-    const previous = this.state.gatewayId;
-    if (this.attached && previous !== gatewayId) {
-      // The same user took the session over from a live socket on another gateway: that socket is told and
-      // closed there with 4409 (not ended: the session continues here).
-      this.deps.writer.write(
-        this.deps.keys.gatewayOut(previous),
-        encodeCloseLine(
-          this.sid,
-          this.state.epoch,
-          CloseCode.SessionResumedElsewhere,
-          'session resumed elsewhere',
-        ),
-      );
-    }
-    this.state.gatewayId = gatewayId;
-    if (!this.attached) this.deps.metrics.sessionsDetached.dec();
-    this.attached = true;
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.graceTimer = undefined;
-    this.bindAtGateway();
-    const { frames, complete } = this.outbound.since(lastSeq);
-    this.deps.metrics.resumes.inc();
-    this.deps.metrics.resumeReplayedFrames.inc(frames.length);
-    const stream = this.deps.keys.gatewayOut(gatewayId);
-    for (const [seq, payload] of frames) {
-      this.deps.writer.write(stream, encodeMessageLine(this.sid, this.state.epoch, seq, payload));
-    }
-    this.emit(
-      encodeNotice(
-        'session_resumed',
-        complete
-          ? NoticeCode.session_resumed.message
-          : 'Session resumed; some older messages could not be replayed',
-      ),
-    );
-  }
-
-  /**
-   * This worker claimed the session again after its lease lapsed in a Redis outage (`claim`: the new claim;
-   * only its epoch is taken). Nothing else was lost here, so the provider connection, the history and every
-   * seq stay: the session is bound at its gateway with the new epoch (the gateway replays the client frames it
-   * holds unacknowledged; repeats are dropped by seq), every server frame still in the outbound buffer is sent
-   * again with the new epoch and its original seq (the gateway drops those it delivered, so what was written
-   * while Redis was away reaches the client), and the client is told `session_recovered`. A detached client
-   * gets all of it on resume instead. Later frames are numbered from the new epoch's range.
-   */
-  reclaim(claim: SessionState): void {
-    if (this.ended) return;
-    this.state.epoch = claim.epoch;
-    this.outSeq = Math.max(this.outSeq, claim.epoch * EPOCH_STRIDE);
-    if (this.attached) {
-      this.bindAtGateway();
-      const stream = this.deps.keys.gatewayOut(this.state.gatewayId);
-      for (const [seq, payload] of this.outbound.since(0).frames) {
-        this.deps.writer.write(stream, encodeMessageLine(this.sid, claim.epoch, seq, payload));
-      }
-    }
-    this.emit(encodeNotice('session_recovered', NoticeCode.session_recovered.message));
-  }
-
-  end(reason: EndReason): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (!this.attached) this.deps.metrics.sessionsDetached.dec();
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.lifetime?.dispose();
-    this.order.dispose();
+  protected onEnd(reason: EndReason): void {
     this.provider.close();
     this.history.close(reason === 'handoff');
-    this.resolveDone(reason);
+  }
+
+  protected encodeClientError(code: ErrorCode, message?: string): string {
+    return encodeError(code, message);
+  }
+
+  protected encodeClientNotice(code: NoticeCode, message: string = NoticeCode[code].message): string {
+    return encodeNotice(code, message);
   }
 
   private createTranslator(): ProviderEventTranslator {
@@ -432,33 +276,6 @@ export class SessionRunner {
     if (this.toldReconnecting) return;
     this.toldReconnecting = true;
     this.emit(encodeNotice('upstream_reconnecting', NoticeCode.upstream_reconnecting.message));
-  }
-
-  private bindAtGateway(): void {
-    const stream = this.deps.keys.gatewayOut(this.state.gatewayId);
-    this.deps.writer.write(stream, encodeBindLine(this.sid, this.deps.workerId, this.state.epoch));
-    const acked = this.ackableSeq;
-    if (acked > 0) this.deps.writer.write(stream, encodeAckLine(this.sid, this.state.epoch, acked));
-  }
-
-  private startGrace(ms = this.deps.resumeGraceMs): void {
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.graceTimer = setTimeout(() => this.end('resume_timeout'), ms);
-    this.graceTimer.unref();
-  }
-
-  /**
-   * The session reached its maximum length: the client is told (`session_expired`) and its gateway closes it
-   * with 4408, a terminal close, so it does not resume.
-   */
-  private expire(): void {
-    if (this.ended) return;
-    this.emit(encodeError('session_expired', 'The session reached its maximum duration'));
-    this.deps.writer.write(
-      this.deps.keys.gatewayOut(this.state.gatewayId),
-      encodeCloseLine(this.sid, this.state.epoch, CloseCode.SessionTimeout, 'session expired'),
-    );
-    this.end('max_duration');
   }
 
   private dispatch(msg: ClientMessage): void {
@@ -656,50 +473,6 @@ export class SessionRunner {
       this.deps.log.warn({ sid: this.sid, err: (err as Error).message }, 'history write failed');
       throw err;
     }
-  }
-
-  /**
-   * The provider session cannot be (re)opened. A fatal failure (the provider refuses the service's model, key
-   * or shape) tells the client not to reconnect; otherwise it may retry later.
-   */
-  private fail(failure?: ProviderFailure): void {
-    if (this.ended) return;
-    const stream = this.deps.keys.gatewayOut(this.state.gatewayId);
-    if (failure?.fatal) {
-      this.emit(encodeError(failure.code));
-      this.deps.writer.write(
-        stream,
-        encodeCloseLine(
-          this.sid,
-          this.state.epoch,
-          CloseCode.UpstreamMisconfigured,
-          'upstream misconfigured',
-        ),
-      );
-      this.end('upstream_fatal');
-      return;
-    }
-    this.emit(encodeError('upstream_unavailable', 'The speech provider is unavailable; try again later'));
-    this.deps.writer.write(
-      stream,
-      encodeCloseLine(this.sid, this.state.epoch, CloseCode.InternalError, 'upstream unavailable'),
-    );
-    this.end('upstream_failed');
-  }
-
-  /**
-   * Numbers a public-protocol message (its JSON text, or the UTF-8 bytes of it), keeps it for resume and sends
-   * it to the client's gateway.
-   */
-  private emit(payload: string | Buffer): void {
-    const seq = ++this.outSeq;
-    this.outbound.push(seq, payload);
-    this.deps.metrics.framesToClient.inc();
-    if (!this.attached) return;
-    this.deps.writer.write(
-      this.deps.keys.gatewayOut(this.state.gatewayId),
-      encodeMessageLine(this.sid, this.state.epoch, seq, payload),
-    );
   }
 
   private queueFullMessage(): string {

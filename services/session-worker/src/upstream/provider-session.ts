@@ -22,6 +22,11 @@ export interface ProviderSessionOptions {
    * already cut for cheap type checks.
    */
   onEvent: (raw: Buffer, head: string) => void;
+  /**
+   * The `session.created` that opened each provider session (it completes the connect, so it does not reach
+   * {@link onEvent}); called before anything is restored into that session.
+   */
+  onSessionCreated?: (raw: Buffer) => void;
   /** The provider was lost and a reconnect is starting (the client may be told). */
   onReconnecting: () => void;
   /**
@@ -31,6 +36,12 @@ export interface ProviderSessionOptions {
   onUnavailable: (failure: ProviderFailure) => void;
   /** The session's context, read when a provider session is (re)opened. */
   context: () => Promise<{ config: SessionConfig; history: HistoryItem[] }>;
+  /**
+   * The events that restore the session into a fresh provider session, in order; when set it replaces the
+   * session.update and history items built from {@link context} (the OpenAI-compatible route keeps the
+   * provider's own session object and items). `withHistory` is false for a brand-new session.
+   */
+  restoreEvents?: (withHistory: boolean) => Promise<string[]>;
   /**
    * How long retryable failures (refused or dropped connections, timeouts, HTTP 408/429/5xx) are retried, from
    * the start of the open or reconnect, before `onUnavailable`. A fatal failure is never retried: no second
@@ -182,11 +193,12 @@ export class ProviderSession {
         onClose: (code, reason) => this.onClose(conn, code, reason),
       });
       try {
-        const started = await this.attempt(conn);
+        const { started, created } = await this.attempt(conn);
         if (this.closed) {
           conn.close();
           return false;
         }
+        this.opts.onSessionCreated?.(Buffer.from(created));
         this.opts.metrics.upstreamConnect.observe((performance.now() - started) / 1000);
         await this.adopt(conn, restoreHistory);
         this.opts.onConnect?.(true);
@@ -226,16 +238,15 @@ export class ProviderSession {
   }
 
   /** One connect through the gate; resolves with when the attempt really started (after waiting its turn). */
-  private async attempt(conn: ProviderConnection): Promise<number> {
+  private async attempt(conn: ProviderConnection): Promise<{ started: number; created: string }> {
     const gate = this.opts.connectGate;
     let started = performance.now();
-    if (!gate) await conn.connect();
-    else
-      await gate.run(() => {
-        started = performance.now();
-        return this.closed ? Promise.resolve('') : conn.connect();
-      });
-    return started;
+    if (!gate) return { started, created: await conn.connect() };
+    const created = await gate.run(() => {
+      started = performance.now();
+      return this.closed ? Promise.resolve('') : conn.connect();
+    });
+    return { started, created };
   }
 
   /**
@@ -243,13 +254,10 @@ export class ProviderSession {
    * previous provider session had not committed (its input buffer died with it), then what was queued.
    */
   private async adopt(conn: ProviderConnection, restoreHistory: boolean): Promise<void> {
-    const { config, history } = await this.opts.context();
+    const events = await this.restoreEvents(restoreHistory);
     const previous = this.conn;
     this.conn = conn;
-    conn.send(buildSessionUpdate(config, this.opts.shape));
-    if (restoreHistory) {
-      for (const item of history) conn.send(buildHistoryItem(item, this.opts.shape));
-    }
+    for (const raw of events) conn.send(raw);
     previous?.close();
     this.connecting = false;
     for (const raw of this.turn.take()) this.sendOn(conn, raw);
@@ -258,6 +266,14 @@ export class ProviderSession {
     this.queuedBytes = 0;
     for (const raw of queued) this.sendOn(conn, raw);
     this.scheduleRenewal();
+  }
+
+  private async restoreEvents(withHistory: boolean): Promise<string[]> {
+    if (this.opts.restoreEvents) return this.opts.restoreEvents(withHistory);
+    const { config, history } = await this.opts.context();
+    const events = [buildSessionUpdate(config, this.opts.shape)];
+    if (withHistory) for (const item of history) events.push(buildHistoryItem(item, this.opts.shape));
+    return events;
   }
 
   private onEvent(conn: ProviderConnection, raw: Buffer): void {
