@@ -13,6 +13,8 @@ export default defineConfig({
       'bench/**/*.test.ts',
     ],
     globalSetup: ['./scripts/test-global-setup.ts'],
+    // Third-party packages that publish a "source" condition of their own load their builds (see the file).
+    setupFiles: ['./scripts/vitest-published-builds.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -131,8 +131,11 @@ export class Conversation {
   }
 
   /**
-   * `conversation.item.truncate`: cuts an assistant audio part to what the user heard and drops the unheard
-   * share of its transcript. Errors mirror the provider's, including its code-less one for non-audio items.
+   * `conversation.item.truncate`: cuts an assistant audio part to what the user heard and, as the API
+   * reference says the provider does, deletes its server-side transcript, so no text the user did not hear
+   * stays in the context (`conversation.item.retrieve` then shows `transcript: ""`; openai-agents-js expects
+   * this and keeps its own copy). Errors mirror the provider's, including its code-less one for non-audio
+   * items.
    */
   truncateAudio(id: string, contentIndex: number, endMs: number): void {
     const item = this.require(id);
@@ -148,12 +151,7 @@ export class Conversation {
         'audio_end_ms',
       );
     }
-    const share = part.audioMs > 0 ? endMs / part.audioMs : 0;
-    if (share < 1) {
-      const keep = Math.floor(part.transcript.length * share);
-      const space = part.transcript.lastIndexOf(' ', keep);
-      part.transcript = part.transcript.slice(0, space > 0 ? space : keep);
-    }
+    part.transcript = '';
     const before = audioBytes(item);
     if (part.audio) part.audio = part.audio.subarray(0, pcmBytes(endMs));
     part.audioMs = endMs;

@@ -83,6 +83,24 @@ export function userText(item: StoredItem): string | null {
   return parts.length ? parts.join(' ') : null;
 }
 
+/** A question about the conversation itself: answered from the earlier user messages, so memory shows. */
+const MEMORY_QUESTION = /\bwhat (did|have) i (just )?(say|said|tell|told)\b/i;
+
+/**
+ * The answer to {@link MEMORY_QUESTION}: the user's message before `question` (text, or the transcript of real
+ * speech), quoted: `Earlier you said: "My name is Ada."`. Shows that a conversation kept its context, across a
+ * reconnect or a restore into a new session.
+ */
+function recall(items: readonly StoredItem[], question: StoredItem): string {
+  const before = items.slice(0, items.indexOf(question));
+  for (let i = before.length - 1; i >= 0; i--) {
+    const item = before[i]!;
+    const said = item.type === 'message' && item.role === 'user' ? userText(item) : null;
+    if (said !== null && said.trim()) return `Earlier you said: "${clip(said.trim(), SNIPPET_CHARS)}"`;
+  }
+  return 'You have not said anything before this.';
+}
+
 /** The reply text for a conversation (`items` in order, the answered item last or earlier). */
 export function composeReply(items: readonly StoredItem[]): string {
   const input = lastInput(items);
@@ -92,7 +110,7 @@ export function composeReply(items: readonly StoredItem[]): string {
     return replyToFunctionOutput(call?.type === 'function_call' ? call.name : null, input.output);
   }
   const text = userText(input);
-  if (text !== null) return replyToText(text);
+  if (text !== null) return MEMORY_QUESTION.test(text) ? recall(items, input) : replyToText(text);
   let audioMs = 0;
   if (input.type === 'message') {
     for (const part of input.content) if (part.type === 'input_audio') audioMs += part.audioMs;

@@ -125,7 +125,7 @@ export function applyGaUpdate(current: SessionState, raw: unknown, ctx: UpdateCo
     );
   }
   const ops: Op[] = [];
-  ops.push(...commonOps(body, current, 'session'));
+  ops.push(...commonOps(body, 'session'));
   if (body.output_modalities !== undefined) {
     const modalities = parseGaModalities(body.output_modalities, 'session.output_modalities');
     ops.push((s) => {
@@ -195,7 +195,7 @@ export function applyBetaUpdate(current: SessionState, raw: unknown, ctx: Update
     ],
     'session',
   );
-  const ops: Op[] = commonOps(body, current, 'session');
+  const ops: Op[] = commonOps(body, 'session');
   const input =
     (mutate: (i: RealtimeSession['audio']['input']) => void): Op =>
     (s) =>
@@ -300,15 +300,11 @@ function applyOps(current: SessionState, ops: Op[]): SessionState {
 }
 
 /** Fields both shapes spell the same way at the top level. */
-function commonOps(body: Json, current: SessionState, path: string): Op[] {
+function commonOps(body: Json, path: string): Op[] {
   const ops: Op[] = [];
-  if (body.model !== undefined && expectString(body.model, `${path}.model`) !== current.session.model) {
-    throw new RequestError(
-      'invalid_value',
-      "A session's model cannot be changed after it was created.",
-      `${path}.model`,
-    );
-  }
+  // The URL's `?model=` picks the model for good. Like the provider, a different `model` here is accepted
+  // and ignored (the reply reports the URL's): SDKs such as openai-agents-js always send their own default.
+  if (body.model !== undefined) expectString(body.model, `${path}.model`);
   if (body.instructions !== undefined) {
     const instructions = expectString(body.instructions, `${path}.instructions`, 64 * 1024);
     ops.push((s) => {

@@ -110,6 +110,23 @@ describe('session.update (GA)', () => {
     expect(s.instructions).not.toBe('Changed.');
   });
 
+  it('ignores a different model in session.update: the URL chose it (openai-agents-js sends its own)', async () => {
+    const e = await engine();
+    for (const [url, model] of [
+      [e.url, 'gpt-realtime'],
+      [e.azureUrl, 'my-deployment'],
+    ] as const) {
+      const client = await session({ ...e, url }, { model });
+      client.send({
+        type: 'session.update',
+        session: { type: 'realtime', model: 'gpt-realtime-2.1', instructions: 'Kept.' },
+      });
+      expect((await client.next()).session).toMatchObject({ model, instructions: 'Kept.' });
+      client.send({ type: 'session.update', session: { type: 'realtime', model: 42 } });
+      expect((await client.next()).error).toMatchObject({ code: 'invalid_type', param: 'session.model' });
+    }
+  });
+
   it('refuses formats the engine cannot produce rather than ignoring them', async () => {
     const client = await session(await engine());
     client.send({

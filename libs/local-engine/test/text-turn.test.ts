@@ -141,6 +141,24 @@ describe('text turn (GA)', () => {
   });
 });
 
+describe('memory', () => {
+  it('answers "what did I say" from the earlier user message of the conversation', async () => {
+    const client = await session(await engine());
+    askText(client, 'My name is Ada.');
+    await client.through('response.done');
+    askText(client, 'What did I say earlier?');
+    const events = await client.through('response.done');
+    expect(replyOf(responseOf(events.at(-1)))).toBe('Earlier you said: "My name is Ada."');
+  });
+
+  it('says so when nothing was said before', async () => {
+    const client = await session(await engine());
+    askText(client, 'What did I say?');
+    const events = await client.through('response.done');
+    expect(replyOf(responseOf(events.at(-1)))).toBe('You have not said anything before this.');
+  });
+});
+
 describe('text turn (beta)', () => {
   it('uses conversation.item.created and the beta delta names', async () => {
     const client = await session(await engine({ allowBetaShape: true }), BETA);
