@@ -17,6 +17,13 @@ export const BEARER_SUBPROTOCOL_PREFIX = 'rtv.bearer.';
  */
 export const RESUME_SUBPROTOCOL_PREFIX = 'rtv.resume.';
 
+/**
+ * Prefix of the subprotocol entry in which OpenAI's SDKs carry a key from a browser
+ * (`['realtime', 'openai-insecure-api-key.' + key]`). On the OpenAI-compatible route it carries the gateway
+ * credential instead; like the bearer entry it is never echoed.
+ */
+export const OPENAI_KEY_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
+
 /** Longest token accepted from any source; longer ones are refused before any crypto runs. */
 export const MAX_TOKEN_CHARS = 8192;
 
@@ -42,6 +49,8 @@ export interface ExtractOptions {
    * @defaultValue false
    */
   readonly allowQueryToken?: boolean;
+  /** Also take the credential from an `openai-insecure-api-key.<token>` entry (the OpenAI-compatible route). */
+  readonly openAiKeySubprotocol?: boolean;
 }
 
 export interface ExtractedCredentials {
@@ -76,6 +85,8 @@ export function extractCredentials(
   for (const entry of offered) {
     if (entry.startsWith(BEARER_SUBPROTOCOL_PREFIX)) {
       found.push({ token: entry.slice(BEARER_SUBPROTOCOL_PREFIX.length), source: 'subprotocol' });
+    } else if (options.openAiKeySubprotocol && entry.startsWith(OPENAI_KEY_SUBPROTOCOL_PREFIX)) {
+      found.push({ token: entry.slice(OPENAI_KEY_SUBPROTOCOL_PREFIX.length), source: 'subprotocol' });
     }
   }
   const echoProtocol = selectSubprotocol(offered);
@@ -103,7 +114,13 @@ export function extractCredentials(
 export function selectSubprotocol(offered: string | readonly string[] | undefined): string {
   let first = '';
   for (const entry of offeredSubprotocols(offered)) {
-    if (entry.startsWith(BEARER_SUBPROTOCOL_PREFIX) || entry.startsWith(RESUME_SUBPROTOCOL_PREFIX)) continue;
+    if (
+      entry.startsWith(BEARER_SUBPROTOCOL_PREFIX) ||
+      entry.startsWith(RESUME_SUBPROTOCOL_PREFIX) ||
+      entry.startsWith(OPENAI_KEY_SUBPROTOCOL_PREFIX)
+    ) {
+      continue;
+    }
     if (entry === RTV_SUBPROTOCOL) return entry;
     if (first === '') first = entry;
   }

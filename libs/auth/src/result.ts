@@ -19,6 +19,11 @@ export interface AuthSuccess {
    */
   readonly scopes: readonly Scope[];
   /**
+   * The verified JWT's claims (absent for API keys), for settings that depend on them such as the
+   * OpenAI-compatible route's policy class.
+   */
+  readonly claims?: Readonly<Record<string, unknown>>;
+  /**
    * When the credential stops being valid (Unix ms), from the JWT's `exp`. A gateway may end the session
    * then, so a revoked user cannot keep a socket open forever on a token that has since expired.
    */

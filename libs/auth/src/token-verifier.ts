@@ -65,7 +65,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (!isValidUserId(userId)) return deny('bad_user_claim');
     // `anon:alice` is who connects anonymously as /realtime/alice; a token must not act as that caller.
     if (isAnonymousUserId(userId)) return deny('reserved_user_id');
-    return { ok: true, userId, via: 'jwt', scopes: JWT_SCOPES, expiresAt: (payload.exp as number) * 1000 };
+    return {
+      ok: true,
+      userId,
+      via: 'jwt',
+      scopes: JWT_SCOPES,
+      expiresAt: (payload.exp as number) * 1000,
+      claims: payload,
+    };
   };
 
   return {

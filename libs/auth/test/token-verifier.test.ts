@@ -53,13 +53,15 @@ function expectDenied(result: AuthResult, status: 401 | 403, reason: string) {
 describe('createTokenVerifier: HS256', () => {
   const verifier = createTokenVerifier({ jwtSecret: SECRET, issuer: ISS, audience: AUD, now });
 
-  it('accepts a valid token and reports the user, the method, the connect-only scope and the expiry', async () => {
-    expect(await verifier.verify(await hs256(claims()))).toEqual({
+  it('accepts a valid token and reports the user, the method, the connect-only scope, the expiry and the claims', async () => {
+    const result = await verifier.verify(await hs256({ ...claims(), rtv_class: 'gold' }));
+    expect(result).toEqual({
       ok: true,
       userId: 'user-1',
       via: 'jwt',
       scopes: ['sessions:connect'],
       expiresAt: (NOW_S + 300) * 1000,
+      claims: expect.objectContaining({ sub: 'user-1', rtv_class: 'gold' }),
     });
   });
 

@@ -50,3 +50,9 @@ export {
 } from './session-record.js';
 export { StreamReader, type StreamReaderOptions } from './stream-reader.js';
 export { StreamWriter, type StreamWriterOptions } from './stream-writer.js';
+export {
+  type TokenBudget,
+  type TokenBudgetState,
+  TokenBudgets,
+  type TokenBudgetsOptions,
+} from './token-budgets.js';

@@ -27,6 +27,11 @@ export interface Keys {
    * tag, so anything that later touches several keys of one user stays within one Redis Cluster slot.
    */
   userConnections(userId: string): string;
+  /**
+   * Tokens a user spent in fixed window `windowIndex` of the OpenAI-compatible route's token budget (a counter
+   * with a TTL). The user id sits in a hash tag, like {@link userConnections}.
+   */
+  budget(userId: string, windowIndex: number): string;
   /** The resume-token secret the gateways share when `RTV_RESUME_SECRET` is not set. */
   resumeSecret(): string;
   /** BullMQ prefix; the queue itself is `queueName`. */
@@ -51,6 +56,7 @@ export function createKeys(prefix = 'rtv'): Keys {
     session: (sid: string) => `${prefix}:sess:{${sid}}`,
     sessionHistory: (sid: string) => `${prefix}:sess:{${sid}}:history`,
     userConnections: (userId: string) => `${prefix}:user:{${userId}}:conns`,
+    budget: (userId: string, windowIndex: number) => `${prefix}:budget:{${userId}}:${windowIndex}`,
     resumeSecret: () => `${prefix}:resume-secret`,
     bullPrefix: `${prefix}:bull`,
     queueName: SESSIONS_QUEUE,

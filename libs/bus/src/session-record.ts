@@ -132,6 +132,11 @@ export interface TextHistoryItem {
   seq?: number;
   /** The text was cut to fit the per-item byte budget (`fitHistoryItem`). */
   truncated?: true;
+  /**
+   * The provider's item id (OpenAI-compatible sessions): a restore re-creates the item under the same id, so the
+   * ids a client already holds stay valid on the next owner.
+   */
+  item_id?: string;
 }
 
 /** A function call the model made (announced to the client as `response.function_call`). */
@@ -144,6 +149,8 @@ export interface FunctionCallHistoryItem {
   at: number;
   /** The arguments were cut to fit the per-item byte budget: no longer complete JSON. */
   truncated?: true;
+  /** The provider's item id (OpenAI-compatible sessions), kept across a restore. */
+  item_id?: string;
   /** Absent: lets code that reads `item.text` of any item keep compiling (it is undefined here). */
   text?: never;
 }
@@ -156,6 +163,8 @@ export interface FunctionCallOutputHistoryItem {
   at: number;
   /** The output was cut to fit the per-item byte budget. */
   truncated?: true;
+  /** The provider's item id (OpenAI-compatible sessions), kept across a restore. */
+  item_id?: string;
   /** Absent, as on {@link FunctionCallHistoryItem}. */
   text?: never;
 }
@@ -551,27 +560,31 @@ function parseHistoryItem(value: unknown): HistoryItem | undefined {
     case 'function_call': {
       const [callId, name, args] = [str('call_id'), str('name'), str('arguments')];
       if (callId === undefined || name === undefined || args === undefined) return undefined;
-      return { type: 'function_call', call_id: callId, name, arguments: args, at, ...truncatedMark(v) };
+      return { type: 'function_call', call_id: callId, name, arguments: args, at, ...marks(v) };
     }
     case 'function_call_output': {
       const [callId, output] = [str('call_id'), str('output')];
       if (callId === undefined || output === undefined) return undefined;
-      return { type: 'function_call_output', call_id: callId, output, at, ...truncatedMark(v) };
+      return { type: 'function_call_output', call_id: callId, output, at, ...marks(v) };
     }
     case 'text':
     case undefined: {
       const text = str('text');
       if ((v.role !== 'user' && v.role !== 'assistant') || text === undefined) return undefined;
       const seq = typeof v.seq === 'number' && Number.isSafeInteger(v.seq) ? { seq: v.seq } : {};
-      return { role: v.role, type: 'text', text, at, ...seq, ...truncatedMark(v) };
+      return { role: v.role, type: 'text', text, at, ...seq, ...marks(v) };
     }
     default:
       return undefined;
   }
 }
 
-function truncatedMark(v: Record<string, unknown>): { truncated?: true } {
-  return v.truncated === true ? { truncated: true } : {};
+/** The optional marks every item kind may carry: cut to fit, and the provider's item id. */
+function marks(v: Record<string, unknown>): { truncated?: true; item_id?: string } {
+  return {
+    ...(v.truncated === true ? { truncated: true as const } : {}),
+    ...(typeof v.item_id === 'string' ? { item_id: v.item_id } : {}),
+  };
 }
 
 /** Scripts that declare more than the one key (the session hash) the others take. */

@@ -146,6 +146,42 @@ export const ErrorCode = {
    * reply, or at once with `interrupt: true`), so it no longer gets this code.
    */
   conversation_busy: { message: 'A response is already in progress', httpStatus: 409, retryable: true },
+  /**
+   * OpenAI-compatible route: the model asked for (`?model=`) is not in the deployment's allowlist for this
+   * user's class. Sent as the provider's `error` event right after the upgrade, then close 4403.
+   */
+  model_not_allowed: {
+    message: 'This model is not allowed for this user',
+    httpStatus: 403,
+    retryable: false,
+  },
+  /**
+   * OpenAI-compatible route: a `session.update` or `response.create` sets a field the deployment forbids, or
+   * a tool that is not in its allowlist. The event is not applied; the connection stays open.
+   */
+  setting_forbidden: {
+    message: 'This setting is not allowed by the deployment',
+    httpStatus: 403,
+    retryable: false,
+  },
+  /**
+   * The user's token budget for the current window is spent: refused at connect, or the session ends after
+   * the response that spent it (close 4000). Retrying helps only once the window has passed.
+   */
+  budget_exhausted: {
+    message: 'The token budget for this period is spent',
+    httpStatus: 429,
+    retryable: false,
+  },
+  /**
+   * The client sent an OpenAI API key (`sk-…`) as its credential. The gateway never takes provider keys from
+   * clients (its workers hold the provider key): use a gateway API key or token.
+   */
+  provider_key_refused: {
+    message: 'Provider API keys are not accepted here; use a gateway credential',
+    httpStatus: 401,
+    retryable: false,
+  },
 } as const satisfies Record<string, ErrorCodeSpec>;
 
 /** One of the stable error codes (the keys of {@link ErrorCode}). */

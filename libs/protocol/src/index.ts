@@ -33,6 +33,7 @@ export {
   closeCodeInfo,
 } from './close-codes.js';
 export { ERROR_CODES, ErrorCode, type ErrorCodeSpec, isErrorCode } from './codes.js';
+export * from './compat/index.js';
 export {
   type ErrorExtra,
   encodeError,
@@ -141,6 +142,7 @@ export {
   validateServerMessage,
 } from './parse.js';
 export {
+  type CompatSessionSettings,
   DEFAULT_INPUT_AUDIO_TRANSCRIPTION,
   DEFAULT_SESSION_CONFIG,
   type SessionConfig,

@@ -35,6 +35,35 @@ export interface SessionConfig {
   speed?: number;
   /** `null`: user speech is not transcribed. Absent: {@link DEFAULT_INPUT_AUDIO_TRANSCRIPTION}. */
   input_audio_transcription?: InputAudioTranscription;
+  /**
+   * Set only on sessions of the OpenAI-compatible route (`/v1/realtime`): the client speaks the provider's
+   * protocol, so the owner relays provider events instead of translating them (see {@link CompatSessionSettings}).
+   * The seed fields above are then unused.
+   */
+  openai?: CompatSessionSettings;
+}
+
+/**
+ * What the owner of an OpenAI-compatible session keeps so that any later owner can restore it: the model the
+ * policy allowed, the provider-shaped session object (the policy's initial settings with every client
+ * `session.update` the gateway let through merged in), and the policy limits that are enforced by the owner.
+ */
+export interface CompatSessionSettings {
+  /** The provider model (or Azure deployment) the session was opened with. */
+  model: string;
+  /** The provider `session` object to restore: merged partial updates, arrays replaced, `null` kept. */
+  session: Record<string, unknown>;
+  /** The policy class of the user (a bounded label value). */
+  userClass: string;
+  /** The client asked for `rtv.*` events (session id and resume token, notices); stock SDKs do not. */
+  rtvEvents: boolean;
+  /** Tokens the user may spend per window, counted at each `response.done` (absent: no budget). */
+  budget?: { tokens: number; windowS: number };
+  /**
+   * The provider response in progress (its id), between `response.created` and `response.done`: an owner that
+   * dies meanwhile leaves it open, and the next owner ends it for the client with a failed `response.done`.
+   */
+  openResponse?: string;
 }
 
 /** Input transcription is on by default, with this model. */
