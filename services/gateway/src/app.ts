@@ -47,6 +47,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       idleTimeoutS: config.RTV_IDLE_TIMEOUT_S,
       maxBackpressureBytes: config.RTV_MAX_BACKPRESSURE_BYTES,
     },
+    openai: clients.openai,
     statusUrl: config.RTV_STATUS_URL,
     statusRatePerS: config.RTV_STATUS_RATE_PER_S,
     log,

@@ -107,6 +107,14 @@ export const GATEWAY_ENV = {
     default: 10_000,
     doc: 'After a Redis outage, how long each live session may take to run again (its record and job restored, an owner bound) from when Redis answers again; past it the client gets session_recovery_failed and close 1013 (resume), and frames held for a closed socket are given up',
   },
+  RTV_OPENAI_POLICY: {
+    type: 'string',
+    doc: 'Policy of the OpenAI-compatible route /v1/realtime, as JSON (docs/openai-compatible.md): per user class the allowed models, pinned and forbidden session fields, a tool allowlist, an instructions prefix, the maximum session length, a token budget and the event rate. Default: any model, nothing pinned, no budget',
+  },
+  RTV_OPENAI_POLICY_FILE: {
+    type: 'string',
+    doc: 'A file holding the RTV_OPENAI_POLICY JSON (for a mounted ConfigMap); used when RTV_OPENAI_POLICY is unset',
+  },
   RTV_RESUME_SECRET: {
     type: 'string',
     secret: true,

@@ -6,11 +6,13 @@ import {
   SessionRecords,
   StreamReader,
   StreamWriter,
+  TokenBudgets,
   waitReady,
 } from '@rtv/bus';
 import type { LocalEngine } from '@rtv/local-engine';
 import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit';
 import type { Redis } from 'ioredis';
+import { CompatSessionRunner } from './compat/compat-session-runner.js';
 import type { WorkerConfig } from './config.js';
 import { InStreamRepair } from './in-stream-repair.js';
 import { createWorkerMetrics } from './metrics.js';
@@ -54,10 +56,14 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   const shared = { workerId: id, keys, records, writer, metrics, log };
   const onProviderConnect = (ok: boolean, failure?: ProviderFailure) => providerHealth.record(ok, failure);
   const runnerDeps = createRunnerDeps({ ...shared, config, provider, onProviderConnect });
+  const budgets = new TokenBudgets(commands, keys);
   const host = new SessionHost({
     ...shared,
     gatewaysAlive: gatewayLiveness(commands, keys),
-    createRunner: (state) => new SessionRunner(state, runnerDeps),
+    createRunner: (state) =>
+      state.config.openai
+        ? new CompatSessionRunner(state, { ...runnerDeps, spendTokens: (u, t, b) => budgets.spend(u, t, b) })
+        : new SessionRunner(state, runnerDeps),
     progressIntervalMs: config.RTV_PROGRESS_INTERVAL_MS,
     queue,
     leaseRecoveryMs: config.RTV_LEASE_RECOVERY_MS,

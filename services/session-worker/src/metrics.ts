@@ -171,7 +171,8 @@ export function createWorkerMetrics(registry: Registry) {
     }),
     timeToFirstAudio: new Histogram({
       name: 'rtv_worker_time_to_first_audio_seconds',
-      help: 'From the end of the user turn (speech stopped or text sent) to the first audio delta',
+      help: 'From the end of the user turn (speech stopped or text sent) to the first audio delta, by client route (seed, openai)',
+      labelNames: ['route'] as const,
       buckets: TTFA_BUCKETS,
       registers,
     }),
@@ -193,8 +194,8 @@ export function createWorkerMetrics(registry: Registry) {
     }),
     tokens: new Counter({
       name: 'rtv_worker_tokens_total',
-      help: 'Provider tokens from response.done usage, by model and direction',
-      labelNames: ['model', 'direction'] as const,
+      help: 'Provider tokens from response.done usage, by model, direction, client route (seed, openai) and policy user class',
+      labelNames: ['model', 'direction', 'route', 'policy_class'] as const,
       registers,
     }),
     tokenDetails: new Counter({

@@ -595,7 +595,12 @@ describe('usage', () => {
     const m = (labels: Record<string, string>) =>
       metricValue(h.registry, 'rtv_worker_token_details_total', labels);
     expect(
-      await metricValue(h.registry, 'rtv_worker_tokens_total', { model: 'gpt-realtime', direction: 'input' }),
+      await metricValue(h.registry, 'rtv_worker_tokens_total', {
+        model: 'gpt-realtime',
+        direction: 'input',
+        route: 'seed',
+        policy_class: 'default',
+      }),
     ).toBe(132);
     expect(await m({ model: 'gpt-realtime', direction: 'input', kind: 'cached' })).toBe(64);
     expect(await m({ model: 'gpt-realtime', direction: 'input', kind: 'audio' })).toBe(73);

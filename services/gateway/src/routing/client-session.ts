@@ -1,6 +1,7 @@
-import type { ConnectionRateLimiter, ConnectionSlot, FloodGuard } from '@rtv/auth';
+import type { ConnectionRateLimiter, ConnectionRateLimits, ConnectionSlot, FloodGuard } from '@rtv/auth';
 import { FrameRing } from '@rtv/bus';
-import { CloseCode, encodeNotice, NoticeCode, type SessionConfig } from '@rtv/protocol';
+import { CloseCode, type ErrorCode, type SessionConfig } from '@rtv/protocol';
+import { type ClientDialect, SEED_DIALECT } from './client-dialect.js';
 import type { CredentialKind } from './resume-tokens.js';
 
 /**
@@ -20,7 +21,7 @@ export interface SocketData {
   session: ClientSession;
   resume?: ResumeRequest;
   /** Set when the upgrade was admitted only to be closed with this code and message (e.g. 4429). */
-  refuse?: { code: number; message: string };
+  refuse?: { code: number; message: string; errorCode?: ErrorCode };
   /** The per-user slot is still to be taken (synchronous upgrades take it right after open). */
   slotPending?: boolean;
   /** The open-connection slot of the client's address on this gateway, released when the socket closes. */
@@ -114,6 +115,12 @@ export class ClientSession {
    * the record too, wins.
    */
   config: SessionConfig | undefined;
+  /** This session's own maximum duration (the OpenAI-compatible policy's class); else the gateway's. */
+  maxDurationMs: number | undefined;
+  /** This connection's own message rate (the OpenAI-compatible policy's class); else the gateway's. */
+  rateOverride: Pick<ConnectionRateLimits, 'messagesPerS' | 'messageBurst'> | undefined;
+  /** The protocol the client speaks, for what the gateway says itself (errors, notices, the first message). */
+  dialect: ClientDialect = SEED_DIALECT;
   /** Unacknowledged lines, copied into a ring made at the first frame (idle sessions have none). */
   private replay: FrameRing | undefined;
   private pendingCount = 0;
@@ -191,7 +198,7 @@ export function closeClientSocket(session: ClientSession, code: number, reason: 
 export function evictClientSocket(session: ClientSession): void {
   session.superseded = true;
   if (session.closed || !session.ws) return;
-  const message = NoticeCode.session_resumed_elsewhere.message;
-  session.ws.send(encodeNotice('session_resumed_elsewhere', message), false);
+  const notice = session.dialect.notice('session_resumed_elsewhere');
+  if (notice !== undefined) session.ws.send(notice, false);
   session.ws.end(CloseCode.SessionResumedElsewhere, 'session resumed elsewhere');
 }

@@ -1,5 +1,8 @@
+import { TokenBudgets } from '@rtv/bus';
 import { DEFAULT_FRAME_LIMITS } from '@rtv/protocol';
 import type { GatewayConfig } from '../config.js';
+import { OpenAiFrameIntake } from '../openai/openai-intake.js';
+import { loadOpenAiPolicy } from '../openai/openai-route.js';
 import type { GatewayReadiness } from '../readiness.js';
 import { RedisOutageWatch } from '../redis-outage-watch.js';
 import { ResumeTokens } from '../routing/resume-tokens.js';
@@ -58,9 +61,15 @@ export async function createClientSide(
     connectionRate: admission.connectionRate,
     maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
     recovery,
+    budgets: new TokenBudgets(redis.commands, keys),
   });
   const limits = { ...DEFAULT_FRAME_LIMITS, maxFrameBytes: config.RTV_MAX_FRAME_BYTES };
   const intake = new ClientFrameIntake({ router: routing.router, client: lifecycle, metrics, limits });
+  const policy = loadOpenAiPolicy(config);
+  const openai = {
+    intake: new OpenAiFrameIntake({ router: routing.router, client: lifecycle, metrics, limits, policy }),
+    route: { policy },
+  };
   new RedisOutageWatch({ redis: redis.commands, readiness, lifecycle, recovery, log }).start();
-  return { admission, lifecycle, intake, recovery };
+  return { admission, lifecycle, intake, openai, recovery };
 }

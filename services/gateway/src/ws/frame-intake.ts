@@ -162,32 +162,8 @@ export class ClientFrameIntake {
     this.accept(session, FrameKind.Json, JSON.stringify(msg));
   }
 
-  /** `payload` may be a view into the frame: it is copied into the bus line before this returns. */
   private accept(session: ClientSession, kind: FrameKind, payload: string | Uint8Array): void {
-    const outcome = this.deps.router.forward(session, kind, payload);
-    if (outcome === 'accepted') return;
-    if (outcome === 'replay_full') {
-      this.refuseReplayFull(session);
-      return;
-    }
-    this.deps.metrics.limitRejections.inc({ kind: 'pending_frames' });
-    this.sendError(
-      session,
-      'rate_limited',
-      'Too many frames before the session was ready; slow down and resend after a moment',
-    );
-  }
-
-  /**
-   * The replay buffer holds as much unacknowledged input as it may (acks stopped: Redis or the owner is away).
-   * The frame is refused rather than dropping an older one, and the socket closed with 1013: the client
-   * resumes, and the frames taken before are kept for the owner (held through a Redis outage by
-   * `SessionRecovery`).
-   */
-  private refuseReplayFull(session: ClientSession): void {
-    this.deps.metrics.limitRejections.inc({ kind: 'replay_buffer' });
-    this.sendError(session, 'replay_buffer_full', ErrorCode.replay_buffer_full.message);
-    this.deps.client.close(session, CloseCode.TryAgainLater, 'replay buffer full');
+    acceptFrame(this.deps, session, kind, payload);
   }
 
   private sendError(
@@ -198,7 +174,7 @@ export class ClientFrameIntake {
     eventId?: string,
   ): void {
     this.deps.metrics.errors.inc({ code });
-    this.deps.client.send(session, encodeError(code, message, field, eventId));
+    this.deps.client.send(session, session.dialect.error(code, message, field, eventId));
   }
 
   private countFrame(type: string, bytes: number): void {
@@ -211,4 +187,39 @@ export class ClientFrameIntake {
     child.frames.inc();
     child.bytes.inc(bytes);
   }
+}
+
+/**
+ * Forwards one accepted frame (numbered, kept for replay, written to the owner's stream or held until a bind);
+ * `payload` may be a view into the frame: it is copied into the bus line before this returns. A frame that
+ * cannot be kept is refused: before the first bind past the pending budget (`rate_limited`), or when the
+ * replay buffer holds as much unacknowledged input as it may (acks stopped: Redis or the owner is away). The
+ * latter refuses the frame rather than dropping an older one and closes the socket with 1013: the client
+ * resumes, and the frames taken before are kept for the owner (held through a Redis outage by
+ * `SessionRecovery`).
+ */
+export function acceptFrame(
+  deps: Pick<ClientFrameIntakeDeps, 'router' | 'client' | 'metrics'>,
+  session: ClientSession,
+  kind: FrameKind,
+  payload: string | Uint8Array,
+): void {
+  const outcome = deps.router.forward(session, kind, payload);
+  if (outcome === 'accepted') return;
+  const refusal =
+    outcome === 'replay_full'
+      ? {
+          kind: 'replay_buffer',
+          code: 'replay_buffer_full' as const,
+          message: ErrorCode.replay_buffer_full.message,
+        }
+      : {
+          kind: 'pending_frames',
+          code: 'rate_limited' as const,
+          message: 'Too many frames before the session was ready; slow down and resend after a moment',
+        };
+  deps.metrics.limitRejections.inc({ kind: refusal.kind });
+  deps.metrics.errors.inc({ code: refusal.code });
+  deps.client.send(session, session.dialect.error(refusal.code, refusal.message));
+  if (outcome === 'replay_full') deps.client.close(session, CloseCode.TryAgainLater, 'replay buffer full');
 }

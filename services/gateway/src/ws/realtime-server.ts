@@ -1,12 +1,17 @@
 import uWS from 'uWebSockets.js';
 import type { Logger } from '@rtv/service-kit';
 import { registerSeedRoutes } from '../http/seed-routes.js';
+import type { OpenAiFrameIntake } from '../openai/openai-intake.js';
+import { createOpenAiSocketBehavior, OPENAI_REALTIME_PATH } from '../openai/openai-route.js';
+import type { OpenAiRouteDeps } from '../openai/openai-upgrade.js';
 import { createSocketBehavior, REALTIME_PATH, type SocketBehaviorOptions } from './socket-handlers.js';
 
 export interface RealtimeServerOptions {
   host: string;
   port: number;
   sockets: SocketBehaviorOptions;
+  /** The OpenAI-compatible route `/v1/realtime` (frame intake and policy). */
+  openai: { intake: OpenAiFrameIntake; route: OpenAiRouteDeps };
   /** The status API the seed's HTTP routes are forwarded to. */
   statusUrl: string;
   /** Requests per second per client address to the forwarded seed routes (`RTV_STATUS_RATE_PER_S`). */
@@ -29,6 +34,10 @@ export async function listenRealtime(opts: RealtimeServerOptions): Promise<Realt
   const app = uWS.App();
   app.ws(REALTIME_PATH, createSocketBehavior(opts.sockets, 'authenticated'));
   app.ws(`${REALTIME_PATH}/:user_id`, createSocketBehavior(opts.sockets, 'anonymous'));
+  app.ws(
+    OPENAI_REALTIME_PATH,
+    createOpenAiSocketBehavior(opts.sockets, opts.openai.intake, opts.openai.route),
+  );
   const { trustedProxies, metrics } = opts.sockets.upgrade;
   registerSeedRoutes(app, opts.statusUrl, opts.log, {
     ratePerS: opts.statusRatePerS,

@@ -4,7 +4,7 @@ import {
   FloodGuard,
   type UserConnectionLimiter,
 } from '@rtv/auth';
-import type { AttachRefusal, AttachResult, SessionRecords } from '@rtv/bus';
+import type { AttachRefusal, AttachResult, SessionRecords, TokenBudgets } from '@rtv/bus';
 import {
   CLIENT_SEQ_GENERATION_STRIDE,
   CloseCode,
@@ -59,8 +59,11 @@ export interface SessionLifecycleDeps {
    * without it such a session is detached at once.
    */
   recovery?: Pick<SessionRecovery, 'holdClosed' | 'waitsFor'>;
+  /** Token budgets of the OpenAI-compatible route (checked when a session opens). */
+  budgets?: Pick<TokenBudgets, 'remaining'>;
 }
 
+const BUDGET_SPENT = 'The token budget for this period is spent; try again in the next period';
 const RESUME_REFUSED = 'This session cannot be resumed: it is unknown, ended, expired or not yours';
 
 /** What a token is checked against: the session, the user, the route and credential of this connection. */
@@ -101,10 +104,10 @@ export class SessionLifecycle {
    */
   private endExpired(): void {
     const now = Date.now();
-    const oldest = this.deps.maxSessionMs > 0 ? now - this.deps.maxSessionMs : Number.NEGATIVE_INFINITY;
     for (const session of this.deps.registry.values()) {
       if (session.closed) continue;
-      if (session.createdAt <= oldest) {
+      const maxMs = session.maxDurationMs ?? this.deps.maxSessionMs;
+      if (maxMs > 0 && session.createdAt <= now - maxMs) {
         this.deps.metrics.limitRejections.inc({ kind: 'session_duration' });
         this.fail(
           session,
@@ -141,12 +144,48 @@ export class SessionLifecycle {
   }
 
   openNew(session: ClientSession, route: string): void {
+    const budget = session.config?.openai?.budget;
+    if (budget && this.deps.budgets) {
+      this.openWithinBudget(session, route, budget);
+      return;
+    }
+    this.openNewNow(session, route);
+  }
+
+  /**
+   * OpenAI-compatible sessions of a user whose token budget is spent are refused at open (`budget_exhausted`,
+   * close 4000); the owner ends a live one once a response spends the rest.
+   */
+  private openWithinBudget(
+    session: ClientSession,
+    route: string,
+    budget: { tokens: number; windowS: number },
+  ): void {
+    this.deps.budgets!.remaining(session.userId, budget).then(
+      (left) => {
+        if (session.closed) return;
+        if (left > 0) {
+          this.openNewNow(session, route);
+          return;
+        }
+        this.deps.metrics.limitRejections.inc({ kind: 'token_budget' });
+        this.fail(session, 'budget_exhausted', BUDGET_SPENT, CloseCode.SessionEnded);
+      },
+      (err: Error) => {
+        this.deps.log.warn({ err: err.message }, 'token budget unavailable');
+        if (!session.closed) this.refuse(session);
+      },
+    );
+  }
+
+  private openNewNow(session: ClientSession, route: string): void {
     const { deps } = this;
     if (!this.admit(session, route)) return;
+    // Kept on the session too: if Redis loses the record, the recovery puts it back. The OpenAI-compatible
+    // route has set its own (the provider session and the policy's limits) at upgrade.
+    session.config ??= { ...DEFAULT_SESSION_CONFIG };
     this.sendCreated(session, true);
     this.armBindTimer(session);
-    // Kept on the session too: if Redis loses the record, the recovery puts it back.
-    session.config = { ...DEFAULT_SESSION_CONFIG };
     deps.store
       .create(
         { sid: session.sid, userId: session.userId, gatewayId: deps.gatewayId, createdMs: session.openedAt },
@@ -281,7 +320,7 @@ export class SessionLifecycle {
     const message =
       'resume_token must not be sent in the URL: send it as the WebSocket subprotocol rtv.resume.<token>';
     session.ws?.send(
-      encodeError('invalid_message', message, undefined, undefined, { param: 'resume_token' }),
+      session.dialect.error('invalid_message', message, undefined, undefined, 'resume_token'),
       false,
     );
     session.ws?.end(CloseCode.SessionNotFound, 'resume_token in the URL');
@@ -375,7 +414,8 @@ export class SessionLifecycle {
   /** Tells every client the gateway is going away; `closeAll` follows after the drain grace. */
   announceDrain(): void {
     for (const session of this.deps.registry.values()) {
-      this.send(session, encodeNotice('server_draining', NoticeCode.server_draining.message));
+      const notice = session.dialect.notice('server_draining');
+      if (notice !== undefined) this.send(session, notice);
     }
   }
 
@@ -392,7 +432,10 @@ export class SessionLifecycle {
   /** Tells every client a dependency is degraded (once per outage). */
   announceDegraded(): void {
     for (const session of this.deps.registry.values()) {
-      this.send(session, encodeError('service_unavailable', 'Session storage is unreachable; retrying'));
+      this.send(
+        session,
+        session.dialect.error('service_unavailable', 'Session storage is unreachable; retrying'),
+      );
     }
   }
 
@@ -414,7 +457,12 @@ export class SessionLifecycle {
   admitFrame(session: ClientSession, bytes: number, isAudio: boolean): boolean {
     const now = Date.now();
     // Made at the first frame, not at open: idle connections then cost no bucket memory.
-    session.rate ??= new ConnectionRateLimiter(this.deps.connectionRate, now);
+    session.rate ??= new ConnectionRateLimiter(
+      session.rateOverride
+        ? { ...this.deps.connectionRate, ...session.rateOverride }
+        : this.deps.connectionRate,
+      now,
+    );
     const verdict = session.rate.admit(bytes, isAudio, now);
     if (verdict === 'ok') return true;
     this.deps.metrics.limitRejections.inc({
@@ -426,7 +474,7 @@ export class SessionLifecycle {
       this.deps.metrics.errors.inc({ code: 'rate_limited' });
       this.send(
         session,
-        encodeError(
+        session.dialect.error(
           'rate_limited',
           `Too many ${verdict === 'messages' ? 'messages' : 'bytes'} per second; slow down`,
         ),
@@ -438,13 +486,13 @@ export class SessionLifecycle {
   }
 
   /** The upgrade was let through only so the client can read why it is refused (4429, 1013). */
-  refuseAfterUpgrade(session: ClientSession, code: number, message: string): void {
+  refuseAfterUpgrade(session: ClientSession, code: number, message: string, refusalCode?: ErrorCode): void {
     session.closed = true;
     const errorCode: ErrorCode =
-      code === CloseCode.TooManyConnections ? 'rate_limited' : 'service_unavailable';
+      refusalCode ?? (code === CloseCode.TooManyConnections ? 'rate_limited' : 'service_unavailable');
     this.deps.metrics.errors.inc({ code: errorCode });
     this.deps.metrics.closes.inc({ code: String(code) });
-    session.ws?.send(encodeError(errorCode, message), false);
+    session.ws?.send(session.dialect.error(errorCode, message), false);
     session.ws?.end(code, message.slice(0, 100));
   }
 
@@ -456,16 +504,14 @@ export class SessionLifecycle {
 
   /** The first message on every socket; a new session also carries its initial configuration. */
   private sendCreated(session: ClientSession, withConfig: boolean): void {
-    this.send(
-      session,
-      encodeSessionCreated({
-        id: session.sid,
-        user_id: session.userId,
-        resume_token: this.deps.tokens.issue(bindingOf(session), session.generation, session.createdAt),
-        protocol_version: PROTOCOL_VERSION,
-        ...(withConfig ? DEFAULT_SESSION_CONFIG : {}),
-      }),
-    );
+    const opened = session.dialect.opened({
+      sid: session.sid,
+      userId: session.userId,
+      resumeToken: this.deps.tokens.issue(bindingOf(session), session.generation, session.createdAt),
+      isNew: withConfig,
+      ...(session.config?.openai ? { model: session.config.openai.model } : {}),
+    });
+    if (opened !== undefined) this.send(session, opened);
   }
 
   private armBindTimer(session: ClientSession): void {
@@ -486,7 +532,7 @@ export class SessionLifecycle {
 
   private fail(session: ClientSession, code: ErrorCode, message: string, closeCode: number): void {
     this.deps.metrics.errors.inc({ code });
-    this.send(session, encodeError(code, message));
+    this.send(session, session.dialect.error(code, message));
     this.close(session, closeCode, message.slice(0, 100));
   }
 }

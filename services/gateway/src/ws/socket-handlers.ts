@@ -12,7 +12,7 @@ import { handleUpgrade, takeUserSlot, type UpgradeDeps } from './upgrade.js';
 
 export const REALTIME_PATH = '/api/v1/streaming/realtime';
 
-export type RealtimeRoute = 'anonymous' | 'authenticated';
+export type RealtimeRoute = 'anonymous' | 'authenticated' | 'openai';
 
 export interface SocketBehaviorOptions {
   lifecycle: SessionLifecycle;
@@ -44,7 +44,7 @@ export function createSocketBehavior(
     sendPingsAutomatically: true,
 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-      handleUpgrade(opts.upgrade, route, res, req, context);
+      handleUpgrade(opts.upgrade, route === 'anonymous' ? 'anonymous' : 'authenticated', res, req, context);
     },
 
     open: (ws: WebSocket<SocketData>) => {
@@ -99,7 +99,7 @@ async function openAfterUserSlot(
  */
 function openSession(lifecycle: SessionLifecycle, data: SocketData, route: RealtimeRoute): void {
   if (data.refuse) {
-    lifecycle.refuseAfterUpgrade(data.session, data.refuse.code, data.refuse.message);
+    lifecycle.refuseAfterUpgrade(data.session, data.refuse.code, data.refuse.message, data.refuse.errorCode);
     return;
   }
   if (data.urlResumeToken !== undefined)

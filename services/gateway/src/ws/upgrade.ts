@@ -79,7 +79,7 @@ const INVALID_PATH_USER = httpError(
 const VERIFIER_UNAVAILABLE = httpError('service_unavailable', 'try again later');
 
 /** What is copied out of the request before anything asynchronous happens (the request dies on return). */
-interface UpgradeRequest {
+export interface UpgradeRequest {
   secKey: string;
   secProtocol: string;
   secExtensions: string;
@@ -122,7 +122,7 @@ export function handleUpgrade(
 }
 
 /** Everything the decision needs, copied while `req` is valid (only inside the synchronous callback). */
-function copyRequest(
+export function copyRequest(
   deps: UpgradeDeps,
   route: 'anonymous' | 'authenticated',
   res: HttpResponse,
@@ -148,7 +148,7 @@ function copyRequest(
  * connections of this gateway and of the address, the address's new-connection rate, origin, the anonymous
  * switch and its path user. Takes the open-connection slot (released by {@link refuse} or at socket close).
  */
-function checkBeforeCredentials(
+export function checkBeforeCredentials(
   deps: UpgradeDeps,
   route: 'anonymous' | 'authenticated',
   request: UpgradeRequest,
@@ -188,7 +188,7 @@ function checkBeforeCredentials(
  * slot and its new-connection count (only connections let in spend that budget). A bad request (400, 401,
  * 403) is charged to the address's failed-upgrade budget instead.
  */
-function refuse(
+export function refuse(
   deps: UpgradeDeps,
   request: UpgradeRequest,
   res: HttpResponse,
@@ -344,16 +344,19 @@ export async function takeUserSlot(deps: UpgradeDeps, data: SocketData): Promise
  * Takes the user's connection slot, then upgrades (or upgrades to refuse with 4429 / 1013). The caller has
  * registered `onAborted`; `aborted()` says whether the client went away meanwhile.
  */
-async function admit(
+export async function admit(
   deps: UpgradeDeps,
   request: UpgradeRequest,
   admission: { userId: string; credential: CredentialKind; expiresAt: number; protocol: string },
   res: HttpResponse,
   context: us_socket_context_t,
   aborted: () => boolean,
+  prepare?: (data: SocketData) => void,
 ): Promise<void> {
-  const data = socketData(deps, 'authenticated', request, admission.userId, admission.credential);
+  const route = admission.credential === 'anonymous' ? 'anonymous' : 'authenticated';
+  const data = socketData(deps, route, request, admission.userId, admission.credential);
   data.session.credentialExpiresAt = admission.expiresAt;
+  prepare?.(data);
   await takeUserSlot(deps, data);
   if (aborted()) {
     const { session } = data;

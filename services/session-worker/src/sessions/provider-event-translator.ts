@@ -219,7 +219,10 @@ export class ProviderEventTranslator {
     this.assistantAudioBytes += (base64Length / 4) * 3 - (padded2 ? 2 : padded ? 1 : 0);
     if (this.firstAudioSeen || this.turnStartedAt === undefined) return;
     this.firstAudioSeen = true;
-    this.ctx.metrics.timeToFirstAudio.observe((performance.now() - this.turnStartedAt) / 1000);
+    this.ctx.metrics.timeToFirstAudio.observe(
+      { route: 'seed' },
+      (performance.now() - this.turnStartedAt) / 1000,
+    );
   }
 
   private onOutputItem(item: Record<string, unknown> | undefined): void {
@@ -322,8 +325,14 @@ export class ProviderEventTranslator {
 
   private countTokens(usage: Usage): void {
     const { metrics, model } = this.ctx;
-    metrics.tokens.inc({ model, direction: 'input' }, usage.input_tokens);
-    metrics.tokens.inc({ model, direction: 'output' }, usage.output_tokens);
+    metrics.tokens.inc(
+      { model, direction: 'input', route: 'seed', policy_class: 'default' },
+      usage.input_tokens,
+    );
+    metrics.tokens.inc(
+      { model, direction: 'output', route: 'seed', policy_class: 'default' },
+      usage.output_tokens,
+    );
     const kinds = [
       ['input', 'text', usage.input_token_details?.text_tokens],
       ['input', 'audio', usage.input_token_details?.audio_tokens],
