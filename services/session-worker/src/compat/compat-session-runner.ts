@@ -266,7 +266,8 @@ export class CompatSessionRunner extends BusSession {
     const { deps } = this;
     return new ProviderSession({
       ...deps.provider,
-      model: this.settings.model,
+      // The client's model, as the policy allowed it; an Azure worker serves its configured deployment.
+      model: deps.providerKind === 'azure' ? deps.provider.model : this.settings.model,
       log: deps.log.child({ sid: this.state.sid }),
       metrics: deps.metrics,
       onConnect: (ok: boolean, failure?: ProviderFailure) => {

@@ -49,6 +49,7 @@ export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
       retryBudgetMs: config.RTV_PROVIDER_RETRY_BUDGET_S * 1000,
       uncommittedTurnMaxBytes: config.RTV_UNCOMMITTED_TURN_MAX_BYTES,
     },
+    providerKind: provider.kind,
     resumeGraceMs: config.RTV_RESUME_GRACE_MS,
     maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
     resumeBufferBytes: config.RTV_RESUME_BUFFER_BYTES,

@@ -51,6 +51,11 @@ export interface SessionRunnerDeps extends BusSessionDeps {
   audioFramesToProvider: { inc(): void };
   /** `upstreamEvents{type="response.output_audio.delta"}`, bound once (the fast path skips parsing). */
   audioDeltaEvents: { inc(): void };
+  /**
+   * Which provider `provider` is. With Azure OpenAI the configured deployment serves every session (a client's
+   * model name, on the OpenAI-compatible route, is not an Azure deployment).
+   */
+  providerKind?: 'local-engine' | 'openai' | 'azure';
   /** Told whether each provider connect attempt succeeded (published in the heartbeat). */
   onProviderConnect?: (ok: boolean, failure?: ProviderFailure) => void;
 }
