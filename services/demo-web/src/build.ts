@@ -1,5 +1,6 @@
-// Bundles the demo page in memory with esbuild at start: the page is small (one bundle, ~200 kB with
-// React), building takes well under a second, and there is no stale build to forget about.
+// Bundles the demo pages in memory with esbuild at start: the main page is small (one bundle, ~200 kB with
+// React), the OpenAI SDK mode's page carries OpenAI's Agents SDK (~1.4 MB, only loaded on that page), building
+// both takes about a second, and there is no stale build to forget about.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -42,10 +43,17 @@ const protocolWithoutSideEffects: Plugin = {
   },
 };
 
-/** Builds the page: `/index.html` and `/app.js` (plus its source map). */
+/**
+ * Builds the pages: `/index.html` with `/app.js`, and the OpenAI SDK mode's `/openai.html` with
+ * `/openai-sdk.js` (plus their source maps). Two bundles rather than one with a lazily loaded part: the
+ * main page stays as small as it was, and neither page loads what only the other uses.
+ */
 export async function buildDemoAssets(options: BuildOptions = {}): Promise<Map<string, Asset>> {
   const result = await build({
-    entryPoints: { app: path.join(PAGE_DIR, 'main.ts') },
+    entryPoints: {
+      app: path.join(PAGE_DIR, 'main.ts'),
+      'openai-sdk': path.join(PAGE_DIR, 'openai-main.ts'),
+    },
     bundle: true,
     write: false,
     outdir: '/',
@@ -69,9 +77,26 @@ export async function buildDemoAssets(options: BuildOptions = {}): Promise<Map<s
     assets.set(file.path, { body: Buffer.from(file.contents), contentType });
   }
   const { readFile } = await import('node:fs/promises');
-  assets.set('/index.html', {
-    body: await readFile(path.join(PAGE_DIR, 'index.html')),
-    contentType: 'text/html; charset=utf-8',
-  });
+  const index = await readFile(path.join(PAGE_DIR, 'index.html'), 'utf8');
+  const html = (text: string) => ({ body: Buffer.from(text), contentType: 'text/html; charset=utf-8' });
+  assets.set('/index.html', html(index));
+  assets.set('/openai.html', html(openAiPage(index)));
   return assets;
+}
+
+/**
+ * The OpenAI SDK mode's page: the main page's markup (head, styles, config script) with its own title and
+ * bundle, so the two pages cannot drift apart. Throws if the main page no longer has what is replaced.
+ */
+function openAiPage(index: string): string {
+  const replacements: Array<[string, string]> = [
+    ['<title>realtime-voice demo</title>', '<title>realtime-voice demo · OpenAI SDK mode</title>'],
+    ['<script type="module" src="/app.js"></script>', '<script type="module" src="/openai-sdk.js"></script>'],
+  ];
+  let page = index;
+  for (const [from, to] of replacements) {
+    if (!page.includes(from)) throw new Error(`index.html no longer contains ${from}`);
+    page = page.replace(from, to);
+  }
+  return page;
 }

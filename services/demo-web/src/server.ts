@@ -42,7 +42,10 @@ const COMMON_HEADERS = {
   'cache-control': 'no-cache',
 };
 
-/** Serves the demo page, its bundle, `/config.js`, and the `/healthz` and `/readyz` probes. */
+/**
+ * Serves the demo pages (`/` and the OpenAI SDK mode's `/openai`), their bundles, `/config.js`, and the
+ * `/healthz` and `/readyz` probes.
+ */
 export async function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
   let closing = false;
   // JSON in a script: `<` is escaped so a crafted URL cannot close the script element.
@@ -51,6 +54,9 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   );
   const routes = new Map<string, Asset>(options.assets);
   routes.set('/', options.assets.get('/index.html')!);
+  // The OpenAI SDK mode's page, at a path without the extension (the pages link to it there).
+  const openAiPage = options.assets.get('/openai.html');
+  if (openAiPage) routes.set('/openai', openAiPage);
   routes.set('/config.js', { body: configJs, contentType: 'text/javascript; charset=utf-8' });
 
   const server = http.createServer((req, res) => {

@@ -49,6 +49,28 @@ describe('demo page server', () => {
     expect((await fetch(`${base()}/app.js.map`)).status).toBe(200);
   });
 
+  it('serves the OpenAI SDK mode at /openai: the same page with its own bundle, which carries the SDK', async () => {
+    const res = await fetch(`${base()}/openai`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self' blob:");
+    const html = await res.text();
+    expect(html).toContain('<title>realtime-voice demo · OpenAI SDK mode</title>');
+    expect(html).toContain('<script src="/config.js"></script>');
+    expect(html).toContain('<script type="module" src="/openai-sdk.js"></script>');
+    expect(html).not.toContain('/app.js');
+    expect(await (await fetch(`${base()}/openai.html`)).text()).toBe(html);
+
+    const js = await (await fetch(`${base()}/openai-sdk.js`)).text();
+    // The Agents SDK's browser build (subprotocol auth), the page's audio player, the demo's tool.
+    expect(js).toContain('openai-insecure-api-key.');
+    expect(js).toContain('rtv-playback');
+    expect(js).toContain('get_time');
+    expect((await fetch(`${base()}/openai-sdk.js.map`)).status).toBe(200);
+    // The main page does not carry the SDK.
+    const app = await (await fetch(`${base()}/app.js`)).text();
+    expect(app).not.toContain('openai-insecure-api-key.');
+  });
+
   it('injects the gateway URL as data that cannot break out of its script', async () => {
     const js = await (await fetch(`${base()}/config.js`)).text();
     expect(js).not.toContain('</script>');

@@ -5,21 +5,9 @@ import type { ConnectionState, TalkMode } from '@rtv/client';
 import { RealtimeVoice } from '@rtv/react-voice';
 import { createElement as h, type ReactNode, StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
+import { gatewayBase, ModeSwitch, pageParams as params } from './page-common.js';
 import { answerDemoTool, DEMO_TOOLS } from './tools.js';
 
-declare global {
-  interface Window {
-    /** Written by the server's /config.js from RTV_DEMO_GATEWAY_URL. */
-    __RTV_DEMO__?: { gatewayUrl?: string };
-  }
-}
-
-const params = new URLSearchParams(location.search);
-const gatewayBase = (
-  params.get('gateway') ??
-  window.__RTV_DEMO__?.gatewayUrl ??
-  `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hostname}:8000/api/v1/streaming/realtime`
-).replace(/\/+$/, '');
 const initialUser = params.get('user') ?? `demo-${Math.random().toString(36).slice(2, 8)}`;
 const initialMode: TalkMode = params.get('mode') === 'push-to-talk' ? 'push-to-talk' : 'hands-free';
 
@@ -31,6 +19,7 @@ function App(): ReactNode {
   return h(
     'div',
     { style: { display: 'flex', flexDirection: 'column', gap: '1rem' } },
+    h(ModeSwitch, { current: 'gateway' }),
     h(
       'div',
       { className: 'demo-settings' },
