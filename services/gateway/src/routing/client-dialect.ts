@@ -65,8 +65,8 @@ export const SEED_DIALECT: ClientDialect = {
 export function openAiDialect(rtvEvents: boolean): ClientDialect {
   return {
     name: 'openai',
-    error: (code, message, param, eventId) =>
-      encodeCompatError(compatErrorFor(code, message, param, eventId)),
+    error: (code, message, field, eventId, param) =>
+      encodeCompatError(compatErrorFor(code, message, param ?? field, eventId)),
     notice: (code, message = Notices[code].message) =>
       rtvEvents ? JSON.stringify({ type: 'rtv.notice', code, message }) : undefined,
     opened: (info) =>

@@ -20,8 +20,11 @@ export interface CompatRelayContext {
   transcribes(): boolean;
   /** The provider applied the oldest client `session.update` still waiting. */
   clientUpdateApplied(): void;
-  /** The provider refused the client event `eventId`; true when it was a `session.update` still waiting. */
-  clientUpdateRefused(eventId: string): boolean;
+  /**
+   * The provider refused the client event `eventId`: a waiting `session.update` with that id is dropped, and
+   * the answer says whether its id was the client's (`client`) or one the owner gave it (`tagged`).
+   */
+  clientUpdateRefused(eventId: string): 'tagged' | 'client' | undefined;
   /** The provider started a response (its id): kept until it is done, for a next owner. */
   responseStarted(id: string): void;
   /** A response ended with this many tokens (the budget is charged). */
@@ -129,7 +132,7 @@ export class CompatEventRelay {
         this.ctx.clientUpdateApplied();
         return true;
       case 'error':
-        return this.onError((event.error ?? {}) as Json);
+        return this.onError(event);
       case 'conversation.item.added':
       case 'conversation.item.created':
         return !this.isRestoring(event.item);
@@ -200,7 +203,8 @@ export class CompatEventRelay {
   }
 
   /** A refusal of one of the owner's own events is logged, not forwarded; the client's are forwarded. */
-  private onError(error: Json): boolean {
+  private onError(event: Json): boolean {
+    const error = (event.error ?? {}) as Json;
     const eventId = typeof error.event_id === 'string' ? error.event_id : undefined;
     const code = typeof error.code === 'string' ? error.code : 'unknown';
     this.ctx.metrics.upstreamErrors.inc({ code });
@@ -209,8 +213,10 @@ export class CompatEventRelay {
       this.ctx.log.warn({ sid: this.ctx.sid, code, eventId }, 'provider refused a restore event');
       return false;
     }
-    if (eventId !== undefined) this.ctx.clientUpdateRefused(eventId);
-    return true;
+    if (eventId === undefined || this.ctx.clientUpdateRefused(eventId) !== 'tagged') return true;
+    // The client sent no event id: the refusal names none either.
+    this.ctx.emit(JSON.stringify({ ...event, error: { ...error, event_id: null } }));
+    return false;
   }
 
   private onResponseDone(response: Json): void {

@@ -34,9 +34,16 @@ export interface CompatRunnerDeps extends SessionRunnerDeps {
 
 /** A client `session.update` sent to the provider and not yet answered. */
 interface PendingUpdate {
-  eventId: string | undefined;
+  /** The client's event id, or one this owner gave it (`tagged`) so that a refusal can be matched. */
+  eventId: string;
+  tagged: boolean;
   patch: SessionObject;
+  /** The event as sent, for a new provider session if this one is lost before it answers. */
+  raw: string;
 }
+
+/** Prefix of the event id given to a client `session.update` sent without one. */
+const TAG_PREFIX = 'rtv_update_';
 
 type Json = Record<string, unknown>;
 
@@ -65,6 +72,7 @@ export class CompatSessionRunner extends BusSession {
   private readonly knownItems = new Set<string>();
   private readonly answeredCalls = new Set<string>();
   private restores = 0;
+  private tags = 0;
   private preloaded: HistoryItem[] | undefined;
   private toldAudioDropped = false;
 
@@ -203,8 +211,11 @@ export class CompatSessionRunner extends BusSession {
       return;
     }
     const patch = (event.session ?? {}) as SessionObject;
-    this.pending.push({ eventId: eventIdOf(event), patch });
-    this.provider.send(Buffer.from(payload));
+    const own = eventIdOf(event);
+    const eventId = own ?? `${TAG_PREFIX}${++this.tags}`;
+    const raw = own === undefined ? JSON.stringify({ ...event, event_id: eventId }) : payload.toString();
+    this.pending.push({ eventId, tagged: own === undefined, patch, raw });
+    this.provider.send(raw);
   }
 
   /** The provider applied the oldest pending update: it is now part of the session any later owner restores. */
@@ -215,11 +226,12 @@ export class CompatSessionRunner extends BusSession {
     this.deps.saveConfig(this.sid, this.state.config);
   }
 
-  private dropUpdate(eventId: string): boolean {
+  /** The provider refused a client event: a pending update with that id is dropped. Says whether it was ours. */
+  private dropUpdate(eventId: string): 'tagged' | 'client' | undefined {
     const index = this.pending.findIndex((u) => u.eventId === eventId);
-    if (index === -1) return false;
-    this.pending.splice(index, 1);
-    return true;
+    if (index === -1) return undefined;
+    const [update] = this.pending.splice(index, 1);
+    return update!.tagged ? 'tagged' : 'client';
   }
 
   /** Keeps the response in progress in the record (one write per response start and end). */
@@ -276,10 +288,7 @@ export class CompatSessionRunner extends BusSession {
       },
       onEvent: (raw, head) => this.onProviderEvent(raw, head),
       onSessionCreated: (raw) => this.onProviderEvent(raw, eventHead(raw)),
-      onReconnecting: () => {
-        this.turnHold.providerLost();
-        this.pending.length = 0;
-      },
+      onReconnecting: () => this.turnHold.providerLost(),
       onUnavailable: (failure?: ProviderFailure) => this.fail(failure),
       context: async () => ({ config: this.state.config, history: [] }),
       restoreEvents: (withHistory) => this.restoreEvents(withHistory),
@@ -302,7 +311,12 @@ export class CompatSessionRunner extends BusSession {
       events.push(...buildRestoreItems(items, n));
     }
     const ids = items.flatMap((item) => (item.item_id !== undefined ? [item.item_id] : []));
-    this.relay.expectRestore(events.length - items.length, ids);
+    // The very first provider session's settings are news to the client (its session.created showed the
+    // provider's defaults): their session.updated goes through. Every later restore is unseen.
+    const first = n === 1 && this.state.epoch <= 1;
+    this.relay.expectRestore(first ? 0 : events.length - items.length, ids);
+    // Client updates the lost provider session never answered go again, after the restore.
+    for (const update of this.pending) events.push(update.raw);
     return events;
   }
 
