@@ -1,5 +1,7 @@
 // Finds a Redis for the launcher, the test global setup and CI, using Node built-ins only (it runs
-// before `npm ci` may have happened): REDIS_URL, else 127.0.0.1:6379, else a private redis-server.
+// before `npm ci` may have happened): REDIS_URL, else 127.0.0.1:6379, else a private redis-server. With
+// RTV_REDIS_MODE=cluster or sentinel, REDIS_URL lists the cluster's nodes or the sentinels: they are checked,
+// and nothing is ever started in their place.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -21,10 +23,12 @@ const INSTALL_HINT =
   'set REDIS_URL=redis://host:port, or install redis-server (apt-get install redis-server / brew install redis)';
 
 /**
- * Removes the password from a Redis URL so it can be printed.
+ * Removes the password from a Redis URL, or from each URL of a comma-separated list, so it can be printed.
  * @param {string} url
+ * @returns {string}
  */
 export function redactRedisUrl(url) {
+  if (url.includes(',')) return url.split(',').map(redactRedisUrl).join(',');
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -74,15 +78,58 @@ export function redisAccessFromEnv(env) {
   return access;
 }
 
+/** An error reply nested in an array reply (a top-level one rejects the exchange instead). */
+class ReplyError extends Error {}
+
+/** @typedef {string | number | null | ReplyError | unknown[]} RespValue */
+
 /**
- * Checks that a Redis answers PING with a raw RESP exchange (AUTH first when the URL or `access` carries a
- * password). Rejects with a short reason (`ECONNREFUSED`, `timeout after 1000 ms`, `NOAUTH …`).
- * @param {string} url
- * @param {number} [timeoutMs]
- * @param {RedisAccess} [access]
- * @returns {Promise<void>}
+ * Reads one RESP2 reply from `buf` at `at`; undefined while it has not fully arrived.
+ * @param {Buffer} buf
+ * @param {number} at
+ * @returns {{ value: RespValue, end: number } | undefined}
  */
-export function pingRedis(url, timeoutMs = 1000, access = {}) {
+function readReply(buf, at) {
+  const lineEnd = buf.indexOf('\r\n', at);
+  if (lineEnd < 0) return undefined;
+  const type = String.fromCharCode(buf[at] ?? 0);
+  const line = buf.toString('utf8', at + 1, lineEnd);
+  const after = lineEnd + 2;
+  if (type === '+') return { value: line, end: after };
+  if (type === '-') return { value: new ReplyError(line), end: after };
+  if (type === ':') return { value: Number(line), end: after };
+  const length = Number(line);
+  if ((type !== '$' && type !== '*') || !Number.isInteger(length)) {
+    throw new Error(`not a Redis reply: ${JSON.stringify(buf.toString('utf8', at, lineEnd).slice(0, 40))}`);
+  }
+  if (length < 0) return { value: null, end: after };
+  if (type === '$') {
+    if (buf.length < after + length + 2) return undefined;
+    return { value: buf.toString('utf8', after, after + length), end: after + length + 2 };
+  }
+  /** @type {RespValue[]} */
+  const items = [];
+  let next = after;
+  for (let i = 0; i < length; i++) {
+    const item = readReply(buf, next);
+    if (!item) return undefined;
+    items.push(item.value);
+    next = item.end;
+  }
+  return { value: items, end: next };
+}
+
+/**
+ * Sends `commands` over one raw RESP connection (AUTH first when the URL or `access` carries a password) and
+ * resolves with their replies in order. Rejects with a short reason (`ECONNREFUSED`, `timeout after 1000 ms`,
+ * `NOAUTH …`, or the first error reply's text).
+ * @param {string} url
+ * @param {string[][]} commands
+ * @param {number} timeoutMs
+ * @param {RedisAccess} access
+ * @returns {Promise<RespValue[]>}
+ */
+function exchange(url, commands, timeoutMs, access) {
   return new Promise((resolve, reject) => {
     /** @type {URL} */
     let u;
@@ -102,43 +149,91 @@ export function pingRedis(url, timeoutMs = 1000, access = {}) {
     const tlsOptions = { host, port, servername: net.isIP(host) ? undefined : host, ca: access.ca };
     const socket = secure ? tls.connect(tlsOptions) : net.connect({ host, port });
     const timer = setTimeout(() => finish(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    const pass = u.password ? decodeURIComponent(u.password) : access.password;
+    const user = decodeURIComponent(u.username);
+    const auth = pass ? [user ? ['AUTH', user, pass] : ['AUTH', pass]] : [];
+    /** @type {RespValue[]} */
+    const replies = [];
     /** @param {Error} [err] */
     const finish = (err) => {
       clearTimeout(timer);
       socket.destroy();
       if (err) reject(err);
-      else resolve();
+      else resolve(replies.slice(auth.length));
     };
 
-    let request = '';
-    const pass = u.password ? decodeURIComponent(u.password) : access.password;
-    if (pass) {
-      const user = decodeURIComponent(u.username);
-      request += command(user ? ['AUTH', user, pass] : ['AUTH', pass]);
-    }
-    request += command(['PING']);
-    // The replies we wait for are simple strings or errors, one per line, in request order.
-    const expected = pass ? 2 : 1;
-    let buffered = '';
-    socket.setEncoding('utf8');
-    socket.on(secure ? 'secureConnect' : 'connect', () => socket.write(request));
+    const expected = auth.length + commands.length;
+    let buffered = Buffer.alloc(0);
+    socket.on(secure ? 'secureConnect' : 'connect', () =>
+      socket.write([...auth, ...commands].map(command).join('')),
+    );
     socket.on('data', (chunk) => {
-      buffered += chunk;
-      const lines = buffered.split('\r\n');
-      const complete = lines.slice(0, -1);
-      for (const line of complete) {
-        if (line.startsWith('-')) return finish(new Error(line.slice(1)));
-      }
-      if (complete.length >= expected) {
-        const last = complete[expected - 1];
-        finish(last === '+PONG' ? undefined : new Error(`unexpected reply ${JSON.stringify(last)}`));
+      buffered = Buffer.concat([buffered, chunk]);
+      try {
+        for (let reply = readReply(buffered, 0); reply; reply = readReply(buffered, 0)) {
+          buffered = buffered.subarray(reply.end);
+          if (reply.value instanceof ReplyError) return finish(new Error(reply.value.message));
+          replies.push(reply.value);
+          if (replies.length === expected) return finish();
+        }
+      } catch (err) {
+        finish(/** @type {Error} */ (err));
       }
     });
     socket.on('error', (err) =>
       finish(new Error(/** @type {NodeJS.ErrnoException} */ (err).code ?? err.message)),
     );
-    socket.on('close', () => finish(new Error('connection closed before PONG')));
+    socket.on('close', () => finish(new Error('connection closed before the reply')));
   });
+}
+
+/**
+ * Checks that a Redis answers PING with a raw RESP exchange (AUTH first when the URL or `access` carries a
+ * password). Rejects with a short reason (`ECONNREFUSED`, `timeout after 1000 ms`, `NOAUTH …`).
+ * @param {string} url
+ * @param {number} [timeoutMs]
+ * @param {RedisAccess} [access]
+ * @returns {Promise<void>}
+ */
+export async function pingRedis(url, timeoutMs = 1000, access = {}) {
+  const [pong] = await exchange(url, [['PING']], timeoutMs, access);
+  if (pong !== 'PONG') throw new Error(`unexpected reply ${JSON.stringify(pong)}`);
+}
+
+/**
+ * Checks that a Redis Cluster node answers PING and that its `CLUSTER INFO` says `cluster_state:ok` (every
+ * slot served). Rejects with a short reason: the connection's, `cluster support disabled` for a plain Redis,
+ * or the state it reports (`cluster_state:fail`).
+ * @param {string} url
+ * @param {number} [timeoutMs]
+ * @param {RedisAccess} [access]
+ * @returns {Promise<void>}
+ */
+export async function checkClusterNode(url, timeoutMs = 1000, access = {}) {
+  const [pong, info] = await exchange(url, [['PING'], ['CLUSTER', 'INFO']], timeoutMs, access).catch(
+    (/** @type {Error} */ err) => {
+      throw /cluster support disabled/i.test(err.message) ? new Error('cluster support disabled') : err;
+    },
+  );
+  if (pong !== 'PONG') throw new Error(`unexpected reply ${JSON.stringify(pong)}`);
+  const state = /^cluster_state:(\S+)/m.exec(typeof info === 'string' ? info : '')?.[1];
+  if (state !== 'ok') throw new Error(`cluster_state:${state ?? 'unknown'}`);
+}
+
+/**
+ * Checks that a sentinel answers PING and, when `master` is given, that it monitors a master of that name.
+ * Rejects with a short reason (the connection's, or `no master named …`).
+ * @param {string} url
+ * @param {string | undefined} master
+ * @param {number} [timeoutMs]
+ * @param {RedisAccess} [access]
+ * @returns {Promise<void>}
+ */
+export async function checkSentinel(url, master, timeoutMs = 1000, access = {}) {
+  const lookup = master === undefined ? [] : [['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', master]];
+  const [pong, address] = await exchange(url, [['PING'], ...lookup], timeoutMs, access);
+  if (pong !== 'PONG') throw new Error(`unexpected reply ${JSON.stringify(pong)}`);
+  if (master !== undefined && !Array.isArray(address)) throw new Error(`no master named ${master}`);
 }
 
 /**
@@ -256,14 +351,30 @@ export async function spawnRedisServer(binary, log = () => {}) {
 }
 
 /**
+ * The deployment shape the services will assume (`RTV_REDIS_MODE`, as libs/bus `redisTopologyFromEnv` reads it).
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {'single' | 'cluster' | 'sentinel'}
+ */
+export function redisModeFromEnv(env) {
+  const mode = env.RTV_REDIS_MODE?.trim() || 'single';
+  if (mode !== 'single' && mode !== 'cluster' && mode !== 'sentinel') {
+    throw new Error(`RTV_REDIS_MODE=${mode}: expected single, cluster or sentinel`);
+  }
+  return mode;
+}
+
+/**
  * Picks the Redis to use: `REDIS_URL` when set (it must answer, with `REDIS_PASSWORD` and
  * `RTV_REDIS_TLS_CA_FILE` as the services would use them), else 127.0.0.1:6379 when it answers, else a
- * private redis-server from PATH. Throws a one-line error saying how to get Redis when none of these works.
+ * private redis-server from PATH. With `RTV_REDIS_MODE=cluster` or `sentinel` only `REDIS_URL` counts (see
+ * {@link resolveDistributedRedis}). Throws a one-line error saying how to get Redis when none of these works.
  * `localUrl` exists for tests, which point it at a dead port to exercise the spawn path.
  * @param {{ log?: (line: string) => void, env?: NodeJS.ProcessEnv, localUrl?: string }} [options]
  * @returns {Promise<ResolvedRedis>}
  */
 export async function resolveRedis({ log = () => {}, env = process.env, localUrl = LOCAL_REDIS_URL } = {}) {
+  const mode = redisModeFromEnv(env);
+  if (mode !== 'single') return resolveDistributedRedis(mode, env, log);
   const noop = async () => {};
   const fromEnv = env.REDIS_URL?.trim();
   if (fromEnv) {
@@ -294,4 +405,82 @@ export async function resolveRedis({ log = () => {}, env = process.env, localUrl
     );
   }
   return spawnRedisServer(binary, log);
+}
+
+/**
+ * A Redis Cluster or a sentinel-watched master, from `REDIS_URL` only: the launcher cannot stand in for either
+ * with a private redis-server, so it never starts one. The listed endpoints are checked together and the first
+ * good answer wins: for a cluster a node answering PING with `cluster_state:ok` (`REDIS_PASSWORD` and
+ * `RTV_REDIS_TLS_CA_FILE` as for the nodes), for sentinel a sentinel answering PING that knows the master named
+ * by `RTV_REDIS_SENTINEL_MASTER` (`RTV_REDIS_SENTINEL_PASSWORD`, the sentinels' own, as the services send it).
+ * When none passes, throws one line naming REDIS_URL with each endpoint's reason.
+ * @param {'cluster' | 'sentinel'} mode
+ * @param {NodeJS.ProcessEnv} env
+ * @param {(line: string) => void} log
+ * @returns {Promise<ResolvedRedis>}
+ */
+async function resolveDistributedRedis(mode, env, log) {
+  const listed = mode === 'cluster' ? "the cluster's nodes" : 'the sentinels';
+  const fromEnv = env.REDIS_URL?.trim();
+  const urls = (fromEnv ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  if (urls.length === 0) {
+    throw new Error(
+      `RTV_REDIS_MODE=${mode} needs REDIS_URL, a comma-separated list of ${listed}; the launcher starts no Redis in this mode`,
+    );
+  }
+  const master = env.RTV_REDIS_SENTINEL_MASTER?.trim() || undefined;
+  if (mode === 'sentinel' && master === undefined) {
+    throw new Error(
+      'RTV_REDIS_MODE=sentinel needs RTV_REDIS_SENTINEL_MASTER, the name the sentinels monitor',
+    );
+  }
+  const access = redisAccessFromEnv(env);
+  const sentinelAccess = { ca: access.ca, password: env.RTV_REDIS_SENTINEL_PASSWORD || undefined };
+  /** @param {string} url */
+  const check = (url) =>
+    mode === 'cluster'
+      ? checkClusterNode(url, 2000, access)
+      : checkSentinel(withoutCredentials(url), master, 2000, sentinelAccess);
+  const reasons = new Map(urls.map((url) => [url, 'no answer']));
+  try {
+    const good = await Promise.any(
+      urls.map((url) =>
+        check(url).then(
+          () => url,
+          (/** @type {Error} */ err) => {
+            reasons.set(url, err.message);
+            throw err;
+          },
+        ),
+      ),
+    );
+    const what = mode === 'cluster' ? 'Redis Cluster' : `Redis master ${master} via sentinel`;
+    log(`using ${what} from REDIS_URL (${redactRedisUrl(fromEnv ?? '')}; ${redactRedisUrl(good)} answers)`);
+    return { url: /** @type {string} */ (fromEnv), source: 'env', stop: async () => {} };
+  } catch {
+    const expected = mode === 'cluster' ? 'answers with cluster_state:ok' : `answers for master ${master}`;
+    const why = [...reasons].map(([url, reason]) => `${redactRedisUrl(url)} (${reason})`).join(', ');
+    throw new Error(
+      `REDIS_URL lists no ${mode === 'cluster' ? 'cluster node' : 'sentinel'} that ${expected} (RTV_REDIS_MODE=${mode}): ${why}; ` +
+        `start ${mode === 'cluster' ? 'the cluster' : 'the sentinels'} or fix REDIS_URL`,
+    );
+  }
+}
+
+/**
+ * `url` without user and password: the services reach sentinels with `RTV_REDIS_SENTINEL_PASSWORD` only.
+ * @param {string} url
+ */
+function withoutCredentials(url) {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }

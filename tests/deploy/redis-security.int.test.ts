@@ -11,7 +11,7 @@ import {
   waitReady,
 } from '@rtv/bus';
 import { freePort, runServiceToExit, type SpawnedService, spawnService, WsTestClient } from '@rtv/testing';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@rtv/bus';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { find, podTemplate, render } from './support/helm.js';
 import {
@@ -37,8 +37,8 @@ async function startGateway(env: Record<string, string>): Promise<SpawnedService
   );
 }
 
-const clients: Redis[] = [];
-function connect(url: string, credentials: RedisCredentials): Redis {
+const clients: RedisClient[] = [];
+function connect(url: string, credentials: RedisCredentials): RedisClient {
   const client = createRedis(url, { name: 'redis-security-test', role: 'producer', credentials });
   clients.push(client);
   return client;

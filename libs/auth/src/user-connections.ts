@@ -79,7 +79,8 @@ export type AcquireResult =
  * Cluster-wide cap on concurrent connections per user. Each connection holds a lease (a member of the
  * user's sorted set with an expiry) that this gateway renews in the background, so the count survives any
  * gateway crash: its leases simply lapse. One Lua call per connect, one `ZREM` per disconnect, and one
- * pipelined round per renewal interval for all the leases a gateway holds.
+ * round per renewal interval for all the leases a gateway holds (a pipeline, or on a Redis Cluster single
+ * commands that the client sends together).
  */
 export class UserConnectionLimiter {
   private readonly redis: (Redis | Cluster) & ScriptClient;
@@ -152,19 +153,15 @@ export class UserConnectionLimiter {
   }
 
   /**
-   * Extends every held lease by `leaseMs` in one pipelined round trip. A lease that already lapsed is
-   * taken back if the user has room; otherwise it is dropped and reported through `onLost`.
+   * Extends every held lease by `leaseMs` in one round: one pipeline on a single Redis; on a Redis Cluster,
+   * where each user's leases are a slot of their own, one script call per lease, which the client groups per
+   * node. A lease that already lapsed is taken back if the user has room; otherwise it is dropped and reported
+   * through `onLost`.
    */
   async renewAll(): Promise<{ renewed: number; lost: number }> {
     if (this.held.size === 0) return { renewed: 0, lost: 0 };
     const leases = [...this.held];
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
-      [ACQUIRE_CMD](key: string, leaseId: string, max: number, leaseMs: number): unknown;
-    };
-    for (const [leaseId, userId] of leases) {
-      pipeline[ACQUIRE_CMD](this.keys.userConnections(userId), leaseId, this.max, this.leaseMs);
-    }
-    const results = (await pipeline.exec()) ?? [];
+    const results = await this.renewRound(leases);
     let renewed = 0;
     let lost = 0;
     let failure: Error | undefined;
@@ -189,6 +186,27 @@ export class UserConnectionLimiter {
     return { renewed, lost };
   }
 
+  /** The replies of one renewal round, in the order of `leases`, each as `[error, reply]` like a pipeline's. */
+  private async renewRound(leases: Array<[string, string]>): Promise<Array<[Error | null, unknown]>> {
+    if (isCluster(this.redis)) {
+      return Promise.all(
+        leases.map(([leaseId, userId]) =>
+          this.redis[ACQUIRE_CMD](this.keys.userConnections(userId), leaseId, this.max, this.leaseMs).then(
+            (reply): [null, unknown] => [null, reply],
+            (err: Error): [Error, unknown] => [err, undefined],
+          ),
+        ),
+      );
+    }
+    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
+      [ACQUIRE_CMD](key: string, leaseId: string, max: number, leaseMs: number): unknown;
+    };
+    for (const [leaseId, userId] of leases) {
+      pipeline[ACQUIRE_CMD](this.keys.userConnections(userId), leaseId, this.max, this.leaseMs);
+    }
+    return (await pipeline.exec()) ?? [];
+  }
+
   /** Renews held leases every `renewEveryMs` until {@link stop}. Idempotent. */
   start(): void {
     if (this.timer) return;
@@ -210,12 +228,31 @@ export class UserConnectionLimiter {
     await this.renewing;
   }
 
-  /** Releases every held lease (graceful shutdown), in one pipelined round trip. */
+  /**
+   * Releases every held lease (graceful shutdown) in one round: a pipeline on a single Redis, one `ZREM` per
+   * lease on a Redis Cluster (the users' keys span slots; the client groups the commands per node).
+   */
   async releaseAll(): Promise<void> {
     if (this.held.size === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const [leaseId, userId] of this.held) pipeline.zrem(this.keys.userConnections(userId), leaseId);
+    const leases = [...this.held];
     this.held.clear();
+    if (isCluster(this.redis)) {
+      const redis = this.redis;
+      await Promise.all(
+        leases.map(([leaseId, userId]) => redis.zrem(this.keys.userConnections(userId), leaseId)),
+      );
+      return;
+    }
+    const pipeline = this.redis.pipeline();
+    for (const [leaseId, userId] of leases) pipeline.zrem(this.keys.userConnections(userId), leaseId);
     await pipeline.exec();
   }
+}
+
+/**
+ * Whether `redis` is a Redis Cluster client, which refuses a pipeline whose keys span slots. (The same test as
+ * `isCluster` of `@rtv/bus`, which this library does not depend on.)
+ */
+function isCluster(redis: Redis | Cluster): redis is Cluster {
+  return (redis as Cluster).isCluster === true;
 }

@@ -1,9 +1,18 @@
-// The per-user cap on the real Redis: two limiters on two connections stand in for two gateways.
+// The per-user cap on the real Redis: two limiters on two connections stand in for two gateways. The last
+// suite runs the same operations on a real 3-master Redis Cluster, where users' keys live on different nodes.
 
 import { createKeys } from '@rtv/bus';
-import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
-import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createTestRedis,
+  deleteKeysWithPrefix,
+  type RedisClusterHandle,
+  startRedisCluster,
+  type TestRedis,
+  uniquePrefix,
+  waitFor,
+} from '@rtv/testing';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UserConnectionLimiter } from '../src/index.js';
 
 describe('UserConnectionLimiter on a real Redis', () => {
@@ -142,3 +151,104 @@ describe('UserConnectionLimiter on a real Redis', () => {
     expect(() => gateway({ maxPerUser: 1, leaseMs: 100, renewEveryMs: 100 })).toThrow(/renewEveryMs/);
   });
 });
+
+describe('UserConnectionLimiter on a real 3-master Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  let prefix: string;
+  let clients: Cluster[];
+  let limiters: UserConnectionLimiter[];
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  beforeEach(() => {
+    prefix = uniquePrefix('auth-cluster');
+    clients = [];
+    limiters = [];
+  });
+  afterEach(async () => {
+    for (const l of limiters) await l.stop();
+    if (clients[0]) await deleteKeysWithPrefix(clients[0], prefix);
+    for (const c of clients) c.disconnect();
+  });
+
+  /** A gateway's limiter on a Cluster client of its own, seeded with every node as REDIS_URL would list them. */
+  const gateway = async (opts: {
+    maxPerUser: number;
+    leaseMs?: number;
+    onLost?: (userId: string) => void;
+  }) => {
+    const redis = new Cluster(
+      cluster.nodes.map(({ port }) => ({ host: '127.0.0.1', port })),
+      { redisOptions: { maxRetriesPerRequest: 1 } },
+    );
+    redis.on('error', () => {});
+    clients.push(redis);
+    await new Promise<void>((resolve, reject) => {
+      redis.once('ready', resolve);
+      redis.once('end', () => reject(new Error('cluster client ended before ready')));
+    });
+    const limiter = new UserConnectionLimiter({ redis, keys: createKeys(prefix), ...opts });
+    limiters.push(limiter);
+    return limiter;
+  };
+
+  it('acquires, renews, releases and counts leases of users whose keys sit on different masters', async () => {
+    const keys = createKeys(prefix);
+    const users = Array.from({ length: 9 }, (_, i) => `user-${i}`);
+    const masters = new Set(await Promise.all(users.map((u) => cluster.masterOf(keys.userConnections(u)))));
+    // The batched calls below only prove anything if their keys span nodes (one node would take a pipeline).
+    expect(masters.size).toBeGreaterThanOrEqual(2);
+
+    const lost: string[] = [];
+    const a = await gateway({ maxPerUser: 2, leaseMs: 5000, onLost: (user) => lost.push(user) });
+    const b = await gateway({ maxPerUser: 2, leaseMs: 5000 });
+    const leasesOfA = new Map<string, string>();
+    for (const user of users) {
+      const got = await a.acquire(user);
+      if (!got.ok) throw new Error(`expected a lease for ${user}`);
+      leasesOfA.set(user, got.leaseId);
+      expect((await b.acquire(user)).ok).toBe(true);
+      // The cap holds across gateways on a cluster too.
+      expect(await a.acquire(user)).toEqual({ ok: false, count: 2, limit: 2 });
+    }
+    expect(await Promise.all(users.map((u) => b.count(u)))).toEqual(users.map(() => 2));
+
+    // Renewal pushes the expiry of every lease of A forward, on every node.
+    const redis = clients[0]!;
+    const expiryOfA = (user: string) => redis.zscore(keys.userConnections(user), leasesOfA.get(user)!);
+    const before = (await Promise.all(users.map(expiryOfA))).map(Number);
+    await waitFor(async () => (await redisNowMs(redis)) > Math.max(...before) - 5000, {
+      message: "Redis's clock moves past the last acquire",
+    });
+    expect(await a.renewAll()).toEqual({ renewed: users.length, lost: 0 });
+    const after = (await Promise.all(users.map(expiryOfA))).map(Number);
+    for (const [i, expiry] of after.entries()) expect(expiry).toBeGreaterThan(before[i]!);
+
+    // A lapsed lease is taken back when the user has room, and reported lost when the cap filled meanwhile.
+    const [roomy, full] = [users[0]!, users[1]!];
+    await redis.zrem(keys.userConnections(roomy), leasesOfA.get(roomy)!);
+    await redis.zrem(keys.userConnections(full), leasesOfA.get(full)!);
+    expect((await b.acquire(full)).ok).toBe(true);
+    expect(await a.renewAll()).toEqual({ renewed: users.length - 1, lost: 1 });
+    expect(lost).toEqual([full]);
+    expect(await a.count(roomy)).toBe(2);
+    expect(await a.count(full)).toBe(2);
+
+    // Shutdown gives back every lease this gateway holds, on every node, and only those.
+    await a.releaseAll();
+    expect(a.heldCount).toBe(0);
+    expect(await Promise.all(users.map((u) => b.count(u)))).toEqual(users.map((u) => (u === full ? 2 : 1)));
+    await b.releaseAll();
+    expect(await Promise.all(users.map((u) => a.count(u)))).toEqual(users.map(() => 0));
+  });
+});
+
+/** Redis's own clock in ms, as the lease scripts read it. */
+async function redisNowMs(redis: Cluster): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}

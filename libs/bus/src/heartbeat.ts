@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 export interface HeartbeatOptions {
-  redis: Redis;
-  /** The member's own hash (e.g. `rtv:gw:<gid>`). */
+  redis: RedisClient;
+  /** The member's own hash (e.g. `rtv:{members}:gw:<gid>`). */
   hashKey: string;
-  /** The registry sorted set (e.g. `rtv:gateways`), scored by the last beat in ms. */
+  /** The registry sorted set (e.g. `rtv:{members}:gateways`), scored by the last beat in ms. */
   registryKey: string;
   id: string;
   /** Fields written on every beat (connections, sessions, capacity, draining, version…). */

@@ -12,12 +12,18 @@ export { randomId } from './ids.js';
 export { createKeys, type Keys, SESSIONS_QUEUE } from './keys.js';
 export {
   createRedis,
+  isCluster,
+  type RedisClient,
   type RedisConnectionOptions,
   type RedisCredentials,
+  type RedisMode,
   RedisSettingsError,
+  type RedisTopology,
   reconnectDelayMs,
   redisCredentialsFromEnv,
   redisTarget,
+  redisTopologyFromEnv,
+  redisTopologyOf,
   waitReady,
 } from './redis.js';
 export {

@@ -1,8 +1,16 @@
 /**
- * The one place Redis keys are built (DESIGN §3). Every key is `<prefix>:<entity>:<id>[:<suffix>]`.
- *
- * Session keys put the session id in a hash tag (`{sid}`) so the session hash and its history land in the
- * same Redis Cluster slot: the Lua scripts and MULTI blocks that touch both stay valid on a cluster.
+ * The one place Redis keys are built (DESIGN §3). Every key is `<prefix>:<entity>:<id>[:<suffix>]`, and its hash
+ * tag decides its Redis Cluster slot, so that every multi-key script, MULTI and pipeline stays within one slot
+ * while the traffic spreads over the masters:
+ * - a session's hash and history share `{sid}`: the scripts that touch both stay valid;
+ * - each gateway's and each worker's stream has no tag: every stream is a slot of its own, so the frame traffic
+ *   (one stream per process) spreads over the shards with the processes;
+ * - the heartbeat hashes of gateways and workers and their two registries share `{members}`: a heartbeat (hash and
+ *   registry in one MULTI) and the status API's read of all of them are one slot (a write per process every few
+ *   seconds, not per frame);
+ * - a user's connection leases and token budget share `{userId}`;
+ * - BullMQ's keys share `{<prefix>:bull}`, as BullMQ requires on a cluster.
+ * The prefix itself carries no braces (a tag in it would put every key in one slot).
  */
 export interface Keys {
   readonly prefix: string;
@@ -42,23 +50,25 @@ export interface Keys {
 export const SESSIONS_QUEUE = 'sessions';
 
 export function createKeys(prefix = 'rtv'): Keys {
-  if (!/^[A-Za-z0-9_:{}.-]{1,64}$/.test(prefix)) {
-    throw new Error(`invalid Redis key prefix ${JSON.stringify(prefix)}: use 1-64 of [A-Za-z0-9_:{}.-]`);
+  if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(prefix)) {
+    throw new Error(
+      `invalid Redis key prefix ${JSON.stringify(prefix)}: use 1-64 of [A-Za-z0-9_:.-] (no braces: keys carry their own hash tags)`,
+    );
   }
   return Object.freeze({
     prefix,
-    gateway: (gid: string) => `${prefix}:gw:${gid}`,
+    gateway: (gid: string) => `${prefix}:{members}:gw:${gid}`,
     gatewayOut: (gid: string) => `${prefix}:gw:${gid}:out`,
-    gateways: () => `${prefix}:gateways`,
-    worker: (wid: string) => `${prefix}:wk:${wid}`,
+    gateways: () => `${prefix}:{members}:gateways`,
+    worker: (wid: string) => `${prefix}:{members}:wk:${wid}`,
     workerIn: (wid: string) => `${prefix}:wk:${wid}:in`,
-    workers: () => `${prefix}:workers`,
+    workers: () => `${prefix}:{members}:workers`,
     session: (sid: string) => `${prefix}:sess:{${sid}}`,
     sessionHistory: (sid: string) => `${prefix}:sess:{${sid}}:history`,
     userConnections: (userId: string) => `${prefix}:user:{${userId}}:conns`,
     budget: (userId: string, windowIndex: number) => `${prefix}:budget:{${userId}}:${windowIndex}`,
     resumeSecret: () => `${prefix}:resume-secret`,
-    bullPrefix: `${prefix}:bull`,
+    bullPrefix: `{${prefix}:bull}`,
     queueName: SESSIONS_QUEUE,
   });
 }

@@ -1,5 +1,51 @@
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+
+/** A connection to Redis however it is deployed: one endpoint or a sentinel-watched master (`Redis`), or a Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** How Redis is deployed (`RTV_REDIS_MODE`). */
+export type RedisMode = 'single' | 'cluster' | 'sentinel';
+
+/**
+ * Whether `client` is a Redis Cluster client. A cluster takes no pipeline or MULTI whose keys span slots, so
+ * batches of unrelated keys go as single commands there, which the client groups per node by itself
+ * (`enableAutoPipelining`): one round trip per node and event-loop turn, as a pipeline would be.
+ */
+export function isCluster(client: RedisClient): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}
+
+/** The deployment shape besides the URLs: the mode, and for Sentinel the master's name and the sentinels' password. */
+export interface RedisTopology {
+  mode: RedisMode;
+  /** `RTV_REDIS_SENTINEL_MASTER`: required in sentinel mode. */
+  sentinelMaster?: string;
+  /** `RTV_REDIS_SENTINEL_PASSWORD`: the sentinels' own password, when they have one. */
+  sentinelPassword?: string;
+}
+
+/** The topology a service's validated config names (`RTV_REDIS_MODE` and the sentinel settings). */
+export function redisTopologyOf(config: {
+  RTV_REDIS_MODE?: string | undefined;
+  RTV_REDIS_SENTINEL_MASTER?: string | undefined;
+  RTV_REDIS_SENTINEL_PASSWORD?: string | undefined;
+}): RedisTopology {
+  return redisTopologyFromEnv(config as NodeJS.ProcessEnv);
+}
+
+/** Reads `RTV_REDIS_MODE`, `RTV_REDIS_SENTINEL_MASTER` and `RTV_REDIS_SENTINEL_PASSWORD` (validated by each service's config). */
+export function redisTopologyFromEnv(env: NodeJS.ProcessEnv = process.env): RedisTopology {
+  const mode = (env.RTV_REDIS_MODE || 'single') as RedisMode;
+  if (mode !== 'single' && mode !== 'cluster' && mode !== 'sentinel') {
+    throw new RedisSettingsError(`RTV_REDIS_MODE=${mode}: expected single, cluster or sentinel`);
+  }
+  return {
+    mode,
+    ...(env.RTV_REDIS_SENTINEL_MASTER ? { sentinelMaster: env.RTV_REDIS_SENTINEL_MASTER } : {}),
+    ...(env.RTV_REDIS_SENTINEL_PASSWORD ? { sentinelPassword: env.RTV_REDIS_SENTINEL_PASSWORD } : {}),
+  };
+}
 
 /**
  * What reaching Redis takes besides its URL. The password travels apart from `REDIS_URL` so that it can come
@@ -95,6 +141,11 @@ export interface RedisConnectionOptions {
    * @defaultValue {@link redisCredentialsFromEnv}: `REDIS_PASSWORD` and `RTV_REDIS_TLS_CA_FILE` of this process
    */
   credentials?: RedisCredentials;
+  /**
+   * Single endpoint, Cluster or Sentinel.
+   * @defaultValue {@link redisTopologyFromEnv}: `RTV_REDIS_MODE` and the sentinel settings of this process
+   */
+  topology?: RedisTopology;
 }
 
 /** Reconnect delay: grows with attempts, capped at 2 s, with jitter so a fleet does not reconnect in step. */
@@ -107,27 +158,136 @@ export function reconnectDelayMs(attempt: number): number {
  * A client for `url` with the process's Redis password and TLS CA. Throws {@link RedisSettingsError} when
  * those settings contradict the URL, before any connection is attempted.
  */
-export function createRedis(url: string, opts: RedisConnectionOptions): Redis {
-  const target = redisTarget(url, opts.credentials ?? redisCredentialsFromEnv());
-  const producer = opts.role === 'producer';
-  const options: RedisOptions = {
+export function createRedis(url: string, opts: RedisConnectionOptions): RedisClient {
+  const credentials = opts.credentials ?? redisCredentialsFromEnv();
+  const topology = opts.topology ?? redisTopologyFromEnv();
+  const urls = url
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  if (topology.mode === 'single' && urls.length !== 1) {
+    throw new RedisSettingsError(
+      `REDIS_URL lists ${urls.length} endpoints: set RTV_REDIS_MODE=cluster or sentinel, or give one URL`,
+    );
+  }
+  const client =
+    topology.mode === 'cluster'
+      ? createCluster(urls, credentials, opts)
+      : topology.mode === 'sentinel'
+        ? createSentinelClient(urls, credentials, topology, opts)
+        : new Redis(redisTarget(urls[0]!, credentials).url, connectionOptions(urls[0]!, credentials, opts));
+  client.on('error', (err: Error) => opts.onError?.(err));
+  return client;
+}
+
+/** What every connection gets: its name, retry behaviour by role, and TLS when the URL asks for it. */
+function connectionOptions(
+  url: string,
+  credentials: RedisCredentials,
+  opts: RedisConnectionOptions,
+): RedisOptions {
+  const target = redisTarget(url, credentials);
+  return {
     ...(target.tls ? { tls: target.tls } : {}),
     connectionName: opts.name,
-    maxRetriesPerRequest: producer ? 1 : null,
+    maxRetriesPerRequest: opts.role === 'producer' ? 1 : null,
     enableOfflineQueue: true,
     retryStrategy: (attempt) => reconnectDelayMs(attempt),
     lazyConnect: false,
   };
-  const client = new Redis(target.url, options);
-  client.on('error', (err: Error) => opts.onError?.(err));
-  return client;
+}
+
+/** Host, port, user and password of one URL of a list (each may carry its own user; REDIS_PASSWORD applies to all). */
+function endpointOf(
+  url: string,
+  credentials: RedisCredentials,
+): { host: string; port: number; username?: string; password?: string } {
+  const parsed = new URL(redisTarget(url, credentials).url);
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const port = parsed.port === '' ? 6379 : Number(parsed.port);
+  return {
+    host,
+    port,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+  };
+}
+
+/**
+ * A Redis Cluster client from seed nodes: it learns the slot map, sends each command to the master of its key's
+ * slot, follows MOVED and ASK redirections itself, and refreshes the map when a master fails over, retrying
+ * meanwhile (`retryDelayOnFailover`, `retryDelayOnClusterDown`). Reads go to masters: replicas lag.
+ */
+function createCluster(urls: string[], credentials: RedisCredentials, opts: RedisConnectionOptions): Cluster {
+  const seeds = urls.map((u) => endpointOf(u, credentials));
+  const { username, password } = seeds[0]!;
+  const base = connectionOptions(urls[0]!, credentials, opts);
+  const options: ClusterOptions = {
+    redisOptions: { ...base, ...(username ? { username } : {}), ...(password ? { password } : {}) },
+    scaleReads: 'master',
+    enableAutoPipelining: true,
+    enableOfflineQueue: true,
+    enableReadyCheck: true,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 100,
+    maxRedirections: 32,
+    slotsRefreshTimeout: 2000,
+    clusterRetryStrategy: (attempt) => reconnectDelayMs(attempt),
+    // A TLS certificate names the hosts as given: keep them rather than resolving them to addresses.
+    ...(base.tls
+      ? {
+          dnsLookup: (address: string, callback: (err: null, address: string) => void) =>
+            callback(null, address),
+        }
+      : {}),
+  };
+  return new Cluster(
+    seeds.map(({ host, port }) => ({ host, port })),
+    options,
+  );
+}
+
+/**
+ * A client of the master that the sentinels at `urls` name `topology.sentinelMaster`: it asks them where the
+ * master is, checks the node it reaches is a master, and, told of a failover (`+switch-master`, or a lost
+ * connection), asks again and reconnects to the new master.
+ */
+function createSentinelClient(
+  urls: string[],
+  credentials: RedisCredentials,
+  topology: RedisTopology,
+  opts: RedisConnectionOptions,
+): Redis {
+  if (!topology.sentinelMaster) {
+    throw new RedisSettingsError(
+      'RTV_REDIS_MODE=sentinel needs RTV_REDIS_SENTINEL_MASTER, the name the sentinels monitor',
+    );
+  }
+  const sentinels = urls.map((u) => {
+    const { host, port } = endpointOf(u, { ...credentials, password: undefined });
+    return { host, port };
+  });
+  const base = connectionOptions(urls[0]!, { ...credentials, password: undefined }, opts);
+  const secure = new URL(urls[0]!).protocol === 'rediss:';
+  return new Redis({
+    ...base,
+    sentinels,
+    name: topology.sentinelMaster,
+    role: 'master',
+    ...(credentials.password !== undefined ? { password: credentials.password } : {}),
+    ...(topology.sentinelPassword !== undefined ? { sentinelPassword: topology.sentinelPassword } : {}),
+    ...(secure ? { enableTLSForSentinelMode: true, sentinelTLS: base.tls ?? {} } : {}),
+    sentinelRetryStrategy: (attempt) => reconnectDelayMs(attempt),
+    failoverDetector: true,
+  });
 }
 
 /**
  * Resolves once the client is ready, or rejects after `timeoutMs` naming the last connection error (a refused
  * password reads `WRONGPASS …` or `NOAUTH …`, a distrusted certificate names the TLS failure).
  */
-export async function waitReady(client: Redis, timeoutMs = 5000): Promise<void> {
+export async function waitReady(client: RedisClient, timeoutMs = 5000): Promise<void> {
   if (client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     let lastError: string | undefined;

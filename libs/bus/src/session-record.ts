@@ -1,8 +1,8 @@
 import type { SessionConfig } from '@rtv/protocol';
-import type { Redis } from 'ioredis';
 import { fitHistoryItem, HISTORY_ITEM_MAX_BYTES, HISTORY_MAX_BYTES } from './history-budget.js';
 import { randomId } from './ids.js';
 import type { Keys } from './keys.js';
+import { isCluster, type RedisClient } from './redis.js';
 import {
   APPEND_HISTORY,
   ATTACH_SESSION,
@@ -282,14 +282,14 @@ export interface HistoryAppendResult {
  * Called per connection, per claim, per progress tick and per history item, never per frame.
  */
 export class SessionRecords {
-  private readonly redis: Redis & SessionScriptClient;
+  private readonly redis: RedisClient & SessionScriptClient;
   private readonly ttlMs: number;
   private readonly historyMaxItems: number;
   private readonly historyMaxBytes: number;
   private readonly historyItemMaxBytes: number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
     opts: SessionRecordsOptions = {},
   ) {
@@ -317,7 +317,7 @@ export class SessionRecords {
     for (const [name, lua] of scripts) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: SCRIPT_KEY_COUNT[name] ?? 1, lua });
     }
-    this.redis = redis as Redis & SessionScriptClient;
+    this.redis = redis as RedisClient & SessionScriptClient;
   }
 
   /**
@@ -455,9 +455,8 @@ export class SessionRecords {
    */
   async saveProgress(entries: readonly ProgressEntry[]): Promise<string[]> {
     if (entries.length === 0) return [];
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & SessionScriptPipeline;
-    for (const { state, seq, workerId } of entries) {
-      pipeline[SessionScript.saveProgress](
+    const argsOf = ({ state, seq, workerId }: ProgressEntry) =>
+      [
         this.keys.session(state.sid),
         state.epoch,
         seq,
@@ -467,9 +466,24 @@ export class SessionRecords {
         state.userId,
         JSON.stringify(state.config),
         state.createdMs,
+      ] as const;
+    let results: Array<[Error | null, unknown]>;
+    if (isCluster(this.redis)) {
+      // Each session is a slot of its own: one script call each, grouped per node by the client.
+      const redis = this.redis as unknown as SessionScriptPipeline;
+      results = await Promise.all(
+        entries.map((entry) =>
+          (redis[SessionScript.saveProgress](...argsOf(entry)) as unknown as Promise<unknown>).then(
+            (ok): [null, unknown] => [null, ok],
+            (err: Error): [Error, unknown] => [err, undefined],
+          ),
+        ),
       );
+    } else {
+      const pipeline = this.redis.pipeline() as ReturnType<RedisClient['pipeline']> & SessionScriptPipeline;
+      for (const entry of entries) pipeline[SessionScript.saveProgress](...argsOf(entry));
+      results = (await pipeline.exec()) ?? [];
     }
-    const results = (await pipeline.exec()) ?? [];
     const lost: string[] = [];
     results.forEach(([err, ok], i) => {
       if (!err && ok === 0) lost.push(entries[i]!.state.sid);

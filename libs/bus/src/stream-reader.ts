@@ -1,5 +1,5 @@
 import { BUS_ENVELOPE_VERSION } from '@rtv/protocol';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { reconnectDelayMs } from './redis.js';
 
 /**
@@ -30,9 +30,9 @@ export interface StreamReaderOptions {
    * Dedicated connection for the blocking XREAD; it is disconnected on `stop()`, which is how a blocked read
    * is cut short. Never share it.
    */
-  blocking: Redis;
+  blocking: RedisClient;
   /** Connection for upkeep (creating the stream, TTL, trimming). May be shared. */
-  commands: Redis;
+  commands: RedisClient;
   /**
    * Called with each v1 batch in stream order (bytes as written; decode with `decodeBatch`) and its entry id
    * (`<ms>-<n>`: Redis's clock when the batch was written, which gives the frame-path latency). Exceptions

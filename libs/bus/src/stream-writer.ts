@@ -1,6 +1,6 @@
 import { BUS_ENVELOPE_VERSION, encodeBatch } from '@rtv/protocol';
-import type { Redis } from 'ioredis';
 import type { BusWriter } from './bus-writer.js';
+import { isCluster, type RedisClient } from './redis.js';
 
 export interface StreamWriterOptions {
   /**
@@ -40,7 +40,7 @@ export class StreamWriter implements BusWriter {
   private lastFlushMs = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly opts: StreamWriterOptions = {},
   ) {
     this.maxLen = opts.maxLen ?? 5000;
@@ -79,6 +79,20 @@ export class StreamWriter implements BusWriter {
     await this.inflight;
   }
 
+  private append(stream: string, lines: Uint8Array[]): Promise<void> {
+    const value = encodeBatch(lines);
+    return this.redis
+      .xadd(stream, 'NOMKSTREAM', 'MAXLEN', '~', this.maxLen, '*', BUS_ENVELOPE_VERSION, value)
+      .then(
+        (id) =>
+          // No id: the stream is gone (its reader re-creates it; a failed-over Redis may have lost it).
+          id === null
+            ? this.opts.onDrop?.(stream, lines.length, new Error('stream missing'))
+            : this.opts.onFlush?.(stream, lines.length, value.length),
+        (err: Error) => this.opts.onDrop?.(stream, lines.length, err),
+      );
+  }
+
   private readonly flush = (): void => {
     this.scheduled = false;
     if (this.pending.size === 0) return;
@@ -90,16 +104,12 @@ export class StreamWriter implements BusWriter {
       for (const [stream, lines] of batch) this.opts.onDrop?.(stream, lines.length, err);
       return;
     }
-    if (batch.size === 1) {
-      // The common case (one destination): a plain command, no pipeline object.
-      const [stream, lines] = batch.entries().next().value!;
-      const value = encodeBatch(lines);
-      this.inflight = this.redis
-        .xadd(stream, 'NOMKSTREAM', 'MAXLEN', '~', this.maxLen, '*', BUS_ENVELOPE_VERSION, value)
-        .then(
-          () => this.opts.onFlush?.(stream, lines.length, value.length),
-          (err: Error) => this.opts.onDrop?.(stream, lines.length, err),
-        );
+    if (batch.size === 1 || isCluster(this.redis)) {
+      // The common case (one destination) is a plain command, no pipeline object. On a cluster every stream is
+      // a slot of its own, so each destination is a command of its own (auto-pipelined per node).
+      const writes: Array<Promise<void>> = [];
+      for (const [stream, lines] of batch) writes.push(this.append(stream, lines));
+      this.inflight = writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
       return;
     }
     const pipeline = this.redis.pipeline();
@@ -111,9 +121,10 @@ export class StreamWriter implements BusWriter {
     }
     this.inflight = pipeline.exec().then(
       (results) => {
-        results?.forEach(([err], i) => {
+        results?.forEach(([err, id], i) => {
           const [stream, lines, bytes] = sizes[i]!;
           if (err) this.opts.onDrop?.(stream, lines, err);
+          else if (id === null) this.opts.onDrop?.(stream, lines, new Error('stream missing'));
           else this.opts.onFlush?.(stream, lines, bytes);
         });
       },

@@ -1,5 +1,5 @@
-import type { Cluster, Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
 
 /** Tokens a user may spend per fixed window of `windowS` seconds. */
 export interface TokenBudget {
@@ -44,7 +44,7 @@ export class TokenBudgets {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis | Cluster,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     options: TokenBudgetsOptions = {},
   ) {

@@ -1,12 +1,12 @@
 import { createKeys, createRedis, randomId, StreamReader, StreamWriter, waitReady } from '@rtv/bus';
 import { BUS_ENVELOPE_VERSION, decodeBatch, encodeAckLine } from '@rtv/protocol';
 import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@rtv/bus';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 describe('StreamWriter + StreamReader on a real Redis', () => {
   let t: TestRedis;
-  let conns: Redis[];
+  let conns: RedisClient[];
   beforeEach(async () => {
     t = await createTestRedis('bus');
     conns = [];

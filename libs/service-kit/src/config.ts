@@ -8,7 +8,8 @@ export type EnvSpec =
   | { type: 'int'; default?: number; doc: string; min?: number; max?: number }
   | { type: 'number'; default?: number; doc: string; min?: number; max?: number }
   | { type: 'bool'; default?: boolean; doc: string }
-  | { type: 'url'; default?: string; doc: string; protocols: readonly string[] }
+  /** One URL, or with `list` a comma-separated list of them (each checked). */
+  | { type: 'url'; default?: string; doc: string; protocols: readonly string[]; list?: boolean }
   | { type: 'enum'; default?: string; doc: string; values: readonly string[] };
 
 export type EnvSchema = Record<string, EnvSpec>;
@@ -48,7 +49,11 @@ const SECRET_NAME = /(?:^|_)(?:KEYS?|SECRETS?|TOKENS?|PASSWORDS?|PASSWD)$/;
 /** How a bad value appears in a {@link ConfigError}: quoted, with secrets and URL credentials hidden. */
 function shownValue(name: string, spec: EnvSpec, raw: string): string {
   if (('secret' in spec && spec.secret) || SECRET_NAME.test(name)) return '<redacted>';
-  if (spec.type === 'url') return redactUrl(raw);
+  if (spec.type === 'url')
+    return raw
+      .split(',')
+      .map((part) => redactUrl(part.trim()))
+      .join(',');
   return JSON.stringify(raw);
 }
 
@@ -133,14 +138,19 @@ function parseValue(spec: EnvSpec, raw: string): unknown {
       if (/^(0|false|no|off)$/i.test(raw)) return false;
       return { problem: 'expected true/false' };
     case 'url': {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        return { problem: 'not a valid URL' };
-      }
-      if (!spec.protocols.includes(url.protocol.replace(/:$/, ''))) {
-        return { problem: `scheme must be one of ${spec.protocols.join(', ')}` };
+      const parts = spec.list ? raw.split(',').map((part) => part.trim()) : [raw];
+      for (const part of parts) {
+        let url: URL;
+        try {
+          url = new URL(part);
+        } catch {
+          return {
+            problem: parts.length > 1 ? `not a list of valid URLs (${parts.length} given)` : 'not a valid URL',
+          };
+        }
+        if (!spec.protocols.includes(url.protocol.replace(/:$/, ''))) {
+          return { problem: `scheme must be one of ${spec.protocols.join(', ')}` };
+        }
       }
       return raw;
     }
@@ -163,8 +173,25 @@ export const COMMON_ENV = {
   REDIS_URL: {
     type: 'url',
     protocols: ['redis', 'rediss'],
+    list: true,
     default: 'redis://127.0.0.1:6379',
-    doc: 'Redis connection URL (redis:// or rediss:// for TLS); the password may come apart in REDIS_PASSWORD',
+    doc: 'Redis connection URL (redis:// or rediss:// for TLS); with RTV_REDIS_MODE=cluster a comma-separated list of seed nodes, with RTV_REDIS_MODE=sentinel a comma-separated list of sentinels. The password may come apart in REDIS_PASSWORD',
+  },
+  RTV_REDIS_MODE: {
+    type: 'enum',
+    values: ['single', 'cluster', 'sentinel'],
+    default: 'single',
+    doc: 'How Redis is deployed: single (one endpoint), cluster (Redis Cluster: REDIS_URL lists seed nodes; the client follows MOVED/ASK and failovers) or sentinel (REDIS_URL lists sentinels; the client asks them for the master named by RTV_REDIS_SENTINEL_MASTER and follows its failovers)',
+  },
+  RTV_REDIS_SENTINEL_MASTER: {
+    type: 'string',
+    pattern: /^[A-Za-z0-9_.-]{1,64}$/,
+    doc: 'Name of the master the sentinels monitor (RTV_REDIS_MODE=sentinel)',
+  },
+  RTV_REDIS_SENTINEL_PASSWORD: {
+    type: 'string',
+    secret: true,
+    doc: 'Password of the sentinels themselves, when they require one (RTV_REDIS_MODE=sentinel); REDIS_PASSWORD is the data nodes’',
   },
   REDIS_PASSWORD: {
     type: 'string',
@@ -177,9 +204,9 @@ export const COMMON_ENV = {
   },
   RTV_REDIS_PREFIX: {
     type: 'string',
-    pattern: /^[A-Za-z0-9_:{}.-]{1,64}$/,
+    pattern: /^[A-Za-z0-9_:.-]{1,64}$/,
     default: 'rtv',
-    doc: 'Prefix of every Redis key (use a hash tag such as {rtv} on Redis Cluster)',
+    doc: 'Prefix of every Redis key. No braces: the keys carry their own hash tags (a session and its history share one, each stream has its own), so they spread over a Redis Cluster',
   },
   RTV_LOG_LEVEL: {
     type: 'enum',

@@ -52,6 +52,21 @@ describe('loadConfig', () => {
     expect(broken.message).not.toContain('ter2');
   });
 
+  it('takes a comma-separated REDIS_URL (cluster seeds, sentinels): every entry checked, every password masked', () => {
+    const ok = loadConfig('svc', COMMON_ENV, {
+      REDIS_URL: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000,rediss://10.0.0.3:7000',
+      RTV_REDIS_MODE: 'cluster',
+    });
+    expect(ok.REDIS_URL).toBe('redis://10.0.0.1:7000,redis://10.0.0.2:7000,rediss://10.0.0.3:7000');
+    expect(ok.RTV_REDIS_MODE).toBe('cluster');
+    const bad = configError(COMMON_ENV, { REDIS_URL: 'redis://:hunter2@h:1,http://:hunter3@h:2' });
+    expect(bad.message).toContain('scheme must be one of redis, rediss');
+    expect(bad.message).not.toMatch(/hunter[23]/);
+    expect(configError(COMMON_ENV, { RTV_REDIS_MODE: 'replicas' }).message).toContain(
+      'RTV_REDIS_MODE="replicas": expected one of single, cluster, sentinel',
+    );
+  });
+
   it('masks the username and password of any URL-typed value', () => {
     const urls = {
       UPSTREAM_URL: { type: 'url', protocols: ['redis'], doc: 'upstream' },

@@ -28,6 +28,18 @@ export {
   uniquePrefix,
 } from './redis.js';
 export {
+  type RedisClusterHandle,
+  type RedisClusterNode,
+  type RedisClusterOptions,
+  startRedisCluster,
+} from './redis-cluster.js';
+export {
+  type RedisSentinelHandle,
+  type RedisSentinelOptions,
+  type RedisSentinelProcess,
+  startRedisSentinel,
+} from './redis-sentinel.js';
+export {
   REPO_ROOT,
   runServiceToExit,
   type ServiceExit,

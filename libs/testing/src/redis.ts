@@ -1,7 +1,7 @@
 // Real Redis for tests, isolated by key prefix: every test gets `rtvt:<run>:<label>:<random>` and deletes
 // exactly that on cleanup, so suites can run in parallel against one server.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 
 /** The Redis chosen by the test global setup (REDIS_URL), or the conventional local one. */
 export function testRedisUrl(): string {
@@ -38,17 +38,51 @@ export interface TestRedis {
   cleanup(): Promise<void>;
 }
 
-/** Deletes every key that starts with `prefix`, in SCAN-sized batches; returns how many were deleted. */
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<number> {
+/**
+ * Deletes every key that starts with `prefix`, in SCAN-sized batches; returns how many were deleted. On a Redis
+ * Cluster every master is scanned (each holds only its own slots) and each key is unlinked on its own: one
+ * UNLINK of keys from several slots is refused there.
+ */
+export async function deleteKeysWithPrefix(redis: Redis | Cluster, prefix: string): Promise<number> {
+  // BullMQ's keys of a deployment carry the prefix inside their hash tag: `{<prefix>:bull}:…`.
+  return (
+    (await deleteKeysMatching(redis, `${escapeGlob(prefix)}*`)) +
+    (await deleteKeysMatching(redis, `${escapeGlob(`{${prefix}:bull}`)}*`))
+  );
+}
+
+/** Deletes every key matching the SCAN pattern `match` (see {@link deleteKeysWithPrefix}). */
+async function deleteKeysMatching(redis: Redis | Cluster, match: string): Promise<number> {
+  if (!isCluster(redis)) return scanAndDelete(redis, match, (keys) => redis.unlink(...keys));
+  let deleted = 0;
+  for (const node of redis.nodes('master')) {
+    deleted += await scanAndDelete(node, match, async (keys) => {
+      const counts = await Promise.all(keys.map((key) => redis.unlink(key)));
+      return counts.reduce((sum, n) => sum + n, 0);
+    });
+  }
+  return deleted;
+}
+
+/** SCANs one server for `match` and hands each non-empty batch to `unlink`; returns the sum of its counts. */
+async function scanAndDelete(
+  node: Redis,
+  match: string,
+  unlink: (keys: string[]) => Promise<number>,
+): Promise<number> {
   let deleted = 0;
   let cursor = '0';
-  const match = `${escapeGlob(prefix)}*`;
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
+    const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 500);
     cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
+    if (keys.length > 0) deleted += await unlink(keys);
   } while (cursor !== '0');
   return deleted;
+}
+
+/** Whether `redis` is a Redis Cluster client (as `isCluster` of `@rtv/bus`, which this package does not use). */
+function isCluster(redis: Redis | Cluster): redis is Cluster {
+  return (redis as Cluster).isCluster === true;
 }
 
 /** Connects to the test Redis with a fresh prefix for `label`. */

@@ -1,4 +1,4 @@
-import { createKeys, Heartbeat, randomId } from '@rtv/bus';
+import { createKeys, Heartbeat, randomId, redisTopologyOf } from '@rtv/bus';
 import { CloseCode } from '@rtv/protocol';
 import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit';
 import type { GatewayConfig } from './config.js';
@@ -31,7 +31,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const keys = createKeys(config.RTV_REDIS_PREFIX);
   const metricsRegistry = createRegistry({ service: 'gateway' });
   const metrics = createGatewayMetrics(metricsRegistry);
-  const redis = await connectGatewayRedis(config.REDIS_URL, id, log);
+  const redis = await connectGatewayRedis(config.REDIS_URL, redisTopologyOf(config), id, log);
   const readiness = new GatewayReadiness(redis.commands);
   const routing = await startRoutingPlane(config, { id, keys, redis, metrics, log });
   const clients = await createClientSide(config, { id, keys, redis, metrics, log, readiness, routing });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@rtv/bus';
 
 /**
  * Whether the gateway takes new sessions: not while it drains (set once, by stop) and not while Redis is
@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 export class GatewayReadiness {
   private drainStarted = false;
 
-  constructor(private readonly redis: Pick<Redis, 'status'>) {}
+  constructor(private readonly redis: Pick<RedisClient, 'status'>) {}
 
   get draining(): boolean {
     return this.drainStarted;

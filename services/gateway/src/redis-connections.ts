@@ -1,15 +1,15 @@
-import { createRedis, waitReady } from '@rtv/bus';
+import type { RedisClient } from '@rtv/bus';
+import { createRedis, type RedisTopology, waitReady } from '@rtv/bus';
 import type { Logger } from '@rtv/service-kit';
-import type { Redis } from 'ioredis';
 
 /** The gateway's three Redis connections, ready. */
 export interface GatewayRedis {
   /** Commands: session records, bus writes, heartbeat, per-user counts. Its status is the gateway's view of Redis. */
-  readonly commands: Redis;
+  readonly commands: RedisClient;
   /** The out-stream's blocking XREAD (never shared; the reader disconnects it on stop). */
-  readonly blocking: Redis;
+  readonly blocking: RedisClient;
   /** BullMQ's session queue. */
-  readonly queue: Redis;
+  readonly queue: RedisClient;
   /** Reports a connection error (logged; ioredis reconnects by itself). */
   readonly onError: (err: Error) => void;
 }
@@ -17,13 +17,14 @@ export interface GatewayRedis {
 /** Opens the gateway's connections and waits until all three are ready. */
 export async function connectGatewayRedis(
   url: string,
+  topology: RedisTopology,
   gatewayId: string,
   log: Logger,
 ): Promise<GatewayRedis> {
   const onError = (err: Error) => log.warn({ err: err.message }, 'redis connection error');
-  const commands = createRedis(url, { name: `rtv-gateway-${gatewayId}`, onError });
-  const blocking = createRedis(url, { name: `rtv-gateway-${gatewayId}-read`, onError });
-  const queue = createRedis(url, { name: `rtv-gateway-${gatewayId}-queue`, onError });
+  const commands = createRedis(url, { name: `rtv-gateway-${gatewayId}`, onError, topology });
+  const blocking = createRedis(url, { name: `rtv-gateway-${gatewayId}-read`, onError, topology });
+  const queue = createRedis(url, { name: `rtv-gateway-${gatewayId}-queue`, onError, topology });
   await Promise.all([waitReady(commands), waitReady(blocking), waitReady(queue)]);
   return { commands, blocking, queue, onError };
 }

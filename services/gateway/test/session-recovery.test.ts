@@ -3,6 +3,7 @@
 // again, and told when they do not in time. "Redis lost its data" is played by deleting the test's keys.
 import { EventEmitter } from 'node:events';
 import { DEFAULT_CONNECTION_RATE_LIMITS } from '@rtv/auth';
+import type { RedisClient } from '@rtv/bus';
 import {
   createKeys,
   createRedis,
@@ -23,7 +24,6 @@ import {
 } from '@rtv/protocol';
 import { createTestRedis, deleteKeysWithPrefix, type TestRedis, waitFor } from '@rtv/testing';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisOutageWatch } from '../src/redis-outage-watch.js';
 import type { ClientSession, ClientSessionLimits } from '../src/routing/client-session.js';
@@ -41,7 +41,7 @@ const SID = 'sess_rcvrrcvrrcvrrcvrrcvrr';
 let t: TestRedis;
 let keys: Keys;
 let records: SessionRecords;
-let queueConn: Redis;
+let queueConn: RedisClient;
 let queue: Queue<SessionJobData>;
 const cleanups: Array<() => unknown> = [];
 

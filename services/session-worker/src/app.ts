@@ -1,8 +1,10 @@
+import type { RedisClient } from '@rtv/bus';
 import {
   createKeys,
   createRedis,
   type Keys,
   randomId,
+  redisTopologyOf,
   SessionRecords,
   StreamReader,
   StreamWriter,
@@ -11,7 +13,6 @@ import {
 } from '@rtv/bus';
 import type { LocalEngine } from '@rtv/local-engine';
 import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit';
-import type { Redis } from 'ioredis';
 import { CompatSessionRunner } from './compat/compat-session-runner.js';
 import type { WorkerConfig } from './config.js';
 import { InStreamRepair } from './in-stream-repair.js';
@@ -123,7 +124,7 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
 /** Reads the worker's in-stream into `host`, and re-creates the stream as soon as Redis is back after an outage. */
 async function startInStream(
   stream: string,
-  redis: { commands: Redis; blocking: Redis },
+  redis: { commands: RedisClient; blocking: RedisClient },
   host: SessionHost,
   log: Logger,
 ): Promise<{ reader: StreamReader; redisReturn: InStreamRepair }> {
@@ -145,13 +146,15 @@ async function startInStream(
  */
 async function openStores(config: WorkerConfig, id: string, keys: Keys, log: Logger) {
   const onError = redisErrorLogger(log);
-  const commands = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}`, onError });
-  const blocking = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-read`, onError });
-  const bullConn = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-bull`, onError });
+  const topology = redisTopologyOf(config);
+  const commands = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}`, onError, topology });
+  const blocking = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-read`, onError, topology });
+  const bullConn = createRedis(config.REDIS_URL, { name: `rtv-worker-${id}-bull`, onError, topology });
   const queueConn = createRedis(config.REDIS_URL, {
     name: `rtv-worker-${id}-queue`,
     role: 'producer',
     onError,
+    topology,
   });
   await Promise.all([waitReady(commands), waitReady(blocking), waitReady(bullConn), waitReady(queueConn)]);
   const queue = openSessionJobQueue(queueConn, keys, log);

@@ -1,5 +1,5 @@
+import type { RedisClient } from '@rtv/bus';
 import { Heartbeat, type Keys, type StreamReader } from '@rtv/bus';
-import type { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
 import type { InStreamRepair } from './in-stream-repair.js';
 import type { SessionHost } from './sessions/session-host.js';
@@ -17,7 +17,7 @@ export interface WorkerStatus {
 export interface WorkerHeartbeatSources {
   id: string;
   keys: Keys;
-  redis: Redis;
+  redis: RedisClient;
   host: SessionHost;
   reader: StreamReader;
   provider: ResolvedProvider;

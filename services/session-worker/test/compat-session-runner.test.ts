@@ -3,6 +3,7 @@
 // to the gateway's out-stream, read back with a StreamReader), and the session record, history and token
 // budgets in Redis, wired by createRunnerDeps as the worker wires them.
 import type { AddressInfo } from 'node:net';
+import type { RedisClient } from '@rtv/bus';
 import {
   createKeys,
   createRedis,
@@ -25,7 +26,6 @@ import {
   type SessionConfig,
 } from '@rtv/protocol';
 import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -142,8 +142,8 @@ async function setup(opts: SetupOptions = {}) {
   const t: TestRedis = await createTestRedis('compat-runner');
   cleanups.push(() => t.cleanup());
   const keys: Keys = createKeys(t.prefix);
-  const commands: Redis = createRedis(t.url, { name: 'compat-runner-commands' });
-  const blocking: Redis = createRedis(t.url, { name: 'compat-runner-read' });
+  const commands: RedisClient = createRedis(t.url, { name: 'compat-runner-commands' });
+  const blocking: RedisClient = createRedis(t.url, { name: 'compat-runner-read' });
   cleanups.push(() => {
     commands.disconnect();
     blocking.disconnect();

@@ -1,17 +1,17 @@
 // The worker's in-stream comes back as soon as its Redis connection is ready again after a drop, not at the next
 // heartbeat (none runs here): gateways write with NOMKSTREAM, so until then every client frame would be dropped.
 import { EventEmitter } from 'node:events';
+import type { RedisClient } from '@rtv/bus';
 import { createRedis, StreamReader, waitReady } from '@rtv/bus';
 import { BUS_ENVELOPE_VERSION, encodeBatch, encodeClientFrameLine, FrameKind } from '@rtv/protocol';
 import { createLogger } from '@rtv/service-kit';
 import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
-import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InStreamRepair } from '../src/in-stream-repair.js';
 
 let t: TestRedis | undefined;
 let reader: StreamReader | undefined;
-const connections: Redis[] = [];
+const connections: RedisClient[] = [];
 
 afterEach(async () => {
   await reader?.stop(true);

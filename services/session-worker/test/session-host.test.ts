@@ -1,3 +1,4 @@
+import type { RedisClient } from '@rtv/bus';
 import {
   createKeys,
   createRedis,
@@ -23,7 +24,6 @@ import {
 import { createLogger, createRegistry } from '@rtv/service-kit';
 import { createTestRedis, deleteKeysWithPrefix, type TestRedis, waitFor } from '@rtv/testing';
 import { Queue, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadWorkerConfig } from '../src/config.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../src/metrics.js';
@@ -113,13 +113,13 @@ interface Process {
   metrics: WorkerMetrics;
   runners: RecordingRunner[];
   bull: Worker<SessionJobData, string>;
-  bullConn: Redis;
+  bullConn: RedisClient;
 }
 
 let t: TestRedis;
 let keys: Keys;
 let records: SessionRecords;
-let queueConn: Redis;
+let queueConn: RedisClient;
 let queue: Queue<SessionJobData>;
 const processes: Process[] = [];
 

@@ -1,10 +1,10 @@
 import { STATUS_RATE_ENV, type TokenVerifier, TrustedProxies } from '@rtv/auth';
-import { createKeys, createRedis, type Keys, SessionRecords } from '@rtv/bus';
+import type { RedisClient } from '@rtv/bus';
+import { createKeys, createRedis, type Keys, type RedisTopology, SessionRecords } from '@rtv/bus';
 import { httpError } from '@rtv/protocol';
 import { createRegistry, type Logger } from '@rtv/service-kit';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { ClusterReader, type ClusterSnapshot } from './cluster/read-cluster.js';
 import { SnapshotCache } from './cluster/snapshot-cache.js';
@@ -45,11 +45,13 @@ export interface StatusApiOptions {
   statusRatePerS?: number;
   /** Proxies whose `X-Forwarded-For` names the client (`RTV_TRUSTED_PROXIES`). @defaultValue none */
   trustedProxies?: TrustedProxies;
+  /** Single Redis, Cluster or Sentinel. @defaultValue this process's `RTV_REDIS_MODE` and sentinel settings */
+  redisTopology?: RedisTopology;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    redis: Redis;
+    redis: RedisClient;
     keys: Keys;
     sessionsQueue: Queue;
     registry: Registry;
@@ -72,6 +74,7 @@ export async function buildStatusApi(opts: StatusApiOptions): Promise<FastifyIns
   const redis = createRedis(opts.redisUrl, {
     name: 'rtv-status-api',
     role: 'producer',
+    ...(opts.redisTopology ? { topology: opts.redisTopology } : {}),
     onError: (err) => opts.log.warn({ err: err.message }, 'redis connection error'),
   });
   const keys = createKeys(opts.prefix);
@@ -87,7 +90,7 @@ export async function buildStatusApi(opts: StatusApiOptions): Promise<FastifyIns
   const registry = createRegistry({ service: 'status-api' });
   createClusterMetrics(registry, () => clusterState.getOrUndefined());
 
-  app.decorate('redis', redis);
+  app.decorate<RedisClient, 'redis'>('redis', redis);
   app.decorate('keys', keys);
   app.decorate('sessionsQueue', queue);
   app.decorate('registry', registry);

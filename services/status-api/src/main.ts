@@ -1,4 +1,5 @@
 import { trustedProxiesFromConfig } from '@rtv/auth';
+import { redisTopologyOf } from '@rtv/bus';
 import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
 import { buildStatusApi } from './app.js';
 import { loadStatusConfig, verifierFromConfig } from './config.js';
@@ -12,6 +13,7 @@ try {
   const app = await buildStatusApi({
     ...(verifier ? { verifier } : {}),
     redisUrl: config.REDIS_URL,
+    redisTopology: redisTopologyOf(config),
     prefix: config.RTV_REDIS_PREFIX,
     log,
     snapshotMaxAgeMs: config.RTV_STATUS_CACHE_MS,

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@rtv/bus';
 
 /** How the session's connection proved who it is: the anonymous route, or a JWT or API key. */
 export type CredentialKind = 'anonymous' | 'jwt' | 'api_key';
@@ -43,7 +43,7 @@ export class ResumeTokens {
   ) {}
 
   static async create(
-    opts: ResumeTokensOptions & { secret?: string; redis: Redis; key: string },
+    opts: ResumeTokensOptions & { secret?: string; redis: RedisClient; key: string },
   ): Promise<ResumeTokens> {
     const limits = { ttlS: opts.ttlS, maxSessionMs: opts.maxSessionMs };
     if (opts.secret) return new ResumeTokens(Buffer.from(opts.secret, 'utf8'), limits);

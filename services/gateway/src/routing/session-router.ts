@@ -175,7 +175,16 @@ export class SessionRouter {
    */
   private bind(session: ClientSession, line: BindLine): void {
     const { metrics, keys } = this.deps;
-    if (line.epoch <= session.epoch && session.owner !== undefined) return;
+    if (line.epoch <= session.epoch && session.owner !== undefined) {
+      // The owner binds again: it saw a gap in the frames of its stream (writes lost when a Redis master failed
+      // over, say). Everything not acknowledged goes again; it drops the repeats by seq.
+      if (line.epoch === session.epoch && line.wid === session.owner && !session.forwardHeld) {
+        const unacked = session.unacked();
+        for (const pending of unacked) this.write(keys.workerIn(line.wid), pending);
+        metrics.replayedFrames.inc(unacked.length);
+      }
+      return;
+    }
     const first = session.owner === undefined;
     session.bind(line.wid, line.epoch);
     if (first) {

@@ -8,9 +8,8 @@ import {
   trustedProxiesFromConfig,
   UserConnectionLimiter,
 } from '@rtv/auth';
-import type { Keys } from '@rtv/bus';
+import type { Keys, RedisClient } from '@rtv/bus';
 import type { Logger } from '@rtv/service-kit';
-import type { Redis } from 'ioredis';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { ClientSessionLimits } from '../routing/client-session.js';
@@ -30,7 +29,7 @@ export interface ConnectionAdmission {
  */
 export function createConnectionAdmission(
   config: GatewayConfig,
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   sessionLimits: ClientSessionLimits,
   metrics: GatewayMetrics,

@@ -84,6 +84,11 @@ export abstract class BusSession {
       {
         onGap: (result, seqs) =>
           busDeps.metrics.clientFrameGaps.inc({ result }, result === 'filled' ? 1 : seqs),
+        // Binding again (same epoch) makes the gateway send every frame not acknowledged yet: repeats are
+        // dropped by seq, and frames a failed-over Redis lost come back.
+        onGapOpened: () => {
+          if (this.attached && !this.ended) this.bindAtGateway();
+        },
       },
     );
     this.outSeq = state.epoch * EPOCH_STRIDE;

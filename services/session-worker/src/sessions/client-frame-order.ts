@@ -13,6 +13,11 @@ export interface ClientFrameOrderOptions {
   maxHeld?: number;
   /** Told when a gap was filled in order, or given up on (`skipped`: that many seqs never came). */
   onGap?: (result: 'filled' | 'skipped', seqs: number) => void;
+  /**
+   * Told when frames start waiting above a gap: the owner asks the gateway to send again what it has not
+   * acknowledged (writes to its stream can be lost when a Redis master fails over), so the gap fills.
+   */
+  onGapOpened?: () => void;
 }
 
 /**
@@ -74,6 +79,7 @@ export class ClientFrameOrder {
   }
 
   private hold(seq: number, kind: FrameKind, payload: Buffer): void {
+    if (!this.gapOpen) this.opts.onGapOpened?.();
     this.gapOpen = true;
     this.held.set(seq, { kind, payload: Buffer.from(payload) });
     if (this.held.size >= this.maxHeld) {

@@ -1,5 +1,4 @@
-import type { Keys } from '@rtv/bus';
-import type { Redis } from 'ioredis';
+import type { Keys, RedisClient } from '@rtv/bus';
 
 /**
  * Whether each gateway still beats, in the order asked: false when its heartbeat hash (`keys.gateway(gid)`,
@@ -11,7 +10,7 @@ export type GatewaysAlive = (gatewayIds: readonly string[]) => Promise<boolean[]
  * {@link GatewaysAlive} against Redis: one pipelined EXISTS per gateway. Rejects when any of them fails, so a
  * gateway is never taken for dead on an error.
  */
-export function gatewayLiveness(redis: Redis, keys: Keys): GatewaysAlive {
+export function gatewayLiveness(redis: RedisClient, keys: Keys): GatewaysAlive {
   return async (gatewayIds) => {
     if (gatewayIds.length === 0) return [];
     const pipeline = redis.pipeline();

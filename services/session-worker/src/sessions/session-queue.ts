@@ -1,13 +1,12 @@
-import type { Keys, SessionJobData } from '@rtv/bus';
+import type { Keys, RedisClient, SessionJobData } from '@rtv/bus';
 import type { Logger } from '@rtv/service-kit';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { WorkerConfig } from '../config.js';
 import type { SessionHost } from './session-host.js';
 
 export interface SessionQueueOptions {
   /** A connection for BullMQ alone (`maxRetriesPerRequest: null`). */
-  connection: Redis;
+  connection: RedisClient;
   keys: Keys;
   log: Logger;
 }
@@ -48,7 +47,7 @@ export function startSessionQueue(
  * `connection` should be a producer connection that fails fast: a recovery attempt during an outage is
  * retried on the next tick rather than queued.
  */
-export function openSessionJobQueue(connection: Redis, keys: Keys, log: Logger): Queue<SessionJobData> {
+export function openSessionJobQueue(connection: RedisClient, keys: Keys, log: Logger): Queue<SessionJobData> {
   const queue = new Queue<SessionJobData>(keys.queueName, { connection, prefix: keys.bullPrefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'session queue error'));
   return queue;

@@ -1,6 +1,5 @@
-import type { Keys } from '@rtv/bus';
+import { isCluster, type Keys, type RedisClient } from '@rtv/bus';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { STREAM_LAG_SCRIPT } from './scripts.js';
 
 /**
@@ -94,7 +93,7 @@ export interface QueueView {
 }
 
 export interface ClusterReaderOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queue: Queue;
   /**
@@ -121,6 +120,9 @@ type StreamLagReply = [number, string, number, string];
  * Reads the cluster's state from Redis: members from the registries (sorted sets scored by last beat) and
  * their heartbeat hashes, each member's stream length and lag, and the session queue. Three steps, whatever
  * the cluster size: prune + registries; every hash; stream scripts + stalled count, with BullMQ's counts.
+ * On a Redis Cluster the registries and hashes share the `{members}` slot and BullMQ's keys the tagged queue
+ * prefix's, so those stay one MULTI, pipeline or EXISTS; each stream is a slot of its own, so the stream
+ * scripts go as single commands there (grouped per node by the client).
  */
 export class ClusterReader {
   private readonly lagCountCap: number;
@@ -201,7 +203,10 @@ export class ClusterReader {
     };
   }
 
-  /** Prunes long-dead registry entries, then lists both registries with their last-beat scores. */
+  /**
+   * Prunes long-dead registry entries, then lists both registries with their last-beat scores. Both registries
+   * carry the `{members}` tag, so this MULTI stays in one slot on a Redis Cluster too.
+   */
   private async registries(now: number): Promise<[Array<[string, number]>, Array<[string, number]>]> {
     const { redis, keys } = this.opts;
     const replies = await redis
@@ -214,7 +219,10 @@ export class ClusterReader {
     return [pairs(replyOf<string[]>(replies, 2)), pairs(replyOf<string[]>(replies, 3))];
   }
 
-  /** Each member's heartbeat hash; `hash` is undefined when it expired (the member is stale). */
+  /**
+   * Each member's heartbeat hash; `hash` is undefined when it expired (the member is stale). The hashes share
+   * the registries' `{members}` slot, so one pipeline reads them on a Redis Cluster too.
+   */
   private async hashes(entries: Array<[string, number]>, hashKey: (id: string) => string) {
     const pipeline = this.opts.redis.pipeline();
     for (const [id] of entries) pipeline.hgetall(hashKey(id));
@@ -231,21 +239,16 @@ export class ClusterReader {
    * EXISTS over those jobs' locks for the stalled count.
    */
   private async streamsAndQueue(list: Array<{ key: string; readId: string }>) {
-    const { redis, queue } = this.opts;
-    const pipeline = redis.pipeline();
-    for (const s of list) pipeline.eval(STREAM_LAG_SCRIPT, 1, s.key, s.readId, this.lagCountCap);
-    pipeline.lrange(queue.keys.active!, 0, this.stalledScanCap - 1);
-    const [exec, counts] = await Promise.all([
-      pipeline.exec(),
-      queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed'),
+    const [{ lags, activeIds }, counts] = await Promise.all([
+      this.lagsAndActive(list),
+      this.opts.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed'),
     ]);
-    const replies = exec ?? [];
-    const stalled = await this.countStalled(replyOf<string[]>(replies, list.length));
+    const stalled = await this.countStalled(activeIds);
     const now = this.now();
     const streams = new Map<string, StreamView | null>();
     list.forEach((s, i) => {
       // One unreadable stream (a key of the wrong type, say) must not hide the rest of the cluster.
-      const [err, reply] = replies[i] ?? [new Error('no reply'), undefined];
+      const [err, reply] = lags[i] ?? [new Error('no reply'), undefined];
       streams.set(s.key, err ? null : this.streamView(reply as StreamLagReply, s.readId, now));
     });
     const queueView: QueueView = {
@@ -258,6 +261,37 @@ export class ClusterReader {
       stalled,
     };
     return { streams, queue: queueView };
+  }
+
+  /**
+   * The stream-lag script's reply for each stream of `list` (as `[error, reply]`, in order) and the first
+   * active job ids. One pipeline on a single Redis; on a Redis Cluster the streams span slots, so each script
+   * and the active list's read is a command of its own, sent together (the client groups them per node).
+   */
+  private async lagsAndActive(
+    list: Array<{ key: string; readId: string }>,
+  ): Promise<{ lags: Array<[Error | null, unknown]>; activeIds: string[] }> {
+    const { redis, queue } = this.opts;
+    const activeKey = queue.keys.active!;
+    if (isCluster(redis)) {
+      const [lags, activeIds] = await Promise.all([
+        Promise.all(
+          list.map((s) =>
+            redis.eval(STREAM_LAG_SCRIPT, 1, s.key, s.readId, this.lagCountCap).then(
+              (reply): [null, unknown] => [null, reply],
+              (err: Error): [Error, unknown] => [err, undefined],
+            ),
+          ),
+        ),
+        redis.lrange(activeKey, 0, this.stalledScanCap - 1),
+      ]);
+      return { lags, activeIds };
+    }
+    const pipeline = redis.pipeline();
+    for (const s of list) pipeline.eval(STREAM_LAG_SCRIPT, 1, s.key, s.readId, this.lagCountCap);
+    pipeline.lrange(activeKey, 0, this.stalledScanCap - 1);
+    const replies = (await pipeline.exec()) ?? [];
+    return { lags: replies.slice(0, list.length), activeIds: replyOf<string[]>(replies, list.length) };
   }
 
   /**

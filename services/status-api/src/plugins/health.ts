@@ -1,5 +1,5 @@
+import type { RedisClient } from '@rtv/bus';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { evaluateHealth } from '../cluster/health.js';
 import type { ClusterSnapshot } from '../cluster/read-cluster.js';
 import type { SnapshotCache } from '../cluster/snapshot-cache.js';
@@ -8,7 +8,7 @@ import { HealthSchema, ProbeSchema, RateLimitedSchema } from '../schemas.js';
 
 export interface HealthRoutesOptions {
   snapshots: SnapshotCache<ClusterSnapshot>;
-  redis: Redis;
+  redis: RedisClient;
 }
 
 /**

@@ -1,0 +1,94 @@
+// The connection factory in each mode, against real servers: a single Redis, a 3-master Cluster (started here)
+// and a Sentinel group (started here). Settings that cannot work are refused before any connection.
+import { createRedis, isCluster, RedisSettingsError, redisTopologyFromEnv, waitReady } from '@rtv/bus';
+import { startRedisCluster, startRedisSentinel, testRedisUrl } from '@rtv/testing';
+import { describe, expect, it } from 'vitest';
+
+describe('redisTopologyFromEnv', () => {
+  it('reads the mode and the sentinel settings, single by default', () => {
+    expect(redisTopologyFromEnv({})).toEqual({ mode: 'single' });
+    expect(
+      redisTopologyFromEnv({
+        RTV_REDIS_MODE: 'sentinel',
+        RTV_REDIS_SENTINEL_MASTER: 'rtv-master',
+        RTV_REDIS_SENTINEL_PASSWORD: 's3cret',
+      }),
+    ).toEqual({ mode: 'sentinel', sentinelMaster: 'rtv-master', sentinelPassword: 's3cret' });
+    expect(() => redisTopologyFromEnv({ RTV_REDIS_MODE: 'replicas' })).toThrow(RedisSettingsError);
+  });
+});
+
+describe('createRedis', () => {
+  it('refuses a list of URLs in single mode, and sentinel mode without the master name', () => {
+    const list = 'redis://127.0.0.1:1,redis://127.0.0.1:2';
+    expect(() => createRedis(list, { name: 't', topology: { mode: 'single' } })).toThrow(
+      /RTV_REDIS_MODE=cluster or sentinel/,
+    );
+    expect(() => createRedis(list, { name: 't', topology: { mode: 'sentinel' } })).toThrow(
+      /RTV_REDIS_SENTINEL_MASTER/,
+    );
+  });
+
+  it('single: one endpoint', async () => {
+    const client = createRedis(testRedisUrl(), { name: 't', role: 'producer', topology: { mode: 'single' } });
+    try {
+      await waitReady(client);
+      expect(isCluster(client)).toBe(false);
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('cluster: seed nodes; keys of every slot reachable through one client, MOVED handled by it', async () => {
+    const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0, password: 'cluster-pass' });
+    const client = createRedis(cluster.seedUrls.slice(0, 1).join(','), {
+      name: 't',
+      role: 'producer',
+      topology: { mode: 'cluster' },
+      credentials: { password: 'cluster-pass' },
+    });
+    try {
+      await waitReady(client, 10_000);
+      expect(isCluster(client)).toBe(true);
+      const keys = Array.from({ length: 30 }, (_, i) => `topology-test:${i}`);
+      await Promise.all(keys.map((k, i) => client.set(k, String(i))));
+      expect(await Promise.all(keys.map((k) => client.get(k)))).toEqual(keys.map((_, i) => String(i)));
+      const masters = new Set(await Promise.all(keys.map((k) => cluster.masterOf(k))));
+      expect(masters.size).toBe(3);
+    } finally {
+      client.disconnect();
+      await cluster.stop();
+    }
+  }, 60_000);
+
+  it('sentinel: the master the sentinels name, followed across a failover', async () => {
+    const group = await startRedisSentinel({ replicas: 1, sentinels: 3 });
+    const client = createRedis(group.url, {
+      name: 't',
+      role: 'producer',
+      topology: { mode: 'sentinel', sentinelMaster: group.masterName },
+    });
+    try {
+      await waitReady(client, 10_000);
+      await client.set('topology-test', 'before');
+      const old = await group.killMaster();
+      await group.waitForFailover(old);
+      const written = await (async () => {
+        for (let i = 0; i < 100; i++) {
+          try {
+            return await client.set('topology-test', 'after');
+          } catch {
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+        return undefined;
+      })();
+      expect(written).toBe('OK');
+      expect(await client.get('topology-test')).toBe('after');
+    } finally {
+      client.disconnect();
+      await group.stop();
+    }
+  }, 60_000);
+});
