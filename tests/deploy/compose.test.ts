@@ -2,9 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { redisTopologyFromEnv } from '@rtv/bus';
+import { freePort, type SpawnedService, spawnService, WsTestClient } from '@rtv/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadGatewayConfig } from '../../services/gateway/src/config.js';
 import { loadWorkerConfig } from '../../services/session-worker/src/config.js';
+import { loadStatusConfig } from '../../services/status-api/src/config.js';
+import { runClusterInit, startComposeClusterNodes } from './support/compose-cluster.js';
 import { parseDockerfile } from './support/dockerfile.js';
 import { REPO_ROOT } from './support/helm.js';
 import { SERVICES, type ServiceFacts } from './support/services.js';
@@ -17,6 +22,9 @@ interface ComposeService {
   ports?: string[];
   volumes?: string[];
   stop_grace_period?: string;
+  profiles?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
 }
 
 const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
@@ -44,12 +52,13 @@ const PROVIDER_HOST_VARS = [
 ];
 
 /**
- * The services as `docker-compose config` resolves them, the provider settings coming only from `hostEnv`
- * (the shell) and `dotEnv` (the lines of an .env file).
+ * The services as `docker-compose config` resolves them (with `profiles` enabled), the provider settings coming
+ * only from `hostEnv` (the shell) and `dotEnv` (the lines of an .env file).
  */
 function resolvedServices(
   hostEnv: Record<string, string>,
   dotEnv: string[] = [],
+  profiles: string[] = [],
 ): Record<string, ComposeService> {
   const [bin, ...pre] = composeCommand();
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -59,11 +68,16 @@ function resolvedServices(
   try {
     const envFile = path.join(dir, '.env');
     writeFileSync(envFile, dotEnv.map((line) => `${line}\n`).join(''));
-    const res = spawnSync(bin!, [...pre, '--env-file', envFile, '-f', COMPOSE_FILE, 'config'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      env: { ...env, ...hostEnv },
-    });
+    const profileArgs = profiles.flatMap((profile) => ['--profile', profile]);
+    const res = spawnSync(
+      bin!,
+      [...pre, '--env-file', envFile, '-f', COMPOSE_FILE, ...profileArgs, 'config'],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        env: { ...env, ...hostEnv },
+      },
+    );
     expect(res.status, res.stderr).toBe(0);
     return (parse(res.stdout) as { services: Record<string, ComposeService> }).services;
   } finally {
@@ -73,6 +87,15 @@ function resolvedServices(
 
 const readText = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
 const seconds = (duration: string) => Number(/^(\d+)s$/.exec(duration)?.[1] ?? Number.NaN);
+
+/** The stack a compose service belongs to: the default one (no profile) or the `cluster` profile's. */
+type Stack = 'default' | 'cluster';
+const stackOf = (svc: ComposeService): Stack | undefined =>
+  svc.profiles === undefined ? 'default' : svc.profiles.includes('cluster') ? 'cluster' : undefined;
+
+/** The cluster profile's Redis nodes and the seed URLs its services get. */
+const CLUSTER_NODES = ['redis-node-1', 'redis-node-2', 'redis-node-3'];
+const CLUSTER_REDIS_URL = CLUSTER_NODES.map((node) => `redis://${node}:6379`).join(',');
 
 describe('docker-compose.yml', () => {
   let services: Record<string, ComposeService>;
@@ -90,18 +113,99 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('is a valid compose file (docker-compose config)', () => {
+  it('is a valid compose file (docker-compose config), with and without the cluster profile', () => {
     const [bin, ...pre] = composeCommand();
-    const res = spawnSync(bin!, [...pre, '-f', COMPOSE_FILE, 'config', '--quiet'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, OPENAI_API_KEY: '' },
-    });
-    expect(res.stderr).toBe('');
-    expect(res.status).toBe(0);
+    for (const profileArgs of [[], ['--profile', 'cluster']]) {
+      const res = spawnSync(bin!, [...pre, '-f', COMPOSE_FILE, ...profileArgs, 'config', '--quiet'], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, OPENAI_API_KEY: '' },
+      });
+      expect(res.stderr, profileArgs.join(' ')).toBe('');
+      expect(res.status, profileArgs.join(' ')).toBe(0);
+    }
   });
 
-  it('builds every service image from a Dockerfile target, two gateways and two workers among them', () => {
+  it('keeps the cluster profile apart: the default stack neither runs nor waits for any of it', () => {
+    const profiled = Object.entries(services).filter(([, svc]) => svc.profiles !== undefined);
+    expect(profiled.map(([name]) => name).sort()).toEqual(
+      [
+        ...CLUSTER_NODES,
+        'redis-cluster-init',
+        'cluster-status-api',
+        'cluster-worker-1',
+        'cluster-worker-2',
+        'cluster-gateway-1',
+        'cluster-gateway-2',
+      ].sort(),
+    );
+    for (const [name, svc] of profiled) expect(svc.profiles, name).toEqual(['cluster']);
+    for (const [name, svc] of Object.entries(services)) {
+      if (stackOf(svc) !== 'default') continue;
+      const needs = Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {});
+      for (const dependency of needs)
+        expect(stackOf(services[dependency]!), `${name} depends on ${dependency}`).toBe('default');
+    }
+  });
+
+  it('resolves the cluster profile: three cluster nodes, a one-shot cluster create, services on the seed list', () => {
+    const resolved = resolvedServices({}, [], ['cluster']);
+    const nodeConf = readText('deploy/compose/redis-cluster-node.conf');
+    for (const line of [
+      'cluster-enabled yes',
+      'cluster-preferred-endpoint-type hostname',
+      'maxmemory-policy noeviction',
+      'port 6379',
+    ])
+      expect(nodeConf.split('\n'), line).toContain(line);
+    for (const node of CLUSTER_NODES) {
+      const svc = resolved[node]!;
+      expect(svc.image, node).toMatch(/^redis:7\./);
+      // Each node announces its container name, which the services reach on the compose network.
+      expect(svc.command, node).toEqual([
+        'redis-server',
+        '/usr/local/etc/redis/redis.conf',
+        '--cluster-announce-hostname',
+        node,
+      ]);
+      expect(services[node]!.volumes, node).toEqual([
+        './deploy/compose/redis-cluster-node.conf:/usr/local/etc/redis/redis.conf:ro',
+      ]);
+      expect(svc.ports ?? [], node).toEqual([]);
+      expect(svc.healthcheck?.test, node).toEqual(['CMD', 'redis-cli', 'ping']);
+    }
+    const init = resolved['redis-cluster-init']!;
+    expect(init.depends_on).toEqual(
+      Object.fromEntries(CLUSTER_NODES.map((node) => [node, { condition: 'service_healthy' }])),
+    );
+    expect(init.environment?.REDIS_CLUSTER_NODES).toBe(CLUSTER_NODES.map((n) => `${n}:6379`).join(' '));
+    expect(init.command).toEqual(['sh', '/usr/local/bin/redis-cluster-init.sh']);
+    expect(services['redis-cluster-init']!.volumes).toEqual([
+      './deploy/compose/redis-cluster-init.sh:/usr/local/bin/redis-cluster-init.sh:ro',
+    ]);
+    const loaders = {
+      gateway: loadGatewayConfig,
+      'session-worker': loadWorkerConfig,
+      'status-api': loadStatusConfig,
+    };
+    const clusterRuns = [...runs].filter(([name]) => stackOf(services[name]!) === 'cluster');
+    expect(clusterRuns).toHaveLength(5);
+    for (const [name, svc] of clusterRuns) {
+      const env = resolved[name]!.environment!;
+      expect(env.RTV_REDIS_MODE, name).toBe('cluster');
+      const seeds = env.REDIS_URL!.split(',');
+      expect(seeds, name).toHaveLength(3);
+      expect(
+        seeds.map((seed) => new URL(seed).hostname),
+        name,
+      ).toEqual(CLUSTER_NODES);
+      // What the service makes of it: its config schema accepts the list, and it connects as a cluster client.
+      expect(loaders[svc.name](env).REDIS_URL, name).toBe(CLUSTER_REDIS_URL);
+      expect(redisTopologyFromEnv(env), name).toEqual({ mode: 'cluster' });
+    }
+  }, 30_000);
+
+  it('builds every service image from a Dockerfile target, two gateways and two workers in each stack', () => {
     const stages = new Set(parseDockerfile(readText('Dockerfile')).stages.map((s) => s.name));
     for (const [name, svc] of Object.entries(services)) {
       if (!svc.build) continue;
@@ -110,10 +214,13 @@ describe('docker-compose.yml', () => {
       expect(SERVICES[svc.build.target as ServiceFacts['name']], `${name} runs a service`).toBeDefined();
       expect(svc.image, name).toBe(`realtime-voice-${svc.build.target}:local`);
     }
-    const count = (target: string) => [...runs.values()].filter((s) => s.name === target).length;
-    expect(count('gateway')).toBe(2);
-    expect(count('session-worker')).toBe(2);
-    expect(count('status-api')).toBe(1);
+    for (const stack of ['default', 'cluster'] as const) {
+      const count = (target: string) =>
+        [...runs].filter(([name, s]) => s.name === target && stackOf(services[name]!) === stack).length;
+      expect(count('gateway'), stack).toBe(2);
+      expect(count('session-worker'), stack).toBe(2);
+      expect(count('status-api'), stack).toBe(1);
+    }
   });
 
   it('sets only environment variables the services read', () => {
@@ -141,19 +248,33 @@ describe('docker-compose.yml', () => {
         ids.add(env[idVar]!);
       }
     }
-    expect(ids.size).toBe(4);
+    expect(ids.size).toBe(8);
+    // `--profile cluster up` runs both stacks side by side: no host port may be published twice.
+    const hostPorts = Object.values(services).flatMap((svc) => (svc.ports ?? []).map((p) => p.split(':')[0]));
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
   });
 
-  it('points every service at the compose Redis and gateways at the status API', () => {
+  it("points every service at its stack's Redis and gateways at their stack's status API", () => {
     expect(services.redis?.command?.join(' ')).toContain('--maxmemory-policy noeviction');
     // Passwordless only because it publishes no port: just the compose services reach it, on their network.
     expect(services.redis?.ports ?? []).toEqual([]);
     for (const [name, svc] of runs) {
       const env = services[name]!.environment!;
-      expect(env.REDIS_URL, name).toBe('redis://redis:6379');
+      const stack = stackOf(services[name]!);
+      const statusApi = stack === 'cluster' ? 'cluster-status-api' : 'status-api';
+      if (stack === 'cluster') {
+        expect(env.RTV_REDIS_MODE, name).toBe('cluster');
+        expect(env.REDIS_URL, name).toBe(CLUSTER_REDIS_URL);
+        expect(services[name]!.depends_on, name).toEqual({
+          'redis-cluster-init': { condition: 'service_completed_successfully' },
+        });
+      } else {
+        expect(env.RTV_REDIS_MODE, name).toBeUndefined();
+        expect(env.REDIS_URL, name).toBe('redis://redis:6379');
+      }
       if (svc.name === 'gateway') {
-        const statusPort = services['status-api']!.environment!.RTV_STATUS_PORT;
-        expect(env.RTV_STATUS_URL).toBe(`http://status-api:${statusPort}`);
+        const statusPort = services[statusApi]!.environment!.RTV_STATUS_PORT;
+        expect(env.RTV_STATUS_URL, name).toBe(`http://${statusApi}:${statusPort}`);
       }
     }
   });
@@ -166,19 +287,19 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('load-balances over every gateway', () => {
+  it('load-balances over every gateway of the default stack', () => {
     const nginx = readText('deploy/compose/nginx.conf');
     const upstream = /upstream gateways \{([^}]*)\}/.exec(nginx)?.[1] ?? '';
     const servers = [...upstream.matchAll(/server\s+([\w.-]+:\d+)/g)].map((m) => m[1]).sort();
     const gateways = [...runs]
-      .filter(([, svc]) => svc.name === 'gateway')
+      .filter(([name, svc]) => svc.name === 'gateway' && stackOf(services[name]!) === 'default')
       .map(([name]) => `${name}:${services[name]!.environment!.RTV_GATEWAY_PORT}`)
       .sort();
     expect(servers).toEqual(gateways);
     expect(nginx).toMatch(/proxy_set_header Upgrade \$http_upgrade/);
   });
 
-  it('has Prometheus scrape every service on the port serving its /metrics', () => {
+  it('has Prometheus scrape every service of the default stack on the port serving its /metrics', () => {
     const config = parse(readText('deploy/prometheus/prometheus.yml')) as {
       scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
     };
@@ -186,6 +307,7 @@ describe('docker-compose.yml', () => {
       .flatMap((job) => job.static_configs.flatMap((c) => c.targets))
       .sort();
     const expected = [...runs]
+      .filter(([name]) => stackOf(services[name]!) === 'default')
       .map(([name, svc]) => `${name}:${services[name]!.environment![svc.adminPortVar]}`)
       .sort();
     expect(scraped).toEqual(expected);
@@ -213,11 +335,11 @@ describe('docker-compose.yml', () => {
 
   it("passes the workers' provider settings through from the host, empty ones counting as unset", () => {
     const workerEnvs = (hostEnv: Record<string, string>, dotEnv: string[] = []) => {
-      const resolved = resolvedServices(hostEnv, dotEnv);
+      const resolved = resolvedServices(hostEnv, dotEnv, ['cluster']);
       const envs = [...runs]
         .filter(([, svc]) => svc.name === 'session-worker')
         .map(([name]) => resolved[name]!.environment ?? {});
-      expect(envs).toHaveLength(2);
+      expect(envs).toHaveLength(4);
       return envs;
     };
     // Nothing on the host: OpenAI (the local engine without a key); the empty AZURE_* defaults are not "set".
@@ -253,4 +375,100 @@ describe('docker-compose.yml', () => {
       expect(() => loadWorkerConfig(env)).toThrow(/AZURE_OPENAI_API_KEY set but RTV_PROVIDER is openai/);
     }
   }, 60_000);
+});
+
+describe("the cluster profile's Redis Cluster, built by redis-cluster-init.sh, under the profile's services", () => {
+  const spawned: SpawnedService[] = [];
+  let nodes: Awaited<ReturnType<typeof startComposeClusterNodes>> | undefined;
+
+  afterAll(async () => {
+    for (const service of spawned.reverse()) await service.stop('SIGKILL');
+    await nodes?.stop();
+  });
+
+  /** `redis-cli` on one node, as the init script and an operator would run it. */
+  const nodeCli = (port: number, args: string[]) =>
+    spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
+
+  it('joins the nodes once, then runs a gateway, a worker and the status API with their compose environment', async () => {
+    const resolved = resolvedServices({}, [], ['cluster']);
+    nodes = await startComposeClusterNodes(CLUSTER_NODES.length);
+    const ports = nodes.ports;
+    // The compose names, mapped to the nodes on this machine.
+    const local = (text: string) =>
+      CLUSTER_NODES.reduce((out, node, i) => out.replaceAll(`${node}:6379`, `127.0.0.1:${ports[i]}`), text);
+    const initEnv = {
+      REDIS_CLUSTER_NODES: local(resolved['redis-cluster-init']!.environment!.REDIS_CLUSTER_NODES!),
+    };
+
+    const first = runClusterInit(initEnv);
+    expect(first.status, first.output).toBe(0);
+    expect(first.output).toContain('redis-cluster-init: cluster created');
+    for (const port of ports) {
+      const info = nodeCli(port, ['cluster', 'info']);
+      expect(info, `node ${port}`).toMatch(/^cluster_state:ok\r?$/m);
+      expect(info).toMatch(/^cluster_slots_assigned:16384\r?$/m);
+      expect(info).toMatch(/^cluster_known_nodes:3\r?$/m);
+    }
+    // A second `up` finds the cluster serving every slot and leaves it alone.
+    const again = runClusterInit(initEnv);
+    expect(again.status, again.output).toBe(0);
+    expect(again.output).toContain('nothing to do');
+
+    const [statusPort, workerAdmin, gatewayPort, gatewayAdmin] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const envOf = (name: string, overrides: Record<string, string>) => {
+      const env = resolved[name]!.environment!;
+      return { ...env, REDIS_URL: local(env.REDIS_URL!), RTV_LOG_LEVEL: 'warn', ...overrides };
+    };
+    spawned.push(
+      await spawnService(
+        'services/status-api/src/main.ts',
+        envOf('cluster-status-api', { RTV_STATUS_PORT: String(statusPort), RTV_STATUS_HOST: '127.0.0.1' }),
+        { readyUrl: `http://127.0.0.1:${statusPort}/readyz`, timeoutMs: 30_000 },
+      ),
+      await spawnService(
+        'services/session-worker/src/main.ts',
+        envOf('cluster-worker-1', {
+          RTV_WORKER_ADMIN_PORT: String(workerAdmin),
+          RTV_ADMIN_HOST: '127.0.0.1',
+        }),
+        { readyUrl: `http://127.0.0.1:${workerAdmin}/readyz`, timeoutMs: 30_000 },
+      ),
+      await spawnService(
+        'services/gateway/src/main.ts',
+        envOf('cluster-gateway-1', {
+          RTV_GATEWAY_HOST: '127.0.0.1',
+          RTV_GATEWAY_PORT: String(gatewayPort),
+          RTV_GATEWAY_ADMIN_PORT: String(gatewayAdmin),
+          RTV_ADMIN_HOST: '127.0.0.1',
+          RTV_STATUS_URL: `http://127.0.0.1:${statusPort}`,
+        }),
+        { readyUrl: `http://127.0.0.1:${gatewayAdmin}/readyz`, timeoutMs: 30_000 },
+      ),
+    );
+
+    const ws = await WsTestClient.connect(
+      `ws://127.0.0.1:${gatewayPort}/api/v1/streaming/realtime/cluster_user`,
+    );
+    await ws.nextOfType('session.created');
+    ws.send({
+      type: 'conversation.item.input',
+      conversation_item_input: { type: 'input_text', text: 'Hello through the Redis Cluster' },
+    });
+    await ws.nextOfType('response.done', 30_000);
+    await ws.close();
+    const status = await fetch(`http://127.0.0.1:${statusPort}/api/v1/streaming/realtime/status`);
+    expect(status.status).toBe(200);
+    const body = (await status.json()) as { workers: { id: string }[] };
+    expect(body.workers.map((w) => w.id)).toEqual(['cluster-worker-1']);
+    // The keys carry their own hash tags, so they spread over the masters rather than sharing one slot.
+    const holding = ports.filter((port) => Number(nodeCli(port, ['dbsize']).trim()) > 0);
+    expect(holding.length).toBeGreaterThanOrEqual(2);
+    for (const service of spawned) expect(service.output()).not.toMatch(/CROSSSLOT|CLUSTERDOWN|MOVED/);
+  }, 150_000);
 });

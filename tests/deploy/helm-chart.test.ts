@@ -1,7 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { redisTopologyFromEnv } from '@rtv/bus';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadGatewayConfig } from '../../services/gateway/src/config.js';
+import { loadWorkerConfig } from '../../services/session-worker/src/config.js';
+import { loadStatusConfig } from '../../services/status-api/src/config.js';
 import {
   CHART_DIR,
   type Container,
@@ -298,7 +302,12 @@ describe('helm chart deploy/helm/realtime-voice', () => {
         name: 'realtime-voice-redis',
         key: 'redis-password',
       });
-      expect(configData(objects, component).REDIS_URL).toBe('rediss://redis.internal:6380');
+      // An external Redis Cluster: three seed nodes over TLS.
+      expect(configData(objects, component)).toMatchObject({
+        RTV_REDIS_MODE: 'cluster',
+        REDIS_URL:
+          'rediss://redis-0.redis.internal:6380,rediss://redis-1.redis.internal:6380,rediss://redis-2.redis.internal:6380',
+      });
     }
     // JWT settings and the resume secret reach the gateways only.
     expect(container('gateway').envFrom).toContainEqual({ secretRef: { name: 'realtime-voice-auth' } });
@@ -795,5 +804,291 @@ describe('helm chart deploy/helm/realtime-voice', () => {
       configData(render({ set: { 'worker.env.RTV_PROVIDER_RENEW_MS': '600000' } }), 'worker')
         .RTV_PROVIDER_RENEW_MS,
     ).toBe('600000');
+  });
+});
+
+/** Seed nodes of a Redis Cluster and the sentinels of a Sentinel setup, as `host:port`. */
+const CLUSTER_NODES = [
+  'redis-0.redis.internal:6380',
+  'redis-1.redis.internal:6380',
+  'redis-2.redis.internal:6380',
+];
+const SENTINELS = ['sentinel-0.redis:26379', 'sentinel-1.redis:26379', 'sentinel-2.redis:26379'];
+const externalRedis = (external: Record<string, unknown>) => ({
+  values: { redis: { bundled: { enabled: false }, external } },
+});
+
+/** An external Redis in each mode, and what every service must get from it. */
+const REDIS_MODES: Record<
+  string,
+  {
+    opts: Parameters<typeof render>[0];
+    mode: string;
+    url: string;
+    master?: string;
+    password?: { name: string; key: string };
+    sentinelPassword?: { name: string; key: string };
+  }
+> = {
+  single: {
+    opts: externalRedis({ url: 'rediss://rtv@redis.internal:6380', existingSecret: 'redis-pw' }),
+    mode: 'single',
+    url: 'rediss://rtv@redis.internal:6380',
+    password: { name: 'redis-pw', key: 'redis-password' },
+  },
+  clusterTls: {
+    opts: externalRedis({
+      mode: 'cluster',
+      cluster: { nodes: CLUSTER_NODES },
+      tls: true,
+      existingSecret: 'redis-pw',
+    }),
+    mode: 'cluster',
+    url: CLUSTER_NODES.map((node) => `rediss://${node}`).join(','),
+    password: { name: 'redis-pw', key: 'redis-password' },
+  },
+  clusterUrls: {
+    opts: externalRedis({
+      mode: 'cluster',
+      cluster: { nodes: ['redis://rtv@10.0.0.11:7000', 'redis://rtv@10.0.0.12:7000'] },
+      existingSecret: 'redis-pw',
+      existingSecretKey: 'pw',
+    }),
+    mode: 'cluster',
+    url: 'redis://rtv@10.0.0.11:7000,redis://rtv@10.0.0.12:7000',
+    password: { name: 'redis-pw', key: 'pw' },
+  },
+  sentinel: {
+    opts: externalRedis({
+      mode: 'sentinel',
+      sentinel: {
+        sentinels: SENTINELS,
+        masterName: 'voice-master',
+        existingSecret: 'sentinel-pw',
+        existingSecretKey: 'password',
+      },
+      existingSecret: 'redis-pw',
+    }),
+    mode: 'sentinel',
+    url: SENTINELS.map((s) => `redis://${s}`).join(','),
+    master: 'voice-master',
+    password: { name: 'redis-pw', key: 'redis-password' },
+    sentinelPassword: { name: 'sentinel-pw', key: 'password' },
+  },
+  // Sentinels without a password of their own, over TLS with a private CA, a data password only.
+  sentinelTls: {
+    opts: externalRedis({
+      mode: 'sentinel',
+      sentinel: { sentinels: ['rediss://sentinel-0.redis:26380', '[fd00::7]:26380'], masterName: 'mymaster' },
+      tls: true,
+      tlsCaSecret: 'redis-ca',
+      existingSecret: 'redis-pw',
+    }),
+    mode: 'sentinel',
+    url: 'rediss://sentinel-0.redis:26380,rediss://[fd00::7]:26380',
+    master: 'mymaster',
+    password: { name: 'redis-pw', key: 'redis-password' },
+  },
+};
+
+const LOADERS: Record<
+  string,
+  (env: Record<string, string>) => { RTV_REDIS_MODE: string; REDIS_URL: string }
+> = {
+  gateway: loadGatewayConfig,
+  worker: loadWorkerConfig,
+  'status-api': loadStatusConfig,
+};
+
+describe('helm chart: an external Redis as one endpoint, a Redis Cluster or Sentinel', () => {
+  let rendered: Record<string, K8sObject[]>;
+
+  beforeAll(() => {
+    rendered = Object.fromEntries(Object.entries(REDIS_MODES).map(([name, m]) => [name, render(m.opts)]));
+  }, 120_000);
+
+  it('gives every service the mode, the endpoints joined into REDIS_URL, the master and both passwords by reference', async () => {
+    for (const [name, expected] of Object.entries(REDIS_MODES)) {
+      const objects = rendered[name]!;
+      for (const component of ['gateway', 'worker', 'status-api']) {
+        const where = `${name} ${component}`;
+        const config = configData(objects, component);
+        expect(config.RTV_REDIS_MODE, where).toBe(expected.mode);
+        expect(config.REDIS_URL, where).toBe(expected.url);
+        expect(config.RTV_REDIS_SENTINEL_MASTER, where).toBe(expected.master);
+        const c = container(objects, component);
+        expect(envEntry(c, 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef, where).toEqual(expected.password);
+        expect(envEntry(c, 'RTV_REDIS_SENTINEL_PASSWORD')?.valueFrom?.secretKeyRef, where).toEqual(
+          expected.sentinelPassword,
+        );
+        // No password in plain configuration; the sentinels' one only ever through its Secret.
+        expect(
+          Object.keys(config).filter((k) => /PASSWORD/.test(k)),
+          where,
+        ).toEqual([]);
+        // What the services themselves make of it: their config schema accepts it, the topology matches.
+        const loaded = LOADERS[component]!(config);
+        expect([loaded.RTV_REDIS_MODE, loaded.REDIS_URL], where).toEqual([expected.mode, expected.url]);
+        expect(redisTopologyFromEnv(config), where).toEqual({
+          mode: expected.mode,
+          ...(expected.master ? { sentinelMaster: expected.master } : {}),
+        });
+      }
+      // The external Redis replaces the bundled one: no StatefulSet, no generated password, no policy for it.
+      expect(
+        objects.filter((o) => o.metadata.name.endsWith('-redis') || o.metadata.name.endsWith('-redis-auth')),
+        name,
+      ).toEqual([]);
+      const problems = (await Promise.all(objects.map((o) => validateK8sObject(o)))).flat();
+      expect(problems, name).toEqual([]);
+    }
+    // The CA reaches every service with TLS to the sentinels and the master.
+    for (const component of ['gateway', 'worker', 'status-api'])
+      expect(configData(rendered.sentinelTls!, component).RTV_REDIS_TLS_CA_FILE).toBe(
+        '/etc/rtv/redis-tls/ca.crt',
+      );
+  });
+
+  it('sets only variables the services read, and passes helm lint --strict, in every mode', () => {
+    for (const [name, objects] of Object.entries(rendered)) {
+      for (const component of ['gateway', 'worker', 'status-api']) {
+        const c = container(objects, component);
+        const svc = CONTAINER_SERVICE[c.name]!;
+        const names = [...Object.keys(configData(objects, component)), ...(c.env ?? []).map((e) => e.name)];
+        expect(
+          names.filter((n) => !svc.env.has(n)),
+          `${name} ${component}`,
+        ).toEqual([]);
+      }
+    }
+    for (const name of ['clusterTls', 'sentinel']) {
+      withValuesFile(REDIS_MODES[name]!.opts!.values!, (file) => {
+        const res = helm(['lint', '--strict', CHART_DIR, '--values', file]);
+        expect(res.stdout, name).toContain('0 chart(s) failed');
+      });
+    }
+  });
+
+  it('rolls every service when the Redis topology or the sentinels’ Secret changes', () => {
+    const annotations = (objects: K8sObject[]) =>
+      ['gateway', 'worker', 'status-api'].map(
+        (c) => podTemplate(find(objects, 'Deployment', `-${c}`)).metadata.annotations ?? {},
+      );
+    const sentinel = annotations(rendered.sentinel!);
+    const single = annotations(rendered.single!);
+    const otherMaster = annotations(
+      render({
+        values: {
+          redis: {
+            bundled: { enabled: false },
+            external: {
+              mode: 'sentinel',
+              sentinel: { sentinels: SENTINELS, masterName: 'other', existingSecret: 'sentinel-pw-2' },
+              existingSecret: 'redis-pw',
+            },
+          },
+        },
+      }),
+    );
+    for (let i = 0; i < 3; i++) {
+      expect(sentinel[i]!['checksum/config']).not.toBe(single[i]!['checksum/config']);
+      expect(sentinel[i]!['checksum/secret']).not.toBe(single[i]!['checksum/secret']);
+      expect(otherMaster[i]!['checksum/config']).not.toBe(sentinel[i]!['checksum/config']);
+      expect(otherMaster[i]!['checksum/secret']).not.toBe(sentinel[i]!['checksum/secret']);
+    }
+  });
+
+  it('says in its install notes which Redis the services use', () => {
+    expect(installNotes([])).toMatch(
+      /RTV_REDIS_MODE=single\):\n {2}the bundled single instance voice-realtime-voice-redis/,
+    );
+    expect(installNotes(['--values', PRODUCTION_VALUES])).toContain(
+      `RTV_REDIS_MODE=cluster):\n  Redis Cluster, seed nodes ${REDIS_MODES.clusterTls!.url}`,
+    );
+    const sentinel = withValuesFile(REDIS_MODES.sentinel!.opts!.values!, (file) =>
+      installNotes(['--values', file]),
+    );
+    expect(sentinel).toContain(
+      `RTV_REDIS_MODE=sentinel):\n  master "voice-master" found through the sentinels ${REDIS_MODES.sentinel!.url}`,
+    );
+    expect(sentinel).not.toMatch(/WARNING/);
+  });
+
+  it('refuses Redis settings that contradict the mode or each other, naming the values', () => {
+    const external = (values: Record<string, unknown>) => renderError(externalRedis(values));
+    const cluster = (values: Record<string, unknown>) =>
+      external({ mode: 'cluster', cluster: { nodes: CLUSTER_NODES }, ...values });
+    const sentinel = { sentinels: SENTINELS, masterName: 'voice-master' };
+    // Required per mode.
+    expect(external({ mode: 'cluster' })).toContain(
+      'redis.external.mode=cluster needs redis.external.cluster.nodes: at least one seed node',
+    );
+    expect(external({ mode: 'sentinel', sentinel: { masterName: 'm' } })).toContain(
+      'redis.external.mode=sentinel needs redis.external.sentinel.sentinels',
+    );
+    expect(external({ mode: 'sentinel', sentinel: { sentinels: SENTINELS } })).toContain(
+      'redis.external.mode=sentinel needs redis.external.sentinel.masterName',
+    );
+    // The bundled Redis is a single instance, and only one Redis serves a release.
+    expect(
+      renderError({
+        values: { redis: { external: { mode: 'cluster', cluster: { nodes: CLUSTER_NODES } } } },
+      }),
+    ).toContain('redis.external.mode=cluster needs redis.bundled.enabled=false');
+    expect(renderError({ values: { redis: { external: { mode: 'sentinel', sentinel } } } })).toContain(
+      'redis.external.mode=sentinel needs redis.bundled.enabled=false',
+    );
+    expect(renderError({ values: { redis: { external: { tls: true } } } })).toContain(
+      'the bundled Redis takes its password from redis.auth',
+    );
+    // Settings of another mode.
+    expect(cluster({ url: 'redis://redis:6379' })).toContain(
+      'redis.external.url is the endpoint of mode single; with redis.external.mode=cluster list them in redis.external.cluster.nodes',
+    );
+    expect(external({ url: 'redis://redis:6379', cluster: { nodes: CLUSTER_NODES } })).toContain(
+      'redis.external.cluster.nodes set but redis.external.mode is single',
+    );
+    expect(cluster({ sentinel: { masterName: 'm', existingSecret: 's' } })).toContain(
+      'redis.external.sentinel.masterName, redis.external.sentinel.existingSecret set but redis.external.mode is cluster',
+    );
+    // Endpoints that disagree: the services connect to all of them as to the first.
+    expect(cluster({ cluster: { nodes: ['a.redis:6379', 'rediss://b.redis:6379'] } })).toContain(
+      'redis.external.cluster.nodes mixes redis:// and rediss://',
+    );
+    expect(cluster({ cluster: { nodes: ['redis://a.redis:6379'] }, tls: true })).toContain(
+      'redis.external.tls=true but redis.external.cluster.nodes is redis://',
+    );
+    expect(external({ url: 'redis://redis:6379', tls: true })).toContain(
+      'redis.external.tls=true but redis.external.url is redis://',
+    );
+    expect(external({ mode: 'sentinel', sentinel, tlsCaSecret: 'ca' })).toContain(
+      'redis.external.tlsCaSecret needs a rediss:// URL (redis.external.sentinel.sentinels is redis://)',
+    );
+    expect(cluster({ cluster: { nodes: ['redis://rtv@a.redis:6379', 'redis://b.redis:6379'] } })).toContain(
+      'redis.external.cluster.nodes name different ACL users',
+    );
+    // The shape of each value (values.schema.json): no password in an endpoint, a port on every host.
+    expect(cluster({ cluster: { nodes: ['redis://:secret@a.redis:6379'] } })).toContain(
+      "at '/redis/external/cluster/nodes/0'",
+    );
+    expect(cluster({ cluster: { nodes: ['a.redis'] } })).toContain("at '/redis/external/cluster/nodes/0'");
+    expect(
+      external({ mode: 'sentinel', sentinel: { ...sentinel, sentinels: ['redis://rtv@s.redis:26379'] } }),
+    ).toContain("at '/redis/external/sentinel/sentinels/0'");
+    expect(external({ mode: 'sentinel', sentinel: { ...sentinel, masterName: 'my master' } })).toContain(
+      "at '/redis/external/sentinel/masterName'",
+    );
+    expect(external({ url: 'redis://a.redis:6379,redis://b.redis:6379' })).toContain(
+      "at '/redis/external/url'",
+    );
+    expect(external({ mode: 'Cluster' })).toContain("at '/redis/external/mode'");
+    // A prefix with a hash tag would pin every key to one slot: the schema refuses it, and the templates too
+    // for tools that skip the schema.
+    expect(renderError({ values: { redis: { prefix: '{rtv}' } } })).toContain("at '/redis/prefix'");
+    const skipped = withValuesFile({ redis: { prefix: '{rtv}' } }, (file) =>
+      helm(['template', 'rtv', CHART_DIR, '--skip-schema-validation', '--values', file]),
+    );
+    expect(skipped.status).not.toBe(0);
+    expect(skipped.stderr).toContain('redis.prefix="{rtv}": no braces');
   });
 });

@@ -67,7 +67,7 @@ describe('helm chart: Redis password, resume secret, NetworkPolicies, safe defau
     const users = redis.args.flatMap((arg, i) => (arg === '--user' ? [redis.args[i + 1]] : []));
     expect(users).toEqual(['default', 'rtv']);
     expect(redis.args.join(' ')).toContain(
-      '--user default off --user rtv on >$(REDIS_PASSWORD) ~rtv:* +@all -@admin -@dangerous',
+      '--user default off --user rtv on >$(REDIS_PASSWORD) ~rtv:* ~{rtv:bull}:* +@all -@admin -@dangerous',
     );
     expect(redis.args).not.toContain('--requirepass');
     expect(envRef(redis, 'REDIS_PASSWORD')).toEqual(ref);
@@ -79,9 +79,9 @@ describe('helm chart: Redis password, resume secret, NetworkPolicies, safe defau
       livenessProbe: { exec: { command: string[] } };
     };
     expect(probes.livenessProbe.exec.command).toEqual(['redis-cli', '--user', 'rtv', 'ping']);
-    // The key pattern follows redis.prefix.
-    const prefixed = redisContainer(render({ values: { redis: { prefix: '{voice}' } } }));
-    expect(prefixed.args).toContain('~{voice}:*');
+    // The key patterns follow redis.prefix: its keys, and BullMQ's under their hash tag `{<prefix>:bull}`.
+    const prefixed = redisContainer(render({ values: { redis: { prefix: 'voice' } } }));
+    expect(prefixed.args.filter((arg) => arg.startsWith('~'))).toEqual(['~voice:*', '~{voice:bull}:*']);
     // The probes' redis-cli authenticates through REDISCLI_AUTH, not an argument.
     expect(envRef(redis, 'REDISCLI_AUTH')).toEqual(ref);
     for (const component of SERVICES)
@@ -115,9 +115,10 @@ describe('helm chart: Redis password, resume secret, NetworkPolicies, safe defau
     expect(
       renderError({ set: { ...external, 'redis.external.url': 'redis://rtv:secret@redis:6379' } }),
     ).toContain('/redis/external/url');
-    expect(renderError({ set: { 'redis.external.existingSecret': 'x' } })).toContain(
-      'redis.external.existingSecret and redis.external.tlsCaSecret belong to redis.external.url',
-    );
+    for (const key of ['existingSecret', 'tlsCaSecret'])
+      expect(renderError({ set: { [`redis.external.${key}`]: 'x' } }), key).toContain(
+        'redis.external.existingSecret, redis.external.tlsCaSecret and redis.external.tls belong to the external Redis',
+      );
     expect(
       renderError({
         set: { ...external, 'redis.external.url': 'redis://r:6379', 'redis.auth.existingSecret': 'x' },

@@ -2,9 +2,11 @@
 // sharing one real Redis under a fresh key prefix, with a local engine as the provider. Running several
 // gateways and workers in one process is what proves cross-instance routing (every frame still crosses Redis).
 import { createTokenVerifier, hashApiKey, parseApiKeys } from '@rtv/auth';
+import { createRedis, type RedisTopology, waitReady } from '@rtv/bus';
 import { type LocalEngine, type LocalEngineOptions, startLocalEngine } from '@rtv/local-engine';
 import { createLogger } from '@rtv/service-kit';
-import { createTestRedis, type TestRedis } from '@rtv/testing';
+import { createTestRedis, deleteKeysWithPrefix, type TestRedis, uniquePrefix } from '@rtv/testing';
+import type { Redis } from 'ioredis';
 import { type Gateway, startGateway } from '../../../services/gateway/src/app.js';
 import { loadGatewayConfig } from '../../../services/gateway/src/config.js';
 import { type SessionWorker, startSessionWorker } from '../../../services/session-worker/src/app.js';
@@ -20,6 +22,11 @@ export interface StackOptions {
   /** Extra environment for every gateway / worker. */
   gatewayEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
+  /**
+   * A Redis Cluster or Sentinel deployment to run on (its seed nodes or sentinels as a comma-separated `url`)
+   * instead of the test Redis: every service gets RTV_REDIS_MODE and the list, as in production.
+   */
+  redisTopology?: RedisTopology & { url: string };
 }
 
 export interface Stack {
@@ -43,7 +50,7 @@ export const TEST_API_KEY = 'rtv_test_api_key_0123456789abcdef';
 export const TEST_JWT_SECRET = 'test-jwt-secret-of-at-least-32-bytes!!';
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const redis = await createTestRedis('e2e');
+  const redis = opts.redisTopology ? await topologyRedis(opts.redisTopology) : await createTestRedis('e2e');
   const log = createLogger('e2e', process.env.RTV_TEST_LOG_LEVEL ?? 'silent');
   const engine = await startLocalEngine({
     pace: false,
@@ -54,6 +61,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const status = await buildStatusApi({
     redisUrl: redis.url,
     prefix: redis.prefix,
+    ...(opts.redisTopology ? { redisTopology: opts.redisTopology } : {}),
     log,
     verifier: createTokenVerifier({
       jwtSecret: TEST_JWT_SECRET,
@@ -64,7 +72,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   await status.listen({ host: '127.0.0.1', port: 0 });
   const address = status.server.address();
   const statusUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const common = { REDIS_URL: redis.url, RTV_REDIS_PREFIX: redis.prefix, RTV_LOG_LEVEL: 'silent' };
+  const common = {
+    REDIS_URL: redis.url,
+    RTV_REDIS_PREFIX: redis.prefix,
+    RTV_LOG_LEVEL: 'silent',
+    ...topologyEnv(opts.redisTopology),
+  };
   const workers: SessionWorker[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) {
     const config = loadWorkerConfig({
@@ -112,6 +125,41 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await status.close();
       await engine.close();
       await redis.cleanup();
+    },
+  };
+}
+
+/** The environment that puts a service on `topology` (nothing for the single test Redis). */
+export function topologyEnv(topology: StackOptions['redisTopology']): Record<string, string> {
+  if (!topology) return {};
+  return {
+    RTV_REDIS_MODE: topology.mode,
+    ...(topology.sentinelMaster ? { RTV_REDIS_SENTINEL_MASTER: topology.sentinelMaster } : {}),
+  };
+}
+
+/**
+ * A client of a Cluster or Sentinel deployment under a fresh prefix, shaped like the test Redis. Its client is a
+ * `Cluster` in cluster mode: the commands tests use exist on both, and each test's keys are its own to read.
+ */
+async function topologyRedis(topology: RedisTopology & { url: string }): Promise<TestRedis> {
+  const client = createRedis(topology.url, { name: 'e2e-test', role: 'producer', topology });
+  await waitReady(client, 10_000);
+  const prefix = uniquePrefix('e2e');
+  let cleaned: Promise<void> | undefined;
+  return {
+    redis: client as unknown as Redis,
+    prefix,
+    url: topology.url,
+    cleanup: () => {
+      cleaned ??= (async () => {
+        try {
+          await deleteKeysWithPrefix(client, prefix);
+        } finally {
+          client.disconnect();
+        }
+      })();
+      return cleaned;
     },
   };
 }

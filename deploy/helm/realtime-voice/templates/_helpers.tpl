@@ -74,20 +74,111 @@ app.kubernetes.io/part-of: realtime-voice
 
 {{/* Redis ------------------------------------------------------------------------------------------- */}}
 
-{{/* Exactly one Redis, and settings that fit it; rendering stops with a message naming the values otherwise. */}}
+{{/* Where the external Redis's endpoints are listed, by mode: the value named in messages. */}}
+{{- define "rtv.redis.endpointsValue" -}}
+{{- $mode := .Values.redis.external.mode -}}
+{{- if eq $mode "cluster" -}}redis.external.cluster.nodes
+{{- else if eq $mode "sentinel" -}}redis.external.sentinel.sentinels
+{{- else -}}redis.external.url
+{{- end -}}
+{{- end -}}
+
+{{/* The external Redis's endpoints as URLs, a JSON list: the single URL, the cluster's seed nodes or the
+  sentinels, each host:port given its scheme (rediss:// with redis.external.tls). Empty with the bundled Redis. */}}
+{{- define "rtv.redis.externalUrls" -}}
+{{- $e := .Values.redis.external -}}
+{{- $entries := list -}}
+{{- if .Values.redis.bundled.enabled -}}
+{{- else if eq $e.mode "cluster" -}}{{ $entries = $e.cluster.nodes }}
+{{- else if eq $e.mode "sentinel" -}}{{ $entries = $e.sentinel.sentinels }}
+{{- else if $e.url -}}{{ $entries = list $e.url }}
+{{- end -}}
+{{- $urls := list -}}
+{{- range $entries -}}
+{{- if regexMatch "^rediss?://" . -}}
+{{- $urls = append $urls . -}}
+{{- else -}}
+{{- $urls = append $urls (printf "%s://%s" (ternary "rediss" "redis" $e.tls) .) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $urls -}}
+{{- end -}}
+
+{{/* RTV_REDIS_MODE: the bundled Redis is a single instance. */}}
+{{- define "rtv.redis.mode" -}}
+{{- ternary "single" .Values.redis.external.mode .Values.redis.bundled.enabled -}}
+{{- end -}}
+
+{{/* Exactly one Redis, and settings that fit it; rendering stops with a message naming the values otherwise.
+  The schema checks each value's shape (modes, host:port, no password in a URL); this checks how they combine. */}}
 {{- define "rtv.redis.validate" -}}
 {{- $r := .Values.redis -}}
-{{- if eq (ternary 1 0 $r.bundled.enabled) (ternary 1 0 (ne $r.external.url "")) -}}
-{{- fail "redis: set exactly one of redis.bundled.enabled or redis.external.url" -}}
+{{- $e := $r.external -}}
+{{- if regexMatch "[{}]" $r.prefix -}}
+{{- fail (printf "redis.prefix=%q: no braces; the services put hash tags in the keys themselves, a tag in the prefix would put every key in one Redis Cluster slot" $r.prefix) -}}
 {{- end -}}
-{{- if and $r.bundled.enabled (or $r.external.existingSecret $r.external.tlsCaSecret) -}}
-{{- fail "redis.external.existingSecret and redis.external.tlsCaSecret belong to redis.external.url; the bundled Redis takes its password from redis.auth" -}}
+{{- if ne $e.mode "single" -}}
+  {{- if $r.bundled.enabled -}}
+  {{- fail (printf "redis.external.mode=%s needs redis.bundled.enabled=false: the bundled Redis is one instance, not a %s" $e.mode $e.mode) -}}
+  {{- end -}}
+  {{- if $e.url -}}
+  {{- fail (printf "redis.external.url is the endpoint of mode single; with redis.external.mode=%s list them in %s" $e.mode (include "rtv.redis.endpointsValue" .)) -}}
+  {{- end -}}
+{{- else if eq (ternary 1 0 $r.bundled.enabled) (ternary 1 0 (ne $e.url "")) -}}
+{{- fail "redis: set exactly one of redis.bundled.enabled or redis.external.url (or redis.external.mode=cluster or sentinel with redis.bundled.enabled=false)" -}}
+{{- end -}}
+{{- if and $e.cluster.nodes (ne $e.mode "cluster") -}}
+{{- fail (printf "redis.external.cluster.nodes set but redis.external.mode is %s: set redis.external.mode=cluster, or unset them" $e.mode) -}}
+{{- end -}}
+{{- $stray := list -}}
+{{- range $name := list "sentinels" "masterName" "existingSecret" -}}
+{{- if index $e.sentinel $name }}{{ $stray = append $stray (printf "redis.external.sentinel.%s" $name) }}{{ end -}}
+{{- end -}}
+{{- if and $stray (ne $e.mode "sentinel") -}}
+{{- fail (printf "%s set but redis.external.mode is %s: set redis.external.mode=sentinel, or unset them" (join ", " $stray) $e.mode) -}}
+{{- end -}}
+{{- if and (eq $e.mode "cluster") (not $e.cluster.nodes) -}}
+{{- fail "redis.external.mode=cluster needs redis.external.cluster.nodes: at least one seed node (host:port)" -}}
+{{- end -}}
+{{- if and (eq $e.mode "sentinel") (not $e.sentinel.sentinels) -}}
+{{- fail "redis.external.mode=sentinel needs redis.external.sentinel.sentinels: at least one sentinel (host:port)" -}}
+{{- end -}}
+{{- if and (eq $e.mode "sentinel") (not $e.sentinel.masterName) -}}
+{{- fail "redis.external.mode=sentinel needs redis.external.sentinel.masterName: the name the sentinels monitor the master under" -}}
+{{- end -}}
+{{- if and $r.bundled.enabled (or $e.existingSecret $e.tlsCaSecret $e.tls) -}}
+{{- fail "redis.external.existingSecret, redis.external.tlsCaSecret and redis.external.tls belong to the external Redis (redis.external.url or another redis.external.mode); the bundled Redis takes its password from redis.auth" -}}
 {{- end -}}
 {{- if and (not $r.bundled.enabled) $r.auth.existingSecret -}}
-{{- fail "redis.auth.existingSecret is the bundled Redis's password; for redis.external.url use redis.external.existingSecret" -}}
+{{- fail "redis.auth.existingSecret is the bundled Redis's password; for an external Redis use redis.external.existingSecret" -}}
 {{- end -}}
-{{- if and $r.external.tlsCaSecret (not (hasPrefix "rediss://" $r.external.url)) -}}
-{{- fail (printf "redis.external.tlsCaSecret needs a rediss:// URL (redis.external.url=%q): the CA is for TLS" $r.external.url) -}}
+{{- include "rtv.redis.validateEndpoints" . -}}
+{{- end -}}
+
+{{/* The external endpoints agree with each other and with the TLS settings: one scheme for the whole list (the
+  services connect to every node as to the first), rediss:// wherever TLS is asked for, and one ACL user for
+  every cluster node (the services log in to all of them as the first one's). */}}
+{{- define "rtv.redis.validateEndpoints" -}}
+{{- $e := .Values.redis.external -}}
+{{- $where := include "rtv.redis.endpointsValue" . -}}
+{{- $schemes := list -}}
+{{- $users := list -}}
+{{- range $url := include "rtv.redis.externalUrls" . | fromJsonArray -}}
+{{- $schemes = append $schemes (regexFind "^rediss?://" $url) -}}
+{{- $users = append $users (regexFind "^rediss?://[^@/]*@" $url | regexFind "//.*@") -}}
+{{- end -}}
+{{- $schemes = uniq $schemes -}}
+{{- if gt (len $schemes) 1 -}}
+{{- fail (printf "%s mixes redis:// and rediss://: the services connect to every endpoint alike, so give one scheme (or host:port with redis.external.tls)" $where) -}}
+{{- end -}}
+{{- if and $e.tls (has "redis://" $schemes) -}}
+{{- fail (printf "redis.external.tls=true but %s is redis://: use rediss://" $where) -}}
+{{- end -}}
+{{- if and $e.tlsCaSecret (not (has "rediss://" $schemes)) -}}
+{{- fail (printf "redis.external.tlsCaSecret needs a rediss:// URL (%s is redis://): the CA is for TLS; rediss:// URLs, or host:port with redis.external.tls=true" $where) -}}
+{{- end -}}
+{{- if gt (len (uniq $users)) 1 -}}
+{{- fail "redis.external.cluster.nodes name different ACL users: the services log in to every node as the first node's user, so name the same user in each URL (or none)" -}}
 {{- end -}}
 {{- end -}}
 
@@ -95,13 +186,15 @@ app.kubernetes.io/part-of: realtime-voice
 {{- define "rtv.redis.bundledUser" -}}rtv{{- end -}}
 
 {{/* The bundled Redis's ACL rule for that user, as redis-server arguments (one per line, YAML list items):
-  on, the password from the environment, the release's key prefix only, every command but @admin and
-  @dangerous, plus INFO and naming connections (ioredis and BullMQ use them). */}}
+  on, the password from the environment, the release's keys only (`<prefix>:*`, and BullMQ's, which share the
+  hash tag `{<prefix>:bull}` and so start with a brace), every command but @admin and @dangerous, plus INFO and
+  naming connections (ioredis and BullMQ use them). */}}
 {{- define "rtv.redis.aclRule" -}}
 - {{ include "rtv.redis.bundledUser" . }}
 - "on"
 - ">$(REDIS_PASSWORD)"
 - {{ printf "~%s:*" .Values.redis.prefix | quote }}
+- {{ printf "~{%s:bull}:*" .Values.redis.prefix | quote }}
 - "+@all"
 - "-@admin"
 - "-@dangerous"
@@ -112,11 +205,12 @@ app.kubernetes.io/part-of: realtime-voice
 - "+client|info"
 {{- end -}}
 
+{{/* REDIS_URL: the bundled Redis, the external URL, or the external list joined with commas. */}}
 {{- define "rtv.redis.url" -}}
 {{- if .Values.redis.bundled.enabled -}}
 {{- printf "redis://%s@%s:6379" (include "rtv.redis.bundledUser" .) (include "rtv.componentName" (dict "ctx" . "component" "redis")) -}}
 {{- else -}}
-{{- .Values.redis.external.url -}}
+{{- include "rtv.redis.externalUrls" . | fromJsonArray | join "," -}}
 {{- end -}}
 {{- end -}}
 
@@ -151,10 +245,28 @@ app.kubernetes.io/part-of: realtime-voice
 {{- end -}}
 {{- end -}}
 
-{{/* The services' Redis secrets as container env entries: the password only ever through secretKeyRef. */}}
+{{/* The Secret and key holding the sentinels' own password, as JSON ({} unless mode sentinel names one). */}}
+{{- define "rtv.redis.sentinelPasswordRef" -}}
+{{- $s := .Values.redis.external.sentinel -}}
+{{- if and (eq (include "rtv.redis.mode" .) "sentinel") $s.existingSecret -}}
+{{- dict "name" $s.existingSecret "key" $s.existingSecretKey | toJson -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}
+
+{{/* The services' Redis secrets as container env entries, only ever through secretKeyRef: the data nodes'
+  password, and with Sentinel the sentinels' own. */}}
 {{- define "rtv.redis.env" -}}
 {{- include "rtv.redis.validate" . -}}
 {{- include "rtv.redis.passwordEnv" (dict "ctx" . "var" "REDIS_PASSWORD") -}}
+{{- with include "rtv.redis.sentinelPasswordRef" . | fromJson }}
+- name: RTV_REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end -}}
 {{- end -}}
 
 {{/* Where the services find the CA of a private-CA rediss:// server (redis.external.tlsCaSecret). */}}
@@ -183,6 +295,7 @@ app.kubernetes.io/part-of: realtime-voice
   time (helm lookup), so switching where the password comes from is what rolls the pods. */}}
 {{- define "rtv.redis.secretRefs" -}}
 redis-password: {{ include "rtv.redis.passwordRef" . }}
+sentinel-password: {{ include "rtv.redis.sentinelPasswordRef" . }}
 redis-tls-ca: {{ .Values.redis.external.tlsCaSecret | quote }}
 {{- end -}}
 
@@ -446,7 +559,11 @@ lifecycle:
 {{/* Environment (ConfigMap data), one block per component; the pods' checksum/config hashes these. ------- */}}
 
 {{- define "rtv.commonEnv" -}}
+RTV_REDIS_MODE: {{ include "rtv.redis.mode" . | quote }}
 REDIS_URL: {{ include "rtv.redis.url" . | quote }}
+{{- if eq (include "rtv.redis.mode" .) "sentinel" }}
+RTV_REDIS_SENTINEL_MASTER: {{ .Values.redis.external.sentinel.masterName | quote }}
+{{- end }}
 {{- if .Values.redis.external.tlsCaSecret }}
 RTV_REDIS_TLS_CA_FILE: {{ printf "%s/ca.crt" (include "rtv.redis.tlsCaDir" .) | quote }}
 {{- end }}
