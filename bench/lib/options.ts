@@ -1,10 +1,12 @@
 /** Command-line options of `npm run bench`, with the defaults (a few minutes) and `--quick` (seconds). */
-import type { ScenarioName, TargetKind } from '../report/types.js';
+import type { ScenarioName, TargetKind, VoiceRoute } from '../report/types.js';
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
   targets: TargetKind[];
   quick: boolean;
+  /** Voice: the route the stack's clients use (seed protocol, or OpenAI Realtime on `/v1/realtime`). */
+  route: VoiceRoute;
   /** Session counts the voice ramp tries, in order; each target stops at its first failing step. */
   steps: number[];
   /** p99 round trip above which a voice step fails. */
@@ -34,6 +36,7 @@ const DEFAULTS: BenchOptions = {
   scenarios: ['voice', 'idle', 'turn'],
   targets: ['stack', 'baseline'],
   quick: false,
+  route: 'seed',
   steps: [100, 200, 400, 600, 800, 1000, 1200, 1600],
   thresholdMs: 50,
   warmupS: 3,
@@ -59,14 +62,16 @@ const QUICK: Partial<BenchOptions> = {
   procs: 2,
 };
 
-export const HELP = `npm run bench -- [options]
+export const HELP = `npm run bench -- [scenario …] [options]
 npm run bench -- failover [--kills 10] [--workers 3] [--lease-ms 2000]   (bench/failover.ts)
 npm run bench -- soak [--minutes 10] [--sessions 12]   (bench/scenarios/soak.ts; soak --help for more)
 
 Runs the stack (gateway, session worker, status API) and the baseline relay against the same local engine,
 under the same load, and writes results.json, summary.md and p99-vs-sessions.svg to bench-results/<time>/.
 
-  --scenarios=voice,idle,turn  Which scenarios to run (default: all three)
+  --scenarios=voice,idle,turn  Which scenarios to run (default: all three); also as words: voice idle
+  --route=seed|openai          Voice: the stack's clients speak the seed protocol (default) or OpenAI Realtime
+                               GA events on /v1/realtime; the baseline relay always speaks the seed protocol
   --targets=stack,baseline     Which sides to run (default: both)
   --quick                      Tiny loads for a smoke run (seconds)
   --steps=100,200,400          Voice: sessions per step (default ${DEFAULTS.steps.join(',')})
@@ -82,6 +87,8 @@ under the same load, and writes results.json, summary.md and p99-vs-sessions.svg
   --stack-env=K=V,K2=V2        Extra environment for gateway, worker and status API (A/B a setting)
   --report=<results folder>    Only re-render summary.md and the chart from its results.json
   --help                       This text
+
+A flag's value may also follow it as the next argument: --route openai, --steps 100,200.
 `;
 
 function list(name: string, raw: string): string[] {
@@ -108,7 +115,35 @@ function oneOf<T extends string>(name: string, values: string[], allowed: readon
   return values as T[];
 }
 
-/** Parses argv; `--quick` applies first so explicit flags still override it. Throws on anything unknown. */
+/** Flags without a value; every other flag takes one, after `=` or as the next argument. */
+const SWITCHES = new Set(['--quick', '--profile', '--update-docs']);
+const SCENARIOS = ['voice', 'idle', 'turn'] as const;
+
+/**
+ * Sorts argv into flags (`--flag value` joined to `--flag=value`) and bare words (scenario names), so
+ * `npm run bench -- voice --route openai` reads like the failover and soak commands.
+ */
+function splitArgs(argv: string[]): { flags: string[]; words: string[] } {
+  const flags: string[] = [];
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (!arg.startsWith('-')) words.push(arg);
+    else if (arg.includes('=') || SWITCHES.has(arg) || next === undefined || next.startsWith('-')) {
+      flags.push(arg);
+    } else {
+      flags.push(`${arg}=${next}`);
+      i++;
+    }
+  }
+  return { flags, words };
+}
+
+/**
+ * Parses argv; `--quick` applies first so explicit flags still override it. Scenarios may be named as words
+ * (`voice idle`) or with `--scenarios`, not both. Throws on anything unknown.
+ */
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
   const opts: BenchOptions = {
@@ -116,7 +151,31 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     ...(argv.includes('--quick') ? { ...QUICK, quick: true } : {}),
     stackEnv: {},
   };
-  for (const arg of argv) {
+  const { flags, words } = splitArgs(argv);
+  applyFlags(opts, flags);
+  if (words.length > 0) {
+    if (flags.some((f) => f.startsWith('--scenarios='))) {
+      throw new Error(
+        `name the scenarios either as words (${words.join(' ')}) or with --scenarios, not both`,
+      );
+    }
+    const unknown = words.find((w) => !(SCENARIOS as readonly string[]).includes(w));
+    if (unknown !== undefined) {
+      throw new Error(
+        `unknown argument ${unknown} (scenarios: ${SCENARIOS.join(', ')}; npm run bench -- --help)`,
+      );
+    }
+    opts.scenarios = [...new Set(words as ScenarioName[])];
+  }
+  if (opts.route !== 'seed' && !opts.scenarios.includes('voice')) {
+    throw new Error(`--route=${opts.route} applies to the voice scenario, which is not selected`);
+  }
+  return opts;
+}
+
+/** Applies `--flag[=value]` arguments to `opts` in order. */
+function applyFlags(opts: BenchOptions, flags: string[]): void {
+  for (const arg of flags) {
     const [flag, value] = arg.split(/=(.*)/s, 2) as [string, string | undefined];
     const name = flag.replace(/^--/, '');
     const need = () => {
@@ -133,7 +192,10 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         opts.updateDocs = true;
         break;
       case 'scenarios':
-        opts.scenarios = oneOf(name, list(name, need()), ['voice', 'idle', 'turn'] as const);
+        opts.scenarios = oneOf(name, list(name, need()), SCENARIOS);
+        break;
+      case 'route':
+        opts.route = oneOf(name, [need()], ['seed', 'openai'] as const)[0]!;
         break;
       case 'targets':
         opts.targets = oneOf(name, list(name, need()), ['stack', 'baseline'] as const);
@@ -181,5 +243,4 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         throw new Error(`unknown option ${arg} (npm run bench -- --help)`);
     }
   }
-  return opts;
 }

@@ -1,7 +1,8 @@
 /**
  * What a benchmark runs against: the local engine (the provider both sides share), the stack (status API,
  * one session worker, one gateway on a fresh Redis prefix) and the baseline relay. Each target exposes the
- * seed WebSocket URL, the processes to measure and the session counts its processes report.
+ * seed WebSocket URL (the stack also its OpenAI-compatible one), the processes to measure and the session
+ * counts its processes report.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,8 @@ import { getJson, type Launched, launch } from './processes.js';
 import { type RuntimeSample, scrapePrometheus } from './runtime-stats.js';
 
 export const SEED_WS_PATH = '/api/v1/streaming/realtime';
+/** The gateway's OpenAI-compatible route, with the model the stack's worker runs the engine as. */
+export const OPENAI_WS_PATH = '/v1/realtime?model=gpt-realtime';
 
 /** Key prefixes of the stacks running now, with the connection to clean them up through (see Ctrl-C). */
 const liveStacks = new Map<string, Redis>();
@@ -38,6 +41,8 @@ export interface Target {
   readonly kind: 'stack' | 'baseline';
   /** `ws://…/api/v1/streaming/realtime`; clients append `/<user_id>`. */
   readonly wsUrl: string;
+  /** Stack only: `ws://…/v1/realtime?model=gpt-realtime`, where clients speak OpenAI Realtime GA events. */
+  readonly openAiUrl?: string;
   /** The target's own processes (not the engine, not the load generators). */
   readonly probes: Probe[];
   /** Client sockets the front process holds, and sessions with an open provider socket. */
@@ -236,6 +241,7 @@ export async function startStack(opts: StackOptions): Promise<Target> {
     return {
       kind: 'stack',
       wsUrl: `ws://127.0.0.1:${gwPort}${SEED_WS_PATH}`,
+      openAiUrl: `ws://127.0.0.1:${gwPort}${OPENAI_WS_PATH}`,
       probes: [
         pidProbe('gateway', 'server', gateway.pid),
         pidProbe('session-worker', 'server', worker.pid),

@@ -6,14 +6,20 @@ export interface ConnectOptions {
   /** Source address, e.g. 127.0.0.12; the kernel picks one when unset. */
   localAddress?: string | undefined;
   timeoutMs: number;
+  /** Extra upgrade request headers (the OpenAI-compatible route's `Authorization: Bearer …`). */
+  headers?: Record<string, string> | undefined;
 }
 
-export function connect(url: string, { localAddress, timeoutMs }: ConnectOptions): Promise<WebSocket> {
+export function connect(
+  url: string,
+  { localAddress, timeoutMs, headers }: ConnectOptions,
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
       handshakeTimeout: timeoutMs,
       ...(localAddress ? { localAddress } : {}),
+      ...(headers ? { headers } : {}),
     });
     const fail = (err: Error) => {
       ws.removeAllListeners('open');

@@ -1,16 +1,25 @@
 /**
  * The voice load of one generator process: its share of sessions, each streaming a 20 ms frame every 20 ms
  * in real time, and the echoes' round trips. Sessions are spread over 20 one-millisecond send slots by
- * their global index, so the whole fleet's frames are evenly spread in time across processes too.
+ * their global index, so the whole fleet's frames are evenly spread in time across processes too. The same
+ * numbered audio goes out as seed `conversation.item.input` messages or, on the OpenAI-compatible route, as
+ * `input_audio_buffer.append` events; only the framing differs.
  */
 import WebSocket from 'ws';
 import { Histogram, type HistogramData } from '../lib/histogram.js';
-import { closeAll, connect, type OpenManyResult, openMany } from './connect.js';
-import { audioMessage, FRAME_MS, readProbe } from './frames.js';
+import type { VoiceRoute } from '../report/types.js';
+import { type ConnectOptions, closeAll, connect, type OpenManyResult, openMany } from './connect.js';
+import { FRAME_CODECS, FRAME_MS, type FrameCodec } from './frames.js';
 
 export interface VoiceOpenArgs {
-  /** Base WebSocket URL; the session's user id is appended (`…/realtime/bench_<index>`). */
+  /**
+   * Seed route: the base WebSocket URL, to which the session's user id is appended (`…/realtime/bench_<index>`).
+   * OpenAI-compatible route: the full URL (`…/v1/realtime?model=gpt-realtime`); each session then presents its
+   * own gateway credential, `Authorization: Bearer bench-<index>`.
+   */
   url: string;
+  /** The protocol the sessions speak (default seed). */
+  route?: VoiceRoute;
   count: number;
   /** Global index of this process's first session. */
   firstIndex: number;
@@ -34,6 +43,8 @@ export interface VoiceWindow {
   misrouted: number;
   /** Sessions whose socket closed before the end. */
   closedEarly: number;
+  /** Those closes by code and reason (`"1011 internal error"`), with how many sessions got each. */
+  closeReasons: Record<string, number>;
   rtt: HistogramData;
   /** How late frames left against their real-time schedule: the generator's own lag. */
   sendLag: HistogramData;
@@ -68,9 +79,13 @@ export class VoiceLoad {
   private outOfOrder = 0;
   private misrouted = 0;
   private closedEarly = 0;
+  private closeReasons: Record<string, number> = {};
   private stopping = false;
+  /** The framing of the sessions open now (every session of a step uses the same route). */
+  private codec: FrameCodec = FRAME_CODECS.seed;
 
   async open(args: VoiceOpenArgs): Promise<OpenManyResult> {
+    this.codec = FRAME_CODECS[args.route ?? 'seed'];
     return openMany(args.count, args.concurrency, (i) => this.openOne(args, args.firstIndex + i));
   }
 
@@ -111,6 +126,7 @@ export class VoiceLoad {
       outOfOrder: this.outOfOrder,
       misrouted: this.misrouted,
       closedEarly: this.closedEarly,
+      closeReasons: { ...this.closeReasons },
       rtt: this.rtt.toJSON(),
       sendLag: this.sendLag.toJSON(),
     };
@@ -124,13 +140,15 @@ export class VoiceLoad {
     this.slots = Array.from({ length: SLOTS }, () => []);
     this.stopping = false;
     this.closedEarly = 0;
+    this.closeReasons = {};
   }
 
   private async openOne(args: VoiceOpenArgs, index: number): Promise<void> {
-    const ws = await connect(`${args.url}/bench_${index}`, {
-      localAddress: args.localAddress,
-      timeoutMs: args.timeoutMs,
-    });
+    const options: ConnectOptions = { localAddress: args.localAddress, timeoutMs: args.timeoutMs };
+    const ws =
+      args.route === 'openai'
+        ? await connect(args.url, { ...options, headers: { Authorization: `Bearer bench-${index}` } })
+        : await connect(`${args.url}/bench_${index}`, options);
     const s: Session = {
       ws,
       index,
@@ -160,17 +178,20 @@ export class VoiceLoad {
         resolve();
       };
       ws.once('close', onClose);
-      ws.send(audioMessage(index, READY_SEQ, performance.now()));
+      ws.send(this.codec.message(index, READY_SEQ, performance.now()));
     });
-    ws.once('close', () => {
-      if (!this.stopping) this.closedEarly++;
+    ws.once('close', (code: number, reason: Buffer) => {
+      if (this.stopping) return;
+      this.closedEarly++;
+      const key = `${code} ${reason.toString()}`.trim();
+      this.closeReasons[key] = (this.closeReasons[key] ?? 0) + 1;
     });
     this.sessions.push(s);
     this.slots[index % SLOTS]!.push(s);
   }
 
   private onMessage(s: Session, data: Buffer): void {
-    const probe = readProbe(data);
+    const probe = this.codec.readProbe(data);
     if (!probe) return;
     const now = performance.now();
     if (probe.index !== s.index) {
@@ -200,7 +221,7 @@ export class VoiceLoad {
       for (const s of this.slots[this.slot % SLOTS]!) {
         if (s.ws.readyState !== WebSocket.OPEN) continue;
         const sentAt = performance.now();
-        s.ws.send(audioMessage(s.index, s.nextSeq++, sentAt));
+        s.ws.send(this.codec.message(s.index, s.nextSeq++, sentAt));
         if (this.windowOpen) this.sendLag.record((sentAt - scheduled) * 1000);
       }
     }

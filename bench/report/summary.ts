@@ -47,9 +47,10 @@ function glance(r: BenchResults): string[] {
   const { voice, idle, turn } = r.scenarios;
   if (voice) {
     const cap = voice.capacity;
+    const via = voice.route === 'openai' ? ', stack clients on /v1/realtime' : '';
     out.push(
       row([
-        `voice capacity (sessions with p99 ≤ ${voice.thresholdMs} ms, 0 lost)`,
+        `voice capacity (sessions with p99 ≤ ${voice.thresholdMs} ms, 0 lost${via})`,
         fmt(cap.stack, 0),
         fmt(cap.baseline, 0),
         ratio(cap.stack, cap.baseline),
@@ -61,14 +62,14 @@ function glance(r: BenchResults): string[] {
       const n = ref.label;
       out.push(
         row([
-          `round trip p50 / p99 at ${n}`,
+          `round trip p50 / p99 at ${n}${via}`,
           `${fmt(ref.stack.rtt.p50Ms, 2)} / ${fmt(ref.stack.rtt.p99Ms, 2)} ms`,
           `${fmt(ref.baseline.rtt.p50Ms, 2)} / ${fmt(ref.baseline.rtt.p99Ms, 2)} ms`,
           `${diff(ref.stack.rtt.p50Ms, ref.baseline.rtt.p50Ms, 'ms')} / ${diff(ref.stack.rtt.p99Ms, ref.baseline.rtt.p99Ms, 'ms')}`,
           'p50 within 2 ms, p99 within 5 ms',
         ]),
         row([
-          `server CPU per echoed frame at ${n}`,
+          `server CPU per echoed frame at ${n}${via}`,
           `${fmt(ref.stack.serverCpuPerFrameUs)} µs`,
           `${fmt(ref.baseline.serverCpuPerFrameUs)} µs`,
           ratio(ref.stack.serverCpuPerFrameUs, ref.baseline.serverCpuPerFrameUs),
@@ -105,6 +106,11 @@ function glance(r: BenchResults): string[] {
   return out;
 }
 
+/** The step's side, with the route when it is not the seed protocol. */
+function targetLabel(s: VoiceStep): string {
+  return s.route === 'openai' ? `${s.target} (/v1/realtime)` : s.target;
+}
+
 function voiceSection(v: VoiceResult): string[] {
   const out = [
     '## voice: real-time audio echoed by the provider',
@@ -112,7 +118,11 @@ function voiceSection(v: VoiceResult): string[] {
     `Each session sends 20 ms of 24 kHz PCM16 every 20 ms; ${v.warmupS} s warm-up, ${v.durationS} s measured, ` +
       `echoes may trail by ${v.drainS} s. A step fails when p99 > ${v.thresholdMs} ms or any frame is lost. ` +
       'Server CPU is gateway + worker + Redis for the stack, the relay for the baseline; the engine (provider) ' +
-      'and the load generators are listed apart.',
+      'and the load generators are listed apart.' +
+      (v.route === 'openai'
+        ? " The stack's clients speak OpenAI Realtime GA events on `/v1/realtime` (`input_audio_buffer.append` " +
+          "in, `response.output_audio.delta` back, `--route openai`); the baseline relay's the seed protocol."
+        : ''),
     '',
     row([
       'sessions',
@@ -135,7 +145,7 @@ function voiceSection(v: VoiceResult): string[] {
     out.push(
       row([
         s.sessions,
-        s.target,
+        targetLabel(s),
         `${s.achievedFps} / ${s.offeredFps}`,
         fmt(s.rtt.p50Ms, 2),
         fmt(s.rtt.p90Ms, 2),
@@ -152,8 +162,9 @@ function voiceSection(v: VoiceResult): string[] {
   }
   out.push(
     '',
-    'Per process: CPU in % of one core over the window and peak RSS; for the servers also GC time in the window ' +
-      'and the longest event-loop delay; for the stack, Redis commands per echoed frame (whole server).',
+    'Per process: CPU in % of one core over the window, CPU per echoed frame and peak RSS (the load generators ' +
+      'together, CPU per frame only); for the servers also GC time in the window and the longest event-loop ' +
+      'delay; for the stack, Redis commands per echoed frame (whole server).',
     '',
   );
   out.push(
@@ -161,10 +172,16 @@ function voiceSection(v: VoiceResult): string[] {
     row(Array(5).fill('---')),
   );
   for (const s of v.steps) {
+    const perFrame = (name: string) => {
+      const us = s.cpuPerFrameUs?.[name];
+      return us === undefined ? '' : ` (${fmt(us)} µs/frame)`;
+    };
     const procs = s.processes
       .filter((p) => p.role !== 'loadgen')
-      .map((p) => `${p.name} ${fmt(p.cpuPercent, 0)} % / ${fmt(p.rssPeakMB, 0)} MB`)
-      .join(', ');
+      .map((p) => `${p.name} ${fmt(p.cpuPercent, 0)} %${perFrame(p.name)} / ${fmt(p.rssPeakMB, 0)} MB`);
+    if (s.cpuPerFrameUs && s.received > 0) {
+      procs.push(`load generators ${fmt((s.loadgenCpuS / s.received) * 1e6)} µs/frame`);
+    }
     const runtime = (s.runtime ?? [])
       .map((r) => `${r.name} ${fmt(r.gcTotalS, 2)} s / ${fmt(r.loopLagMaxMs, 0)} ms`)
       .join(', ');
@@ -173,7 +190,7 @@ function voiceSection(v: VoiceResult): string[] {
           .map(([cmd, n]) => `${cmd} ${fmt(n, 3)}`)
           .join(', ')
       : '—';
-    out.push(row([s.sessions, s.target, procs, runtime || '—', redis]));
+    out.push(row([s.sessions, targetLabel(s), procs.join(', '), runtime || '—', redis]));
   }
   out.push('', '![round-trip p99 vs sessions](p99-vs-sessions.svg)', '');
   return out;

@@ -5,6 +5,12 @@ import type { RuntimeStat } from '../lib/runtime-stats.js';
 
 export type TargetKind = 'stack' | 'baseline';
 export type ScenarioName = 'voice' | 'idle' | 'turn';
+/**
+ * The protocol the voice clients speak to the stack: the seed route (`/api/v1/streaming/realtime/<user>`) or
+ * the OpenAI-compatible route (`/v1/realtime`, OpenAI Realtime GA events). The baseline relay speaks only the seed
+ * protocol.
+ */
+export type VoiceRoute = 'seed' | 'openai';
 
 /** 1-minute load average when a measurement started and ended (the machine is shared). */
 export interface LoadAvg {
@@ -14,6 +20,8 @@ export interface LoadAvg {
 
 export interface VoiceStep {
   target: TargetKind;
+  /** The route this step's clients used (absent in results written before routes existed: seed). */
+  route?: VoiceRoute;
   sessions: number;
   opened: number;
   openFailures: number;
@@ -28,6 +36,8 @@ export interface VoiceStep {
   outOfOrder: number;
   misrouted: number;
   closedEarly: number;
+  /** When sessions were closed early: how many got each close code and reason (`"1011 internal error"`). */
+  closeReasons?: Record<string, number>;
   rtt: LatencySummary;
   /** The generators' lateness against the real-time schedule (high values mean they were starved). */
   sendLagP99Ms: number;
@@ -40,6 +50,8 @@ export interface VoiceStep {
   /** The busiest generator process, in % of one core. */
   loadgenMaxCpuPercent: number;
   processes: ProcessStat[];
+  /** CPU per echoed frame of each measured process (by name), in µs; absent in older results. */
+  cpuPerFrameUs?: Record<string, number>;
   /** GC time and event-loop delay of the server processes over the window. */
   runtime: RuntimeStat[];
   /** Stack only: Redis commands per echoed frame over the window, by command (the busiest) and in total. */
@@ -50,6 +62,8 @@ export interface VoiceStep {
 }
 
 export interface VoiceResult {
+  /** The stack's client route (`--route`); absent in older results: seed. */
+  route?: VoiceRoute;
   thresholdMs: number;
   warmupS: number;
   durationS: number;

@@ -1,17 +1,18 @@
 /**
  * `voice`: N sessions stream real-time audio that the echo engine returns; N ramps until a step's p99 round
  * trip passes the threshold or a frame is lost. Stack and baseline run the same steps, alternating which goes
- * first so slow drifts of the shared machine's load hit both alike.
+ * first so slow drifts of the shared machine's load hit both alike. With `--route openai` the stack's clients
+ * speak OpenAI Realtime GA events on `/v1/realtime`; the baseline relay keeps the seed protocol.
  */
 
 import { Histogram } from '../lib/histogram.js';
-import { cpuOfRole, loadAverage1m, Meter } from '../lib/proc-stats.js';
+import { cpuOfRole, loadAverage1m, Meter, type ProcessStat } from '../lib/proc-stats.js';
 import { pollUntil } from '../lib/processes.js';
 import { commandsPerFrame, redisCommandCalls, runtimeDelta } from '../lib/runtime-stats.js';
 import type { Engine, Target } from '../lib/targets.js';
 import type { OpenManyResult } from '../load/connect.js';
 import type { VoiceWindow } from '../load/voice.js';
-import type { TargetKind, VoiceResult, VoiceStep } from '../report/types.js';
+import type { TargetKind, VoiceResult, VoiceRoute, VoiceStep } from '../report/types.js';
 import { type BenchContext, sleep, startTarget } from './context.js';
 
 /** Connects in flight per generator process: fast ramp-up without a SYN flood on a small machine. */
@@ -45,6 +46,7 @@ export async function runVoice(ctx: BenchContext, engine: Engine): Promise<Voice
     return passed.length > 0 ? Math.max(...passed) : null;
   };
   return {
+    route: options.route,
     thresholdMs: options.thresholdMs,
     warmupS: options.warmupS,
     durationS: options.durationS,
@@ -62,13 +64,15 @@ async function voiceStep(
 ): Promise<VoiceStep> {
   const { pool, options } = ctx;
   const shares = pool.shares(sessions);
+  const client = clientRoute(target, options.route);
   const opens = await pool.all<OpenManyResult>((i) =>
     shares[i]!.count === 0
       ? undefined
       : {
           op: 'voice.open',
           args: {
-            url: target.wsUrl,
+            url: client.url,
+            route: client.route,
             count: shares[i]!.count,
             firstIndex: shares[i]!.firstIndex,
             localAddress: pool.localAddress(i),
@@ -116,6 +120,11 @@ async function voiceStep(
   const serverCpuS = cpuOfRole(processes, 'server', 'redis');
   const lost = sum((w) => w.lost);
   const closedEarly = sum((w) => w.closedEarly);
+  const closeReasons: Record<string, number> = {};
+  for (const w of windows) {
+    for (const [reason, n] of Object.entries(w.closeReasons))
+      closeReasons[reason] = (closeReasons[reason] ?? 0) + n;
+  }
   const misrouted = sum((w) => w.misrouted);
   const summary = rtt.summary();
   const failReason =
@@ -124,7 +133,7 @@ async function voiceStep(
       : lost > 0
         ? `${lost} frames lost`
         : closedEarly > 0
-          ? `${closedEarly} sessions closed by the server`
+          ? `${closedEarly} sessions closed by the server (${describeCloses(closeReasons)})`
           : misrouted > 0
             ? `${misrouted} frames delivered to the wrong session`
             : summary.p99Ms > options.thresholdMs
@@ -133,6 +142,7 @@ async function voiceStep(
   const loadgen = processes.filter((p) => p.role === 'loadgen');
   return {
     target: target.kind,
+    route: client.route,
     sessions,
     opened,
     openFailures: sessions - opened,
@@ -146,6 +156,7 @@ async function voiceStep(
     outOfOrder: sum((w) => w.outOfOrder),
     misrouted,
     closedEarly,
+    ...(closedEarly > 0 ? { closeReasons } : {}),
     rtt: summary,
     sendLagP99Ms: Math.round(lag.percentileUs(99)) / 1000,
     sendLagMaxMs: Math.round(lag.summary().maxMs * 1000) / 1000,
@@ -155,6 +166,7 @@ async function voiceStep(
     loadgenCpuS: Math.round(cpuOfRole(processes, 'loadgen') * 1000) / 1000,
     loadgenMaxCpuPercent: Math.max(0, ...loadgen.map((p) => p.cpuPercent)),
     processes,
+    cpuPerFrameUs: cpuPerFrame(processes, received),
     runtime: runtimeEnd.flatMap(({ name, sample }) => {
       const before = runtimeStart.find((r) => r.name === name);
       return before ? [runtimeDelta(name, before.sample, sample)] : [];
@@ -168,10 +180,32 @@ async function voiceStep(
   };
 }
 
+/** `1011 internal error ×3, 1006 ×1`: the server's closes, commonest first. */
+function describeCloses(reasons: Record<string, number>): string {
+  return Object.entries(reasons)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason} ×${n}`)
+    .join(', ');
+}
+
+/** Where and how `target`'s clients connect: the stack on the chosen route, the relay always on the seed one. */
+function clientRoute(target: Target, route: VoiceRoute): { url: string; route: VoiceRoute } {
+  if (route === 'openai' && target.openAiUrl !== undefined) return { url: target.openAiUrl, route };
+  return { url: target.wsUrl, route: 'seed' };
+}
+
+/** CPU per echoed frame of every measured process, in µs (one decimal); 0 when nothing was echoed. */
+function cpuPerFrame(processes: ProcessStat[], received: number): Record<string, number> {
+  return Object.fromEntries(
+    processes.map((p) => [p.name, received > 0 ? Math.round((p.cpuSeconds / received) * 1e7) / 10 : 0]),
+  );
+}
+
 function describeStep(s: VoiceStep): string {
   const verdict = s.passed ? 'ok' : `FAIL: ${s.failReason}`;
+  const side = s.route === 'openai' ? `${s.target} (openai)` : s.target;
   return (
-    `voice ${s.target.padEnd(8)} ${String(s.sessions).padStart(5)} sessions: ` +
+    `voice ${side.padEnd(8)} ${String(s.sessions).padStart(5)} sessions: ` +
     `${s.achievedFps}/${s.offeredFps} frames/s, p50 ${s.rtt.p50Ms} p99 ${s.rtt.p99Ms} max ${s.rtt.maxMs} ms, ` +
     `lost ${s.lost}, server CPU ${s.serverCpuPerFrameUs} µs/frame, load ${s.loadAvg.start}→${s.loadAvg.end} — ${verdict}`
   );

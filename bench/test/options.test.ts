@@ -34,6 +34,27 @@ describe('parseOptions', () => {
     expect(() => parseOptions(['--stack-env=lower=1'])).toThrow(/NAME=value/);
   });
 
+  it('takes scenarios as words and flag values after a space, as `npm run bench -- voice --route openai`', () => {
+    const o = parseOptions(['voice', '--route', 'openai', '--steps', '100,200', '--quick']);
+    if (o === 'help') throw new Error('unexpected help');
+    expect(o).toMatchObject({ scenarios: ['voice'], route: 'openai', steps: [100, 200], quick: true });
+    const env = parseOptions(['--stack-env', 'RTV_BUS_FLUSH_MS=4', 'voice', 'idle']);
+    if (env === 'help') throw new Error('unexpected help');
+    expect(env).toMatchObject({ scenarios: ['voice', 'idle'], stackEnv: { RTV_BUS_FLUSH_MS: '4' } });
+  });
+
+  it('routes voice over the seed protocol unless told otherwise, and checks the route', () => {
+    const o = parseOptions(['--route=openai']);
+    if (o === 'help') throw new Error('unexpected help');
+    expect(o.route).toBe('openai');
+    expect(parseOptions([])).toMatchObject({ route: 'seed' });
+    expect(() => parseOptions(['--route', 'grpc'])).toThrow(/--route: unknown value grpc/);
+    expect(() => parseOptions(['--route'])).toThrow(/--route needs a value/);
+    expect(() => parseOptions(['idle', '--route', 'openai'])).toThrow(/applies to the voice scenario/);
+    expect(() => parseOptions(['chaos'])).toThrow(/unknown argument chaos/);
+    expect(() => parseOptions(['voice', '--scenarios=idle'])).toThrow(/not both/);
+  });
+
   it('answers help', () => {
     expect(parseOptions(['--help'])).toBe('help');
   });
