@@ -3,6 +3,7 @@
 // project's connection factory, and real gateway and worker processes on top.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { RedisClient } from '@rtv/bus';
 import {
   createRedis,
   type RedisCredentials,
@@ -11,7 +12,6 @@ import {
   waitReady,
 } from '@rtv/bus';
 import { freePort, runServiceToExit, type SpawnedService, spawnService, WsTestClient } from '@rtv/testing';
-import type { RedisClient } from '@rtv/bus';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { find, podTemplate, render } from './support/helm.js';
 import {

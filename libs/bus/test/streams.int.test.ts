@@ -1,7 +1,7 @@
+import type { RedisClient } from '@rtv/bus';
 import { createKeys, createRedis, randomId, StreamReader, StreamWriter, waitReady } from '@rtv/bus';
 import { BUS_ENVELOPE_VERSION, decodeBatch, encodeAckLine } from '@rtv/protocol';
 import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
-import type { RedisClient } from '@rtv/bus';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 describe('StreamWriter + StreamReader on a real Redis', () => {

@@ -96,7 +96,7 @@ function recall(items: readonly StoredItem[], question: StoredItem): string {
   for (let i = before.length - 1; i >= 0; i--) {
     const item = before[i]!;
     const said = item.type === 'message' && item.role === 'user' ? userText(item) : null;
-    if (said !== null && said.trim()) return `Earlier you said: "${clip(said.trim(), SNIPPET_CHARS)}"`;
+    if (said?.trim()) return `Earlier you said: "${clip(said.trim(), SNIPPET_CHARS)}"`;
   }
   return 'You have not said anything before this.';
 }

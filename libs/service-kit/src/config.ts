@@ -145,7 +145,8 @@ function parseValue(spec: EnvSpec, raw: string): unknown {
           url = new URL(part);
         } catch {
           return {
-            problem: parts.length > 1 ? `not a list of valid URLs (${parts.length} given)` : 'not a valid URL',
+            problem:
+              parts.length > 1 ? `not a list of valid URLs (${parts.length} given)` : 'not a valid URL',
           };
         }
         if (!spec.protocols.includes(url.protocol.replace(/:$/, ''))) {

@@ -79,6 +79,6 @@ export async function routeNumberedFrames(
       ),
     { message: 'every echo delivered', timeoutMs: 20_000 },
   );
-  clients.forEach((c, i) => expect(echoedNumbers(c, i)).toEqual(expected));
+  for (const [i, c] of clients.entries()) expect(echoedNumbers(c, i)).toEqual(expected);
   return clients;
 }

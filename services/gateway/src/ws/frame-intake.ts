@@ -2,7 +2,6 @@ import { jsonDepthExceeds } from '@rtv/auth';
 import {
   CloseCode,
   ErrorCode,
-  encodeError,
   encodePong,
   FrameKind,
   type FrameLimits,

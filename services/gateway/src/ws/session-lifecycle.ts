@@ -11,11 +11,6 @@ import {
   closeCodeInfo,
   DEFAULT_SESSION_CONFIG,
   ErrorCode,
-  encodeError,
-  encodeNotice,
-  encodeSessionCreated,
-  NoticeCode,
-  PROTOCOL_VERSION,
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import { type GatewayMetrics, serverFrameType } from '../metrics.js';
