@@ -36,10 +36,10 @@ function token(user: string): Promise<string> {
     .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 }
 
-/** Kills the worker that owns the session of `user` (the only session of that user) with SIGKILL. */
-async function killOwnerOf(user: string): Promise<string> {
+/** The worker that owns the session of `user` (the only session of that user). */
+function ownerOf(user: string): Promise<string> {
   const keys = createKeys(stack.redis.prefix);
-  const owner = await waitFor(
+  return waitFor(
     async () => {
       for (const key of await stack.redis.redis.keys(keys.session('*'))) {
         if (key.includes(':history')) continue;
@@ -49,6 +49,11 @@ async function killOwnerOf(user: string): Promise<string> {
     },
     { message: `owner of ${user}'s session` },
   );
+}
+
+/** Kills the worker that owns the session of `user` with SIGKILL, and starts another in its place. */
+async function killOwnerOf(user: string): Promise<string> {
+  const owner = await ownerOf(user);
   const worker = workers.get(owner);
   expect(worker, `owner ${owner} is one of the spawned workers`).toBeDefined();
   worker!.child.kill('SIGKILL');
@@ -220,18 +225,7 @@ describe('OpenAI-compatible route: drain and provider renewal', () => {
     const c = await openNodeClient(user);
     c.say('My name is Linus.');
     await waitFor(() => c.done().length === 1, { message: 'first response.done' });
-    const keys = createKeys(stack.redis.prefix);
-    const owner = await waitFor(
-      async () => {
-        for (const key of await stack.redis.redis.keys(keys.session('*'))) {
-          if (!key.includes(':history') && (await stack.redis.redis.hget(key, 'user')) === user) {
-            return stack.redis.redis.hget(key, 'owner');
-          }
-        }
-        return undefined;
-      },
-      { message: 'owner' },
-    );
+    const owner = await ownerOf(user);
     const worker = workers.get(owner)!;
     await worker.stop('SIGTERM');
     workers.delete(owner);

@@ -1,3 +1,4 @@
+import { describeJsonType } from '@rtv/protocol';
 import {
   REALTIME_VOICES,
   type RealtimeMaxTokens,
@@ -19,19 +20,10 @@ export function isRecord(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'boolean') return 'a boolean';
-  return `a ${typeof value}`;
-}
-
 function invalidType(param: string, expected: string, value: unknown): RequestError {
   return new RequestError(
     'invalid_type',
-    `Invalid type for '${param}': expected ${expected}, but got ${describe(value)} instead.`,
+    `Invalid type for '${param}': expected ${expected}, but got ${describeJsonType(value)} instead.`,
     param,
   );
 }

@@ -7,6 +7,7 @@
  * string is created. Anything else (other key order, extra keys, escapes, bad audio) is left to
  * {@link parseClientFrame}, which reports the proper error.
  */
+import { BASE64_ALPHABET_BYTE } from './base64.js';
 import { DEFAULT_FRAME_LIMITS } from './parse.js';
 
 /** Byte range [start, end) of the base64 audio inside a canonical audio frame. */
@@ -35,10 +36,7 @@ const WS = new Uint8Array(256);
 WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
 
 // Standard base64 alphabet without the padding character.
-const B64 = new Uint8Array(256);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') {
-  B64[ch.charCodeAt(0)] = 1;
-}
+const B64 = BASE64_ALPHABET_BYTE;
 
 const QUOTE = 0x22;
 const EQUALS = 0x3d;

@@ -17,6 +17,17 @@ const ANCHORED = new RegExp(BASE64_PATTERN);
 // twice as fast as the anchored pattern above or a char-code loop (see bench/validate.bench.ts).
 const OUTSIDE_ALPHABET = /[^A-Za-z0-9+/=]/;
 
+/**
+ * 1 for each byte of the standard base64 alphabet (`A–Z a–z 0–9 + /`), padding excluded: what the byte-level
+ * scanners of audio frames check each byte against.
+ */
+export const BASE64_ALPHABET_BYTE: Readonly<Uint8Array> = (() => {
+  const table = new Uint8Array(256);
+  for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
+    table[ch.charCodeAt(0)] = 1;
+  return table;
+})();
+
 const EQUALS = 0x3d;
 
 /** True when `s` is standard padded base64. The empty string is valid (it encodes zero bytes). */

@@ -11,9 +11,14 @@
  * writes it, is recognised byte by byte: no string is built and nothing is parsed, and the caller copies the
  * base64 bytes straight to the bus.
  */
-import { base64DecodedLength, describeBase64Problem, isStandardBase64 } from '../base64.js';
+import {
+  BASE64_ALPHABET_BYTE,
+  base64DecodedLength,
+  describeBase64Problem,
+  isStandardBase64,
+} from '../base64.js';
 import { REALTIME_CLIENT_EVENT_TYPES, type RealtimeClientEventType } from '../upstream/openai-realtime.js';
-import type { CompatError } from './errors.js';
+import { type CompatError, describeJsonType } from './errors.js';
 
 /** Size limits of {@link validateCompatClientEvent}. */
 export interface CompatLimits {
@@ -57,10 +62,7 @@ const MAX_ECHOED_CHARS = 64;
 const APPEND_PREFIX = new TextEncoder().encode('{"type":"input_audio_buffer.append","audio":"');
 
 // Standard base64 alphabet without the padding character.
-const B64 = new Uint8Array(256);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') {
-  B64[ch.charCodeAt(0)] = 1;
-}
+const B64 = BASE64_ALPHABET_BYTE;
 
 const QUOTE = 0x22;
 const EQUALS = 0x3d;
@@ -326,20 +328,10 @@ function required(event: Json, param: string): CompatError | undefined {
   return requestError('missing_required_parameter', `Missing required parameter: '${param}'.`, param);
 }
 
-/** How the provider names a value's JSON type in `invalid_type` messages. */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'boolean') return 'a boolean';
-  return `a ${typeof value}`;
-}
-
 function invalidType(param: string, expected: string, value: unknown): CompatError {
   return requestError(
     'invalid_type',
-    `Invalid type for '${param}': expected ${expected}, but got ${describe(value)} instead.`,
+    `Invalid type for '${param}': expected ${expected}, but got ${describeJsonType(value)} instead.`,
     param,
   );
 }

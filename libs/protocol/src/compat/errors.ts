@@ -77,3 +77,13 @@ export function compatErrorFor(
   if (eventId !== undefined) error.eventId = eventId;
   return error;
 }
+
+/** How the provider names a value's JSON type in its `invalid_type` messages (`an integer`, `a decimal`, …). */
+export function describeJsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'boolean') return 'a boolean';
+  return `a ${typeof value}`;
+}

@@ -11,5 +11,5 @@ export {
   scanCompatAudioAppend,
   validateCompatClientEvent,
 } from './client-events.js';
-export { type CompatError, compatErrorFor, encodeCompatError } from './errors.js';
+export { type CompatError, compatErrorFor, describeJsonType, encodeCompatError } from './errors.js';
 export * from './policy.js';
