@@ -1,4 +1,5 @@
-// The OpenAI-compatible route's per-class session length and event rate, and Azure OpenAI behind it.
+// The OpenAI-compatible route: per-class session length and event rate, API key scopes, and Azure OpenAI behind it.
+import { hashApiKey } from '@rtv/auth';
 import { freePort, WsTestClient, waitFor } from '@rtv/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gatewayToken } from './helpers/openai-clients.js';
@@ -82,6 +83,25 @@ describe('OpenAI-compatible policy limits', () => {
     expect(other.all().some((m) => (m as Event).type === 'error')).toBe(false);
     await slow.close();
     await other.close();
+  });
+});
+
+describe('API key scopes on /v1/realtime', () => {
+  it('a key with sessions:connect opens a session; a history-only key gets 403 at the upgrade', async () => {
+    const connectKey = 'rtv_compat_connect_key_0123456789';
+    const historyKey = 'rtv_compat_history_key_0123456789';
+    stack = await startStack({
+      gatewayEnv: {
+        RTV_AUTH_API_KEYS: `app:${hashApiKey(connectKey)},ops:${hashApiKey(historyKey)}:history:read`,
+      },
+    });
+    const url = `ws://127.0.0.1:${stack.gateways[0]!.port}/v1/realtime?model=gpt-realtime`;
+    const ok = await WsTestClient.connect(url, { headers: { authorization: `Bearer ${connectKey}` } });
+    await ok.nextOfType('session.created');
+    await ok.close();
+    await expect(
+      WsTestClient.connect(url, { headers: { authorization: `Bearer ${historyKey}` } }),
+    ).rejects.toThrow(/HTTP 403/);
   });
 });
 
