@@ -91,4 +91,30 @@ describe('createRedis', () => {
       await group.stop();
     }
   }, 60_000);
+
+  it('sentinel with a password on the data nodes: REDIS_PASSWORD reaches the master the sentinels name', async () => {
+    const group = await startRedisSentinel({ replicas: 1, sentinels: 3, password: 'sentinel-data-pass' });
+    const topology = { mode: 'sentinel' as const, sentinelMaster: group.masterName };
+    const client = createRedis(group.url, {
+      name: 't',
+      role: 'producer',
+      topology,
+      credentials: { password: 'sentinel-data-pass' },
+    });
+    const wrong = createRedis(group.url, {
+      name: 't',
+      role: 'producer',
+      topology,
+      credentials: { password: 'not-the-password' },
+    });
+    try {
+      await waitReady(client, 10_000);
+      expect(await client.set('topology-auth', 'ok')).toBe('OK');
+      await expect(waitReady(wrong, 3000)).rejects.toThrow(/WRONGPASS|NOAUTH|invalid|not ready/i);
+    } finally {
+      client.disconnect();
+      wrong.disconnect();
+      await group.stop();
+    }
+  }, 60_000);
 });
