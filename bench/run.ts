@@ -101,7 +101,11 @@ async function main(options: BenchOptions): Promise<number> {
     loadAvg: { start: loadAverage1m(), end: 0 },
     redis: {
       version: redisVersion,
-      note: 'CPU and memory of the whole Redis server: other clients of a shared Redis are counted too',
+      note:
+        options.redis === 'cluster'
+          ? 'the voice stack ran on a 3-master Redis Cluster started for the run (figures per master in the voice ' +
+            'section); CPU and memory of each whole server'
+          : 'CPU and memory of the whole Redis server: other clients of a shared Redis are counted too',
     },
     loadGenerators: pool.size,
     scenarios: {},

@@ -1,5 +1,5 @@
 /** Command-line options of `npm run bench`, with the defaults (a few minutes) and `--quick` (seconds). */
-import type { ScenarioName, TargetKind, VoiceRoute } from '../report/types.js';
+import type { ScenarioName, TargetKind, VoiceRedis, VoiceRoute } from '../report/types.js';
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
@@ -7,6 +7,11 @@ export interface BenchOptions {
   quick: boolean;
   /** Voice: the route the stack's clients use (seed protocol, or OpenAI Realtime on `/v1/realtime`). */
   route: VoiceRoute;
+  /**
+   * Voice: the Redis the stack runs on: the runner's one Redis (`REDIS_URL`), or a 3-master Redis Cluster the
+   * scenario starts for itself and measures per master.
+   */
+  redis: VoiceRedis;
   /** Session counts the voice ramp tries, in order; each target stops at its first failing step. */
   steps: number[];
   /** p99 round trip above which a voice step fails. */
@@ -37,6 +42,7 @@ const DEFAULTS: BenchOptions = {
   targets: ['stack', 'baseline'],
   quick: false,
   route: 'seed',
+  redis: 'single',
   steps: [100, 200, 400, 600, 800, 1000, 1200, 1600],
   thresholdMs: 50,
   warmupS: 3,
@@ -72,6 +78,8 @@ under the same load, and writes results.json, summary.md and p99-vs-sessions.svg
   --scenarios=voice,idle,turn  Which scenarios to run (default: all three); also as words: voice idle
   --route=seed|openai          Voice: the stack's clients speak the seed protocol (default) or OpenAI Realtime
                                GA events on /v1/realtime; the baseline relay always speaks the seed protocol
+  --redis=single|cluster       Voice: the stack on the runner's Redis (default, REDIS_URL) or on a 3-master
+                               Redis Cluster started for the run (RTV_REDIS_MODE=cluster), measured per master
   --targets=stack,baseline     Which sides to run (default: both)
   --quick                      Tiny loads for a smoke run (seconds)
   --steps=100,200,400          Voice: sessions per step (default ${DEFAULTS.steps.join(',')})
@@ -170,6 +178,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (opts.route !== 'seed' && !opts.scenarios.includes('voice')) {
     throw new Error(`--route=${opts.route} applies to the voice scenario, which is not selected`);
   }
+  if (opts.redis !== 'single' && !opts.scenarios.includes('voice')) {
+    throw new Error(`--redis=${opts.redis} applies to the voice scenario, which is not selected`);
+  }
   return opts;
 }
 
@@ -196,6 +207,9 @@ function applyFlags(opts: BenchOptions, flags: string[]): void {
         break;
       case 'route':
         opts.route = oneOf(name, [need()], ['seed', 'openai'] as const)[0]!;
+        break;
+      case 'redis':
+        opts.redis = oneOf(name, [need()], ['single', 'cluster'] as const)[0]!;
         break;
       case 'targets':
         opts.targets = oneOf(name, list(name, need()), ['stack', 'baseline'] as const);

@@ -86,7 +86,7 @@ export function pidProbe(name: string, role: ProcessRole, pid: number, ownPeak =
   };
 }
 
-function infoField(info: string, field: string): number {
+export function infoField(info: string, field: string): number {
   return Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
 }
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deleteKeysWithPrefix, freePort } from '@rtv/testing';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { Inspector } from './inspector.js';
 import { type Probe, pidProbe } from './proc-stats.js';
 import { getJson, type Launched, launch } from './processes.js';
@@ -19,7 +19,7 @@ export const SEED_WS_PATH = '/api/v1/streaming/realtime';
 export const OPENAI_WS_PATH = '/v1/realtime?model=gpt-realtime';
 
 /** Key prefixes of the stacks running now, with the connection to clean them up through (see Ctrl-C). */
-const liveStacks = new Map<string, Redis>();
+const liveStacks = new Map<string, Redis | Cluster>();
 
 /** Deletes the keys of every stack still running: after its processes were killed on an interrupt. */
 export async function deleteLiveStackKeys(): Promise<void> {
@@ -156,7 +156,7 @@ export async function startEngine(mode: 'echo' | 'speech', artifacts: Artifacts)
 export interface StackOptions {
   redisUrl: string;
   /** Used to delete the run's keys afterwards. */
-  redis: Redis;
+  redis: Redis | Cluster;
   engine: Engine;
   /** Sessions the one worker may hold (BullMQ concurrency). */
   workerCapacity: number;

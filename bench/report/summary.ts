@@ -122,6 +122,10 @@ function voiceSection(v: VoiceResult): string[] {
       (v.route === 'openai'
         ? " The stack's clients speak OpenAI Realtime GA events on `/v1/realtime` (`input_audio_buffer.append` " +
           "in, `response.output_audio.delta` back, `--route openai`); the baseline relay's the seed protocol."
+        : '') +
+      (v.redis === 'cluster'
+        ? ' The stack runs on a 3-master Redis Cluster without replicas started for the run (`--redis cluster`); ' +
+          'its Redis CPU is the three masters together.'
         : ''),
     '',
     row([
@@ -192,7 +196,46 @@ function voiceSection(v: VoiceResult): string[] {
       : '—';
     out.push(row([s.sessions, targetLabel(s), procs.join(', '), runtime || '—', redis]));
   }
+  out.push(...redisNodesTable(v));
   out.push('', '![round-trip p99 vs sessions](p99-vs-sessions.svg)', '');
+  return out;
+}
+
+/**
+ * Per Redis server of the stack's steps (each master with `--redis cluster`): commands, network bytes and CPU
+ * per voice-second, i.e. per session streaming for one second (50 echoed frames).
+ */
+function redisNodesTable(v: VoiceResult): string[] {
+  const steps = v.steps.filter((s) => s.redisNodes && s.redisNodes.length > 0);
+  if (steps.length === 0) return [];
+  const out = [
+    '',
+    'Per Redis server, per voice-second (one session streaming for one second: 50 echoed frames): commands ' +
+      '(INFO commandstats), bytes in and out (INFO stats `total_net_input_bytes`, `total_net_output_bytes`) and ' +
+      'the redis-server process CPU over the window; commands per frame by command after them.',
+    '',
+    row(['sessions', 'Redis', 'commands', 'bytes in', 'bytes out', 'CPU µs', 'commands per frame']),
+    row(Array(7).fill('---')),
+  ];
+  for (const s of steps) {
+    for (const n of s.redisNodes!) {
+      const perFrame = Object.entries(n.commandsPerFrame)
+        .map(([cmd, c]) => `${cmd} ${fmt(c, 3)}`)
+        .join(', ');
+      const name = n.port === null ? n.name : `${n.name} (:${n.port})`;
+      out.push(
+        row([
+          s.sessions,
+          name,
+          fmt(n.commandsPerVoiceSecond, 2),
+          fmt(n.netInBytesPerVoiceSecond, 0),
+          fmt(n.netOutBytesPerVoiceSecond, 0),
+          fmt(n.cpuUsPerVoiceSecond),
+          perFrame,
+        ]),
+      );
+    }
+  }
   return out;
 }
 

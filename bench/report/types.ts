@@ -11,6 +11,28 @@ export type ScenarioName = 'voice' | 'idle' | 'turn';
  * protocol.
  */
 export type VoiceRoute = 'seed' | 'openai';
+/** The Redis a voice run's stack uses: the runner's one server, or a 3-master Redis Cluster started for the run. */
+export type VoiceRedis = 'single' | 'cluster';
+
+/**
+ * One Redis server's share of a voice step's window (a master of the cluster, or the one Redis). A voice-second
+ * is one session streaming for one second: 50 echoed frames of 20 ms.
+ */
+export interface RedisNodeStat {
+  name: string;
+  /** Its client port when the run started it; null for the runner's Redis. */
+  port: number | null;
+  /** Commands per echoed frame by command (the busiest) and in total (`INFO commandstats` deltas). */
+  commandsPerFrame: Record<string, number>;
+  /** All its commands over the window per voice-second. */
+  commandsPerVoiceSecond: number;
+  /** `total_net_input_bytes` / `total_net_output_bytes` deltas per voice-second. */
+  netInBytesPerVoiceSecond: number;
+  netOutBytesPerVoiceSecond: number;
+  /** Its process CPU over the window, and per voice-second in µs. */
+  cpuSeconds: number;
+  cpuUsPerVoiceSecond: number;
+}
 
 /** 1-minute load average when a measurement started and ended (the machine is shared). */
 export interface LoadAvg {
@@ -56,6 +78,8 @@ export interface VoiceStep {
   runtime: RuntimeStat[];
   /** Stack only: Redis commands per echoed frame over the window, by command (the busiest) and in total. */
   redisCommandsPerFrame?: Record<string, number>;
+  /** Stack only: the same per Redis server (each master with `--redis cluster`), with bytes and CPU. */
+  redisNodes?: RedisNodeStat[];
   loadAvg: LoadAvg;
   passed: boolean;
   failReason?: string;
@@ -64,6 +88,8 @@ export interface VoiceStep {
 export interface VoiceResult {
   /** The stack's client route (`--route`); absent in older results: seed. */
   route?: VoiceRoute;
+  /** The stack's Redis (`--redis`); absent in older results: single. */
+  redis?: VoiceRedis;
   thresholdMs: number;
   warmupS: number;
   durationS: number;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { BenchOptions } from '../lib/options.js';
 import type { Probe } from '../lib/proc-stats.js';
 import { type Artifacts, type Engine, startBaseline, startStack, type Target } from '../lib/targets.js';
@@ -9,8 +9,11 @@ import type { TargetKind } from '../report/types.js';
 export interface BenchContext {
   options: BenchOptions;
   redisUrl: string;
-  /** The runner's own connection: INFO for the probe, key cleanup after each stack. */
-  redis: Redis;
+  /**
+   * The runner's own connection: INFO for the probe, key cleanup after each stack (a cluster client while a
+   * voice run uses its own Redis Cluster).
+   */
+  redis: Redis | Cluster;
   redisProbe: Probe;
   pool: LoadPool;
   /** Folder for `--cpu-prof` output, when profiling. */

@@ -8,7 +8,15 @@
 import { Histogram } from '../lib/histogram.js';
 import { cpuOfRole, loadAverage1m, Meter, type ProcessStat } from '../lib/proc-stats.js';
 import { pollUntil } from '../lib/processes.js';
-import { commandsPerFrame, redisCommandCalls, runtimeDelta } from '../lib/runtime-stats.js';
+import {
+  nodeStats,
+  type RedisUnderTest,
+  sampleNodes,
+  singleRedis,
+  startClusterRedis,
+  totalCalls,
+} from '../lib/redis-nodes.js';
+import { commandsPerFrame, runtimeDelta } from '../lib/runtime-stats.js';
 import type { Engine, Target } from '../lib/targets.js';
 import type { OpenManyResult } from '../load/connect.js';
 import type { VoiceWindow } from '../load/voice.js';
@@ -19,7 +27,30 @@ import { type BenchContext, sleep, startTarget } from './context.js';
 const OPEN_CONCURRENCY = 50;
 const OPEN_TIMEOUT_MS = 30_000;
 
+/**
+ * Runs the voice ramp on the Redis `--redis` names: the runner's own, or a 3-master Redis Cluster started here
+ * for the run (and stopped after it), which the stack's services reach with `RTV_REDIS_MODE=cluster`.
+ */
 export async function runVoice(ctx: BenchContext, engine: Engine): Promise<VoiceResult> {
+  if (ctx.options.redis === 'single') {
+    return rampVoice(ctx, engine, singleRedis(ctx.redisUrl, ctx.redis, ctx.redisProbe));
+  }
+  const redis = await startClusterRedis();
+  try {
+    ctx.log(`Redis Cluster for the stack: ${redis.nodes.map((n) => `${n.name} :${n.port}`).join(', ')}`);
+    const clusterCtx: BenchContext = {
+      ...ctx,
+      redisUrl: redis.url,
+      redis: redis.client,
+      options: { ...ctx.options, stackEnv: { ...redis.env, ...ctx.options.stackEnv } },
+    };
+    return await rampVoice(clusterCtx, engine, redis);
+  } finally {
+    await redis.stop();
+  }
+}
+
+async function rampVoice(ctx: BenchContext, engine: Engine, redis: RedisUnderTest): Promise<VoiceResult> {
   const { options } = ctx;
   const capacity = Math.max(...options.steps) + 100;
   const targets: Target[] = [];
@@ -31,9 +62,10 @@ export async function runVoice(ctx: BenchContext, engine: Engine): Promise<Voice
       const order = i % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
         if (failed.has(target.kind)) continue;
-        const step = await voiceStep(ctx, target, engine, sessions);
+        const step = await voiceStep(ctx, target, engine, redis, sessions);
         steps.push(step);
         ctx.log(describeStep(step));
+        if (redis.mode === 'cluster' && step.redisNodes) ctx.log(describeNodes(step));
         if (!step.passed) failed.add(target.kind);
       }
       if (targets.every((t) => failed.has(t.kind))) break;
@@ -47,6 +79,7 @@ export async function runVoice(ctx: BenchContext, engine: Engine): Promise<Voice
   };
   return {
     route: options.route,
+    redis: redis.mode,
     thresholdMs: options.thresholdMs,
     warmupS: options.warmupS,
     durationS: options.durationS,
@@ -60,6 +93,7 @@ async function voiceStep(
   ctx: BenchContext,
   target: Target,
   engine: Engine,
+  redis: RedisUnderTest,
   sessions: number,
 ): Promise<VoiceStep> {
   const { pool, options } = ctx;
@@ -87,10 +121,11 @@ async function voiceStep(
   await pool.all(() => ({ op: 'voice.start' }));
   await sleep(options.warmupS * 1000);
   const probes = [...target.probes, engine.probe, ...pool.probes()];
-  if (target.kind === 'stack') probes.push(ctx.redisProbe);
+  const redisNodes = target.kind === 'stack' ? redis.nodes : [];
+  probes.push(...redisNodes.map((n) => n.probe));
   const meter = new Meter(probes);
   const runtimeStart = await target.runtime();
-  const redisStart = target.kind === 'stack' ? await redisCommandCalls(ctx.redis) : undefined;
+  const redisStart = redisNodes.length > 0 ? await sampleNodes(redisNodes) : undefined;
   await meter.start();
   const loadStart = loadAverage1m();
   await pool.all(() => ({ op: 'voice.mark' }));
@@ -98,7 +133,7 @@ async function voiceStep(
   const windows = await pool.all<VoiceWindow>(() => ({ op: 'voice.stop', drainMs: options.drainS * 1000 }));
   const processes = await meter.stop();
   const runtimeEnd = await target.runtime();
-  const redisEnd = redisStart ? await redisCommandCalls(ctx.redis) : undefined;
+  const redisEnd = redisStart ? await sampleNodes(redisNodes) : undefined;
   const loadEnd = loadAverage1m();
   await pool.all(() => ({ op: 'voice.close' }));
   // The next step starts from an empty target: every session ended and its provider socket closed.
@@ -172,12 +207,30 @@ async function voiceStep(
       return before ? [runtimeDelta(name, before.sample, sample)] : [];
     }),
     ...(redisStart && redisEnd
-      ? { redisCommandsPerFrame: commandsPerFrame(redisStart, redisEnd, received) }
+      ? {
+          redisCommandsPerFrame: commandsPerFrame(totalCalls(redisStart), totalCalls(redisEnd), received),
+          redisNodes: nodeStats(redisNodes, redisStart, redisEnd, cpuOfName(processes), received),
+        }
       : {}),
     loadAvg: { start: loadStart, end: loadEnd },
     passed: failReason === undefined,
     ...(failReason ? { failReason } : {}),
   };
+}
+
+/** A process's CPU seconds over the window by its name; NaN when it was not measured. */
+function cpuOfName(processes: ProcessStat[]): (name: string) => number {
+  return (name) => processes.find((p) => p.name === name)?.cpuSeconds ?? Number.NaN;
+}
+
+/** `redis-m1: 12.3 commands, 4100 B in, 3900 B out, 310 µs CPU per voice-second; …` for a cluster step. */
+function describeNodes(s: VoiceStep): string {
+  const nodes = (s.redisNodes ?? []).map(
+    (n) =>
+      `${n.name}: ${n.commandsPerVoiceSecond} commands, ${n.netInBytesPerVoiceSecond} B in, ` +
+      `${n.netOutBytesPerVoiceSecond} B out, ${n.cpuUsPerVoiceSecond} µs CPU`,
+  );
+  return `  per voice-second (one session, one second) — ${nodes.join('; ')}`;
 }
 
 /** `1011 internal error ×3, 1006 ×1`: the server's closes, commonest first. */

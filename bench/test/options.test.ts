@@ -55,6 +55,17 @@ describe('parseOptions', () => {
     expect(() => parseOptions(['voice', '--scenarios=idle'])).toThrow(/not both/);
   });
 
+  it("runs voice on the runner's Redis unless --redis cluster, which only voice takes", () => {
+    expect(parseOptions([])).toMatchObject({ redis: 'single' });
+    expect(parseOptions(['voice', '--redis', 'cluster', '--steps', '100'])).toMatchObject({
+      scenarios: ['voice'],
+      redis: 'cluster',
+      steps: [100],
+    });
+    expect(() => parseOptions(['--redis', 'sentinel'])).toThrow(/--redis: unknown value sentinel/);
+    expect(() => parseOptions(['idle', '--redis', 'cluster'])).toThrow(/applies to the voice scenario/);
+  });
+
   it('answers help', () => {
     expect(parseOptions(['--help'])).toBe('help');
   });

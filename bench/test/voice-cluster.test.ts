@@ -1,0 +1,96 @@
+// `npm run bench -- voice --redis cluster` at toy size: the bench starts a 3-master Redis Cluster, runs the
+// stack on it (RTV_REDIS_MODE=cluster) and reports commands, bytes and CPU per master. Only that every frame
+// came back and that each master has its figures is checked; the timings of a run this small mean nothing.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../lib/processes.js';
+import type { BenchResults } from '../report/types.js';
+
+const out = mkdtempSync(path.join(os.tmpdir(), 'rtv-bench-cluster-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', 'bench/run.ts', ...args],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    const keep = (b: Buffer) => {
+      output += b;
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('exit', (code) => resolve({ code, output }));
+  });
+}
+
+const finite = expect.any(Number);
+
+describe('npm run bench -- voice --redis cluster', () => {
+  it('runs the stack on a 3-master Redis Cluster, loses no frame and reports each master', async () => {
+    const { code, output } = await runBench([
+      'voice',
+      '--redis',
+      'cluster',
+      '--steps',
+      '4',
+      '--warmup',
+      '0.5',
+      '--duration',
+      '2',
+      '--procs',
+      '2',
+      '--out',
+      out,
+    ]);
+    expect(code, output).toBe(0);
+    const [dir] = readdirSync(out);
+    const read = (name: string) => readFileSync(path.join(out, dir!, name), 'utf8');
+    const results = JSON.parse(read('results.json')) as BenchResults;
+
+    expect(results.errors).toEqual([]);
+    const voice = results.scenarios.voice!;
+    expect(voice.redis).toBe('cluster');
+    expect(voice.steps.map((s) => s.target).sort()).toEqual(['baseline', 'stack']);
+    for (const step of voice.steps) {
+      expect(step.opened, step.firstError).toBe(4);
+      expect(step.sent).toBeGreaterThan(200);
+      expect(step.received).toBe(step.sent);
+      expect(step.lost).toBe(0);
+      expect(step.misrouted).toBe(0);
+      expect(step.closedEarly).toBe(0);
+    }
+
+    const stack = voice.steps.find((s) => s.target === 'stack')!;
+    const masters = stack.redisNodes!;
+    expect(masters.map((n) => n.name)).toEqual(['redis-m1', 'redis-m2', 'redis-m3']);
+    expect(new Set(masters.map((n) => n.port)).size).toBe(3);
+    for (const node of masters) {
+      expect(node).toMatchObject({
+        commandsPerVoiceSecond: finite,
+        netInBytesPerVoiceSecond: finite,
+        netOutBytesPerVoiceSecond: finite,
+        cpuSeconds: finite,
+        cpuUsPerVoiceSecond: finite,
+      });
+      expect(node.commandsPerFrame.total, node.name).toEqual(finite);
+      expect(stack.cpuPerFrameUs?.[node.name], node.name).toEqual(finite);
+    }
+    // The frames go through the cluster: its masters together carry the stack's commands and bytes.
+    const sum = (f: (n: (typeof masters)[number]) => number) => masters.reduce((t, n) => t + f(n), 0);
+    expect(sum((n) => n.commandsPerVoiceSecond)).toBeGreaterThan(1);
+    expect(sum((n) => n.netInBytesPerVoiceSecond)).toBeGreaterThan(1000);
+    expect(stack.redisCommandsPerFrame?.total).toBeGreaterThan(0);
+    // The baseline relay uses no Redis.
+    expect(voice.steps.find((s) => s.target === 'baseline')!.redisNodes).toBeUndefined();
+
+    const summary = read('summary.md');
+    expect(summary).toContain('3-master Redis Cluster');
+    expect(summary).toMatch(/\| 4 \| redis-m1 \(:\d+\) \|/);
+  }, 180_000);
+});
