@@ -1,32 +1,11 @@
 // The harness end to end at toy size: real stack, real relay, real engines, real load generators. Only the
 // report's structure is checked; the figures of a run this small (on a busy machine) mean nothing.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../lib/processes.js';
-import type { BenchResults } from '../report/types.js';
+import { describe, expect, it } from 'vitest';
+import { benchOutDir, readRun, runBench } from './run-bench.js';
 
-const out = mkdtempSync(path.join(os.tmpdir(), 'rtv-bench-smoke-'));
-afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-function runBench(args: string[], script = 'bench/run.ts'): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => {
-      output += b;
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      output += b;
-    });
-    child.once('exit', (code) => resolve({ code, output }));
-  });
-}
+const out = benchOutDir('smoke');
 
 const finite = expect.any(Number);
 
@@ -42,9 +21,7 @@ describe('npm run bench -- --quick', () => {
       '--duration=1',
     ]);
     expect(code, output).toBe(0);
-    const [dir] = readdirSync(out);
-    const read = (name: string) => readFileSync(path.join(out, dir!, name), 'utf8');
-    const results = JSON.parse(read('results.json')) as BenchResults;
+    const { read, results } = readRun(out);
 
     expect(results.schema).toBe('realtime-voice-bench/1');
     expect(results.errors).toEqual([]);

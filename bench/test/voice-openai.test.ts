@@ -1,37 +1,7 @@
-// `npm run bench -- voice --route openai` at toy size: a real stack whose clients speak OpenAI Realtime GA
-// events on /v1/realtime, the seed relay beside it, the echo engine, two load generators. Only that the
-// route was used, that every frame came back to its own session and that the report carries the figures is
-// checked; the timings of a run this small mean nothing.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../lib/processes.js';
-import type { BenchResults } from '../report/types.js';
+import { describe, expect, it } from 'vitest';
+import { benchOutDir, readRun, runBench } from './run-bench.js';
 
-const out = mkdtempSync(path.join(os.tmpdir(), 'rtv-bench-openai-'));
-afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', 'bench/run.ts', ...args],
-      {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    const keep = (b: Buffer) => {
-      output += b;
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.once('exit', (code) => resolve({ code, output }));
-  });
-}
+const out = benchOutDir('openai');
 
 const finite = expect.any(Number);
 
@@ -55,9 +25,7 @@ describe('npm run bench -- voice --route openai', () => {
     ]);
     expect(code, output).toBe(0);
     expect(output).toContain('voice stack (openai)');
-    const [dir] = readdirSync(out);
-    const read = (name: string) => readFileSync(path.join(out, dir!, name), 'utf8');
-    const results = JSON.parse(read('results.json')) as BenchResults;
+    const { read, results } = readRun(out);
 
     expect(results.errors).toEqual([]);
     expect(Object.keys(results.scenarios)).toEqual(['voice']);
