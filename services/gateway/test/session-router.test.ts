@@ -91,6 +91,18 @@ describe('SessionRouter: client frames', () => {
     expect(await counterValue(metrics.failovers)).toBe(0);
   });
 
+  it('the owner binding again with its epoch gets every unacknowledged line again (it saw a gap), no failover', async () => {
+    const { router, session, audio, framesTo, metrics } = setup();
+    router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    for (const a of ['AAAA', 'BBBB', 'CCCC']) audio(a);
+    router.onBatch(batch(encodeAckLine(SID, 1, 1)));
+    router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    expect(session.owner).toBe('wk-1');
+    expect(framesTo('wk-1')).toEqual([1, 2, 3, 2, 3]);
+    expect(await counterValue(metrics.failovers)).toBe(0);
+    expect(await counterValue(metrics.replayedFrames)).toBe(2);
+  });
+
   it('an ack drops acknowledged lines from the replay; an ack from an older epoch does not', () => {
     const { router, session, audio, framesTo } = setup();
     router.onBatch(batch(encodeBindLine(SID, 'wk-1', 3)));

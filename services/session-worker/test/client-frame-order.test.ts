@@ -5,12 +5,14 @@ import { ClientFrameOrder } from '../src/sessions/client-frame-order.js';
 function setup(applied = 0, opts: { gapWaitMs?: number; maxHeld?: number } = {}) {
   const seen: Array<[number, string]> = [];
   const gaps: Array<[string, number]> = [];
+  const opened = { count: 0 };
   const order = new ClientFrameOrder(applied, (seq, _kind, payload) => seen.push([seq, payload.toString()]), {
     ...opts,
     onGap: (result, seqs) => gaps.push([result, seqs]),
+    onGapOpened: () => opened.count++,
   });
   const offer = (seq: number) => order.offer(seq, FrameKind.Audio, Buffer.from(`f${seq}`));
-  return { order, seen, gaps, offer };
+  return { order, seen, gaps, offer, opened };
 }
 
 afterEach(() => {
@@ -40,6 +42,18 @@ describe('ClientFrameOrder', () => {
     expect(seen.at(-1)).toEqual([22, 'f22']);
     expect(gaps).toEqual([['filled', 0]]);
     expect(order.heldCount).toBe(0);
+  });
+
+  it('says once per gap that frames wait above it (the owner then asks the gateway for them again)', () => {
+    const { offer, opened } = setup(10);
+    offer(11);
+    expect(opened.count).toBe(0);
+    for (const n of [14, 15, 16]) offer(n);
+    expect(opened.count).toBe(1);
+    for (const n of [12, 13]) offer(n);
+    // A later gap is a new one.
+    offer(18);
+    expect(opened.count).toBe(2);
   });
 
   it('gives a gap up after the wait and applies what waited, counting the seqs that never came', () => {
