@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestRedis, type TestRedis, testRedisUrl, testRunId, uniquePrefix } from '../src/index.js';
+import {
+  createTestRedis,
+  type TestRedis,
+  testRedisUrl,
+  testRunId,
+  uniquePrefix,
+  waitFor,
+} from '../src/index.js';
 
 const opened: TestRedis[] = [];
 afterEach(async () => {
@@ -33,7 +40,8 @@ describe('test Redis helpers', () => {
     const [, left] = await other.redis.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 10_000);
     expect(left).toEqual([]);
     expect(await other.redis.get(`${other.prefix}:keep`)).toBe('v');
-    expect(redis.status).toBe('end');
+    // disconnect() ends the client; its status reaches 'end' once the socket has closed.
+    await waitFor(() => redis.status === 'end', { message: 'client ended' });
   });
 
   it('matches prefixes literally even when the label has glob characters', async () => {
