@@ -10,6 +10,7 @@ import {
   encodeDetachLine,
   encodeEndLine,
   encodeMessageLine,
+  encodeResendLine,
   encodeResumeLine,
   FrameKind,
 } from '@rtv/protocol';
@@ -40,6 +41,7 @@ describe('bus envelope v1', () => {
       encodeCloseLine('sess_2', 3, 1011, 'upstream\tunavailable'),
       encodeDetachLine('sess_3', 'gw-1'),
       encodeResumeLine('sess_3', 'gw-2', 8589934597),
+      encodeResendLine('sess_3', 'gw-2', 4294967301),
     ]);
     const { lines, bad } = decodeAll(batch);
     expect(bad).toEqual([]);
@@ -53,6 +55,7 @@ describe('bus envelope v1', () => {
       { op: 'X', sid: 'sess_2', epoch: 3, code: 1011, reason: 'upstream unavailable' },
       { op: 'D', sid: 'sess_3', gid: 'gw-1' },
       { op: 'R', sid: 'sess_3', gid: 'gw-2', lastSeq: 8589934597 },
+      { op: 'S', sid: 'sess_3', gid: 'gw-2', afterSeq: 4294967301 },
     ]);
     // JSON.stringify escapes control characters, so a payload never splits a batch.
     expect(payload.includes('\n')).toBe(false);
@@ -78,6 +81,7 @@ describe('bus envelope v1', () => {
     expect(decodeLine('F\ts\t-1\ta\tx')).toBe('F: bad seq');
     expect(decodeLine('F\ts\t1\tz\tx')).toBe('F: bad kind');
     expect(decodeLine('F\ts\t1.5\ta\tx')).toBe('F: bad seq');
+    expect(decodeLine('S\ts\tgw-1\t-3')).toBe('S: bad seq');
     expect(decodeLine('B\ts\tw\t9999999999999999')).toBe('B: bad epoch');
     expect(decodeLine('X\ts\t1\tcode\tr')).toBe('X: bad number');
     expect(decodeLine('A\ts\t1\t+2')).toBe('A: bad number');

@@ -22,6 +22,12 @@ export const BUS_ENVELOPE_VERSION = 'v1';
  */
 export const CLIENT_SEQ_GENERATION_STRIDE = 2 ** 32;
 
+/**
+ * Server frame seqs of owner epoch e start at e · 2³² + 1 and grow by one per frame the owner sends, so a
+ * gateway knows that a seq above the next one it expects, in the same epoch's range, means frames went missing.
+ */
+export const SERVER_SEQ_EPOCH_STRIDE = 2 ** 32;
+
 /** How a client frame's payload is carried. */
 export const FrameKind = {
   /** Base64 PCM16 audio as the client sent it (already validated at the gateway). */
@@ -46,7 +52,13 @@ export type GatewayToWorker =
    * The client resumed at gateway `gid`: send server frames there from now on, first replaying those after
    * `lastSeq` (the last server frame seq the client saw; 0 when unknown).
    */
-  | { op: 'R'; sid: string; gid: string; lastSeq: number };
+  | { op: 'R'; sid: string; gid: string; lastSeq: number }
+  /**
+   * Gateway `gid` saw a gap in the session's server frames (written while Redis was away, or lost when a master
+   * failed over): send again, to `gid`, every server frame still kept after `afterSeq` (the last one it delivered
+   * in order). Unlike `R`, nothing else changes and the client is not told.
+   */
+  | { op: 'S'; sid: string; gid: string; afterSeq: number };
 
 /** Worker → gateway lines (on `gw:<gid>:out`). */
 export type WorkerToGateway =
@@ -111,6 +123,10 @@ export function encodeDetachLine(sid: string, gid: string): BusBytes {
 
 export function encodeResumeLine(sid: string, gid: string, lastSeq: number): BusBytes {
   return line(`R\t${sid}\t${gid}\t${lastSeq}`);
+}
+
+export function encodeResendLine(sid: string, gid: string, afterSeq: number): BusBytes {
+  return line(`S\t${sid}\t${gid}\t${afterSeq}`);
 }
 
 /** A server frame for the client: `payload` is its final JSON text (a string or its UTF-8 bytes). */
@@ -254,6 +270,13 @@ function decodeLineAt(buf: Buffer, from: number, to: number): BusLine | string {
       const lastSeq = toInt(buf, starts[2]!, ends[2]!);
       if (lastSeq === undefined) return 'R: bad seq';
       return { op: 'R', sid: text(buf, 0), gid: text(buf, 1), lastSeq };
+    }
+    case 0x53: {
+      // S
+      if (!cut(buf, from, to, 3)) return 'S: too few fields';
+      const afterSeq = toInt(buf, starts[2]!, ends[2]!);
+      if (afterSeq === undefined) return 'S: bad seq';
+      return { op: 'S', sid: text(buf, 0), gid: text(buf, 1), afterSeq };
     }
     default:
       return `unknown op ${JSON.stringify(String.fromCharCode(op))}`;

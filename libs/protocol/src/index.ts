@@ -19,9 +19,11 @@ export {
   encodeDetachLine,
   encodeEndLine,
   encodeMessageLine,
+  encodeResendLine,
   encodeResumeLine,
   FrameKind,
   type GatewayToWorker,
+  SERVER_SEQ_EPOCH_STRIDE,
   type WorkerToGateway,
 } from './bus.js';
 export {

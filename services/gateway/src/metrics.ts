@@ -137,6 +137,12 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['op'] as const,
       registers,
     }),
+    serverFrameGaps: new Counter({
+      name: 'rtv_gateway_server_frame_gaps_total',
+      help: 'Gaps in a session’s server frames (writes lost in a Redis outage or failover), by outcome: filled (the owner sent them again) or skipped (the frames above went out after the wait)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     staleDropped: new Counter({
       name: 'rtv_gateway_stale_frames_dropped_total',
       help: 'Worker frames dropped because they came from an older owner epoch or repeated a seq',

@@ -7,9 +7,11 @@ import {
   encodeMessageLine,
   FrameKind,
 } from '@rtv/protocol';
+import { waitFor } from '@rtv/testing';
 import { describe, expect, it } from 'vitest';
 import { ClientSession } from '../src/routing/client-session.js';
-import { batch, counterValue, GATEWAY_ID, newRouting, newSession, socketOf } from './helpers.js';
+import { SessionRouter } from '../src/routing/session-router.js';
+import { batch, counterValue, GATEWAY_ID, newRouting, newSession, silentLog, socketOf } from './helpers.js';
 
 const SID = 'sess_rrrrrrrrrrrrrrrrrrrrr';
 
@@ -162,14 +164,84 @@ describe('SessionRouter: worker lines', () => {
     router.onBatch(batch(encodeBindLine(SID, 'wk-2', 2)));
     const msg = (epoch: number, seq: number) =>
       encodeMessageLine(SID, epoch, seq, `{"type":"pong","timestamp":${seq}}`);
-    router.onBatch(batch(msg(2, 10), msg(1, 11), msg(2, 10), msg(2, 9), msg(2, 12)));
+    router.onBatch(batch(msg(2, 10), msg(1, 11), msg(2, 10), msg(2, 9), msg(2, 11)));
     expect(
       socketOf(session)
         .messages()
         .map((m) => m.timestamp),
-    ).toEqual([10, 12]);
-    expect(session.deliveredSeq).toBe(12);
+    ).toEqual([10, 11]);
+    expect(session.deliveredSeq).toBe(11);
     expect(await counterValue(metrics.staleDropped)).toBe(3);
+  });
+
+  it('holds frames above a gap in the seqs, asks the owner once to send again after the last delivered, and delivers in order once filled', async () => {
+    const { router, session, metrics, toWorker } = setup();
+    router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    const msg = (seq: number) => encodeMessageLine(SID, 1, seq, `{"type":"pong","timestamp":${seq}}`);
+    const delivered = () =>
+      socketOf(session)
+        .messages()
+        .map((m) => m.timestamp);
+    router.onBatch(batch(msg(1), msg(2)));
+    // 3 and 4 were lost on the way (written while Redis was away).
+    router.onBatch(batch(msg(5)));
+    router.onBatch(batch(msg(6)));
+    expect(delivered()).toEqual([1, 2]);
+    expect(toWorker('wk-1')).toEqual([{ op: 'S', sid: SID, gid: GATEWAY_ID, afterSeq: 2 }]);
+
+    // The owner's re-send covers the held frames too: those are repeats.
+    router.onBatch(batch(msg(3), msg(4), msg(5), msg(6)));
+    router.onBatch(batch(msg(7)));
+    expect(delivered()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(session.deliveredSeq).toBe(7);
+    expect(session.serverGap).toBeUndefined();
+    expect(toWorker('wk-1')).toHaveLength(1);
+    expect(await counterValue(metrics.serverFrameGaps, { outcome: 'filled' })).toBe(1);
+  });
+
+  it('a gap the owner cannot fill is given up after the wait: the held frames go out in order', async () => {
+    const closed: ClientSession[] = [];
+    const { keys, writer, registry, metrics } = newRouting();
+    const router = new SessionRouter({
+      gatewayId: GATEWAY_ID,
+      keys,
+      writer,
+      registry,
+      metrics,
+      log: silentLog,
+      maxBackpressureBytes: 1024 * 1024,
+      closeClient: (s) => closed.push(s),
+      serverGapWaitMs: 50,
+    });
+    const session = newSession(SID);
+    registry.add(session);
+    router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    const msg = (seq: number) => encodeMessageLine(SID, 1, seq, `{"type":"pong","timestamp":${seq}}`);
+    router.onBatch(batch(msg(1), msg(4), msg(3)));
+    expect(socketOf(session).messages()).toHaveLength(1);
+    await waitFor(() => socketOf(session).messages().length === 3, { message: 'held frames delivered' });
+    expect(
+      socketOf(session)
+        .messages()
+        .map((m) => m.timestamp),
+    ).toEqual([1, 3, 4]);
+    expect(session.deliveredSeq).toBe(4);
+    expect(await counterValue(metrics.serverFrameGaps, { outcome: 'skipped' })).toBe(1);
+    router.onBatch(batch(msg(5)));
+    expect(socketOf(session).messages()).toHaveLength(4);
+  });
+
+  it('the first frame a socket gets and the first frame of a newer owner epoch are not gaps', () => {
+    const { router, session, toWorker } = setup();
+    const stride = 2 ** 32;
+    router.onBatch(batch(encodeBindLine(SID, 'wk-1', 1)));
+    // A resumed socket: the owner replays from what the client had seen.
+    router.onBatch(batch(encodeMessageLine(SID, 1, stride + 40, '{"type":"pong","timestamp":1}')));
+    router.onBatch(batch(encodeBindLine(SID, 'wk-2', 2)));
+    router.onBatch(batch(encodeMessageLine(SID, 2, 2 * stride + 1, '{"type":"pong","timestamp":2}')));
+    expect(socketOf(session).messages()).toHaveLength(2);
+    expect(toWorker('wk-1').filter((l) => l.op === 'S')).toEqual([]);
+    expect(toWorker('wk-2').filter((l) => l.op === 'S')).toEqual([]);
   });
 
   it('adds the seq to each delivered frame when the client asked for it', () => {

@@ -77,6 +77,11 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Server frames re-sent to a resuming client from the outbound buffer',
       registers,
     }),
+    gapResentFrames: new Counter({
+      name: 'rtv_worker_gap_resent_frames_total',
+      help: 'Server frames sent again because the client’s gateway saw a gap in them (writes lost in a Redis outage or failover)',
+      registers,
+    }),
     framesToProvider: new Counter({
       name: 'rtv_worker_frames_to_provider_total',
       help: 'Client frames forwarded to the provider, by message type',

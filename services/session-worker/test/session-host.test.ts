@@ -18,6 +18,7 @@ import {
   encodeClientFrameLine,
   encodeDetachLine,
   encodeEndLine,
+  encodeResendLine,
   encodeResumeLine,
   FrameKind,
 } from '@rtv/protocol';
@@ -38,6 +39,7 @@ type RunnerCall =
   | ['apply', number, string, string]
   | ['detach', string]
   | ['resume', string, number]
+  | ['resendAfter', string, number]
   | ['reclaim', number]
   | ['end', EndReason];
 
@@ -89,6 +91,10 @@ class RecordingRunner implements HostedRunner {
   resume(gatewayId: string, lastSeq: number): void {
     this.state.gatewayId = gatewayId;
     this.calls.push(['resume', gatewayId, lastSeq]);
+  }
+
+  resendAfter(gatewayId: string, afterSeq: number): void {
+    this.calls.push(['resendAfter', gatewayId, afterSeq]);
   }
 
   /** Takes the new claim's epoch, as `SessionRunner.reclaim` does. */
@@ -210,7 +216,7 @@ const savedSeq = async (sid: string) =>
   Number(await t.redis.hget(keys.session(sid), SessionField.appliedSeq));
 
 describe('SessionHost', () => {
-  it('routes F, E, D and R lines to the runner of their session and ignores other sessions', async () => {
+  it('routes F, E, D, R and S lines to the runner of their session and ignores other sessions', async () => {
     const p = startProcess();
     const a = await openSession(p);
     const b = await openSession(p);
@@ -220,6 +226,7 @@ describe('SessionHost', () => {
       encodeClientFrameLine('sess_notheldbythisworker', 1, FrameKind.Audio, 'BBBB'),
       encodeDetachLine(a.sid, 'gw-1'),
       encodeResumeLine(b.sid, 'gw-2', 7),
+      encodeResendLine(b.sid, 'gw-2', 5),
       encodeEndLine('sess_notheldbythisworker', 'client_closed'),
       Buffer.from('Z\tnot a bus line'),
       encodeEndLine(a.sid, 'client_gone'),
@@ -235,6 +242,7 @@ describe('SessionHost', () => {
     expect(b.calls).toEqual([
       ['apply', 1, FrameKind.Json, '{"type":"response.create"}'],
       ['resume', 'gw-2', 7],
+      ['resendAfter', 'gw-2', 5],
       ['end', 'client_closed'],
     ]);
     expect(p.runners).toHaveLength(2);

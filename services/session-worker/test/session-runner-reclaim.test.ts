@@ -104,3 +104,26 @@ describe('SessionRunner.reclaim', () => {
     expect(sent[1]![2]).toEqual(recovered);
   });
 });
+
+describe('SessionRunner.resendAfter', () => {
+  it('sends the frames kept after the given seq to the asking gateway again, with the current epoch; a stale gateway gets nothing', async () => {
+    const { provider, runner, writer, registry } = await started();
+    for (const d of ['a', 'b', 'c']) provider.send(1, textDelta(d));
+    await waitFor(() => messages(writer, gw1).length === 3, { message: 'three frames sent' });
+    writer.clear();
+
+    runner.resendAfter('gw-1', STRIDE + 1);
+    const sent = messages(writer, gw1);
+    expect(sent.map(([epoch, seq, m]) => [epoch, seq, deltaOf(m)])).toEqual([
+      [1, STRIDE + 2, 'b'],
+      [1, STRIDE + 3, 'c'],
+    ]);
+    // No bind, no notice: nothing else changes.
+    expect(writer.lines(gw1).every((l) => l.op === 'M')).toBe(true);
+    expect(await metricValue(registry, 'rtv_worker_gap_resent_frames_total')).toBe(2);
+
+    writer.clear();
+    runner.resendAfter('gw-9', 0);
+    expect(writer.streamNames()).toEqual([]);
+  });
+});

@@ -3,6 +3,7 @@ import { FrameRing } from '@rtv/bus';
 import { CloseCode, type ErrorCode, type SessionConfig } from '@rtv/protocol';
 import { type ClientDialect, SEED_DIALECT } from './client-dialect.js';
 import type { CredentialKind } from './resume-tokens.js';
+import type { ServerFrameGap } from './server-frame-gap.js';
 
 /**
  * What the gateway does with a client's socket: the part of uWS's `WebSocket` it uses. The uWS socket satisfies
@@ -86,6 +87,8 @@ export class ClientSession {
   forwardHeld = false;
   /** Seq of the last server frame delivered to the client (seqs grow across owners; repeats are dropped). */
   deliveredSeq = 0;
+  /** Server frames held above a gap in their seqs until the owner sends the missing ones again. */
+  serverGap: ServerFrameGap | undefined;
   /** The client asked for a top-level `seq` on every server message (`?seq=1`), to resume precisely. */
   wantSeq = false;
   /** A newer connection resumed this session here: this socket's close must not end or detach it. */

@@ -6,12 +6,14 @@ import {
   encodeClientFrameLine,
   encodeDetachLine,
   encodeEndLine,
+  encodeResendLine,
   encodeResumeLine,
   type FrameKind,
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import { errorCodeOf, type GatewayMetrics, serverFrameType } from '../metrics.js';
 import type { ClientSession, RecordRefusal } from './client-session.js';
+import { followsInOrder, ServerFrameGap } from './server-frame-gap.js';
 import type { ClientSessionRegistry } from './session-registry.js';
 
 export interface SessionRouterDeps {
@@ -26,6 +28,11 @@ export interface SessionRouterDeps {
   maxBackpressureBytes: number;
   /** Called when a worker ends a session (or the session must be closed for another reason). */
   closeClient: (session: ClientSession, code: number, reason: string) => void;
+  /**
+   * How long server frames above a gap in their seqs wait for the owner to send the missing ones again before
+   * they go out anyway (1 s).
+   */
+  serverGapWaitMs?: number;
 }
 
 /** What became of a client frame handed to {@link SessionRouter.forward}. */
@@ -63,6 +70,7 @@ export class SessionRouter {
   remove(session: ClientSession, reason: string): void {
     if (!this.deps.registry.remove(session)) return;
     if (session.bindTimer) clearTimeout(session.bindTimer);
+    session.serverGap?.dispose();
     if (session.owner !== undefined) {
       this.write(this.deps.keys.workerIn(session.owner), encodeEndLine(session.sid, reason));
     }
@@ -72,6 +80,7 @@ export class SessionRouter {
   detach(session: ClientSession): void {
     if (!this.deps.registry.remove(session)) return;
     if (session.bindTimer) clearTimeout(session.bindTimer);
+    session.serverGap?.dispose();
     if (session.owner !== undefined)
       this.write(this.deps.keys.workerIn(session.owner), encodeDetachLine(session.sid, this.deps.gatewayId));
   }
@@ -133,14 +142,14 @@ export class SessionRouter {
           }
           return;
         }
-        const payload = this.apply(line);
-        if (payload === undefined) return;
+        const payloads = this.apply(line);
+        if (payloads === undefined || payloads.length === 0) return;
         if (ageS >= 0) this.deps.metrics.framePath.observe(ageS);
         outgoing ??= new Map();
         const session = this.deps.registry.get(line.sid)!;
         const list = outgoing.get(session);
-        if (list) list.push(payload);
-        else outgoing.set(session, [payload]);
+        if (list) list.push(...payloads);
+        else outgoing.set(session, payloads);
       },
       (raw, why) => this.deps.log.warn({ why, bytes: raw.length }, 'malformed bus line skipped'),
     );
@@ -148,8 +157,8 @@ export class SessionRouter {
     if (closing) for (const c of closing) this.deps.closeClient(c.session, c.code, c.reason);
   }
 
-  /** Applies a control line; returns the payload to deliver for message lines. */
-  private apply(line: BusLine): Buffer | undefined {
+  /** Applies a control line; returns the payloads to deliver for message lines. */
+  private apply(line: BusLine): Buffer[] | undefined {
     this.deps.metrics.busLinesIn.inc({ op: line.op });
     const session = this.deps.registry.get(line.sid);
     switch (line.op) {
@@ -203,17 +212,71 @@ export class SessionRouter {
     for (const watcher of this.bindWatchers) watcher(session);
   }
 
-  /** The payload of a server frame for the client, or undefined when it is stale or a repeat. */
-  private admitServerFrame(session: ClientSession, line: MessageLine): Buffer | undefined {
+  /**
+   * What a server frame lets go to the client: nothing when it is stale or a repeat, or when it arrived above a
+   * gap in the seqs (it is held, and the owner asked once to send the missing frames again); else the frame and
+   * any held frames it now connects to, in seq order.
+   */
+  private admitServerFrame(session: ClientSession, line: MessageLine): Buffer[] | undefined {
     if (session.closed) return undefined;
     // Server frame seqs grow across owners (epoch · 2³² + n): older epochs are fenced off, repeats dropped.
     if (line.epoch < session.epoch || line.seq <= session.deliveredSeq) {
       this.deps.metrics.staleDropped.inc();
       return undefined;
     }
-    session.deliveredSeq = line.seq;
-    if (session.wantSeq) return withSeq(line.payload, line.seq);
-    return line.payload;
+    const gap = session.serverGap;
+    if (gap === undefined) {
+      if (followsInOrder(session.deliveredSeq, line.seq))
+        return [this.admitted(session, line.seq, line.payload)];
+      return this.openGap(session, line);
+    }
+    if (line.seq !== session.deliveredSeq + 1) {
+      if (!gap.hold(line.seq, line.payload)) return this.closeGap(session, 'skipped');
+      return undefined;
+    }
+    const out = [this.admitted(session, line.seq, line.payload)];
+    const following = gap.takeFollowing(session.deliveredSeq);
+    for (const [seq, payload] of following.frames) out.push(this.admitted(session, seq, payload));
+    if (gap.size === 0) this.closeGap(session, 'filled');
+    return out;
+  }
+
+  /** Records a frame as delivered and returns what goes to the socket (with `seq` when the client asked). */
+  private admitted(session: ClientSession, seq: number, payload: Buffer): Buffer {
+    session.deliveredSeq = seq;
+    return session.wantSeq ? withSeq(payload, seq) : payload;
+  }
+
+  /**
+   * A frame came above the next expected seq: frames were lost on the way (written while Redis was away, or
+   * lost when a master failed over). It is held, and the owner is asked to send again what came after the last
+   * delivered frame; if that does not fill the gap in time, the held frames go out in order anyway.
+   */
+  private openGap(session: ClientSession, line: MessageLine): undefined {
+    const gap = new ServerFrameGap();
+    gap.hold(line.seq, line.payload);
+    session.serverGap = gap;
+    if (session.owner !== undefined) {
+      const request = encodeResendLine(session.sid, this.deps.gatewayId, session.deliveredSeq);
+      this.write(this.deps.keys.workerIn(session.owner), request);
+    }
+    gap.timer = setTimeout(() => {
+      const held = this.closeGap(session, 'skipped');
+      if (held.length > 0) this.deliver(session, held);
+    }, this.deps.serverGapWaitMs ?? 1000);
+    gap.timer.unref();
+    return undefined;
+  }
+
+  /** Ends the wait for a gap: what is still held goes out in seq order (none when the gap was filled). */
+  private closeGap(session: ClientSession, outcome: 'filled' | 'skipped'): Buffer[] {
+    const gap = session.serverGap;
+    if (gap === undefined) return [];
+    gap.dispose();
+    session.serverGap = undefined;
+    this.deps.metrics.serverFrameGaps.inc({ outcome });
+    if (session.closed || !this.deps.registry.holds(session)) return [];
+    return gap.takeAll().map(([seq, payload]) => this.admitted(session, seq, payload));
   }
 
   /** Sends payloads (views into the batch just read; uWS copies them) to one socket in one cork. */

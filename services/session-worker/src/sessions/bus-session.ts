@@ -8,6 +8,7 @@ import {
   encodeMessageLine,
   type FrameKind,
   type NoticeCode,
+  SERVER_SEQ_EPOCH_STRIDE,
 } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerMetrics } from '../metrics.js';
@@ -45,7 +46,7 @@ export type EndReason =
   | 'budget_exhausted';
 
 /** Server frame seqs are `epoch · 2³² + n`: monotonic across owners without any coordination. */
-export const EPOCH_STRIDE = 2 ** 32;
+export const EPOCH_STRIDE = SERVER_SEQ_EPOCH_STRIDE;
 
 /**
  * The bus side of one live session on this worker, shared by both client protocols: client frames put back in
@@ -203,6 +204,23 @@ export abstract class BusSession {
       'session_resumed',
       complete ? undefined : 'Session resumed; some older messages could not be replayed',
     );
+  }
+
+  /**
+   * The client's gateway saw a gap in this session's server frames (written while Redis was away, or lost when a
+   * master failed over) and holds the frames above it: every frame still kept after `afterSeq` goes to it again,
+   * with this epoch and its original seq (it drops those it already delivered). Nothing else changes; a request
+   * from a gateway the client has left is stale.
+   */
+  resendAfter(gatewayId: string, afterSeq: number): void {
+    if (this.ended || !this.attached || gatewayId !== this.state.gatewayId) return;
+    const { keys, writer, metrics } = this.busDeps;
+    const { frames } = this.outbound.since(afterSeq);
+    metrics.gapResentFrames.inc(frames.length);
+    const stream = keys.gatewayOut(gatewayId);
+    for (const [seq, payload] of frames) {
+      writer.write(stream, encodeMessageLine(this.sid, this.state.epoch, seq, payload));
+    }
   }
 
   /**

@@ -20,6 +20,7 @@ export type HostedRunner = Pick<
   | 'apply'
   | 'detach'
   | 'resume'
+  | 'resendAfter'
   | 'reclaim'
   | 'end'
 >;
@@ -236,6 +237,9 @@ export class SessionHost {
         return;
       case 'R':
         this.routeResume(line.sid, line.gid, line.lastSeq);
+        return;
+      case 'S':
+        this.runners.get(line.sid)?.resendAfter(line.gid, line.afterSeq);
         return;
       default:
         return;
