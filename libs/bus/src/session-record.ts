@@ -9,11 +9,13 @@ import {
   CLAIM_SESSION,
   CREATE_SESSION,
   MARK_DETACHED,
+  ProgressStatus,
   RESTORE_CLIENT_SIDE,
   RESTORE_OWNER_SIDE,
   REVOKE_RESUME,
   SAVE_CONFIG,
   SAVE_PROGRESS,
+  SAVE_PROGRESS_BATCH,
   SessionScript,
   type SessionScriptClient,
   type SessionScriptPipeline,
@@ -287,6 +289,9 @@ export class SessionRecords {
   private readonly historyMaxItems: number;
   private readonly historyMaxBytes: number;
   private readonly historyItemMaxBytes: number;
+  /** When this process last refreshed each session's TTL in a progress save. */
+  private readonly ttlRefreshedMs = new Map<string, number>();
+  private ttlSweptMs = 0;
 
   constructor(
     redis: RedisClient,
@@ -307,6 +312,8 @@ export class SessionRecords {
       [SessionScript.markDetached, MARK_DETACHED],
       [SessionScript.claim, CLAIM_SESSION],
       [SessionScript.saveProgress, SAVE_PROGRESS],
+      [SessionScript.saveProgressBatch, SAVE_PROGRESS_BATCH],
+      [SessionScript.saveProgressOfOne, SAVE_PROGRESS_BATCH],
       [SessionScript.appendHistory, APPEND_HISTORY],
       [SessionScript.saveConfig, SAVE_CONFIG],
       [SessionScript.revokeResume, REVOKE_RESUME],
@@ -315,7 +322,10 @@ export class SessionRecords {
     ];
     // ioredis keeps the scripts per connection and re-loads them after a Redis restart (NOSCRIPT).
     for (const [name, lua] of scripts) {
-      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: SCRIPT_KEY_COUNT[name] ?? 1, lua });
+      if (name in redis) continue;
+      // A variable-key script (null) takes its key count as its first argument.
+      const numberOfKeys = name in SCRIPT_KEY_COUNT ? (SCRIPT_KEY_COUNT[name] ?? undefined) : 1;
+      redis.defineCommand(name, { ...(numberOfKeys === undefined ? {} : { numberOfKeys }), lua });
     }
     this.redis = redis as RedisClient & SessionScriptClient;
   }
@@ -450,45 +460,106 @@ export class SessionRecords {
   }
 
   /**
-   * Persists applied seqs for many sessions in one pipeline and refreshes their TTLs; returns the sids whose
-   * lease was lost (a newer epoch holds the record). A missing record is re-created from the owner's state.
+   * Persists applied seqs for many sessions and returns the sids whose lease was lost (a newer epoch holds the
+   * record). One script call per tick on a single Redis (one per session on a cluster, where each is a slot of
+   * its own), carrying only epochs and seqs; a session's TTL is refreshed a few times per TTL, not every tick.
+   * A missing record is re-created from the owner's state, with a second call for those sessions only.
    */
   async saveProgress(entries: readonly ProgressEntry[]): Promise<string[]> {
     if (entries.length === 0) return [];
-    const argsOf = ({ state, seq, workerId }: ProgressEntry) =>
-      [
-        this.keys.session(state.sid),
-        state.epoch,
-        seq,
-        this.ttlMs,
-        workerId,
-        state.gatewayId,
-        state.userId,
-        JSON.stringify(state.config),
-        state.createdMs,
-      ] as const;
-    let results: Array<[Error | null, unknown]>;
-    if (isCluster(this.redis)) {
-      // Each session is a slot of its own: one script call each, grouped per node by the client.
-      const redis = this.redis as unknown as SessionScriptPipeline;
-      results = await Promise.all(
-        entries.map((entry) =>
-          (redis[SessionScript.saveProgress](...argsOf(entry)) as unknown as Promise<unknown>).then(
-            (ok): [null, unknown] => [null, ok],
-            (err: Error): [Error, unknown] => [err, undefined],
-          ),
+    const now = Date.now();
+    this.forgetOldTtlRefreshes(now);
+    const statuses = await this.saveSeqs(entries, now);
+    const lost: string[] = [];
+    const missing: ProgressEntry[] = [];
+    statuses.forEach((status, i) => {
+      const entry = entries[i]!;
+      if (status === ProgressStatus.lost) lost.push(entry.state.sid);
+      else if (status === ProgressStatus.missing) missing.push(entry);
+      else if (status === ProgressStatus.held) return;
+      // An error leaves the entry as it was: the next tick tries again.
+    });
+    if (missing.length > 0) lost.push(...(await this.recreateRecords(missing, now)));
+    return lost;
+  }
+
+  /** Runs `saveSessionsProgress-N`; per entry its {@link ProgressStatus}, or undefined when its call failed. */
+  private async saveSeqs(entries: readonly ProgressEntry[], now: number): Promise<Array<number | undefined>> {
+    const redis = this.redis as unknown as SessionScriptPipeline;
+    const refreshEvery = this.ttlMs / TTL_REFRESHES_PER_TTL;
+    const argsOf = (batch: readonly ProgressEntry[]): Array<string | number> => {
+      const args: Array<string | number> = [batch.length];
+      for (const { state } of batch) args.push(this.keys.session(state.sid));
+      args.push(this.ttlMs);
+      for (const { state, seq } of batch) {
+        const refreshed = this.ttlRefreshedMs.get(state.sid);
+        const refresh = refreshed === undefined || now - refreshed >= refreshEvery;
+        if (refresh) this.ttlRefreshedMs.set(state.sid, now);
+        args.push(state.epoch, seq, refresh ? '1' : '0');
+      }
+      return args;
+    };
+    // A cluster takes one session per call (its slot), through the fixed one-key form of the script: its
+    // auto-pipelining groups commands by their first argument, which must then be the key. A single Redis takes
+    // a chunk per call, so that one script never holds the server for long.
+    const cluster = isCluster(this.redis);
+    const chunk = cluster ? 1 : PROGRESS_BATCH_MAX;
+    const calls: Array<Promise<unknown>> = [];
+    for (let at = 0; at < entries.length; at += chunk) {
+      const batch = entries.slice(at, at + chunk);
+      const [numKeys, ...rest] = argsOf(batch) as [number, ...Array<string | number>];
+      const call = cluster
+        ? redis[SessionScript.saveProgressOfOne](...(rest as [string, ...Array<string | number>]))
+        : redis[SessionScript.saveProgressBatch](numKeys, ...rest);
+      calls.push(
+        (call as Promise<unknown>).then(
+          (reply) => reply as number[],
+          () => {
+            // Nothing was written: refresh these TTLs at the next save.
+            for (const { state } of batch) this.ttlRefreshedMs.delete(state.sid);
+            return batch.map(() => undefined);
+          },
         ),
       );
-    } else {
-      const pipeline = this.redis.pipeline() as ReturnType<RedisClient['pipeline']> & SessionScriptPipeline;
-      for (const entry of entries) pipeline[SessionScript.saveProgress](...argsOf(entry));
-      results = (await pipeline.exec()) ?? [];
     }
-    const lost: string[] = [];
-    results.forEach(([err, ok], i) => {
-      if (!err && ok === 0) lost.push(entries[i]!.state.sid);
-    });
-    return lost;
+    return (await Promise.all(calls)).flat() as Array<number | undefined>;
+  }
+
+  /**
+   * Re-creates records Redis lost from their owners' state (`saveSessionProgress-1`); returns the sids a newer
+   * epoch took meanwhile (a gateway may have put the record back first).
+   */
+  private async recreateRecords(entries: readonly ProgressEntry[], now: number): Promise<string[]> {
+    const redis = this.redis as unknown as SessionScriptPipeline;
+    const replies = await Promise.all(
+      entries.map(({ state, seq, workerId }) => {
+        this.ttlRefreshedMs.set(state.sid, now);
+        return (
+          redis[SessionScript.saveProgress](
+            this.keys.session(state.sid),
+            state.epoch,
+            seq,
+            this.ttlMs,
+            workerId,
+            state.gatewayId,
+            state.userId,
+            JSON.stringify(state.config),
+            state.createdMs,
+          ) as Promise<unknown>
+        ).then(
+          (ok) => ok,
+          () => undefined,
+        );
+      }),
+    );
+    return entries.filter((_, i) => replies[i] === 0).map((e) => e.state.sid);
+  }
+
+  /** Drops TTL-refresh times older than a TTL (their sessions ended, or refresh at their next save anyway). */
+  private forgetOldTtlRefreshes(now: number): void {
+    if (now - this.ttlSweptMs < this.ttlMs / TTL_REFRESHES_PER_TTL) return;
+    this.ttlSweptMs = now;
+    for (const [sid, at] of this.ttlRefreshedMs) if (now - at >= this.ttlMs) this.ttlRefreshedMs.delete(sid);
   }
 
   /**
@@ -602,7 +673,18 @@ function marks(v: Record<string, unknown>): { truncated?: true; item_id?: string
 }
 
 /** Scripts that declare more than the one key (the session hash) the others take. */
-const SCRIPT_KEY_COUNT: Partial<Record<SessionScript, number>> = { [SessionScript.appendHistory]: 2 };
+/**
+ * How many times per TTL a live session's TTL is refreshed by progress saves: at 8, a record always has at least
+ * 7/8 of its TTL left, and a 2-hour TTL costs one PEXPIRE per session per 15 minutes instead of one per tick.
+ */
+const TTL_REFRESHES_PER_TTL = 8;
+/** Sessions per `saveSessionsProgress-N` call on a single Redis. */
+const PROGRESS_BATCH_MAX = 256;
+
+const SCRIPT_KEY_COUNT: Partial<Record<SessionScript, number | null>> = {
+  [SessionScript.appendHistory]: 2,
+  [SessionScript.saveProgressBatch]: null,
+};
 
 function parseConfig(raw: string | undefined): Record<string, unknown> {
   if (!raw) return {};

@@ -9,6 +9,9 @@ export const SessionScript = {
   markDetached: 'rtvMarkSessionDetached',
   claim: 'rtvClaimSession',
   saveProgress: 'rtvSaveSessionProgress',
+  saveProgressBatch: 'rtvSaveSessionsProgress',
+  /** The same script with exactly one key, for Redis Cluster (one slot per call). */
+  saveProgressOfOne: 'rtvSaveOneSessionProgress',
   appendHistory: 'rtvAppendSessionHistory',
   saveConfig: 'rtvSaveSessionConfig',
   revokeResume: 'rtvRevokeSessionResume',
@@ -57,10 +60,16 @@ export interface SessionScriptClient {
   ): Promise<[number, string | null, string | null]>;
 }
 
-/** The script that runs once per session per progress tick, queued on a pipeline. */
+/** The progress scripts as queued on a pipeline (or, on a cluster, called one by one). */
 export interface SessionScriptPipeline {
   [SessionScript.saveProgress](key: string, ...args: Arg[]): unknown;
+  /** `numKeys` session hashes, then the arguments: the key count travels first (variable-key script). */
+  [SessionScript.saveProgressBatch](numKeys: number, ...keysThenArgs: Arg[]): unknown;
+  [SessionScript.saveProgressOfOne](key: string, ...args: Arg[]): unknown;
 }
+
+/** What {@link SAVE_PROGRESS_BATCH} answers per session. */
+export const ProgressStatus = { held: 1, lost: 0, missing: -1 } as const;
 
 /**
  * createSession-1
@@ -169,6 +178,34 @@ if epoch ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
+`;
+
+/**
+ * saveSessionsProgress-N
+ * Input: KEYS[1..N] session hashes; ARGV[1] TTL (ms); then per session i three arguments from ARGV[2 + 3(i-1)]:
+ *        its epoch, its applied seq, and '1' to refresh its TTL ('0' leaves the TTL: the owner refreshes it a few
+ *        times per TTL, not every tick).
+ * Output: per session, 1 (held: seq saved), 0 (a newer epoch took it) or -1 (the hash is missing: the caller
+ * re-creates it with saveSessionProgress-1, which carries the owner's whole state).
+ * The progress tick of a worker in one call, and without the session's config: what a tick writes is only the
+ * seq. On Redis Cluster every call carries the keys of one slot, so there it is called once per session.
+ */
+export const SAVE_PROGRESS_BATCH = `
+local out = {}
+for i = 1, #KEYS do
+  local at = 2 + (i - 1) * 3
+  local epoch = redis.call('HGET', KEYS[i], 'epoch')
+  if not epoch then
+    out[i] = -1
+  elseif epoch ~= ARGV[at] then
+    out[i] = 0
+  else
+    redis.call('HSET', KEYS[i], 'seq', ARGV[at + 1])
+    if ARGV[at + 2] == '1' then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+    out[i] = 1
+  end
+end
+return out
 `;
 
 /**

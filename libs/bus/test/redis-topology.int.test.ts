@@ -1,6 +1,16 @@
 // The connection factory in each mode, against real servers: a single Redis, a 3-master Cluster (started here)
 // and a Sentinel group (started here). Settings that cannot work are refused before any connection.
-import { createRedis, isCluster, RedisSettingsError, redisTopologyFromEnv, waitReady } from '@rtv/bus';
+import {
+  createKeys,
+  createRedis,
+  isCluster,
+  newSessionId,
+  RedisSettingsError,
+  redisTopologyFromEnv,
+  SessionRecords,
+  waitReady,
+} from '@rtv/bus';
+import { DEFAULT_SESSION_CONFIG } from '@rtv/protocol';
 import { startRedisCluster, startRedisSentinel, testRedisUrl } from '@rtv/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -56,6 +66,24 @@ describe('createRedis', () => {
       expect(await Promise.all(keys.map((k) => client.get(k)))).toEqual(keys.map((_, i) => String(i)));
       const masters = new Set(await Promise.all(keys.map((k) => cluster.masterOf(k))));
       expect(masters.size).toBe(3);
+
+      // A progress tick over sessions of every master: one script call per session's slot, no CROSSSLOT.
+      const sessionKeys = createKeys('topology-test');
+      const records = new SessionRecords(client, sessionKeys);
+      const entries = [];
+      for (let i = 0; i < 12; i++) {
+        const sid = newSessionId();
+        await records.create(
+          { sid, userId: 'u', gatewayId: 'gw', createdMs: Date.now() },
+          { ...DEFAULT_SESSION_CONFIG },
+        );
+        entries.push({ state: (await records.claim(sid, 'wk-a'))!, seq: i + 1, workerId: 'wk-a' });
+      }
+      await records.claim(entries[0]!.state.sid, 'wk-b');
+      await client.del(sessionKeys.session(entries[1]!.state.sid));
+      expect(await records.saveProgress(entries)).toEqual([entries[0]!.state.sid]);
+      expect(await client.hget(sessionKeys.session(entries[1]!.state.sid), 'seq')).toBe('2');
+      expect(await client.hget(sessionKeys.session(entries[11]!.state.sid), 'seq')).toBe('12');
     } finally {
       client.disconnect();
       await cluster.stop();

@@ -66,6 +66,45 @@ describe('SessionRecords on a real Redis', () => {
     expect(await t.redis.hget(keys.session(sid), SessionField.appliedSeq)).toBe('9');
   });
 
+  it('saves a tick of hundreds of sessions at once: held ones saved, fenced ones lost, vanished ones re-created', async () => {
+    const entries: ProgressEntry[] = [];
+    for (let i = 0; i < 300; i++) {
+      const sid = newSessionId();
+      await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+      entries.push({ state: (await records.claim(sid, 'wk-a'))!, seq: i + 1, workerId: 'wk-a' });
+    }
+    const fenced = entries.filter((_, i) => i % 50 === 7).map((e) => e.state.sid);
+    const vanished = entries.filter((_, i) => i % 50 === 9).map((e) => e.state.sid);
+    for (const sid of fenced) await records.claim(sid, 'wk-b');
+    for (const sid of vanished) await t.redis.del(keys.session(sid));
+
+    expect((await records.saveProgress(entries)).sort()).toEqual([...fenced].sort());
+    for (const [i, { state }] of entries.entries()) {
+      const [seq, owner] = await t.redis.hmget(keys.session(state.sid), 'seq', 'owner');
+      if (fenced.includes(state.sid)) expect([seq, owner]).toEqual(['0', 'wk-b']);
+      else expect([seq, owner]).toEqual([String(i + 1), 'wk-a']);
+    }
+  });
+
+  it('refreshes a session’s TTL on its first save here, then only every eighth of the TTL', async () => {
+    const sid = newSessionId();
+    await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG });
+    const state = (await records.claim(sid, 'wk-a'))!;
+    const key = keys.session(sid);
+    await t.redis.pexpire(key, 30_000);
+    await records.saveProgress([{ state, seq: 1, workerId: 'wk-a' }]);
+    expect(await t.redis.pttl(key)).toBeGreaterThan(ttlMs - 5000);
+    // The next saves within ttlMs / 8 write the seq and leave the TTL alone.
+    await t.redis.pexpire(key, 30_000);
+    await records.saveProgress([{ state, seq: 2, workerId: 'wk-a' }]);
+    expect(await t.redis.pttl(key)).toBeLessThanOrEqual(30_000);
+    expect(await t.redis.hget(key, 'seq')).toBe('2');
+    // Another process (a new owner after a failover) refreshes at its own first save.
+    const other = new SessionRecords(t.redis, keys, { ttlMs });
+    await other.saveProgress([{ state, seq: 3, workerId: 'wk-a' }]);
+    expect(await t.redis.pttl(key)).toBeGreaterThan(ttlMs - 5000);
+  });
+
   it('re-creates a record that vanished (Redis restarted empty) from the owner’s progress', async () => {
     const sid = newSessionId();
     await records.create(job(sid), { ...DEFAULT_SESSION_CONFIG, voice: 'verse' });
