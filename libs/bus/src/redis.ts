@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { type Callback, Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 
 /** A connection to Redis however it is deployed: one endpoint or a sentinel-watched master (`Redis`), or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -93,6 +94,8 @@ export function redisCredentialsFromEnv(env: NodeJS.ProcessEnv = process.env): R
  * The URL and TLS options ioredis gets. A password from `REDIS_PASSWORD` goes into the URL object handed to
  * ioredis (never into a log); one given both there and in `REDIS_URL` is refused rather than guessed at. A CA
  * without `rediss://` is refused too: the operator meant TLS and would silently get a plain connection.
+ * `rediss://` always yields TLS options (empty: Node's public roots), because Cluster nodes and the master a
+ * sentinel names are reached by host and port, not by the URL, and would otherwise get plain TCP.
  */
 export function redisTarget(
   url: string,
@@ -120,9 +123,8 @@ export function redisTarget(
     parsed.password = encodeURIComponent(credentials.password);
   }
   const target = credentials.password === undefined ? url : parsed.href;
-  return secure && credentials.tlsCa !== undefined
-    ? { url: target, tls: { ca: credentials.tlsCa } }
-    : { url: target };
+  if (!secure) return { url: target };
+  return { url: target, tls: credentials.tlsCa === undefined ? {} : { ca: credentials.tlsCa } };
 }
 
 export interface RedisConnectionOptions {
@@ -242,10 +244,59 @@ function createCluster(urls: string[], credentials: RedisCredentials, opts: Redi
         }
       : {}),
   };
-  return new Cluster(
+  const cluster = new Cluster(
     seeds.map(({ host, port }) => ({ host, port })),
     options,
   );
+  if (base.tls) {
+    const { host, port } = seeds[0]!;
+    tlsProbes.set(cluster, {
+      what: 'cluster node',
+      host,
+      port,
+      tls: base.tls,
+      hiddenBy: 'Failed to refresh slots cache',
+    });
+  }
+  return cluster;
+}
+
+/** How long a sentinel may take to name the master before the client asks the next sentinel. */
+const SENTINEL_COMMAND_TIMEOUT_MS = 2000;
+
+/**
+ * A Sentinel client that outlives a failover announced while it reconnects. ioredis's failover detector
+ * closes the connector when a sentinel publishes `+switch-master`; when that happens while the client is
+ * reconnecting (the master it had is gone, it is asking the sentinels), ioredis ends the client for good:
+ * status `end`, every later command "Connection is closed.". This client connects again after an end it was
+ * not asked for (`disconnect()`, `quit()`), and its duplicates (BullMQ's blocking connections) do the same.
+ */
+class SentinelMasterClient extends Redis {
+  private closing = false;
+
+  constructor(options: RedisOptions) {
+    super(options);
+    this.on('end', () => {
+      if (this.closing) return;
+      setTimeout(() => {
+        if (!this.closing && this.status === 'end') this.connect().catch(() => {});
+      }, reconnectDelayMs(0));
+    });
+  }
+
+  override disconnect(reconnect = false): void {
+    if (!reconnect) this.closing = true;
+    super.disconnect(reconnect);
+  }
+
+  override quit(callback?: Callback<'OK'>): Promise<'OK'> {
+    this.closing = true;
+    return super.quit(callback);
+  }
+
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return new SentinelMasterClient({ ...this.options, ...override });
+  }
 }
 
 /**
@@ -268,32 +319,52 @@ function createSentinelClient(
     const { host, port } = endpointOf(u, { ...credentials, password: undefined });
     return { host, port };
   });
+  // rediss:// puts both the sentinels and the master they name on TLS, trusting the same CA.
   const base = connectionOptions(urls[0]!, { ...credentials, password: undefined }, opts);
-  const secure = new URL(urls[0]!).protocol === 'rediss:';
-  return new Redis({
+  const client = new SentinelMasterClient({
     ...base,
     sentinels,
     name: topology.sentinelMaster,
     role: 'master',
     ...(credentials.password !== undefined ? { password: credentials.password } : {}),
     ...(topology.sentinelPassword !== undefined ? { sentinelPassword: topology.sentinelPassword } : {}),
-    ...(secure ? { enableTLSForSentinelMode: true, sentinelTLS: base.tls ?? {} } : {}),
+    ...(base.tls ? { enableTLSForSentinelMode: true, sentinelTLS: base.tls } : {}),
     sentinelRetryStrategy: (attempt) => reconnectDelayMs(attempt),
+    // A sentinel that accepts the connection but never answers (stopped, cut off) is left for the next one.
+    sentinelCommandTimeout: SENTINEL_COMMAND_TIMEOUT_MS,
     failoverDetector: true,
   });
+  if (base.tls) {
+    const { host, port } = sentinels[0]!;
+    tlsProbes.set(client, {
+      what: 'sentinel',
+      host,
+      port,
+      tls: base.tls,
+      hiddenBy: 'All sentinels are unreachable',
+    });
+  }
+  return client;
 }
 
 /**
  * Resolves once the client is ready, or rejects after `timeoutMs` naming the last connection error (a refused
  * password reads `WRONGPASS …` or `NOAUTH …`, a distrusted certificate names the TLS failure).
+ *
+ * A Cluster or Sentinel client on TLS does not say why: ioredis drops the errors of the connections it makes
+ * to read the slot map or to ask the sentinels, and reports only that it failed. For those, the first TLS
+ * handshake is made again (at most {@link TLS_PROBE_TIMEOUT_MS} more) to name its failure.
  */
 export async function waitReady(client: RedisClient, timeoutMs = 5000): Promise<void> {
   if (client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     let lastError: string | undefined;
-    const timer = setTimeout(() => {
+    let hiddenTlsFailure: Promise<string | undefined> | undefined;
+    const timer = setTimeout(async () => {
       cleanup();
-      const why = lastError === undefined ? '' : ` (last error: ${lastError})`;
+      const tlsFailure = await hiddenTlsFailure;
+      const causes = [lastError, tlsFailure].filter((cause) => cause !== undefined);
+      const why = causes.length === 0 ? '' : ` (last error: ${causes.join('; ')})`;
       reject(new Error(`Redis not ready after ${timeoutMs} ms${why}`));
     }, timeoutMs);
     const onReady = () => {
@@ -302,6 +373,10 @@ export async function waitReady(client: RedisClient, timeoutMs = 5000): Promise<
     };
     const onError = (err: Error) => {
       lastError = err.message;
+      const probe = tlsProbes.get(client);
+      if (hiddenTlsFailure === undefined && probe && err.message.startsWith(probe.hiddenBy)) {
+        hiddenTlsFailure = tlsHandshakeFailure(probe);
+      }
     };
     const cleanup = () => {
       clearTimeout(timer);
@@ -310,5 +385,42 @@ export async function waitReady(client: RedisClient, timeoutMs = 5000): Promise<
     };
     client.on('ready', onReady);
     client.on('error', onError);
+  });
+}
+
+/** How long {@link waitReady} waits for the TLS handshake it makes again to name a hidden TLS failure. */
+const TLS_PROBE_TIMEOUT_MS = 1000;
+
+/** Where a Cluster or Sentinel client on TLS makes its first handshake, and the error that hides its failure. */
+interface TlsProbe {
+  what: 'cluster node' | 'sentinel';
+  host: string;
+  port: number;
+  tls: ConnectionOptions;
+  /** The start of the error ioredis reports instead of the TLS failure. */
+  hiddenBy: string;
+}
+
+/** The probe of each Cluster or Sentinel client on TLS that {@link createRedis} made. */
+const tlsProbes = new WeakMap<RedisClient, TlsProbe>();
+
+/** `TLS to <what> host:port failed: <reason>`, or undefined when the handshake succeeds (or hangs past the timeout). */
+function tlsHandshakeFailure({ what, host, port, tls }: TlsProbe): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const finish = (reason: string | undefined) => {
+      clearTimeout(timer);
+      socket?.destroy();
+      resolve(reason === undefined ? undefined : `TLS to ${what} ${host}:${port} failed: ${reason}`);
+    };
+    const timer = setTimeout(() => finish(undefined), TLS_PROBE_TIMEOUT_MS);
+    let socket: TLSSocket | undefined;
+    try {
+      socket = tlsConnect({ ...tls, host, port });
+    } catch (err) {
+      finish((err as Error).message);
+      return;
+    }
+    socket.once('secureConnect', () => finish(undefined));
+    socket.once('error', (err) => finish(err.message));
   });
 }

@@ -47,5 +47,6 @@ export {
   type SpawnServiceOptions,
   spawnService,
 } from './spawn.js';
+export { makeTlsCertificates, type TlsCertificates } from './tls-certs.js';
 export { type WaitForOptions, waitFor } from './wait.js';
 export { type WsClose, type WsConnectOptions, type WsMessage, WsTestClient } from './ws-client.js';

@@ -1,14 +1,15 @@
 // A real Redis Cluster for tests: redis-server processes in cluster mode on free loopback ports, joined by
-// `redis-cli --cluster create`, with the means to kill a master and wait until its replica has taken over.
-// Also the process plumbing redis-sentinel.ts shares: binaries checked up front, children and temp
-// directories removed even when the test process dies without stopping them.
+// `redis-cli --cluster create`, with the means to kill a master and wait until its replica has taken over;
+// optionally on TLS only, node to node included. Also the process plumbing redis-sentinel.ts shares: binaries
+// checked up front, TLS directives, children and temp directories removed even when the test process dies
+// without stopping them.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './net.js';
-import { redisAnswers } from './private-redis.js';
+import { makeTlsCertificates } from './tls-certs.js';
 import { waitFor } from './wait.js';
 
 /** Keeps failure messages readable while still showing the end of a long log. */
@@ -68,14 +69,80 @@ export interface TopologyProcessSpec {
   args(ports: number[]): string[];
   /** Runs before each launch, e.g. to write a config file naming the ports. */
   prepare?(ports: number[]): void;
-  /** Required by the server itself (`requirepass`), so the readiness probe must authenticate. */
-  password?: string;
+  /** How the readiness probe reaches it: the password it requires (`requirepass`), the CA of its TLS port. */
+  access?: NodeAccess;
 }
 
-/** `redis://[:password@]127.0.0.1:port`, the password encoded so that ioredis decodes it back exactly. */
-export function loopbackUrl(port: number, password?: string): string {
+/** How this file's own probes and commands reach a node: its password and, on a TLS port, the CA to trust. */
+export interface NodeAccess {
+  password?: string | undefined;
+  /** PEM of the CA the node's certificate chains to; set when the node listens on TLS only. */
+  tlsCa?: string | undefined;
+}
+
+/**
+ * How a topology is put on TLS: `true` makes a throwaway CA and a certificate for 127.0.0.1 in the topology's
+ * directory; or the PEM files to use. Either way every process listens on TLS only and the links between them
+ * (replication, cluster bus, sentinel to server and to sentinel) use TLS too.
+ */
+export type TopologyTlsOption = true | { caFile: string; certFile: string; keyFile: string };
+
+/** The TLS files every process of a topology uses, with the CA's PEM for the topology's own probes. */
+export interface TopologyTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  ca: string;
+}
+
+/** The files for `option` (made in `dir`/tls for `true`), or undefined without TLS. */
+export function resolveTopologyTls(
+  option: TopologyTlsOption | undefined,
+  dir: string,
+): TopologyTls | undefined {
+  if (option === undefined) return undefined;
+  if (option === true) return makeTlsCertificates(path.join(dir, 'tls'));
+  return { ...option, ca: readFileSync(option.caFile, 'utf8') };
+}
+
+/**
+ * The redis.conf directives that put a process on TLS only, on `port`: no plain port, the CA, and TLS for
+ * replication (and the sentinels' own links). Clients may present a certificate, and one presented is checked
+ * against the CA (`tls-auth-clients optional`): the nodes present theirs to each other, services need none.
+ */
+export function tlsDirectives(tls: TopologyTls, port: number): Array<[string, string]> {
+  return [
+    ['port', '0'],
+    ['tls-port', String(port)],
+    ['tls-cert-file', tls.certFile],
+    ['tls-key-file', tls.keyFile],
+    ['tls-ca-cert-file', tls.caFile],
+    ['tls-auth-clients', 'optional'],
+    ['tls-replication', 'yes'],
+  ];
+}
+
+/** Directives as redis-server command-line arguments (`--name value`). */
+export function directiveArgs(directives: Array<[string, string]>): string[] {
+  return directives.flatMap(([name, value]) => [`--${name}`, value]);
+}
+
+/**
+ * `redis://` (`rediss://` with `tls`) `[:password@]127.0.0.1:port`, the password encoded so that ioredis
+ * decodes it back exactly.
+ */
+export function loopbackUrl(port: number, password?: string, tls = false): string {
   const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
-  return `redis://${auth}127.0.0.1:${port}`;
+  return `${tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`;
+}
+
+/** Whether the node at `port` answers PING right now (no retries). */
+async function answersPing(port: number, access: NodeAccess): Promise<boolean> {
+  try {
+    return (await redisCommand(port, access, ['PING'])) === 'PONG';
+  } catch {
+    return false;
+  }
 }
 
 /** `count` distinct ports that were free a moment ago and are not claimed by another child of this process. */
@@ -170,7 +237,7 @@ export class TopologyResources {
       if (proc.pid > 0) this.guard.stdin?.write(`${proc.pid}\n`);
       const deadline = Date.now() + 10_000;
       while (proc.running() && Date.now() < deadline) {
-        if (await redisAnswers(loopbackUrl(proc.port, spec.password))) return proc;
+        if (await answersPing(proc.port, spec.access ?? {})) return proc;
         await sleep(50);
       }
       lastOutput = proc.output();
@@ -203,13 +270,14 @@ export class TopologyResources {
  */
 export async function redisCommand(
   port: number,
-  password: string | undefined,
+  access: NodeAccess,
   args: Array<string | number>,
 ): Promise<unknown> {
   const client = new Redis({
     host: '127.0.0.1',
     port,
-    ...(password === undefined ? {} : { password }),
+    ...(access.password === undefined ? {} : { password: access.password }),
+    ...(access.tlsCa === undefined ? {} : { tls: { ca: access.tlsCa } }),
     lazyConnect: true,
     enableReadyCheck: false,
     enableOfflineQueue: false,
@@ -247,8 +315,8 @@ export interface ServerRole {
 }
 
 /** Asks the server at `port` for its role. */
-export async function roleOf(port: number, password: string | undefined): Promise<ServerRole> {
-  const reply = (await redisCommand(port, password, ['ROLE'])) as unknown[];
+export async function roleOf(port: number, access: NodeAccess): Promise<ServerRole> {
+  const reply = (await redisCommand(port, access, ['ROLE'])) as unknown[];
   if (reply[0] === 'master') return { role: 'master' };
   return { role: 'replica', masterPort: Number(reply[2]), linkState: String(reply[3]) };
 }
@@ -268,6 +336,11 @@ export interface RedisClusterOptions {
   replicasPerMaster?: number;
   /** Set as every node's `requirepass` and `masterauth`; clients pass it apart from the URLs. */
   password?: string;
+  /**
+   * Every node on TLS only, the cluster bus and replication included (`tls-cluster`, `tls-replication`); the
+   * URLs become `rediss://` and `tlsCaFile` names the CA to trust. Without it the nodes speak plain TCP.
+   */
+  tls?: TopologyTlsOption;
 }
 
 /** One node as last seen by {@link RedisClusterHandle.refreshRoles} (or {@link RedisClusterHandle.killMaster}). */
@@ -285,12 +358,14 @@ export interface RedisClusterNode {
 export interface RedisClusterHandle {
   /** Every node, including killed ones (`alive: false`); roles change on failover, see `refreshRoles`. */
   readonly nodes: RedisClusterNode[];
-  /** `redis://127.0.0.1:<port>` of every node, masters and replicas. */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with TLS) of every node, masters and replicas. */
   readonly seedUrls: string[];
   /** The seed URLs joined with commas: REDIS_URL for a service with RTV_REDIS_MODE=cluster. */
   readonly url: string;
   /** The nodes' password (REDIS_PASSWORD for services), if any. */
   readonly password: string | undefined;
+  /** With TLS, the CA the nodes' certificates chain to (RTV_REDIS_TLS_CA_FILE for services). */
+  readonly tlsCaFile: string | undefined;
   /** The directory holding every node's files; gone after `stop()`. */
   readonly dir: string;
   /** Asks every live node for its role and updates `nodes`. */
@@ -319,14 +394,24 @@ class RedisCluster implements RedisClusterHandle {
   constructor(
     private readonly resources: TopologyResources,
     readonly password: string | undefined,
+    private readonly tls: TopologyTls | undefined,
   ) {}
 
   get dir(): string {
     return this.resources.dir;
   }
 
+  get tlsCaFile(): string | undefined {
+    return this.tls?.caFile;
+  }
+
+  /** What this file's own commands to the nodes need: the password and, with TLS, the CA. */
+  private get access(): NodeAccess {
+    return { password: this.password, tlsCa: this.tls?.ca };
+  }
+
   get seedUrls(): string[] {
-    return this.nodes.map((node) => loopbackUrl(node.port));
+    return this.nodes.map((node) => loopbackUrl(node.port, undefined, this.tls !== undefined));
   }
 
   get url(): string {
@@ -345,9 +430,10 @@ class RedisCluster implements RedisClusterHandle {
           binary: 'redis-server',
           label: `cluster node ${i + 1}`,
           portCount: 2,
-          ...(this.password === undefined ? {} : { password: this.password }),
+          access: this.access,
           args: ([port, busPort]) => [
-            ...['--port', String(port), '--cluster-port', String(busPort), '--dir', nodeDir],
+            ...this.listenArgs(port!),
+            ...['--cluster-port', String(busPort), '--dir', nodeDir],
             ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
             ...['--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0'],
             ...['--cluster-allow-reads-when-down', 'no', '--appendonly', 'no', '--save', ''],
@@ -372,11 +458,18 @@ class RedisCluster implements RedisClusterHandle {
     if (failure) throw failure.reason;
   }
 
+  /** Where a node listens: the plain `port`, or TLS only there with the cluster bus on TLS too. */
+  private listenArgs(port: number): string[] {
+    if (!this.tls) return ['--port', String(port)];
+    return [...directiveArgs(tlsDirectives(this.tls, port)), '--tls-cluster', 'yes'];
+  }
+
   /** Joins the nodes with `redis-cli --cluster create` (which assigns the slots and the replicas). */
   async create(replicasPerMaster: number): Promise<void> {
     const endpoints = this.nodes.map((node) => `127.0.0.1:${node.port}`);
     const auth = this.password === undefined ? [] : ['-a', this.password, '--no-auth-warning'];
-    const args = [...auth, '--cluster', 'create', ...endpoints];
+    const tls = this.tls ? ['--tls', '--cacert', this.tls.caFile] : [];
+    const args = [...auth, ...tls, '--cluster', 'create', ...endpoints];
     await runRedisCli([...args, '--cluster-replicas', String(replicasPerMaster), '--cluster-yes']);
   }
 
@@ -386,7 +479,7 @@ class RedisCluster implements RedisClusterHandle {
         .filter((node) => node.alive)
         .map(async (node) => {
           try {
-            const { role, masterPort } = await roleOf(node.port, this.password);
+            const { role, masterPort } = await roleOf(node.port, this.access);
             node.role = role;
             node.masterPort = masterPort;
           } catch {
@@ -401,7 +494,7 @@ class RedisCluster implements RedisClusterHandle {
     let lastError: unknown;
     for (const node of this.nodes.filter((n) => n.alive)) {
       try {
-        const slot = Number(await redisCommand(node.port, this.password, ['CLUSTER', 'KEYSLOT', key]));
+        const slot = Number(await redisCommand(node.port, this.access, ['CLUSTER', 'KEYSLOT', key]));
         const ranges = await this.slotRanges(node.port);
         const range = ranges.find(({ start, end }) => start <= slot && slot <= end);
         if (range) return range.masterPort;
@@ -441,7 +534,7 @@ class RedisCluster implements RedisClusterHandle {
     const promoted = await waitFor(
       async () => {
         const roles = await Promise.all(
-          heirs.filter((n) => n.alive).map(async (n) => ({ n, ...(await roleOf(n.port, this.password)) })),
+          heirs.filter((n) => n.alive).map(async (n) => ({ n, ...(await roleOf(n.port, this.access)) })),
         );
         const heir = roles.find(({ role }) => role === 'master')?.n;
         return heir !== undefined && (await this.healthy()) && heir.port;
@@ -466,8 +559,8 @@ class RedisCluster implements RedisClusterHandle {
     const livePorts = new Set(live.map((node) => node.port));
     const views = await Promise.all(
       live.map(async (node) => {
-        const info = parseInfo(await redisCommand(node.port, this.password, ['CLUSTER', 'INFO']));
-        const role = await roleOf(node.port, this.password);
+        const info = parseInfo(await redisCommand(node.port, this.access, ['CLUSTER', 'INFO']));
+        const role = await roleOf(node.port, this.access);
         const ranges = await this.slotRanges(node.port);
         const ok =
           info.get('cluster_state') === 'ok' &&
@@ -482,7 +575,7 @@ class RedisCluster implements RedisClusterHandle {
 
   /** CLUSTER SLOTS as seen from `port`: slot ranges and their masters, in slot order. */
   private async slotRanges(port: number): Promise<Array<{ start: number; end: number; masterPort: number }>> {
-    const reply = (await redisCommand(port, this.password, ['CLUSTER', 'SLOTS'])) as unknown[][];
+    const reply = (await redisCommand(port, this.access, ['CLUSTER', 'SLOTS'])) as unknown[][];
     return reply
       .map((entry) => ({
         start: Number(entry[0]),
@@ -526,13 +619,15 @@ function runRedisCli(args: string[]): Promise<void> {
 
 /**
  * Starts a Redis Cluster of `masters` masters with `replicasPerMaster` replicas each on free loopback ports and
- * resolves once every node reports it healthy: all slots served, one slot map, replicas synced. Fails with the
- * Debian package to install when redis-server or redis-cli is missing; on any failure it stops what it started.
+ * resolves once every node reports it healthy: all slots served, one slot map, replicas synced. With `tls`,
+ * every node and every link between nodes uses TLS. Fails with the Debian package to install when
+ * redis-server, redis-cli (or, for `tls: true`, openssl) is missing; on any failure it stops what it started.
  */
 export async function startRedisCluster({
   masters = 3,
   replicasPerMaster = 1,
   password,
+  tls,
 }: RedisClusterOptions = {}): Promise<RedisClusterHandle> {
   if (!Number.isInteger(masters) || masters < 3) {
     throw new Error(`a Redis Cluster needs at least 3 masters (asked for ${masters})`);
@@ -542,15 +637,16 @@ export async function startRedisCluster({
   }
   requireRedisBinary('redis-server', 'redis-server');
   requireRedisBinary('redis-cli', 'redis-tools');
-  const cluster = new RedisCluster(new TopologyResources('cluster'), password);
+  const resources = new TopologyResources('cluster');
   try {
+    const cluster = new RedisCluster(resources, password, resolveTopologyTls(tls, resources.dir));
     await cluster.startNodes(masters * (1 + replicasPerMaster));
     await cluster.create(replicasPerMaster);
     await cluster.waitHealthy(20_000);
     await cluster.refreshRoles();
     return cluster;
   } catch (err) {
-    await cluster.stop();
+    await resources.dispose();
     throw err;
   }
 }

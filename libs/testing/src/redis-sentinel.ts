@@ -1,14 +1,21 @@
 // A real Sentinel deployment for tests: one master, its replicas and a quorum of redis-sentinel processes on
-// free loopback ports, with the means to kill the master and wait until the sentinels have promoted a replica.
+// free loopback ports, with the means to kill the master and wait until the sentinels have promoted a replica;
+// optionally on TLS only, replication and the sentinels' links included.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  directiveArgs,
   loopbackUrl,
+  type NodeAccess,
   redisCommand,
   requireRedisBinary,
+  resolveTopologyTls,
   roleOf,
   type TopologyProcess,
   TopologyResources,
+  type TopologyTls,
+  type TopologyTlsOption,
+  tlsDirectives,
 } from './redis-cluster.js';
 import { waitFor } from './wait.js';
 
@@ -30,6 +37,11 @@ export interface RedisSentinelOptions {
   masterName?: string;
   /** The data servers' `requirepass`/`masterauth` and the sentinels' `auth-pass`; the sentinels have none. */
   password?: string;
+  /**
+   * Servers and sentinels on TLS only, with replication, the sentinels' links to the servers and to each
+   * other on TLS too; the URLs become `rediss://` and `tlsCaFile` names the CA to trust.
+   */
+  tls?: TopologyTlsOption;
 }
 
 /** A process of the deployment: a data server (master or replica, which failover swaps) or a sentinel. */
@@ -42,12 +54,14 @@ export interface RedisSentinelProcess {
 /** A running Sentinel deployment of this test; `stop()` ends every process and removes its files. */
 export interface RedisSentinelHandle {
   readonly masterName: string;
-  /** `redis://127.0.0.1:<port>` of every sentinel. */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with TLS) of every sentinel. */
   readonly sentinelUrls: string[];
   /** The sentinel URLs joined with commas: REDIS_URL for a service with RTV_REDIS_MODE=sentinel. */
   readonly url: string;
   /** The data servers' password (REDIS_PASSWORD for services), if any. */
   readonly password: string | undefined;
+  /** With TLS, the CA the servers' and sentinels' certificates chain to (RTV_REDIS_TLS_CA_FILE for services). */
+  readonly tlsCaFile: string | undefined;
   /** Every process started, killed ones included. */
   readonly processes: RedisSentinelProcess[];
   /** The directory holding every process's files; gone after `stop()`. */
@@ -87,14 +101,29 @@ class RedisSentinel implements RedisSentinelHandle {
     private readonly resources: TopologyResources,
     readonly masterName: string,
     readonly password: string | undefined,
+    private readonly tls: TopologyTls | undefined,
   ) {}
 
   get dir(): string {
     return this.resources.dir;
   }
 
+  get tlsCaFile(): string | undefined {
+    return this.tls?.caFile;
+  }
+
+  /** How this file's own commands reach a data server: its password and, with TLS, the CA. */
+  private get serverAccess(): NodeAccess {
+    return { password: this.password, tlsCa: this.tls?.ca };
+  }
+
+  /** How they reach a sentinel: no password (the sentinels have none), the CA with TLS. */
+  private get sentinelAccess(): NodeAccess {
+    return { tlsCa: this.tls?.ca };
+  }
+
   get sentinelUrls(): string[] {
-    return this.sentinelProcesses.map((proc) => loopbackUrl(proc.port));
+    return this.sentinelProcesses.map((proc) => loopbackUrl(proc.port, undefined, this.tls !== undefined));
   }
 
   get url(): string {
@@ -120,7 +149,7 @@ class RedisSentinel implements RedisSentinelHandle {
     if (failure) throw failure.reason;
     await waitFor(
       async () => {
-        const links = await Promise.all(this.servers.slice(1).map((s) => roleOf(s.port, this.password)));
+        const links = await Promise.all(this.servers.slice(1).map((s) => roleOf(s.port, this.serverAccess)));
         return links.every((link) => link.masterPort === master.port && link.linkState === 'connected');
       },
       { timeoutMs: 15_000, intervalMs: 50, message: `${replicas} replica(s) synced with the master` },
@@ -136,9 +165,10 @@ class RedisSentinel implements RedisSentinelHandle {
     const server = await this.resources.start({
       binary: 'redis-server',
       label: `sentinel-watched ${name}`,
-      ...(this.password === undefined ? {} : { password: this.password }),
+      access: this.serverAccess,
       args: ([port]) => [
-        ...['--port', String(port), '--dir', serverDir, '--appendonly', 'no', '--save', ''],
+        ...(this.tls ? directiveArgs(tlsDirectives(this.tls, port!)) : ['--port', String(port)]),
+        ...['--dir', serverDir, '--appendonly', 'no', '--save', ''],
         // A replica's first sync would otherwise wait 5 s for others to share it.
         ...['--repl-diskless-sync-delay', '0', '--bind', '127.0.0.1', '--protected-mode', 'no', ...auth],
         ...extraArgs,
@@ -161,9 +191,13 @@ class RedisSentinel implements RedisSentinelHandle {
         const sentinel = await this.resources.start({
           binary: 'redis-sentinel',
           label: `sentinel ${i + 1}`,
+          access: this.sentinelAccess,
           prepare: ([port]) => {
             const lines = [
-              `port ${port}`,
+              // With TLS, `tls-replication` also makes the sentinel reach servers and sentinels over TLS.
+              ...(this.tls
+                ? tlsDirectives(this.tls, port!).map(([key, value]) => `${key} ${confString(value)}`)
+                : [`port ${port}`]),
               'bind 127.0.0.1',
               'protected-mode no',
               `dir ${confString(sentinelDir)}`,
@@ -195,9 +229,9 @@ class RedisSentinel implements RedisSentinelHandle {
         const views = await Promise.all(
           this.sentinelProcesses.map(async ({ port }) => {
             const master = fieldsOf(
-              await redisCommand(port, undefined, ['SENTINEL', 'MASTER', this.masterName]),
+              await redisCommand(port, this.sentinelAccess, ['SENTINEL', 'MASTER', this.masterName]),
             );
-            const known = (await redisCommand(port, undefined, [
+            const known = (await redisCommand(port, this.sentinelAccess, [
               'SENTINEL',
               'REPLICAS',
               this.masterName,
@@ -237,7 +271,7 @@ class RedisSentinel implements RedisSentinelHandle {
   /** The master's port according to the sentinel on `sentinelPort`. */
   private async masterPortPer(sentinelPort: number): Promise<number> {
     const args = ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.masterName];
-    const address = (await redisCommand(sentinelPort, undefined, args)) as [string, string] | null;
+    const address = (await redisCommand(sentinelPort, this.sentinelAccess, args)) as [string, string] | null;
     if (!address) throw new Error(`sentinel ${sentinelPort} does not know ${this.masterName}`);
     return Number(address[1]);
   }
@@ -260,11 +294,13 @@ class RedisSentinel implements RedisSentinelHandle {
         if (named.size !== 1 || port === undefined || port === oldPort) return false;
         const states = await Promise.all(
           live.map(async (s) =>
-            fieldsOf(await redisCommand(s.port, undefined, ['SENTINEL', 'MASTER', this.masterName])),
+            fieldsOf(
+              await redisCommand(s.port, this.sentinelAccess, ['SENTINEL', 'MASTER', this.masterName]),
+            ),
           ),
         );
         if (states.some((state) => state.get('flags') !== 'master')) return false;
-        return (await roleOf(port, this.password)).role === 'master' && port;
+        return (await roleOf(port, this.serverAccess)).role === 'master' && port;
       },
       { timeoutMs, intervalMs: 100, message: `the sentinels to promote a replica of ${oldPort}` },
     );
@@ -277,8 +313,9 @@ class RedisSentinel implements RedisSentinelHandle {
 
 /**
  * Starts a master with `replicas` replicas and `sentinels` sentinels monitoring it as `masterName`, on free
- * loopback ports, and resolves once every sentinel knows the master, its synced replicas and its peers. Fails
- * naming the Debian package when redis-server or redis-sentinel is missing; on any failure it stops what it
+ * loopback ports, and resolves once every sentinel knows the master, its synced replicas and its peers. With
+ * `tls`, every process and every link between them uses TLS. Fails naming the Debian package when
+ * redis-server, redis-sentinel (or, for `tls: true`, openssl) is missing; on any failure it stops what it
  * started.
  */
 export async function startRedisSentinel({
@@ -286,6 +323,7 @@ export async function startRedisSentinel({
   sentinels = 3,
   masterName = 'rtv-master',
   password,
+  tls,
 }: RedisSentinelOptions = {}): Promise<RedisSentinelHandle> {
   if (!Number.isInteger(replicas) || replicas < 0) {
     throw new Error(`replicas must be a whole number >= 0 (got ${replicas})`);
@@ -298,14 +336,20 @@ export async function startRedisSentinel({
   }
   requireRedisBinary('redis-server', 'redis-server');
   requireRedisBinary('redis-sentinel', 'redis-sentinel');
-  const deployment = new RedisSentinel(new TopologyResources('sentinel'), masterName, password);
+  const resources = new TopologyResources('sentinel');
   try {
+    const deployment = new RedisSentinel(
+      resources,
+      masterName,
+      password,
+      resolveTopologyTls(tls, resources.dir),
+    );
     await deployment.startServers(replicas);
     await deployment.startSentinels(sentinels);
     await deployment.waitAcquainted(replicas, 20_000);
     return deployment;
   } catch (err) {
-    await deployment.stop();
+    await resources.dispose();
     throw err;
   }
 }
