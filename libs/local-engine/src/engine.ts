@@ -91,6 +91,11 @@ export interface LocalEngine {
   connections(): number;
   /** Fault injection: terminate every socket abruptly, or close each with `code` when given. */
   dropAll(code?: number): void;
+  /**
+   * Fault injection: terminate one session's socket abruptly (or close it with `code`), by the session id its
+   * `session.created` reported; false when no open session has that id.
+   */
+  drop(sessionId: string, code?: number): boolean;
   /** Fault injection: the next response (on any connection) ends with status "failed" and this error. */
   failNextResponse(error?: InjectedError): void;
   close(): Promise<void>;
@@ -266,17 +271,15 @@ export async function startLocalEngine(opts: LocalEngineOptions = {}): Promise<L
     events,
     connections: () => sessions.size,
     dropAll(code?: number) {
-      for (const ws of sockets) {
-        if (code === undefined) ws.terminate();
-        else {
-          try {
-            ws.close(code);
-          } catch {
-            // Codes that cannot be sent (1005, 1006, …) mean "abnormal": cut the TCP connection instead.
-            ws.terminate();
-          }
-        }
+      for (const ws of sockets) cut(ws, code);
+    },
+    drop(sessionId: string, code?: number) {
+      for (const [ws, session] of sessions) {
+        if (session.id !== sessionId) continue;
+        cut(ws, code);
+        return true;
       }
+      return false;
     },
     failNextResponse(error = DEFAULT_FAILURE) {
       failures.push({ ...error });
@@ -292,6 +295,20 @@ export async function startLocalEngine(opts: LocalEngineOptions = {}): Promise<L
       return closing;
     },
   };
+}
+
+/** Terminates `ws`, or closes it with `code` when given. */
+function cut(ws: WebSocket, code: number | undefined): void {
+  if (code === undefined) {
+    ws.terminate();
+    return;
+  }
+  try {
+    ws.close(code);
+  } catch {
+    // Codes that cannot be sent (1005, 1006, …) mean "abnormal": cut the TCP connection instead.
+    ws.terminate();
+  }
 }
 
 function pathOf(req: IncomingMessage): string {

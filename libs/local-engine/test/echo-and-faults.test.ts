@@ -60,6 +60,21 @@ describe('fault injection and lifecycle', () => {
     await a.until(() => e.connections() === 0, 'the engine to forget its sessions');
   });
 
+  it('drop(id) cuts only the session with that id, by its session.created id', async () => {
+    const e = await engine();
+    const [a, b] = [await session(e), await session(e)];
+    const idOf = (client: typeof a) => (client.received[0]!.session as { id: string }).id;
+    expect(e.drop('sess_none')).toBe(false);
+    expect(e.drop(idOf(a))).toBe(true);
+    expect((await a.closed).code).toBe(1006);
+    await b.until(() => e.connections() === 1, 'the engine to forget the dropped session');
+    expect(b.ws.readyState).toBe(b.ws.OPEN);
+    expect(e.drop(idOf(b), 1012)).toBe(true);
+    expect((await b.closed).code).toBe(1012);
+    while (e.connections() > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(e.drop(idOf(b))).toBe(false);
+  });
+
   it('dropAll(code) closes cleanly with that code', async () => {
     const e = await engine();
     const client = await session(e);

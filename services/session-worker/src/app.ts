@@ -16,9 +16,9 @@ import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit'
 import { CompatSessionRunner } from './compat/compat-session-runner.js';
 import type { WorkerConfig } from './config.js';
 import { InStreamRepair } from './in-stream-repair.js';
-import { createWorkerMetrics } from './metrics.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { gatewayLiveness } from './sessions/gateway-liveness.js';
-import { createRunnerDeps } from './sessions/runner-deps.js';
+import { createConnectGate, createRunnerDeps, startProviderPool } from './sessions/runner-deps.js';
 import { SessionHost } from './sessions/session-host.js';
 import { openSessionJobQueue, startSessionQueue } from './sessions/session-queue.js';
 import { SessionRunner } from './sessions/session-runner.js';
@@ -45,18 +45,19 @@ export interface SessionWorker {
 export async function startSessionWorker(config: WorkerConfig, log: Logger): Promise<SessionWorker> {
   const id = config.RTV_WORKER_ID ?? randomId('wk-', 12);
   const keys = createKeys(config.RTV_REDIS_PREFIX);
-  const registry = createRegistry({ service: 'session-worker' });
+  const registry = createRegistry(
+    { rtv_service: 'session-worker' },
+    { packageJson: new URL('../package.json', import.meta.url) },
+  );
   const metrics = createWorkerMetrics(registry);
   metrics.capacity.set(config.RTV_WORKER_CAPACITY);
   const status: WorkerStatus = { stopping: false };
-  const providerHealth = new ProviderHealth(log);
 
-  const provider = await resolveProvider(config, log);
   const stores = await openStores(config, id, keys, log);
+  const { provider, providerHealth, connects } = await openProvider(config, metrics, log);
   const { commands, blocking, bullConn, queue, records, writer } = stores;
   const shared = { workerId: id, keys, records, writer, metrics, log };
-  const onProviderConnect = (ok: boolean, failure?: ProviderFailure) => providerHealth.record(ok, failure);
-  const runnerDeps = createRunnerDeps({ ...shared, config, provider, onProviderConnect });
+  const runnerDeps = createRunnerDeps({ ...shared, ...connects, config, provider });
   const budgets = new TokenBudgets(commands, keys);
   const host = new SessionHost({
     ...shared,
@@ -98,7 +99,8 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
 
   const stop = async () => {
     status.stopping = true;
-    // Stop taking jobs first, then hand every live session to the other workers (DESIGN §5).
+    // Stop taking jobs (and warming provider connections) first, then hand every live session over (DESIGN §5).
+    connects.pool?.close();
     const closing = bull.close();
     host.handOffAll();
     await closing;
@@ -119,6 +121,19 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     sessions: () => host.count(),
     stop: () => (stopped ??= stop()),
   };
+}
+
+/**
+ * The provider (OpenAI, Azure or a local engine started here) and the worker-wide view of its health, the connect
+ * gate every provider connect runs through, and the pool of warm provider connections (when it is on).
+ */
+async function openProvider(config: WorkerConfig, metrics: WorkerMetrics, log: Logger) {
+  const providerHealth = new ProviderHealth(log);
+  const provider = await resolveProvider(config, log);
+  const onProviderConnect = (ok: boolean, failure?: ProviderFailure) => providerHealth.record(ok, failure);
+  const connectGate = createConnectGate(config, metrics);
+  const pool = startProviderPool({ config, provider, connectGate, metrics, log, onProviderConnect });
+  return { provider, providerHealth, connects: { onProviderConnect, connectGate, pool } };
 }
 
 /** Reads the worker's in-stream into `host`, and re-creates the stream as soon as Redis is back after an outage. */

@@ -51,6 +51,27 @@ export const WORKER_ENV = {
     default: 64,
     doc: 'Provider connects this worker runs at once; a burst of new sessions queues behind them instead of stalling the worker',
   },
+  RTV_PROVIDER_POOL_SIZE: {
+    type: 'int',
+    min: 0,
+    max: 1000,
+    default: 2,
+    doc: 'Warm provider connections this worker keeps open (past session.created) for new sessions of its default model, so they skip the provider handshake; each serves one session and is replaced. 0 turns the pool off. Refills go through RTV_PROVIDER_CONNECT_CONCURRENCY only when a slot is free',
+  },
+  RTV_PROVIDER_POOL_MAX_AGE_S: {
+    type: 'int',
+    min: 10,
+    max: 1800,
+    default: 600,
+    doc: 'A warm provider connection not taken within this many seconds is closed and replaced, so the session that takes one has most of the provider’s session cap (60 min OpenAI, 30 min Azure) ahead of it (a session renews its provider session RTV_PROVIDER_RENEW_MS after the provider opened it, warm time included)',
+  },
+  RTV_LOCAL_ENGINE_HANDSHAKE_MS: {
+    type: 'int',
+    min: 0,
+    max: 60_000,
+    default: 0,
+    doc: 'Local engine only: wait this long after the upgrade before session.created, like the provider’s session opening (a few hundred ms), for benchmarks and tests of the provider pool',
+  },
   RTV_MAX_SESSION_S: {
     type: 'int',
     min: 0,

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
+import { ConfigError, createLogger, installShutdown, shutdownOptionsFrom } from '@rtv/service-kit';
 import { startSessionWorker } from './app.js';
 import { loadWorkerConfig } from './config.js';
 
@@ -6,7 +6,7 @@ try {
   const config = loadWorkerConfig();
   const log = createLogger('session-worker', config.RTV_LOG_LEVEL);
   const worker = await startSessionWorker(config, log);
-  installShutdown(log, () => worker.stop());
+  installShutdown(log, () => worker.stop(), shutdownOptionsFrom(config));
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);

@@ -38,6 +38,35 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Provider connects queued behind RTV_PROVIDER_CONNECT_CONCURRENCY (a burst of new sessions)',
       registers,
     }),
+    providerPoolSize: new Gauge({
+      name: 'rtv_worker_provider_pool_size',
+      help: 'Warm provider connections (open, past session.created) waiting for a new session (RTV_PROVIDER_POOL_SIZE)',
+      registers,
+    }),
+    providerPoolTakes: new Counter({
+      name: 'rtv_worker_provider_pool_takes_total',
+      help: 'First provider opens of sessions that looked in the pool, by outcome: hit (took a warm connection), miss (none warm and open for its target: connected as usual)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    providerPoolRefills: new Counter({
+      name: 'rtv_worker_provider_pool_refills_total',
+      help: 'Warm provider connections the pool opened, by outcome (ok, failed)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    providerPoolRecycled: new Counter({
+      name: 'rtv_worker_provider_pool_recycled_total',
+      help: 'Warm provider connections closed unused at RTV_PROVIDER_POOL_MAX_AGE_S and replaced',
+      registers,
+    }),
+    providerReady: new Histogram({
+      name: 'rtv_worker_provider_ready_seconds',
+      help: 'From a session starting on this worker (claimed) to its first provider session ready (session.update sent), by whether it took a warm pooled connection',
+      labelNames: ['pooled'] as const,
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
     sessionsDetached: new Gauge({
       name: 'rtv_worker_sessions_detached',
       help: 'Owned sessions whose client is away, kept for the resume grace period',

@@ -282,6 +282,8 @@ export class CompatSessionRunner extends BusSession {
       model: deps.providerKind === 'azure' ? deps.provider.model : this.settings.model,
       log: deps.log.child({ sid: this.state.sid }),
       metrics: deps.metrics,
+      // Created right after the claim: the session's start on this worker (`rtv_worker_provider_ready_seconds`).
+      startedAt: performance.now(),
       onConnect: (ok: boolean, failure?: ProviderFailure) => {
         if (ok) this.onProviderReady();
         deps.onProviderConnect?.(ok, failure);

@@ -4,6 +4,7 @@ import type { WorkerConfig } from '../config.js';
 import type { WorkerMetrics } from '../metrics.js';
 import { ConnectGate } from '../upstream/connect-gate.js';
 import type { ProviderFailure } from '../upstream/provider-failure.js';
+import { ProviderPool, type WarmConnectionSource } from '../upstream/provider-pool.js';
 import type { ResolvedProvider } from '../upstream/resolve-provider.js';
 import type { SessionRunnerDeps } from './session-runner.js';
 
@@ -18,6 +19,53 @@ export interface RunnerDepsOptions {
   log: Logger;
   /** Told whether each provider connect attempt succeeded, and why not (published in the heartbeat). */
   onProviderConnect: (ok: boolean, failure?: ProviderFailure) => void;
+  /**
+   * The worker's connect gate (see {@link ConnectGate}), shared with the provider pool's refills; a new one
+   * (`RTV_PROVIDER_CONNECT_CONCURRENCY`) when absent.
+   */
+  connectGate?: ConnectGate;
+  /** Warm provider connections new sessions take first; absent when RTV_PROVIDER_POOL_SIZE is 0. */
+  pool?: WarmConnectionSource | undefined;
+}
+
+/** The worker's one {@link ConnectGate}: every provider connect, sessions' and the pool's, runs through it. */
+export function createConnectGate(config: WorkerConfig, metrics: WorkerMetrics): ConnectGate {
+  return new ConnectGate(config.RTV_PROVIDER_CONNECT_CONCURRENCY, (waiting) =>
+    metrics.providerConnectsWaiting.set(waiting),
+  );
+}
+
+/**
+ * The worker's warm provider connections for its default target (see {@link ProviderPool}), started; undefined
+ * when `RTV_PROVIDER_POOL_SIZE` is 0.
+ */
+export function startProviderPool(opts: {
+  config: WorkerConfig;
+  provider: ResolvedProvider;
+  connectGate: ConnectGate;
+  metrics: WorkerMetrics;
+  log: Logger;
+  onProviderConnect: (ok: boolean, failure?: ProviderFailure) => void;
+}): ProviderPool | undefined {
+  const { config, provider } = opts;
+  if (config.RTV_PROVIDER_POOL_SIZE === 0) return undefined;
+  const pool = new ProviderPool({
+    target: {
+      url: provider.url,
+      model: provider.model,
+      apiKey: provider.apiKey,
+      auth: provider.auth,
+      shape: provider.shape,
+    },
+    size: config.RTV_PROVIDER_POOL_SIZE,
+    maxAgeMs: config.RTV_PROVIDER_POOL_MAX_AGE_S * 1000,
+    connectGate: opts.connectGate,
+    metrics: opts.metrics,
+    log: opts.log.child({ component: 'provider-pool' }),
+    onConnect: opts.onProviderConnect,
+  });
+  pool.start();
+  return pool;
 }
 
 /**
@@ -28,9 +76,7 @@ export interface RunnerDepsOptions {
  */
 export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
   const { config, records, metrics, log, provider } = opts;
-  const connectGate = new ConnectGate(config.RTV_PROVIDER_CONNECT_CONCURRENCY, (waiting) =>
-    metrics.providerConnectsWaiting.set(waiting),
-  );
+  const connectGate = opts.connectGate ?? createConnectGate(config, metrics);
   return {
     keys: opts.keys,
     writer: opts.writer,
@@ -39,6 +85,7 @@ export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
     workerId: opts.workerId,
     provider: {
       connectGate,
+      ...(opts.pool ? { pool: opts.pool } : {}),
       url: provider.url,
       model: provider.model,
       apiKey: provider.apiKey,

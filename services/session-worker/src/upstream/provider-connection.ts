@@ -53,14 +53,32 @@ export interface ProviderHandlers {
 export class ProviderConnection {
   private ws: WebSocket | undefined;
   private closedByUs = false;
+  /** When `session.created` arrived (`performance.now()`); the provider's session time cap runs from then. */
+  private createdAt: number | undefined;
 
   constructor(
     private readonly opts: ProviderConnectionOptions,
-    private readonly handlers: ProviderHandlers,
+    private handlers: ProviderHandlers,
   ) {}
 
   get isOpen(): boolean {
     return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Milliseconds since the provider session opened (`session.created`); 0 before. A warm connection taken
+   * from the pool is already this old, and the provider's session cap counts from its opening, not its taking.
+   */
+  get ageMs(): number {
+    return this.createdAt === undefined ? 0 : performance.now() - this.createdAt;
+  }
+
+  /**
+   * Sends later events and the close to `handlers` instead (a warm connection passing from the pool to the
+   * session that took it). Events already delivered stay where they went.
+   */
+  handTo(handlers: ProviderHandlers): void {
+    this.handlers = handlers;
   }
 
   async connect(): Promise<string> {
@@ -114,6 +132,7 @@ export class ProviderConnection {
         if (raw.includes('"type":"session.created"')) {
           settled = true;
           clearTimeout(timer);
+          this.createdAt = performance.now();
           resolve(raw);
         } else if (raw.includes('"type":"error"')) {
           refusal = parseRefusal(raw);

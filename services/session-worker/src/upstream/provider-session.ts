@@ -3,9 +3,15 @@ import type { SessionConfig } from '@rtv/protocol';
 import type { Logger } from '@rtv/service-kit';
 import type { WorkerMetrics } from '../metrics.js';
 import type { ConnectGate } from './connect-gate.js';
-import { type ProviderAuth, ProviderConnection, type ProviderShape } from './provider-connection.js';
+import {
+  type ProviderAuth,
+  ProviderConnection,
+  type ProviderHandlers,
+  type ProviderShape,
+} from './provider-connection.js';
 import { buildHistoryItem, buildSessionUpdate, eventHead } from './provider-events.js';
 import { failureOf, type ProviderFailure } from './provider-failure.js';
+import type { WarmConnection, WarmConnectionSource } from './provider-pool.js';
 import { RetryBudget } from './retry-budget.js';
 import { UncommittedTurn } from './uncommitted-turn.js';
 
@@ -81,6 +87,17 @@ export interface ProviderSessionOptions {
   onConnect?: (ok: boolean, failure?: ProviderFailure) => void;
   /** Shared by the worker's sessions: bounds concurrent provider connects (see {@link ConnectGate}). */
   connectGate?: ConnectGate;
+  /**
+   * The worker's warm provider connections (see `ProviderPool`): the first open takes one when it has one for
+   * this session's url, model, shape and credential, and connects as usual otherwise. Reconnects and renewals
+   * always connect.
+   */
+  pool?: WarmConnectionSource;
+  /**
+   * When the session started on this worker (`performance.now()`, the runner's creation after its claim): the
+   * first open reports the time from then to a ready provider session (`rtv_worker_provider_ready_seconds`).
+   */
+  startedAt?: number;
 }
 
 /** Default of {@link ProviderSessionOptions.maxQueuedBytes}: about 30 s of 24 kHz PCM16 as base64 appends. */
@@ -188,19 +205,24 @@ export class ProviderSession {
     });
     let failure: ProviderFailure | undefined;
     for (let attempt = 1; !this.closed; attempt++) {
-      const conn = new ProviderConnection(this.opts, {
-        onEvent: (raw) => this.onEvent(conn, raw),
-        onClose: (code, reason) => this.onClose(conn, code, reason),
-      });
+      const warm = kind === 'initial' && attempt === 1 ? this.takeWarm() : undefined;
+      const conn: ProviderConnection =
+        warm?.conn ??
+        new ProviderConnection(
+          this.opts,
+          this.handlersFor(() => conn),
+        );
       try {
-        const { started, created } = await this.attempt(conn);
+        const { started, created } = warm ? { started: -1, created: warm.created } : await this.attempt(conn);
         if (this.closed) {
           conn.close();
           return false;
         }
         this.opts.onSessionCreated?.(Buffer.from(created));
-        this.opts.metrics.upstreamConnect.observe((performance.now() - started) / 1000);
-        await this.adopt(conn, restoreHistory);
+        // A warm connection's connect was measured when the pool opened it.
+        if (!warm) this.opts.metrics.upstreamConnect.observe((performance.now() - started) / 1000);
+        if (!(await this.adopt(conn, restoreHistory))) return false;
+        if (kind === 'initial') this.observeReady(warm !== undefined);
         this.opts.onConnect?.(true);
         if (kind === 'reconnect') this.opts.metrics.upstreamReconnects.inc({ result: 'ok' });
         if (kind === 'renewal') this.opts.metrics.upstreamRenewals.inc({ result: 'ok' });
@@ -237,6 +259,30 @@ export class ProviderSession {
     return false;
   }
 
+  /** Routes a connection's events and close to this session (`conn` is read when they come). */
+  private handlersFor(conn: () => ProviderConnection): ProviderHandlers {
+    return {
+      onEvent: (raw) => this.onEvent(conn(), raw),
+      onClose: (code, reason) => this.onClose(conn(), code, reason),
+    };
+  }
+
+  /** A warm connection from the pool for this session's target, now routed here; undefined on a miss. */
+  private takeWarm(): WarmConnection | undefined {
+    const { pool, url, model, apiKey, auth, shape } = this.opts;
+    const warm = pool?.take({ url, model, apiKey, auth, shape });
+    if (!warm) return undefined;
+    warm.conn.handTo(this.handlersFor(() => warm.conn));
+    return warm;
+  }
+
+  /** From the session's start on this worker to its first ready provider session, by whether it was warm. */
+  private observeReady(pooled: boolean): void {
+    if (this.opts.startedAt === undefined) return;
+    const seconds = (performance.now() - this.opts.startedAt) / 1000;
+    this.opts.metrics.providerReady.observe({ pooled: pooled ? 'true' : 'false' }, seconds);
+  }
+
   /** One connect through the gate; resolves with when the attempt really started (after waiting its turn). */
   private async attempt(conn: ProviderConnection): Promise<{ started: number; created: string }> {
     const gate = this.opts.connectGate;
@@ -253,8 +299,13 @@ export class ProviderSession {
    * Makes `conn` the live provider session: config, history (on takeover/reconnect), the audio of the turn the
    * previous provider session had not committed (its input buffer died with it), then what was queued.
    */
-  private async adopt(conn: ProviderConnection, restoreHistory: boolean): Promise<void> {
+  private async adopt(conn: ProviderConnection, restoreHistory: boolean): Promise<boolean> {
     const events = await this.restoreEvents(restoreHistory);
+    // The session ended while its context was read: the connection would stay open with nobody to close it.
+    if (this.closed) {
+      conn.close();
+      return false;
+    }
     const previous = this.conn;
     this.conn = conn;
     for (const raw of events) conn.send(raw);
@@ -265,7 +316,12 @@ export class ProviderSession {
     this.queue = [];
     this.queuedBytes = 0;
     for (const raw of queued) this.sendOn(conn, raw);
-    this.scheduleRenewal();
+    // The provider's session cap counts from its `session.created`: a warm connection is already this old.
+    this.scheduleRenewal(conn.ageMs);
+    // A close while the context was read went unheard (`conn` was not this session's yet): treat it as heard.
+    if (!conn.isOpen)
+      queueMicrotask(() => this.onClose(conn, 1006, 'closed before the session was restored'));
+    return true;
   }
 
   private async restoreEvents(withHistory: boolean): Promise<string[]> {
@@ -301,7 +357,7 @@ export class ProviderSession {
     void this.connect(true, 'reconnect');
   }
 
-  private scheduleRenewal(): void {
+  private scheduleRenewal(ageMs: number): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewDue = false;
     this.renewTimer = setTimeout(
@@ -309,7 +365,7 @@ export class ProviderSession {
         this.renewDue = true;
         if (!this.responseActive) this.renew();
       },
-      this.opts.renewAfterMs ?? 55 * 60_000,
+      Math.max(0, (this.opts.renewAfterMs ?? 55 * 60_000) - ageMs),
     );
     this.renewTimer.unref();
   }

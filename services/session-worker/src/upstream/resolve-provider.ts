@@ -39,10 +39,16 @@ export async function resolveProvider(config: WorkerConfig, log: Logger): Promis
     engine = await startLocalEngine({
       mode: config.RTV_ENGINE_MODE as 'speech' | 'echo',
       allowBetaShape: shape === 'beta',
+      // The provider takes a few hundred ms to open a session; a benchmark may make the engine take as long.
+      handshakeDelayMs: config.RTV_LOCAL_ENGINE_HANDSHAKE_MS,
     });
     url = engine.url;
     log.info(
-      { url: engine.url, mode: config.RTV_ENGINE_MODE },
+      {
+        url: engine.url,
+        mode: config.RTV_ENGINE_MODE,
+        handshakeDelayMs: config.RTV_LOCAL_ENGINE_HANDSHAKE_MS,
+      },
       'OPENAI_API_KEY is not set: using the local engine',
     );
   }
