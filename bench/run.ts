@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the stack against the baseline relay, same machine, same provider process, same load.
+ * `npm run bench`: the stack against the baseline relay, same machine, same provider process, same load; or,
+ * with `--url`, the same scenarios against a deployed cluster (remote mode: no local service at all).
  * Scenarios run one after the other; each writes its figures into results.json, from which summary.md and
  * the p99 chart are built. `npm run bench -- --help` lists the options.
  */
@@ -7,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { type BenchOptions, HELP, parseOptions } from './lib/options.js';
+import { type BenchOptions, HELP, parseOptions, type RemoteOptions } from './lib/options.js';
 import { loadAverage1m, machineInfo, redisProbe } from './lib/proc-stats.js';
 import { killAllLaunched, REPO_ROOT } from './lib/processes.js';
 import { deleteLiveStackKeys, type Engine, startEngine } from './lib/targets.js';
@@ -19,8 +20,9 @@ import { renderSummary } from './report/summary.js';
 import type { BenchResults } from './report/types.js';
 import { artifactsFor, type BenchContext } from './scenarios/context.js';
 import { runIdle } from './scenarios/idle.js';
+import { type RemoteContext, runRemoteIdle, runRemoteTurn, runRemoteVoice } from './scenarios/remote.js';
 import { soakCommand } from './scenarios/soak.js';
-import { runTurn } from './scenarios/turn.js';
+import { runTurn, runTurnPoolCompare } from './scenarios/turn.js';
 import { runVoice } from './scenarios/voice.js';
 
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
@@ -41,6 +43,40 @@ function redact(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** Flags whose value is a secret: never written to results.json, summary.md or the console. */
+const SECRET_FLAGS = new Set(['--token']);
+
+/** The command line as typed, with `--token`'s value replaced, for the reports. */
+function redactedCommand(argv: string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag] = arg.split('=', 1) as [string];
+    if (SECRET_FLAGS.has(flag) && arg.includes('=')) out.push(`${flag}=***`);
+    else if (SECRET_FLAGS.has(arg) && i + 1 < argv.length) {
+      out.push(arg, '***');
+      i++;
+    } else out.push(arg);
+  }
+  return `npm run bench -- ${out.join(' ')}`.trim();
+}
+
+/** The options as results.json keeps them: the remote credentials and CA replaced by what they were. */
+function recordedOptions(options: BenchOptions): Record<string, unknown> {
+  const { remote, ...rest } = options;
+  if (!remote) return { ...rest };
+  const { tokens, ca, ...where } = remote;
+  return { ...rest, remote: { ...where, credentials: tokens.length, privateCa: ca !== undefined } };
+}
+
+/** `wss://host/path?model=…` without user info: what the reports may show of `--url`. */
+function shownUrl(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
 
 /** Writes summary.md and the chart for `results` into `dir`, and the docs section when asked. */
@@ -67,8 +103,74 @@ function rerender(dir: string, updateDocsToo: boolean): number {
   return 0;
 }
 
+/**
+ * Remote mode: only the load generators run here. Each scenario's figures go into results.json as the local
+ * run's do, beside the target (URL, route, how many credentials; never the credentials).
+ */
+async function mainRemote(options: BenchOptions, remote: RemoteOptions): Promise<number> {
+  const startedAt = new Date();
+  const dir = path.resolve(REPO_ROOT, options.out, stamp(startedAt));
+  mkdirSync(dir, { recursive: true });
+  const pool = await LoadPool.start(options.procs);
+  const ctx: RemoteContext = { options, remote, pool, log };
+  log(`results → ${path.relative(process.cwd(), dir) || dir}; remote target ${shownUrl(remote.url)}`);
+  log('remote mode: no local service, engine or baseline is started; server-side CPU is not known from here');
+  const results: BenchResults = {
+    schema: 'realtime-voice-bench/1',
+    startedAt: startedAt.toISOString(),
+    finishedAt: '',
+    durationS: 0,
+    command: redactedCommand(process.argv.slice(2)),
+    options: recordedOptions(options),
+    machine: machineInfo(),
+    loadAvg: { start: loadAverage1m(), end: 0 },
+    target: {
+      kind: 'remote',
+      url: shownUrl(remote.url),
+      route: options.route,
+      credentials: remote.tokens.length,
+      credentialSource: remote.tokenSource,
+      privateCa: remote.ca !== undefined,
+      serverCpu: 'unknown',
+    },
+    loadGenerators: pool.size,
+    scenarios: {},
+    errors: [],
+  };
+  try {
+    for (const scenario of options.scenarios) {
+      log(`scenario ${scenario}`);
+      try {
+        if (scenario === 'voice') results.scenarios.voice = await runRemoteVoice(ctx);
+        else if (scenario === 'idle') results.scenarios.idleRemote = await runRemoteIdle(ctx);
+        else results.scenarios.turn = await runRemoteTurn(ctx);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        results.errors.push({ scenario, message });
+        log(`scenario ${scenario} failed: ${message}`);
+      }
+    }
+  } finally {
+    await pool.stop();
+  }
+  return finish(results, startedAt, dir, options);
+}
+
+/** Stamps the end of the run, writes results.json and the reports, prints where they are. */
+function finish(results: BenchResults, startedAt: Date, dir: string, options: BenchOptions): number {
+  const finished = new Date();
+  results.finishedAt = finished.toISOString();
+  results.durationS = Math.round((finished.getTime() - startedAt.getTime()) / 100) / 10;
+  results.loadAvg.end = loadAverage1m();
+  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeReports(results, dir, options.updateDocs);
+  log(`done in ${results.durationS} s: ${path.join(dir, 'summary.md')}`);
+  return results.errors.length > 0 ? 1 : 0;
+}
+
 async function main(options: BenchOptions): Promise<number> {
   if (options.report) return rerender(options.report, options.updateDocs);
+  if (options.remote) return mainRemote(options, options.remote);
   const startedAt = new Date();
   const dir = path.resolve(REPO_ROOT, options.out, stamp(startedAt));
   mkdirSync(dir, { recursive: true });
@@ -95,8 +197,8 @@ async function main(options: BenchOptions): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: '',
     durationS: 0,
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-    options: { ...options },
+    command: redactedCommand(process.argv.slice(2)),
+    options: recordedOptions(options),
     machine: machineInfo(),
     loadAvg: { start: loadAverage1m(), end: 0 },
     redis: {
@@ -121,6 +223,7 @@ async function main(options: BenchOptions): Promise<number> {
       try {
         if (scenario === 'voice') results.scenarios.voice = await runVoice(ctx, echo!);
         else if (scenario === 'idle') results.scenarios.idle = await runIdle(ctx, echo!);
+        else if (options.poolCompare) results.scenarios.turn = await runTurnPoolCompare(ctx);
         else {
           const speech = await startEngine('speech', artifactsFor(ctx, 'turn'));
           try {
@@ -141,18 +244,12 @@ async function main(options: BenchOptions): Promise<number> {
     redis.disconnect();
   }
 
-  const finished = new Date();
-  results.finishedAt = finished.toISOString();
-  results.durationS = Math.round((finished.getTime() - startedAt.getTime()) / 100) / 10;
-  results.loadAvg.end = loadAverage1m();
-  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeReports(results, dir, options.updateDocs);
+  const code = finish(results, startedAt, dir, options);
   if (ctx.profileDir) {
     writeFileSync(path.join(dir, 'profiles.md'), summarizeProfiles(ctx.profileDir));
     log(`CPU profiles in ${ctx.profileDir}, top functions in profiles.md`);
   }
-  log(`done in ${results.durationS} s: ${path.join(dir, 'summary.md')}`);
-  return results.errors.length > 0 ? 1 : 0;
+  return code;
 }
 
 /**

@@ -1,9 +1,43 @@
-/** Command-line options of `npm run bench`, with the defaults (a few minutes) and `--quick` (seconds). */
-import type { ScenarioName, TargetKind, VoiceRedis, VoiceRoute } from '../report/types.js';
+/**
+ * Command-line options of `npm run bench`, with the defaults (a few minutes) and `--quick` (seconds). With
+ * `--url` the bench runs in remote mode: it starts no service and connects to a deployed gateway only.
+ */
+import { readFileSync } from 'node:fs';
+import type { LocalTargetKind, ScenarioName, VoiceRedis, VoiceRoute } from '../report/types.js';
+
+/** Remote mode (`--url`): a deployed gateway, the credentials its sessions present, and how to reach it. */
+export interface RemoteOptions {
+  /** `ws://` or `wss://`: the seed route `…/api/v1/streaming/realtime`, or `…/v1/realtime?model=…` with `--route openai`. */
+  url: string;
+  /**
+   * Gateway credentials (JWTs or API keys), sent as `Authorization: Bearer …`; the sessions take them in turn,
+   * so a file of tokens for several users keeps each user under the per-user connection limit.
+   */
+  tokens: string[];
+  tokenSource: 'token' | 'token-file' | 'env';
+  /** PEM of a private CA for `wss://` (`--ca-file`). */
+  ca?: string;
+  /** Connects of a step spread over this many seconds; unset: sessions ÷ {@link DEFAULT_CONNECTS_PER_S}. */
+  rampS?: number;
+}
+
+/**
+ * New connections per second a remote step opens when no `--ramp-s` is given: under the gateway's default
+ * per-address limit (`RTV_MAX_NEW_CONNECTIONS_PER_IP`, 20 per second), since every generator process shares
+ * this machine's address.
+ */
+export const DEFAULT_CONNECTS_PER_S = 15;
+
+/** Sessions per step in remote mode when `--sessions` is not given. */
+const REMOTE_DEFAULT_SESSIONS = [100];
+
+/** The turn scenario's provider handshake delay for `--pool-compare` when `--engine-handshake-ms` is not given. */
+const DEFAULT_ENGINE_HANDSHAKE_MS = 300;
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
-  targets: TargetKind[];
+  /** The local sides to run; empty in remote mode. */
+  targets: LocalTargetKind[];
   quick: boolean;
   /** Voice: the route the stack's clients use (seed protocol, or OpenAI Realtime on `/v1/realtime`). */
   route: VoiceRoute;
@@ -35,6 +69,14 @@ export interface BenchOptions {
   stackEnv: Record<string, string>;
   /** Re-render summary.md and the chart (and the docs with --update-docs) from this results folder; no run. */
   report?: string;
+  /** Set: remote mode against a deployed gateway (`--url`); no local service, no baseline. */
+  remote?: RemoteOptions;
+  /**
+   * Turn: run the stack's turns twice, with the worker's provider pool off (`RTV_PROVIDER_POOL_SIZE=0`) and at
+   * its default, against an engine with a handshake delay of `engineHandshakeMs`.
+   */
+  poolCompare: boolean;
+  engineHandshakeMs: number;
 }
 
 const DEFAULTS: BenchOptions = {
@@ -55,6 +97,8 @@ const DEFAULTS: BenchOptions = {
   profile: false,
   updateDocs: false,
   stackEnv: {},
+  poolCompare: false,
+  engineHandshakeMs: DEFAULT_ENGINE_HANDSHAKE_MS,
 };
 
 /** What `--quick` changes: tiny loads, so the smoke test proves the harness in seconds. */
@@ -94,7 +138,30 @@ under the same load, and writes results.json, summary.md and p99-vs-sessions.svg
   --update-docs                Copy this run's summary into docs/benchmarks.md
   --stack-env=K=V,K2=V2        Extra environment for gateway, worker and status API (A/B a setting)
   --report=<results folder>    Only re-render summary.md and the chart from its results.json
+  --sessions=100,200           Voice: same as --steps (sessions per step)
+  --pool-compare               Turn: the stack's turns with the provider pool off (RTV_PROVIDER_POOL_SIZE=0)
+                               and at its default, against an engine with a handshake delay; both rows reported
+  --engine-handshake-ms=300    Turn: that delay (RTV_ENGINE_HANDSHAKE_DELAY_MS of the engine, and
+                               RTV_LOCAL_ENGINE_HANDSHAKE_MS for the stack); default 300 with --pool-compare
   --help                       This text
+
+Remote mode: load-test a deployed cluster. Starts no service and no baseline; connects to --url only.
+
+  npm run bench -- --url wss://host/api/v1/streaming/realtime --token-file tokens.txt --sessions 100,200
+
+  --url=wss://…                The gateway: …/api/v1/streaming/realtime (seed route, the default), or
+                               …/v1/realtime?model=… with --route openai (OpenAI Realtime GA events)
+  --token=<jwt or API key>     Sent as Authorization: Bearer <token> (prefer --token-file or RTV_BENCH_TOKEN,
+                               which stay out of shell history)
+  --token-file=<path>          One credential per line (# comments ignored); sessions take them in turn, so
+                               tokens of several users keep each under RTV_MAX_CONNECTIONS_PER_USER
+  --sessions=100,200           Sessions per voice step (default ${REMOTE_DEFAULT_SESSIONS.join(',')}); steps stop at the first that fails
+  --duration=10 --warmup=3     Voice: seconds measured and of warm-up per step
+  --ramp-s=S                   Spread each step's connects over S seconds (default: ${DEFAULT_CONNECTS_PER_S} per second, under
+                               the gateway's default of 20 new connections per second per address)
+  --ca-file=<pem>              A private CA for wss://
+  --scenarios=voice,idle,turn  Default voice. voice needs workers whose engine echoes (RTV_ENGINE_MODE=echo);
+                               turn needs a speaking provider; idle holds --idle connections for --duration
 
 A flag's value may also follow it as the next argument: --route openai, --steps 100,200.
 `;
@@ -114,6 +181,16 @@ function num(name: string, raw: string, min: number): number {
   return n;
 }
 
+function integer(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(
+      `--${name} must be a whole number ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${raw}`,
+    );
+  }
+  return n;
+}
+
 function oneOf<T extends string>(name: string, values: string[], allowed: readonly T[]): T[] {
   for (const v of values) {
     if (!(allowed as readonly string[]).includes(v)) {
@@ -124,7 +201,19 @@ function oneOf<T extends string>(name: string, values: string[], allowed: readon
 }
 
 /** Flags without a value; every other flag takes one, after `=` or as the next argument. */
-const SWITCHES = new Set(['--quick', '--profile', '--update-docs']);
+const SWITCHES = new Set(['--quick', '--profile', '--update-docs', '--pool-compare']);
+/** Flags that only mean something for the local stack, refused with `--url`. */
+const LOCAL_ONLY = [
+  'targets',
+  'redis',
+  'profile',
+  'stack-env',
+  'pool-compare',
+  'engine-handshake-ms',
+  'update-docs',
+];
+/** Flags that only mean something with `--url`. */
+const REMOTE_ONLY = ['token', 'token-file', 'ca-file', 'ramp-s'];
 const SCENARIOS = ['voice', 'idle', 'turn'] as const;
 
 /**
@@ -148,11 +237,20 @@ function splitArgs(argv: string[]): { flags: string[]; words: string[] } {
   return { flags, words };
 }
 
+/** What the flags named, before remote mode's checks turn them into {@link RemoteOptions}. */
+interface RawRemote {
+  url?: string;
+  token?: string;
+  tokenFile?: string;
+  caFile?: string;
+  rampS?: number;
+}
+
 /**
  * Parses argv; `--quick` applies first so explicit flags still override it. Scenarios may be named as words
- * (`voice idle`) or with `--scenarios`, not both. Throws on anything unknown.
+ * (`voice idle`) or with `--scenarios`, not both. `env` supplies `RTV_BENCH_TOKEN`. Throws on anything unknown.
  */
-export function parseOptions(argv: string[]): BenchOptions | 'help' {
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
   const opts: BenchOptions = {
     ...DEFAULTS,
@@ -160,9 +258,11 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     stackEnv: {},
   };
   const { flags, words } = splitArgs(argv);
-  applyFlags(opts, flags);
+  const given = new Set(flags.map((f) => f.split('=', 1)[0]!.replace(/^--/, '')));
+  const raw: RawRemote = {};
+  applyFlags(opts, flags, raw);
   if (words.length > 0) {
-    if (flags.some((f) => f.startsWith('--scenarios='))) {
+    if (given.has('scenarios')) {
       throw new Error(
         `name the scenarios either as words (${words.join(' ')}) or with --scenarios, not both`,
       );
@@ -175,17 +275,130 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     }
     opts.scenarios = [...new Set(words as ScenarioName[])];
   }
+  if (raw.url !== undefined) {
+    applyRemote(opts, raw, given, words.length > 0, env);
+    return opts;
+  }
+  const remoteOnly = REMOTE_ONLY.find((f) => given.has(f));
+  if (remoteOnly) throw new Error(`--${remoteOnly} applies to remote mode: add --url=wss://…`);
   if (opts.route !== 'seed' && !opts.scenarios.includes('voice')) {
     throw new Error(`--route=${opts.route} applies to the voice scenario, which is not selected`);
   }
   if (opts.redis !== 'single' && !opts.scenarios.includes('voice')) {
     throw new Error(`--redis=${opts.redis} applies to the voice scenario, which is not selected`);
   }
+  if ((opts.poolCompare || given.has('engine-handshake-ms')) && !opts.scenarios.includes('turn')) {
+    throw new Error(
+      '--pool-compare and --engine-handshake-ms apply to the turn scenario, which is not selected',
+    );
+  }
+  if (opts.poolCompare && !opts.targets.includes('stack')) {
+    throw new Error('--pool-compare compares runs of the stack: --targets must include stack');
+  }
   return opts;
 }
 
-/** Applies `--flag[=value]` arguments to `opts` in order. */
-function applyFlags(opts: BenchOptions, flags: string[]): void {
+/** Remote mode: checks the URL, reads the credentials and the CA, and sets the remote defaults. */
+function applyRemote(
+  opts: BenchOptions,
+  raw: RawRemote,
+  given: Set<string>,
+  scenariosAsWords: boolean,
+  env: NodeJS.ProcessEnv,
+): void {
+  const localOnly = LOCAL_ONLY.find((f) => given.has(f));
+  if (localOnly)
+    throw new Error(`--${localOnly} applies to the local stack; remote mode (--url) starts none`);
+  const url = remoteUrl(raw.url!, opts.route);
+  const { tokens, source } = remoteTokens(raw, env);
+  opts.targets = [];
+  if (!given.has('scenarios') && !scenariosAsWords) opts.scenarios = ['voice'];
+  if (!given.has('steps') && !given.has('sessions')) opts.steps = [...REMOTE_DEFAULT_SESSIONS];
+  // Idle connections default to the largest voice step, not to the local stack's 10,000.
+  if (!given.has('idle')) opts.idle = Math.max(...opts.steps);
+  opts.remote = {
+    url,
+    tokens,
+    tokenSource: source,
+    ...(raw.caFile !== undefined ? { ca: readCa(raw.caFile) } : {}),
+    ...(raw.rampS !== undefined ? { rampS: raw.rampS } : {}),
+  };
+}
+
+function remoteUrl(raw: string, route: VoiceRoute): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`--url: not a URL: ${raw} (expected ws://… or wss://…)`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new Error(`--url must start with ws:// or wss://, got ${url.protocol}//…`);
+  }
+  if (url.searchParams.has('access_token')) {
+    throw new Error(
+      '--url: pass the credential with --token, --token-file or RTV_BENCH_TOKEN, not in the URL',
+    );
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  if (route === 'seed' && path.endsWith('/v1/realtime') && !path.endsWith('/streaming/realtime')) {
+    throw new Error('--url is the OpenAI-compatible route (/v1/realtime): add --route openai');
+  }
+  if (route === 'openai' && !path.endsWith('/v1/realtime')) {
+    throw new Error('--route openai needs the /v1/realtime URL (wss://host/v1/realtime?model=…)');
+  }
+  if (route === 'openai' && !url.searchParams.has('model')) {
+    throw new Error('--route openai: the URL needs the model, e.g. …/v1/realtime?model=gpt-realtime');
+  }
+  return url.toString();
+}
+
+/** Exactly one of --token, --token-file and RTV_BENCH_TOKEN (the flags win over the environment). */
+function remoteTokens(
+  raw: RawRemote,
+  env: NodeJS.ProcessEnv,
+): { tokens: string[]; source: RemoteOptions['tokenSource'] } {
+  if (raw.token !== undefined && raw.tokenFile !== undefined) {
+    throw new Error('give the credential once: --token or --token-file, not both');
+  }
+  if (raw.token !== undefined) return { tokens: [raw.token], source: 'token' };
+  if (raw.tokenFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(raw.tokenFile, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new Error(`--token-file: cannot read ${raw.tokenFile} (${code})`);
+    }
+    const tokens = text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    if (tokens.length === 0) throw new Error(`--token-file: ${raw.tokenFile} holds no credential`);
+    return { tokens, source: 'token-file' };
+  }
+  const fromEnv = env.RTV_BENCH_TOKEN?.trim();
+  if (fromEnv) return { tokens: [fromEnv], source: 'env' };
+  throw new Error('remote mode needs a gateway credential: --token, --token-file or RTV_BENCH_TOKEN');
+}
+
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(
+      `--ca-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new Error(`--ca-file: ${file} holds no PEM certificate`);
+  }
+  return pem;
+}
+
+/** Applies `--flag[=value]` arguments to `opts` (remote-mode flags to `raw`) in order. */
+function applyFlags(opts: BenchOptions, flags: string[], raw: RawRemote): void {
   for (const arg of flags) {
     const [flag, value] = arg.split(/=(.*)/s, 2) as [string, string | undefined];
     const name = flag.replace(/^--/, '');
@@ -215,7 +428,29 @@ function applyFlags(opts: BenchOptions, flags: string[]): void {
         opts.targets = oneOf(name, list(name, need()), ['stack', 'baseline'] as const);
         break;
       case 'steps':
-        opts.steps = list(name, need()).map((s) => Math.round(num(name, s, 1)));
+      case 'sessions':
+        opts.steps = list(name, need()).map((s) => integer(name, s, 1));
+        break;
+      case 'pool-compare':
+        opts.poolCompare = true;
+        break;
+      case 'engine-handshake-ms':
+        opts.engineHandshakeMs = integer(name, need(), 0, 60_000);
+        break;
+      case 'url':
+        raw.url = need();
+        break;
+      case 'token':
+        raw.token = need();
+        break;
+      case 'token-file':
+        raw.tokenFile = need();
+        break;
+      case 'ca-file':
+        raw.caFile = need();
+        break;
+      case 'ramp-s':
+        raw.rampS = num(name, need(), 0);
         break;
       case 'threshold-ms':
         opts.thresholdMs = num(name, need(), 1);

@@ -128,8 +128,15 @@ async function stopAndKeepLog(
   writeFileSync(path.join(artifacts.logDir, `${artifacts.label}-${name}.log`), proc.output());
 }
 
-/** Starts the local engine standalone (`libs/local-engine/src/cli.ts`) with a random key it requires. */
-export async function startEngine(mode: 'echo' | 'speech', artifacts: Artifacts): Promise<Engine> {
+/**
+ * Starts the local engine standalone (`libs/local-engine/src/cli.ts`) with a random key it requires; `extraEnv`
+ * adds engine settings (`RTV_ENGINE_HANDSHAKE_DELAY_MS` for `--pool-compare`).
+ */
+export async function startEngine(
+  mode: 'echo' | 'speech',
+  artifacts: Artifacts,
+  extraEnv: Record<string, string> = {},
+): Promise<Engine> {
   const port = await freePort();
   const apiKey = `bench-${randomBytes(12).toString('hex')}`;
   const proc = await launch(
@@ -141,6 +148,7 @@ export async function startEngine(mode: 'echo' | 'speech', artifacts: Artifacts)
       RTV_ENGINE_API_KEY: apiKey,
       // Unpaced: the provider streams reply audio faster than real time, and so does the engine by default.
       RTV_ENGINE_PACE: 'false',
+      ...extraEnv,
     },
     // Plain HTTP on the WebSocket path answers 426 once the engine listens.
     { readyUrl: `http://127.0.0.1:${port}/v1/realtime`, readyStatuses: [426] },

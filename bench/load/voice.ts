@@ -8,7 +8,17 @@
 import WebSocket from 'ws';
 import { Histogram, type HistogramData } from '../lib/histogram.js';
 import type { VoiceRoute } from '../report/types.js';
-import { type ConnectOptions, closeAll, connect, type OpenManyResult, openMany } from './connect.js';
+import {
+  ConnectFailure,
+  closeAll,
+  closeReason,
+  connect,
+  errorCode,
+  type OpenManyResult,
+  openMany,
+  rampDelay,
+  sessionTarget,
+} from './connect.js';
 import { FRAME_CODECS, FRAME_MS, type FrameCodec } from './frames.js';
 
 export interface VoiceOpenArgs {
@@ -27,6 +37,17 @@ export interface VoiceOpenArgs {
   concurrency: number;
   /** Per session: connect plus the first echo (the stack must bind it and open its provider socket). */
   timeoutMs: number;
+  /**
+   * Remote mode: gateway credentials, taken in turn by session index and sent as `Authorization: Bearer …`; the
+   * URL is then used as given on both routes.
+   */
+  tokens?: string[];
+  /** Remote mode: PEM of a private CA for `wss://`. */
+  ca?: string;
+  /** Connects spread over this long, by global index out of `total` (0: as fast as `concurrency` allows). */
+  rampMs?: number;
+  /** Sessions of the whole step, over every generator process (for the ramp). */
+  total?: number;
 }
 
 export interface VoiceWindow {
@@ -86,7 +107,13 @@ export class VoiceLoad {
 
   async open(args: VoiceOpenArgs): Promise<OpenManyResult> {
     this.codec = FRAME_CODECS[args.route ?? 'seed'];
-    return openMany(args.count, args.concurrency, (i) => this.openOne(args, args.firstIndex + i));
+    const total = args.total ?? args.count;
+    return openMany(
+      args.count,
+      args.concurrency,
+      (i) => this.openOne(args, args.firstIndex + i),
+      (i) => rampDelay(args.firstIndex + i, total, args.rampMs ?? 0),
+    );
   }
 
   /** Starts streaming on every open session (warm-up: nothing is recorded until `mark`). */
@@ -144,11 +171,14 @@ export class VoiceLoad {
   }
 
   private async openOne(args: VoiceOpenArgs, index: number): Promise<void> {
-    const options: ConnectOptions = { localAddress: args.localAddress, timeoutMs: args.timeoutMs };
-    const ws =
-      args.route === 'openai'
-        ? await connect(args.url, { ...options, headers: { Authorization: `Bearer bench-${index}` } })
-        : await connect(`${args.url}/bench_${index}`, options);
+    const route = args.route ?? 'seed';
+    const target = sessionTarget({ url: args.url, route, tokens: args.tokens }, index, 'bench_');
+    const ws = await connect(target.url, {
+      localAddress: args.localAddress,
+      timeoutMs: args.timeoutMs,
+      headers: target.headers,
+      ca: args.ca,
+    });
     const s: Session = {
       ws,
       index,
@@ -157,20 +187,38 @@ export class VoiceLoad {
       received: 0,
       lastSeq: -1,
     };
+    // The last error before the first echo says why a session was refused after the upgrade (`rate_limited`
+    // then 1008, `model_not_allowed` then 4403).
+    let lastError: string | undefined;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) this.onMessage(s, data);
+      if (isBinary) return;
+      if (s.ready) lastError = errorCode(data) ?? lastError;
+      this.onMessage(s, data);
     });
     // Ready means the whole path answers: for the stack, a worker has bound the session and its provider
     // socket is open. Frames before that would measure session setup, not streaming.
     await new Promise<void>((resolve, reject) => {
       const onClose = (code: number, reason: Buffer) => {
         clearTimeout(timer);
-        reject(new Error(`closed by the server before the first echo (${code} ${reason.toString()})`.trim()));
+        s.ready = undefined;
+        const detail = `${code} ${reason.toString()}`.trim();
+        reject(
+          new ConnectFailure(
+            closeReason(code, lastError),
+            `closed by the server before the first echo (${detail}${lastError ? `, after error ${lastError}` : ''})`,
+          ),
+        );
       };
       const timer = setTimeout(() => {
         ws.off('close', onClose);
+        s.ready = undefined;
         ws.terminate();
-        reject(new Error(`no echo within ${args.timeoutMs} ms`));
+        reject(
+          new ConnectFailure(
+            'no echo',
+            `no echo within ${args.timeoutMs} ms (the voice scenario needs a provider in echo mode)`,
+          ),
+        );
       }, args.timeoutMs);
       s.ready = () => {
         clearTimeout(timer);

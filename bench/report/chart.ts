@@ -7,10 +7,11 @@ import type { TargetKind, VoiceResult } from './types.js';
 const W = 720;
 const H = 420;
 const M = { left: 70, right: 24, top: 48, bottom: 56 };
-const COLORS: Record<TargetKind, string> = { stack: '#1f6feb', baseline: '#d9480f' };
+const COLORS: Record<TargetKind, string> = { stack: '#1f6feb', baseline: '#d9480f', remote: '#2b8a3e' };
 const LABELS: Record<TargetKind, string> = {
   stack: 'stack (gateway → Redis → worker)',
   baseline: 'baseline relay',
+  remote: 'deployed cluster (--url)',
 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');

@@ -3,23 +3,20 @@
  * then one section per scenario. Every figure comes from results.json; nothing is computed that the JSON
  * does not hold except ratios and differences.
  */
-import type { BenchResults, IdleResult, TargetKind, TurnResult, VoiceResult, VoiceStep } from './types.js';
+import { fmt, row } from './format.js';
+import { renderRemoteSummary } from './remote-summary.js';
+import { turnSection } from './turn-section.js';
+import type { BenchResults, IdleResult, TargetKind, VoiceResult, VoiceStep } from './types.js';
 
 /** The session count the "at N sessions" comparisons prefer (the issue's reference point). */
 const REFERENCE_SESSIONS = 200;
 
-const fmt = (n: number | null | undefined, digits = 1) =>
-  n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits).replace(/\.0+$/, '');
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0
     ? '—'
     : `${(a / b).toFixed(2)}×`;
 const diff = (a: number | null | undefined, b: number | null | undefined, unit: string) =>
   a == null || b == null ? '—' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(1)} ${unit}`;
-
-function row(cells: Array<string | number>): string {
-  return `| ${cells.join(' | ')} |`;
-}
 
 /**
  * The step both targets ran at the reference size when both passed it, else the largest size both passed,
@@ -294,36 +291,8 @@ function idleSection(idle: IdleResult): string[] {
   return out;
 }
 
-function turnSection(turn: TurnResult): string[] {
-  const out = [
-    '## turn: text turns against the speech engine (real-time pacing)',
-    '',
-    `"${turn.text}" on a fresh, configured session per turn (${turn.warmupTurns} warm-up turn per target not ` +
-      `counted); targets alternate turn by turn. Load average ${fmt(turn.loadAvg.start, 2)}→${fmt(turn.loadAvg.end, 2)}.`,
-    '',
-    row([
-      'target',
-      'turns (failed)',
-      'first response.delta median / p90',
-      'first response.audio median / p90',
-    ]),
-    row(Array(4).fill('---')),
-  ];
-  for (const s of turn.sides) {
-    out.push(
-      row([
-        s.target,
-        `${s.turns} (${s.failures})`,
-        `${fmt(s.firstDelta.medianMs)} / ${fmt(s.firstDelta.p90Ms)} ms`,
-        `${fmt(s.firstAudio.medianMs)} / ${fmt(s.firstAudio.p90Ms)} ms`,
-      ]),
-    );
-  }
-  out.push('');
-  return out;
-}
-
 export function renderSummary(r: BenchResults): string {
+  if (r.target?.kind === 'remote') return renderRemoteSummary(r);
   const m = r.machine;
   const out = [
     `# Benchmark ${r.startedAt.replace(/\.\d+Z$/, 'Z')}`,
@@ -332,7 +301,7 @@ export function renderSummary(r: BenchResults): string {
       `${m.openFilesLimit ?? '?'} open files per process`,
     `- Load average (1 min): ${fmt(r.loadAvg.start, 2)} at start, ${fmt(r.loadAvg.end, 2)} at end; ` +
       'the services, the engine, Redis and the load generators share the same cores',
-    `- Redis ${r.redis.version} (${r.redis.note})`,
+    `- Redis ${r.redis?.version ?? 'unknown'} (${r.redis?.note ?? 'not recorded'})`,
     `- \`${r.command}\`, ${r.loadGenerators} load-generator processes, ${fmt(r.durationS, 0)} s`,
     '',
     ...glance(r),

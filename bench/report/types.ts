@@ -3,7 +3,10 @@ import type { LatencySummary } from '../lib/histogram.js';
 import type { MachineInfo, ProcessStat } from '../lib/proc-stats.js';
 import type { RuntimeStat } from '../lib/runtime-stats.js';
 
-export type TargetKind = 'stack' | 'baseline';
+/** The stack and the baseline relay run locally; `remote` is a deployed gateway the bench only connects to (`--url`). */
+export type TargetKind = 'stack' | 'baseline' | 'remote';
+/** The sides a local run starts (`--targets`). */
+export type LocalTargetKind = Exclude<TargetKind, 'remote'>;
 export type ScenarioName = 'voice' | 'idle' | 'turn';
 /**
  * The protocol the voice clients speak to the stack: the seed route (`/api/v1/streaming/realtime/<user>`) or
@@ -48,6 +51,10 @@ export interface VoiceStep {
   opened: number;
   openFailures: number;
   firstError?: string;
+  /** Sessions that could not be opened, by reason (`HTTP 401 unauthorized`, `close 4429`, `timeout`, …). */
+  connectFailures?: Record<string, number>;
+  /** Remote mode: the connects were spread over this many seconds. */
+  rampS?: number;
   windowS: number;
   offeredFps: number;
   achievedFps: number;
@@ -64,10 +71,14 @@ export interface VoiceStep {
   /** The generators' lateness against the real-time schedule (high values mean they were starved). */
   sendLagP99Ms: number;
   sendLagMaxMs: number;
-  /** CPU of the frame path: gateway + worker + Redis for the stack, the relay for the baseline. */
-  serverCpuS: number;
-  serverCpuPerFrameUs: number;
-  providerCpuS: number;
+  /**
+   * CPU of the frame path: gateway + worker + Redis for the stack, the relay for the baseline; null when it is not
+   * known (a remote target: its processes are not on this machine).
+   */
+  serverCpuS: number | null;
+  serverCpuPerFrameUs: number | null;
+  /** The local engine's CPU; null for a remote target. */
+  providerCpuS: number | null;
   loadgenCpuS: number;
   /** The busiest generator process, in % of one core. */
   loadgenMaxCpuPercent: number;
@@ -162,14 +173,64 @@ export interface TurnSide {
   firstError?: string;
   firstDelta: TurnLatency;
   firstAudio: TurnLatency;
-  samples: Array<{ firstDeltaMs: number; firstAudioMs: number }>;
+  /**
+   * From the start of the connect to the first audio of the first reply: upgrade, session set-up (binding, the
+   * provider's handshake), the configuration round trip and the turn (absent in older results).
+   */
+  firstAudioFromConnect?: TurnLatency;
+  samples: Array<{ firstDeltaMs: number; firstAudioMs: number; firstAudioFromConnectMs?: number }>;
+}
+
+/**
+ * `--pool-compare`: the stack's turns with the worker's provider-connection pool off (`RTV_PROVIDER_POOL_SIZE=0`)
+ * and at its default, against an engine that waits `handshakeMs` before `session.created`.
+ */
+export interface PoolComparison {
+  handshakeMs: number;
+  rows: Array<{ pool: 'off' | 'default'; stackEnv: Record<string, string>; side: TurnSide }>;
 }
 
 export interface TurnResult {
+  /** The route the turns were taken on (absent: seed). */
+  route?: VoiceRoute;
   text: string;
   warmupTurns: number;
   sides: TurnSide[];
+  poolCompare?: PoolComparison;
   loadAvg: LoadAvg;
+}
+
+/** Remote mode's idle scenario: connections held open without traffic; server memory is not known remotely. */
+export interface RemoteIdleResult {
+  requested: number;
+  opened: number;
+  failed: number;
+  firstError?: string;
+  /** Connections that could not be opened, by reason (as `VoiceStep.connectFailures`). */
+  connectFailures: Record<string, number>;
+  rampS: number;
+  /** How long the open connections were held before the count. */
+  heldS: number;
+  /** Still open at the end of the hold. */
+  stillOpen: number;
+  closedEarly: number;
+  /** The server's closes during the hold, by close code. */
+  closeReasons: Record<string, number>;
+}
+
+/** Where a remote run connected: the gateway it was pointed at (`--url`), never the credentials. */
+export interface RemoteTarget {
+  kind: 'remote';
+  /** The URL without user info or query credentials. */
+  url: string;
+  route: VoiceRoute;
+  /** How many distinct credentials the sessions used in turn, and where they came from. */
+  credentials: number;
+  credentialSource: 'token' | 'token-file' | 'env';
+  /** Whether a private CA was given (`--ca-file`). */
+  privateCa: boolean;
+  /** What this machine cannot see of a deployed cluster. */
+  serverCpu: 'unknown';
 }
 
 export interface BenchResults {
@@ -181,9 +242,12 @@ export interface BenchResults {
   options: Record<string, unknown>;
   machine: MachineInfo;
   loadAvg: LoadAvg;
-  redis: { version: string; note: string };
+  /** The Redis of the local stack; absent in remote mode, which uses none. */
+  redis?: { version: string; note: string };
+  /** Remote mode: the deployed gateway the run connected to; absent for a local run. */
+  target?: RemoteTarget;
   loadGenerators: number;
-  scenarios: { voice?: VoiceResult; idle?: IdleResult; turn?: TurnResult };
+  scenarios: { voice?: VoiceResult; idle?: IdleResult; idleRemote?: RemoteIdleResult; turn?: TurnResult };
   /** Scenarios that could not run to the end, with the reason. */
   errors: Array<{ scenario: ScenarioName; message: string }>;
 }

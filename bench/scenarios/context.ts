@@ -3,7 +3,7 @@ import type { BenchOptions } from '../lib/options.js';
 import type { Probe } from '../lib/proc-stats.js';
 import { type Artifacts, type Engine, startBaseline, startStack, type Target } from '../lib/targets.js';
 import type { LoadPool } from '../load/pool.js';
-import type { TargetKind } from '../report/types.js';
+import type { LocalTargetKind } from '../report/types.js';
 
 /** What every scenario gets from the runner. */
 export interface BenchContext {
@@ -28,7 +28,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Starts one target of `kind` on `engine`. */
 export function startTarget(
   ctx: BenchContext,
-  kind: TargetKind,
+  kind: LocalTargetKind,
   engine: Engine,
   label: string,
   workerCapacity: number,

@@ -9,7 +9,7 @@
 import { loadAverage1m, openFilesLimit } from '../lib/proc-stats.js';
 import type { Engine, Target } from '../lib/targets.js';
 import type { OpenManyResult } from '../load/connect.js';
-import type { IdleProcess, IdleResult, IdleSide, TargetKind } from '../report/types.js';
+import type { IdleProcess, IdleResult, IdleSide, LocalTargetKind } from '../report/types.js';
 import { type BenchContext, sleep, startTarget } from './context.js';
 
 const OPEN_CONCURRENCY = 100;
@@ -30,7 +30,7 @@ export async function runIdle(ctx: BenchContext, engine: Engine): Promise<IdleRe
  * The baseline holds two sockets per session (client and provider) in one process, so the open-files
  * limit caps it below the requested count; memory per connection is still comparable.
  */
-function capFor(kind: TargetKind, requested: number): { count: number; note?: string } {
+function capFor(kind: LocalTargetKind, requested: number): { count: number; note?: string } {
   const limit = openFilesLimit();
   if (kind !== 'baseline' || limit === null) return { count: requested };
   const cap = Math.floor((limit - FD_RESERVE) / 2);
@@ -54,7 +54,7 @@ interface Point {
 async function idleSide(
   ctx: BenchContext,
   engine: Engine,
-  kind: TargetKind,
+  kind: LocalTargetKind,
   settleS: number,
 ): Promise<IdleSide> {
   const { count, note } = capFor(kind, ctx.options.idle);

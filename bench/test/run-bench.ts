@@ -7,14 +7,19 @@ import { afterAll } from 'vitest';
 import { REPO_ROOT } from '../lib/processes.js';
 import type { BenchResults } from '../report/types.js';
 
-/** Runs `script` (the bench by default) with `args`; resolves with its exit code and everything it printed. */
+/**
+ * Runs `script` (the bench by default) with `args` and `env` added to this process's environment; resolves with
+ * its exit code and everything it printed.
+ */
 export function runBench(
   args: string[],
   script = 'bench/run.ts',
+  env: Record<string, string> = {},
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
       cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
