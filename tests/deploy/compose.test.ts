@@ -16,7 +16,7 @@ import { SERVICES, type ServiceFacts } from './support/services.js';
 
 interface ComposeService {
   image?: string;
-  build?: { context: string; target?: string };
+  build?: { context: string; target?: string; args?: Record<string, string> };
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
@@ -310,7 +310,75 @@ describe('docker-compose.yml', () => {
       .filter(([name]) => stackOf(services[name]!) === 'default')
       .map(([name, svc]) => `${name}:${services[name]!.environment![svc.adminPortVar]}`)
       .sort();
-    expect(scraped).toEqual(expected);
+    // Besides the services, only Redis's exporter may be scraped (its job is added with the exporter's alerts).
+    const exporter = `redis-exporter:${services['redis-exporter']!.ports![0]!.split(':').at(-1)}`;
+    expect(scraped.filter((target) => target !== exporter)).toEqual(expected);
+  });
+
+  it("runs Redis's exporter in the default stack, on that stack's Redis, with the chart's pinned tag", () => {
+    const exporter = services['redis-exporter']!;
+    expect(stackOf(exporter)).toBe('default');
+    const values = parse(readText('deploy/helm/realtime-voice/values.yaml')) as {
+      redis: { exporter: { image: { repository: string; tag: string }; port: number } };
+    };
+    const { image, port } = values.redis.exporter;
+    expect(image.tag).toMatch(/^v\d+\.\d+\.\d+$/);
+    expect(exporter.image).toBe(`${image.repository}:${image.tag}`);
+    expect(exporter.ports).toEqual([`${port}:${port}`]);
+    // The address the services use; a password only if the compose Redis asked for one.
+    expect(exporter.environment?.REDIS_ADDR).toBe(services['gateway-1']!.environment!.REDIS_URL);
+    const password = /--requirepass\s+(\S+)/.exec(services.redis!.command!.join(' '))?.[1];
+    expect(exporter.environment?.REDIS_PASSWORD).toBe(password);
+    expect(exporter.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
+    // Started by a plain `up`, and resolved by compose as such.
+    expect(resolvedServices({})['redis-exporter']?.image).toBe(exporter.image);
+  }, 30_000);
+
+  it('builds every image FROM the BASE_IMAGE given to compose, the Dockerfile default otherwise', () => {
+    const dockerfileDefault = parseDockerfile(readText('Dockerfile')).globalArgs.get('BASE_IMAGE');
+    expect(dockerfileDefault).toMatch(/^node:/);
+    const built = (resolved: Record<string, ComposeService>) =>
+      Object.entries(resolved).filter(([, svc]) => svc.build !== undefined);
+    const byDefault = built(resolvedServices({}, [], ['cluster']));
+    expect(byDefault.length).toBe([...runs].length);
+    for (const [name, svc] of byDefault) expect(svc.build?.args?.BASE_IMAGE, name).toBe(dockerfileDefault);
+    const local = 'localhost/realtime-voice-base:node20.0.0';
+    for (const [name, svc] of built(resolvedServices({ BASE_IMAGE: local }, [], ['cluster'])))
+      expect(svc.build?.args?.BASE_IMAGE, name).toBe(local);
+  }, 30_000);
+
+  it('has an override for the images built here: the same services, their images tagged with the chart appVersion', () => {
+    const override = parse(readText('deploy/images/compose.local.yml')) as {
+      services: Record<string, ComposeService>;
+    };
+    const appVersion = (parse(readText('deploy/helm/realtime-voice/Chart.yaml')) as { appVersion: string })
+      .appVersion;
+    for (const [name, svc] of Object.entries(override.services)) {
+      expect(services[name], `${name} is a service of docker-compose.yml`).toBeDefined();
+      expect(stackOf(services[name]!), name).toBe('default');
+      const target = services[name]!.build?.target;
+      if (target) {
+        expect(svc.image, name).toBe(`realtime-voice-${target}:\${RTV_IMAGE_TAG:-${appVersion}}`);
+      } else {
+        expect(svc.image, name).toMatch(/^localhost\//);
+      }
+    }
+    // Merged with the compose file it is still a valid one.
+    const [bin, ...pre] = composeCommand();
+    const res = spawnSync(
+      bin!,
+      [
+        ...pre,
+        '-f',
+        COMPOSE_FILE,
+        '-f',
+        path.join(REPO_ROOT, 'deploy/images/compose.local.yml'),
+        'config',
+        '--quiet',
+      ],
+      { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, OPENAI_API_KEY: '' } },
+    );
+    expect(res.status, res.stderr).toBe(0);
   });
 
   it("binds each service's admin port on every interface (Prometheus scrapes it from its own container)", () => {

@@ -258,10 +258,24 @@ describe('helm chart: Redis password, resume secret, NetworkPolicies, safe defau
     const ingressNginx = {
       namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
     };
+    // Besides the controller, the `helm test` pod of the release, which talks to the gateway Service directly.
+    const helmTest = {
+      podSelector: {
+        matchLabels: {
+          'app.kubernetes.io/name': 'realtime-voice',
+          'app.kubernetes.io/instance': 'rtv',
+          'app.kubernetes.io/component': 'helm-test',
+        },
+      },
+    };
     expect(policy(production, 'gateway').spec.ingress[0]).toEqual({
       ports: [{ port: 'http', protocol: 'TCP' }],
-      from: [ingressNginx],
+      from: [ingressNginx, helmTest],
     });
+    const testPod = find(production, 'Pod', '-test-text-turn');
+    expect(testPod.metadata.labels).toMatchObject(helmTest.podSelector.matchLabels);
+    const withoutTest = render({ valuesFiles: [PRODUCTION_VALUES], set: { 'tests.enabled': 'false' } });
+    expect(policy(withoutTest, 'gateway').spec.ingress[0]!.from).toEqual([ingressNginx]);
     // With the Ingress on, the status API's public routes come through the same controller.
     expect(policy(production, 'status-api').spec.ingress[1]).toEqual({
       ports: [{ port: 'http', protocol: 'TCP' }],

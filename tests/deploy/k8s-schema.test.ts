@@ -77,4 +77,36 @@ describe('validateK8sObject', () => {
       { object: 'Widget/w', problem: 'no schema for apiVersion example.com/v1 kind Widget' },
     ]);
   });
+
+  it("checks KEDA ScaledObjects against a schema of KEDA's documented CRD fields", async () => {
+    const scaled = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name: 'workers', labels: { app: 'demo' } },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'workers' },
+        minReplicaCount: 2,
+        maxReplicaCount: 20,
+        advanced: {
+          horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: 300 } } },
+        },
+        triggers: [
+          { type: 'prometheus', metadata: { serverAddress: 'http://p:9090', query: 'up', threshold: '70' } },
+        ],
+      },
+    };
+    expect(await validateK8sObject(scaled)).toEqual([]);
+    const broken = structuredClone(scaled) as Record<string, unknown> & typeof scaled;
+    Object.assign(broken.spec, { minReplicas: 2 });
+    Object.assign(broken.spec.triggers[0]!.metadata, { threshold: 70 });
+    expect((await validateK8sObject(broken)).map((p) => p.problem).sort()).toEqual([
+      '/spec/triggers/0/metadata/threshold must be string',
+      'unknown field /spec/minReplicas',
+    ]);
+    const noTrigger = structuredClone(scaled) as Record<string, unknown> & typeof scaled;
+    delete (noTrigger.spec as Partial<typeof scaled.spec>).triggers;
+    expect((await validateK8sObject(noTrigger)).map((p) => p.problem)).toEqual([
+      "/spec must have required property 'triggers'",
+    ]);
+  });
 });

@@ -154,7 +154,14 @@ describe('metrics of a running stack', () => {
     };
     for (const [service, url] of Object.entries(targets)) {
       const text = await scrapeText(url);
-      expect(text, service).toContain(`service="${service}"`);
+      expect(text, service).toContain(`rtv_service="${service}"`);
+      // Every service says which build runs (the dashboard's deploy annotations read it).
+      expect(text, service).toMatch(
+        new RegExp(
+          `^rtv_build_info\\{version="[^"]+",node_version="v[0-9.]+",rtv_service="${service}"\\} 1$`,
+          'm',
+        ),
+      );
       const res = promtool(['check', 'metrics'], text);
       // Exit 1 would be a parse error; 3 means lint findings, of which only prom-client's own may remain.
       expect([0, 3], `${service}: ${res.output}`).toContain(res.code);

@@ -13,6 +13,8 @@ export interface ClientOptions {
   url: string;
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
+  /** Fail a turn whose reply carries neither text nor audio. */
+  requireReply: boolean;
   voice?: string;
   language?: string;
   instructions?: string;
@@ -43,6 +45,8 @@ Connection
   --url <ws-url>         Full WebSocket URL (default ${DEFAULT_BASE_URL}/${DEFAULT_USER})
   --user <id>            User id in the default URL (default ${DEFAULT_USER})
   --token <token>        Send Authorization: Bearer <token> and use the authenticated route
+  --token-env <NAME>     As --token, with the token read from the environment variable NAME (keeps it
+                         off the command line, e.g. from a Kubernetes Secret)
   --timeout <seconds>    Connect / reply timeout (default 30)
 
 Session (sent as session.update when given)
@@ -56,6 +60,7 @@ Session (sent as session.update when given)
 Output
   --out <reply.wav>      Write all received audio as a 24 kHz PCM16 mono WAV
   --json                 Print raw server events, one JSON object per line
+  --require-reply        Exit 1 when a reply has neither text nor audio (a smoke test of a deployment)
   -h, --help             Show this help
 
 Transcripts of your speech (conversation.item.transcript) are printed as "> you said: …".
@@ -81,8 +86,14 @@ export function resolveUrl({ url, user, token }: { url?: string; user?: string; 
   return `${DEFAULT_BASE_URL}/${encodeURIComponent(user ?? DEFAULT_USER)}`;
 }
 
-/** Parses argv (without node and script). Returns `'help'` when help was asked for. */
-export function parseClientArgs(argv: string[]): ClientOptions | 'help' {
+/**
+ * Parses argv (without node and script). Returns `'help'` when help was asked for. `env` is where
+ * `--token-env` looks.
+ */
+export function parseClientArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ClientOptions | 'help' {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -109,7 +120,8 @@ export function parseClientArgs(argv: string[]): ClientOptions | 'help' {
       `--timeout must be a positive number of seconds (got ${JSON.stringify(values.timeout)})`,
     );
   }
-  const url = resolveUrl({ url: values.url, user: values.user, token: values.token });
+  const token = tokenFrom(values.token, values['token-env'], env);
+  const url = resolveUrl({ url: values.url, user: values.user, token });
   if (!/^wss?:\/\//.test(url)) throw new UsageError(`--url must start with ws:// or wss:// (got ${url})`);
   if (values.url && values.user)
     throw new UsageError('--user has no effect with --url: put the user id in the URL');
@@ -117,7 +129,8 @@ export function parseClientArgs(argv: string[]): ClientOptions | 'help' {
   return {
     inputs,
     url,
-    token: values.token,
+    token,
+    requireReply: values['require-reply'] ?? false,
     voice: values.voice,
     language: values.language,
     instructions: values.instructions,
@@ -127,6 +140,15 @@ export function parseClientArgs(argv: string[]): ClientOptions | 'help' {
     timeoutMs: Math.round(timeoutS * 1000),
     json: values.json ?? false,
   };
+}
+
+/** The bearer token: `--token`, or the variable `--token-env` names (which must then hold one). */
+function tokenFrom(token: string | undefined, tokenEnv: string | undefined, env: NodeJS.ProcessEnv) {
+  if (tokenEnv === undefined) return token;
+  if (token !== undefined) throw new UsageError('give --token or --token-env, not both');
+  const value = env[tokenEnv]?.trim();
+  if (!value) throw new UsageError(`--token-env ${tokenEnv}: the variable is unset or empty`);
+  return value;
 }
 
 function parse(argv: string[]) {
@@ -143,6 +165,8 @@ function parse(argv: string[]) {
       url: { type: 'string' },
       user: { type: 'string' },
       token: { type: 'string' },
+      'token-env': { type: 'string' },
+      'require-reply': { type: 'boolean' },
       voice: { type: 'string' },
       language: { type: 'string' },
       instructions: { type: 'string' },

@@ -52,6 +52,8 @@ class Conversation {
   done = 0;
   /** A reply is streaming: deltas or audio arrived since the last `response.done`. */
   responding = false;
+  /** `response.delta` and `response.audio` events received so far (the content of every reply). */
+  content = 0;
   /** Follow-up replies asked for by answers to function calls and not done yet. */
   followUps = 0;
   audio: Buffer[] = [];
@@ -132,11 +134,13 @@ class Conversation {
     switch (event.type) {
       case 'response.delta':
         this.responding = true;
+        this.content++;
         break;
       case 'response.audio': {
         const audio = (event.response as { audio?: unknown } | undefined)?.audio;
         if (typeof audio === 'string') this.audio.push(Buffer.from(audio, 'base64'));
         this.responding = true;
+        this.content++;
         break;
       }
       case 'response.function_call': {
@@ -146,12 +150,19 @@ class Conversation {
         this.#calls.push({ callId: call.call_id, name: String(call.name) });
         break;
       }
-      case 'response.done':
+      case 'response.done': {
+        // A reply the server gave up on is an error, whatever came before it.
+        const status = (event.response as { status?: unknown } | undefined)?.status;
+        if (status === 'failed') {
+          this.fail(new ClientFailure('the reply failed (response.done status failed)'));
+          return;
+        }
         this.done++;
         this.responding = false;
         if (this.followUps > 0) this.followUps--;
         this.#answerCalls();
         break;
+      }
       case 'error': {
         const err = event.error as { code?: unknown; message?: unknown } | undefined;
         this.fail(
@@ -211,6 +222,7 @@ async function sendInput(
   printer: EventPrinter,
 ): Promise<void> {
   const doneBefore = conv.done;
+  const contentBefore = conv.content;
   if (input.kind === 'text') {
     printer.sent(input.text);
     ws.send(itemInput({ type: 'input_text', text: input.text }));
@@ -234,6 +246,8 @@ async function sendInput(
     options.timeoutMs,
     'response.done',
   );
+  if (options.requireReply && conv.content === contentBefore)
+    throw new ClientFailure('the reply had neither text nor audio (--require-reply)');
 }
 
 /** Runs the client and resolves with the process exit code (0 ok, 1 failure, 2 bad input, 130 interrupted). */

@@ -11,6 +11,7 @@ describe('parseClientArgs', () => {
       ],
       url: `${DEFAULT_BASE_URL}/cli_user`,
       token: undefined,
+      requireReply: false,
       voice: undefined,
       language: undefined,
       instructions: undefined,
@@ -80,5 +81,19 @@ describe('resolveUrl', () => {
     expect(resolveUrl({ user: 'a b' })).toBe(`${DEFAULT_BASE_URL}/a%20b`);
     expect(resolveUrl({ token: 't' })).toBe(DEFAULT_BASE_URL);
     expect(resolveUrl({ url: 'wss://example.test/x', token: 't' })).toBe('wss://example.test/x');
+  });
+
+  it('reads the token from the variable --token-env names, for the authenticated route', () => {
+    const o = parseClientArgs(['--token-env', 'RTV_TEST_TOKEN', '--text', 'hi'], {
+      RTV_TEST_TOKEN: ' key-from-a-secret\n',
+    });
+    expect(o).toMatchObject({ token: 'key-from-a-secret', url: DEFAULT_BASE_URL });
+    expect(() => parseClientArgs(['--token-env', 'RTV_TEST_TOKEN', '--text', 'hi'], {})).toThrow(
+      '--token-env RTV_TEST_TOKEN: the variable is unset or empty',
+    );
+    expect(() => parseClientArgs(['--token', 'a', '--token-env', 'T', '--text', 'hi'], { T: 'b' })).toThrow(
+      'give --token or --token-env, not both',
+    );
+    expect(parseClientArgs(['--require-reply', '--text', 'hi'])).toMatchObject({ requireReply: true });
   });
 });

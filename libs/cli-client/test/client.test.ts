@@ -165,6 +165,20 @@ describe('runClient failures', () => {
     expect(err).toContain('✗ error upstream_error: provider said no');
   });
 
+  it('exits 1 when a reply ends with status failed', async () => {
+    const { code, err } = await run(['--url', peer.url(), '--text', 'break down']);
+    expect(code).toBe(1);
+    expect(err).toContain('the reply failed (response.done status failed)');
+  });
+
+  it('exits 1 on a reply without text or audio with --require-reply, and 0 without the flag', async () => {
+    const strict = await run(['--url', peer.url(), '--require-reply', '--text', 'say nothing']);
+    expect(strict.code).toBe(1);
+    expect(strict.err).toContain('the reply had neither text nor audio (--require-reply)');
+    expect((await run(['--url', peer.url(), '--text', 'say nothing'])).code).toBe(0);
+    expect((await run(['--url', peer.url(), '--require-reply', '--text', 'hi'])).code).toBe(0);
+  });
+
   it('exits 1 on timeout, naming what it waited for', async () => {
     const { code, err } = await run(['--url', peer.url(), '--text', 'ignore me', '--timeout', '0.3']);
     expect(code).toBe(1);

@@ -3,7 +3,8 @@
 // speech followed by 500 ms of silence (a stand-in for server VAD), after the transcript of that speech
 // ("hello there", in two pieces and whole). A text that names a tool of the session (its exact name) gets
 // a reply that only calls it (twice, when the text says "twice"), with `{"q": <the words after the name>}`;
-// a function_call_output gets the reply "Tool said <output>" unless it has `respond: false`.
+// a function_call_output gets the reply "Tool said <output>" unless it has `respond: false`. "say nothing"
+// gets an empty reply (response.done alone), "break down" a response.done with status failed.
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 
@@ -101,6 +102,16 @@ export async function startPeer(): Promise<Peer> {
         if (input.text === 'fail')
           send({ type: 'error', error: { code: 'upstream_error', message: 'provider said no' } });
         else if (input.text === 'hang up') ws.close(1011, 'worker lost');
+        else if (input.text === 'say nothing')
+          send({
+            type: 'response.done',
+            response: { usage: { input_tokens: 2, output_tokens: 0 }, timestamp: now() },
+          });
+        else if (input.text === 'break down')
+          send({
+            type: 'response.done',
+            response: { usage: { input_tokens: 2, output_tokens: 0 }, status: 'failed', timestamp: now() },
+          });
         else if (input.text !== 'ignore me') reply(['Hello', 'back', `(${input.text})`]);
       }
       if (input?.type === 'input_audio_buffer') {

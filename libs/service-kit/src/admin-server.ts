@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 export interface AdminServerOptions {
   /**
@@ -24,11 +25,55 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** A registry with the default process metrics, injected into every component instead of a global. */
-export function createRegistry(constLabels: Record<string, string> = {}): Registry {
+/** Where `rtv_build_info` takes its version from. */
+export interface BuildInfoSource {
+  /**
+   * The service's own package.json (`new URL('../package.json', import.meta.url)` from `src/app.ts`, which is
+   * also right from `dist/app.js`): its `version` is reported unless `RTV_VERSION` is set.
+   */
+  packageJson?: URL;
+  /** Environment to read `RTV_VERSION` from; the process's by default (tests pass their own). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reported when neither `RTV_VERSION` nor a readable package.json gives a version. */
+export const UNKNOWN_VERSION = 'unknown';
+
+/**
+ * The version a process reports: `RTV_VERSION` (set by the image build or the deployment, e.g. a git tag or
+ * commit) wins over the package.json version, which does not change between commits.
+ */
+export function buildVersion(source: BuildInfoSource = {}): string {
+  const fromEnv = (source.env ?? process.env).RTV_VERSION?.trim();
+  if (fromEnv) return fromEnv;
+  if (!source.packageJson) return UNKNOWN_VERSION;
+  try {
+    const version = (JSON.parse(readFileSync(source.packageJson, 'utf8')) as { version?: unknown }).version;
+    return typeof version === 'string' && version !== '' ? version : UNKNOWN_VERSION;
+  } catch {
+    // A build info metric must never stop a service from starting.
+    return UNKNOWN_VERSION;
+  }
+}
+
+/**
+ * A registry with the default process metrics and `rtv_build_info`, injected into every component instead of
+ * a global. `constLabels` (the services pass `rtv_service`) go on every series. `rtv_build_info` is always 1;
+ * its `version` label changes with a deploy, which is what the dashboard's deploy annotations look for.
+ */
+export function createRegistry(
+  constLabels: Record<string, string> = {},
+  build: BuildInfoSource = {},
+): Registry {
   const registry = new Registry();
   registry.setDefaultLabels(constLabels);
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'rtv_build_info',
+    help: 'Always 1; labels say which build runs: version (RTV_VERSION or the service package.json) and node_version',
+    labelNames: ['version', 'node_version'],
+    registers: [registry],
+  }).set({ version: buildVersion(build), node_version: process.version }, 1);
   return registry;
 }
 

@@ -215,6 +215,13 @@ export const COMMON_ENV = {
     default: 'info',
     doc: 'Log level',
   },
+  RTV_SHUTDOWN_TIMEOUT_S: {
+    type: 'number',
+    min: 0.001,
+    max: 3600,
+    default: 30,
+    doc: 'Hard limit on the shutdown after SIGTERM/SIGINT, in seconds: a drain still running then is cut short and the process exits 1. Keep it below the orchestrator’s kill delay (the Helm chart sets it from drain.timeoutSeconds, below terminationGracePeriodSeconds minus the preStop sleep)',
+  },
   RTV_ADMIN_HOST: {
     type: 'string',
     pattern: /^[A-Za-z0-9.:-]{1,253}$/,

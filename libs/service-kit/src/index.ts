@@ -16,5 +16,10 @@ export {
 } from './config.js';
 export { createLogger, type Logger } from './logger.js';
 export { isLoopbackHost } from './loopback.js';
-export { installShutdown, type ShutdownOptions } from './shutdown.js';
+export {
+  installShutdown,
+  type ShutdownConfig,
+  type ShutdownOptions,
+  shutdownOptionsFrom,
+} from './shutdown.js';
 export { withTimeout } from './timeout.js';

@@ -6,6 +6,20 @@ export interface ShutdownOptions {
   exit?: (code: number) => void;
 }
 
+/** What {@link shutdownOptionsFrom} reads: `RTV_SHUTDOWN_TIMEOUT_S` of `COMMON_ENV`, already validated. */
+export interface ShutdownConfig {
+  readonly RTV_SHUTDOWN_TIMEOUT_S: number;
+}
+
+/**
+ * The shutdown limit a service's loaded config sets. The variable lives in `COMMON_ENV`, so every service
+ * validates it at start with the rest of its configuration (a bad value stops the start, naming it), and the
+ * Helm chart can keep it below the pods' termination grace period.
+ */
+export function shutdownOptionsFrom(config: ShutdownConfig): ShutdownOptions {
+  return { timeoutMs: Math.round(config.RTV_SHUTDOWN_TIMEOUT_S * 1000) };
+}
+
 /**
  * SIGTERM/SIGINT → `stop()` once (idempotent: a second signal only logs), exit 0 when it resolves, exit 1
  * when it throws or overruns the hard timeout. Returns the trigger so `main` can also shut down on fatal errors.

@@ -29,7 +29,10 @@ export interface Gateway {
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
   const id = config.RTV_GATEWAY_ID ?? randomId('gw-', 12);
   const keys = createKeys(config.RTV_REDIS_PREFIX);
-  const metricsRegistry = createRegistry({ service: 'gateway' });
+  const metricsRegistry = createRegistry(
+    { rtv_service: 'gateway' },
+    { packageJson: new URL('../package.json', import.meta.url) },
+  );
   const metrics = createGatewayMetrics(metricsRegistry);
   const redis = await connectGatewayRedis(config.REDIS_URL, redisTopologyOf(config), id, log);
   const readiness = new GatewayReadiness(redis.commands);

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
+import { ConfigError, createLogger, installShutdown, shutdownOptionsFrom } from '@rtv/service-kit';
 import { startGateway } from './app.js';
 import { loadGatewayConfig } from './config.js';
 
@@ -6,7 +6,7 @@ try {
   const config = loadGatewayConfig();
   const log = createLogger('gateway', config.RTV_LOG_LEVEL);
   const gateway = await startGateway(config, log);
-  installShutdown(log, () => gateway.stop());
+  installShutdown(log, () => gateway.stop(), shutdownOptionsFrom(config));
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);

@@ -34,7 +34,7 @@ export const SESSION_LIMITS: ClientSessionLimits = { pendingMaxFrames: 4, replay
 export const silentLog = createLogger('gateway-test', 'silent');
 
 export function newMetrics(): GatewayMetrics {
-  return createGatewayMetrics(createRegistry({ service: 'gateway' }));
+  return createGatewayMetrics(createRegistry({ rtv_service: 'gateway' }));
 }
 
 /** The value of a counter or gauge (for the given labels, or unlabelled). */

@@ -87,7 +87,10 @@ export async function buildStatusApi(opts: StatusApiOptions): Promise<FastifyIns
     maxAgeMs: opts.snapshotMaxAgeMs,
     timeoutMs: opts.readTimeoutMs,
   });
-  const registry = createRegistry({ service: 'status-api' });
+  const registry = createRegistry(
+    { rtv_service: 'status-api' },
+    { packageJson: new URL('../package.json', import.meta.url) },
+  );
   createClusterMetrics(registry, () => clusterState.getOrUndefined());
 
   app.decorate<RedisClient, 'redis'>('redis', redis);

@@ -1,6 +1,6 @@
 import { trustedProxiesFromConfig } from '@rtv/auth';
 import { redisTopologyOf } from '@rtv/bus';
-import { ConfigError, createLogger, installShutdown } from '@rtv/service-kit';
+import { ConfigError, createLogger, installShutdown, shutdownOptionsFrom } from '@rtv/service-kit';
 import { buildStatusApi } from './app.js';
 import { loadStatusConfig, verifierFromConfig } from './config.js';
 
@@ -22,7 +22,7 @@ try {
     trustedProxies: trustedProxiesFromConfig('status-api', config.RTV_TRUSTED_PROXIES),
   });
   await app.listen({ host: config.RTV_STATUS_HOST, port: config.RTV_STATUS_PORT });
-  installShutdown(log, () => app.close());
+  installShutdown(log, () => app.close(), shutdownOptionsFrom(config));
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);

@@ -277,7 +277,7 @@ describe('status API (real Redis)', () => {
     expect(sample(res.body, 'rtv_cluster_free_capacity_sessions')).toBe(3);
     expect(sample(res.body, 'rtv_cluster_component_up', { component: 'gateway' })).toBe(1);
     expect(sample(res.body, 'rtv_cluster_component_up', { component: 'provider' })).toBeUndefined();
-    expect(sample(res.body, 'rtv_cluster_connections', { service: 'status-api' })).toBe(5);
+    expect(sample(res.body, 'rtv_cluster_connections', { rtv_service: 'status-api' })).toBe(5);
 
     // The next scrape sees the next heartbeats: a member that left is gone, not frozen at its last value.
     gwAFields.connections = 7;

@@ -13,6 +13,8 @@
  * free-form in the schema and are left alone.
  */
 
+import { validateScaledObject } from './keda-schema.js';
+
 export interface SchemaProblem {
   /** `Kind/name` of the object. */
   object: string;
@@ -123,6 +125,8 @@ function trackReads(root: object) {
 export async function validateK8sObject(object: Record<string, unknown>): Promise<SchemaProblem[]> {
   const apiVersion = String(object.apiVersion ?? '');
   const kind = String(object.kind ?? '');
+  // KEDA's CRD ships in no schema package: a schema of the fields the chart uses (keda-schema.ts).
+  if (apiVersion === 'keda.sh/v1alpha1' && kind === 'ScaledObject') return validateScaledObject(object);
   const name = `${kind || '?'}/${String((object.metadata as { name?: unknown } | undefined)?.name ?? '?')}`;
   const Model = apiVersion && kind ? await loadModel(apiVersion, kind) : undefined;
   if (!Model) return [{ object: name, problem: `no schema for apiVersion ${apiVersion} kind ${kind}` }];

@@ -1,6 +1,7 @@
 // Helpers for the observability suites: the metric families the services register, a reader for the
 // Prometheus text format, and promtool.
 import { spawnSync } from 'node:child_process';
+import { createRegistry } from '@rtv/service-kit';
 import { Registry } from 'prom-client';
 import { createGatewayMetrics } from '../../../services/gateway/src/metrics.js';
 import { createWorkerMetrics } from '../../../services/session-worker/src/metrics.js';
@@ -10,19 +11,20 @@ export interface Family {
   name: string;
   type: string;
   labelNames: string[];
-  service: 'gateway' | 'session-worker' | 'status-api';
+  /** `service-kit` for the families every service registers through createRegistry (rtv_build_info). */
+  service: 'gateway' | 'session-worker' | 'status-api' | 'service-kit';
 }
 
 /**
  * Every `rtv_*` family the services register, built with the same factories the services call at start, in
- * fresh registries (so no process metrics and no Redis are involved).
+ * fresh registries (so no Redis is involved; prom-client's process metrics from createRegistry are left out).
  */
 export function registeredFamilies(): Map<string, Family> {
   const out = new Map<string, Family>();
-  const add = (service: Family['service'], fill: (r: Registry) => void) => {
-    const registry = new Registry();
+  const add = (service: Family['service'], fill: (r: Registry) => void, registry = new Registry()) => {
     fill(registry);
     for (const m of registry.getMetricsAsArray()) {
+      if (!m.name.startsWith('rtv_')) continue;
       // labelNames is set on every prom-client metric but missing from its typings.
       const labelNames = [...((m as unknown as { labelNames?: string[] }).labelNames ?? [])];
       out.set(m.name, { name: m.name, type: String(m.type), labelNames, service });
@@ -34,6 +36,7 @@ export function registeredFamilies(): Map<string, Family> {
     createClusterMetrics(r, async () => undefined);
     createHttpMetrics(r);
   });
+  add('service-kit', () => undefined, createRegistry({ rtv_service: 'any' }, { env: {} }));
   return out;
 }
 

@@ -205,6 +205,79 @@ app.kubernetes.io/part-of: realtime-voice
 - "+client|info"
 {{- end -}}
 
+{{/* Redis exporter ------------------------------------------------------------------------------------ */}}
+
+{{/* "true" when the exporter is rendered: redis.exporter.enabled, or when it is null (the default) with the
+  bundled Redis and ServiceMonitors both on. Refused with Sentinel: the master moves, so the exporter would
+  need to follow it; scrape those nodes with an exporter of their own. */}}
+{{- define "rtv.redisExporter.enabled" -}}
+{{- $on := .Values.redis.exporter.enabled -}}
+{{- if kindIs "invalid" $on -}}
+{{- $on = and .Values.redis.bundled.enabled .Values.metrics.serviceMonitor.enabled -}}
+{{- end -}}
+{{- if $on -}}
+{{- if eq (include "rtv.redis.mode" .) "sentinel" -}}
+{{- fail "redis.exporter.enabled with redis.external.mode=sentinel: the exporter scrapes fixed addresses and the master moves; run an exporter next to each Redis node instead, or set redis.exporter.enabled=false" -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The ACL user the exporter logs in as on the bundled Redis: read-only server statistics, no key. */}}
+{{- define "rtv.redis.exporterUser" -}}rtv-exporter{{- end -}}
+
+{{/* Its ACL rule, as redis-server arguments: what redis_exporter runs by default (INFO, CONFIG GET for the
+  config gauges, LATENCY and SLOWLOG reads, CLUSTER INFO, naming its connection) and nothing else: no key
+  pattern, so it can read no session; CONFIG SET, CLIENT LIST/KILL and every write stay refused. Same password
+  as the services' user (one Secret), so the exporter needs no credential of its own. */}}
+{{- define "rtv.redis.exporterAclRule" -}}
+- {{ include "rtv.redis.exporterUser" . }}
+- "on"
+- ">$(REDIS_PASSWORD)"
+- "-@all"
+- "+ping"
+- "+info"
+- "+config|get"
+- "+client|setname"
+- "+latency|latest"
+- "+latency|histogram"
+- "+slowlog|get"
+- "+slowlog|len"
+- "+cluster|info"
+{{- end -}}
+
+{{/* The Redis endpoints the exporter scrapes, as a JSON list of URLs without user: the bundled Redis, or the
+  external URL or cluster seed nodes. */}}
+{{- define "rtv.redisExporter.targets" -}}
+{{- if .Values.redis.bundled.enabled -}}
+{{- list (printf "redis://%s:6379" (include "rtv.componentName" (dict "ctx" . "component" "redis"))) | toJson -}}
+{{- else -}}
+{{- $targets := list -}}
+{{- range include "rtv.redis.externalUrls" . | fromJsonArray -}}
+{{- $targets = append $targets (regexReplaceAll "^(rediss?://)[^@/]*@" . "${1}") -}}
+{{- end -}}
+{{- toJson $targets -}}
+{{- end -}}
+{{- end -}}
+
+{{/* REDIS_USER of the exporter: its own user on the bundled Redis; on an external one the user the endpoints
+  name (the services' user), or none. */}}
+{{- define "rtv.redisExporter.user" -}}
+{{- if .Values.redis.bundled.enabled -}}
+{{- include "rtv.redis.exporterUser" . -}}
+{{- else -}}
+{{- $first := include "rtv.redis.externalUrls" . | fromJsonArray | first | default "" -}}
+{{- regexFind "^rediss?://[^@/]*@" $first | regexFind "//.*@" | trimPrefix "//" | trimSuffix "@" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The components allowed to connect to the bundled Redis (its NetworkPolicy), as a JSON list. */}}
+{{- define "rtv.redis.clients" -}}
+{{- $clients := list "gateway" "worker" "status-api" -}}
+{{- if include "rtv.redisExporter.enabled" . }}{{ $clients = append $clients "redis-exporter" }}{{ end -}}
+{{- toJson $clients -}}
+{{- end -}}
+
 {{/* REDIS_URL: the bundled Redis, the external URL, or the external list joined with commas. */}}
 {{- define "rtv.redis.url" -}}
 {{- if .Values.redis.bundled.enabled -}}
@@ -464,6 +537,40 @@ OPENAI_REALTIME_URL: {{ $p.url | quote }}
 {{- end -}}
 {{- end -}}
 
+{{/* Worker autoscaling on sessions ---------------------------------------------------------------------- */}}
+
+{{/* PromQL for the sessions the workers should hold: those they hold (rtv_cluster_sessions) plus those waiting
+  for a worker (rtv_cluster_queue_jobs{state="waiting"}), both from this release's status API as the
+  ServiceMonitor scrapes it (Prometheus Operator adds the namespace and service labels). max(): every status
+  API replica reports the same cluster-wide value. */}}
+{{- define "rtv.worker.demandQuery" -}}
+{{- $labels := printf "namespace=%q,service=%q" .Release.Namespace (include "rtv.componentName" (dict "ctx" . "component" "status-api")) -}}
+{{- printf "max(rtv_cluster_sessions{%s}) + max(rtv_cluster_queue_jobs{%s,state=\"waiting\"})" $labels $labels -}}
+{{- end -}}
+
+{{/* Sessions per worker to aim for: percent of worker.capacity, at least 1. (dict "ctx" $ "percent" 70) */}}
+{{- define "rtv.worker.targetSessions" -}}
+{{- max 1 (div (mul .ctx.Values.worker.capacity .percent) 100) -}}
+{{- end -}}
+
+{{/* Replicas the workers' count is left to: an HPA (worker.autoscaling.enabled) or KEDA's. */}}
+{{- define "rtv.worker.autoscaled" -}}
+{{- if or .Values.worker.autoscaling.enabled .Values.worker.autoscaling.keda.enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* helm test ---------------------------------------------------------------------------------------- */}}
+
+{{/* The gateway route the test pod uses: the authenticated one when a Secret can give it a token
+  (tests.auth.existingSecret, else auth.existingSecret), else the anonymous one when it is on; empty when the
+  test could not authenticate (then no test pod is rendered). */}}
+{{- define "rtv.tests.route" -}}
+{{- if or .Values.tests.auth.existingSecret .Values.auth.existingSecret -}}
+/api/v1/streaming/realtime
+{{- else if .Values.auth.allowAnonymous -}}
+/api/v1/streaming/realtime/helm-test
+{{- end -}}
+{{- end -}}
+
 {{/* Pods -------------------------------------------------------------------------------------------- */}}
 
 {{/* Stops rendering when the kubelet could kill a drain in progress. (dict "ctx" $ "name" "gateway" "c" .Values.gateway) */}}
@@ -569,6 +676,8 @@ RTV_REDIS_TLS_CA_FILE: {{ printf "%s/ca.crt" (include "rtv.redis.tlsCaDir" .) | 
 {{- end }}
 RTV_REDIS_PREFIX: {{ .Values.redis.prefix | quote }}
 RTV_LOG_LEVEL: {{ .Values.logLevel | quote }}
+{{- /* The services' own hard limit on a drain; the grace periods are checked against it (rtv.validateGrace). */}}
+RTV_SHUTDOWN_TIMEOUT_S: {{ .Values.drain.timeoutSeconds | toString | quote }}
 {{- end -}}
 
 {{/* NAME: "value" for a number given in values; nothing for null, so the service's own default applies. */}}
