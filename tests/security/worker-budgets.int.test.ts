@@ -114,8 +114,13 @@ describe('session worker byte budgets (end to end)', () => {
 
   it('audio streamed while the provider connects stops at RTV_PROVIDER_QUEUE_MAX_BYTES and the client is told once', async () => {
     provider = await FakeProvider.start({ onConnect: 'hold' });
+    // No warm pool: the provider connection held here must be the session's own, still connecting.
     stack = await startStack({
-      workerEnv: { OPENAI_REALTIME_URL: provider.url, RTV_PROVIDER_QUEUE_MAX_BYTES: String(QUEUE_MAX_BYTES) },
+      workerEnv: {
+        OPENAI_REALTIME_URL: provider.url,
+        RTV_PROVIDER_QUEUE_MAX_BYTES: String(QUEUE_MAX_BYTES),
+        RTV_PROVIDER_POOL_SIZE: '0',
+      },
     });
     const ws = await WsTestClient.connect(stack.wsUrl('streamer'));
     await ws.nextOfType('session.created');
