@@ -101,6 +101,27 @@ describe('npm run bench -- --url … (remote mode) against an echoing deployment
     expect(summary).toContain('No local service and no baseline were started');
   }, 60_000);
 
+  it('streams voice over the authenticated route and loses no frame', async () => {
+    // Acknowledgements are held while the owner waits for the provider to hear speech (the turn hold), so the
+    // gateway's replay ring grows through several sizes here: it must grow, never refuse a frame below its budget.
+    const out = benchOutDir('remote-voice');
+    const { code, output } = await runBench(
+      [
+        ...['voice', '--url', stack.wsUrl, '--sessions', '4', '--ramp-s', '1'],
+        ...['--warmup', '0.5', '--duration', '3', '--procs', '2', '--out', out],
+      ],
+      'bench/run.ts',
+      { RTV_BENCH_TOKEN: await token('bench-voice') },
+    );
+    expect(code, output).toBe(0);
+    const { results } = readRun(out);
+    const [step] = results.scenarios.voice!.steps;
+    expect(step).toMatchObject({ target: 'remote', opened: 4, openFailures: 0, lost: 0, closedEarly: 0 });
+    expect(step!.closeReasons ?? {}).toEqual({});
+    expect(step!.sent).toBeGreaterThan(0);
+    expect(step!.received).toBe(step!.sent);
+  }, 60_000);
+
   it('counts connects refused for a wrong token by status and error code, and keeps the token out of the report', async () => {
     const out = benchOutDir('remote-refused');
     const { code, output } = await runBench([

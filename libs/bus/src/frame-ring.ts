@@ -43,9 +43,7 @@ export class FrameRing {
     }
     const before = this.head;
     let ring = this.ring;
-    if (ring === undefined || (ring.length < this.maxBytes && this.liveBytes() + n > ring.length)) {
-      ring = this.grow(n);
-    }
+    if (ring === undefined || this.mustGrow(ring, n)) ring = this.grow(n);
     const cap = ring.length;
     let start = this.end;
     const at = start % cap;
@@ -77,7 +75,7 @@ export class FrameRing {
     if (held === 0 || ring === undefined || this.maxBytes <= 0) return 0;
     if (bytes > this.maxBytes) return held;
     // As in push: a ring below the budget grows first and its frames are packed from offset 0.
-    const grows = ring.length < this.maxBytes && this.liveBytes() + bytes > ring.length;
+    const grows = this.mustGrow(ring, bytes);
     const cap = grows ? this.grownCapacity(bytes) : ring.length;
     let start = grows ? this.packedBytes() : this.end;
     const at = start % cap;
@@ -143,6 +141,22 @@ export class FrameRing {
 
   private liveBytes(): number {
     return this.head < this.seqs.length ? this.end - this.starts[this.head]! : 0;
+  }
+
+  /**
+   * Whether a push of `n` bytes grows `ring` first: it is below the budget and the frame would overwrite a held
+   * one, because the held bytes and `n` exceed it or because the frame does not fit before the ring's end and
+   * the next lap starts over the oldest frame. Only a ring at its budget evicts.
+   */
+  private mustGrow(ring: Buffer, n: number): boolean {
+    const cap = ring.length;
+    if (cap >= this.maxBytes) return false;
+    if (this.liveBytes() + n > cap) return true;
+    if (this.head >= this.seqs.length) return false;
+    let start = this.end;
+    const at = start % cap;
+    if (at + n > cap) start += cap - at;
+    return this.starts[this.head]! < start + n - cap;
   }
 
   /** A ring at least twice as large (up to the budget) with the live frames copied to its start. */
