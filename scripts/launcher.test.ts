@@ -133,6 +133,41 @@ describe('launcher test', () => {
   });
 });
 
+describe('launcher bench', () => {
+  /** A project whose bench/run.ts prints its arguments and REDIS_URL; tsx comes from this repository. */
+  function benchProject(): string {
+    const dir = makeProject();
+    symlinkSync(path.join(repoRoot, 'node_modules', 'tsx'), path.join(dir, 'node_modules', 'tsx'));
+    mkdirSync(path.join(dir, 'bench'));
+    writeFileSync(
+      path.join(dir, 'bench', 'run.ts'),
+      "console.log('bench args:', process.argv.slice(2).join(' '), 'REDIS_URL=' + (process.env.REDIS_URL ?? ''));\n",
+    );
+    return dir;
+  }
+
+  it('resolves no Redis for a remote run (--url), and one for a local run', async () => {
+    const dir = benchProject();
+    // A REDIS_URL nothing answers at: a local run tries it, a remote run never looks.
+    const deadPort = await freeLoopbackPort();
+    const env = { REDIS_URL: `redis://127.0.0.1:${deadPort}` };
+    for (const args of [
+      ['--url', 'wss://voice.example.com/api/v1/streaming/realtime', '--token', 't'],
+      ['--url=wss://voice.example.com/api/v1/streaming/realtime'],
+    ]) {
+      const remote = await launch(dir, ['bench', ...args], env).done;
+      expect(remote.code, remote.out).toBe(0);
+      expect(remote.out).toContain(`bench args: ${args.join(' ')} REDIS_URL=redis://127.0.0.1:${deadPort}`);
+      expect(remote.out).not.toMatch(/Redis/);
+    }
+    const local = await launch(dir, ['bench', '--quick'], {
+      REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+    }).done;
+    expect(local.code, local.out).toBe(0);
+    expect(local.out).toMatch(/using Redis from REDIS_URL/);
+  });
+});
+
 describe('launcher start', () => {
   /** A service that serves 200 on every path at the port in `portVar`, and says goodbye on SIGTERM. */
   function fakeService(dir: string, name: string, portVar: string, extra = ''): void {

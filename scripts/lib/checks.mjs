@@ -23,6 +23,22 @@ import { fail, formatDuration, paint, say } from './ui.mjs';
  */
 async function withRedis(fn) {
   const redis = await resolveRedis({ log: say });
+  try {
+    return await withSignals({ ...process.env, REDIS_URL: redis.url }, fn);
+  } finally {
+    await redis.stop();
+  }
+}
+
+/**
+ * Runs `fn` with `env`, forwarding SIGTERM to the running child (a terminal's Ctrl-C reached it already);
+ * exit 130 when interrupted.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {(env: NodeJS.ProcessEnv, track: (child: import('node:child_process').ChildProcess) => void)
+ *   => Promise<number>} fn
+ * @returns {Promise<number>}
+ */
+async function withSignals(env, fn) {
   /** @type {import('node:child_process').ChildProcess | undefined} */
   let current;
   let interrupted = false;
@@ -35,14 +51,13 @@ async function withRedis(fn) {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const code = await fn({ ...process.env, REDIS_URL: redis.url }, (child) => {
+    const code = await fn(env, (child) => {
       current = child;
     });
     return interrupted ? 130 : code;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    await redis.stop();
   }
 }
 
@@ -141,7 +156,11 @@ export async function benchCommand(root, args) {
     );
     return 0;
   }
-  return withRedis(async (env, track) => {
+  // Remote mode (`--url`) drives a deployed gateway and starts nothing local, so it needs no Redis here.
+  const remote = args.some((a) => a === '--url' || a.startsWith('--url='));
+  /** @type {typeof withRedis} */
+  const withEnv = remote ? (fn) => withSignals(process.env, fn) : withRedis;
+  return withEnv(async (env, track) => {
     for (const file of files) {
       const rel = path.relative(root, file);
       say(paint('bold', `▶ ${rel}`));

@@ -530,6 +530,23 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     expect(tokenFile).not.toContain('the built-in local engine');
   });
 
+  it('says in its install notes how to run helm test and where the Redis exporter answers, when they are on', () => {
+    const defaults = installNotes(['--set', 'auth.allowAnonymous=true']);
+    expect(defaults).toContain('helm test voice -n voice --logs');
+    // The exporter is on by default only with a ServiceMonitor.
+    expect(defaults).not.toContain('redis-exporter');
+    const production = installNotes(['--values', PRODUCTION_VALUES]);
+    expect(production).toContain('helm test voice -n voice --logs');
+    const exporter = installNotes(['--set', 'auth.allowAnonymous=true', '--set', 'redis.exporter.enabled=true']);
+    expect(exporter).toContain('port-forward svc/voice-realtime-voice-redis-exporter 9121:9121');
+    expect(exporter).toContain('curl http://localhost:9121/metrics');
+    // No credential and no anonymous route: there is no test pod, so the notes do not offer one.
+    expect(installNotes([])).not.toContain('helm test');
+    expect(installNotes(['--set', 'auth.allowAnonymous=true', '--set', 'tests.enabled=false'])).not.toContain(
+      'helm test',
+    );
+  });
+
   it('rejects values it does not know and contradictory Redis settings', () => {
     expect(renderError({ set: { 'gateway.replicaCout': '3' } })).toContain('replicaCout');
     expect(renderError({ set: { 'redis.external.url': 'redis://elsewhere:6379' } })).toContain(

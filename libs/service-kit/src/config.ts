@@ -222,6 +222,11 @@ export const COMMON_ENV = {
     default: 30,
     doc: 'Hard limit on the shutdown after SIGTERM/SIGINT, in seconds: a drain still running then is cut short and the process exits 1. Keep it below the orchestrator’s kill delay (the Helm chart sets it from drain.timeoutSeconds, below terminationGracePeriodSeconds minus the preStop sleep)',
   },
+  RTV_VERSION: {
+    type: 'string',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_.+:\/-]{0,127}$/,
+    doc: 'Version the process reports in /healthz and rtv_build_info (e.g. a git tag or commit, set by the image build or the deployment); default: the service’s package.json version',
+  },
   RTV_ADMIN_HOST: {
     type: 'string',
     pattern: /^[A-Za-z0-9.:-]{1,253}$/,

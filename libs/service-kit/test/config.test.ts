@@ -67,6 +67,14 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes a git tag or commit as RTV_VERSION and refuses anything else with its name', () => {
+    for (const version of ['v1.4.2-3-gabc123', '0.1.0+build.7', 'main/abc1234']) {
+      expect(loadConfig('svc', COMMON_ENV, { RTV_VERSION: version }).RTV_VERSION).toBe(version);
+    }
+    expect(configError(COMMON_ENV, { RTV_VERSION: 'v1 2' }).message).toContain('RTV_VERSION');
+    expect(configError(COMMON_ENV, { RTV_VERSION: '<script>' }).message).toContain('RTV_VERSION');
+  });
+
   it('masks the username and password of any URL-typed value', () => {
     const urls = {
       UPSTREAM_URL: { type: 'url', protocols: ['redis'], doc: 'upstream' },
