@@ -77,6 +77,8 @@ export interface BenchOptions {
    */
   poolCompare: boolean;
   engineHandshakeMs: number;
+  /** Voice: run every step for every target, also after a target failed one (figures at each load). */
+  allSteps: boolean;
 }
 
 const DEFAULTS: BenchOptions = {
@@ -99,6 +101,7 @@ const DEFAULTS: BenchOptions = {
   stackEnv: {},
   poolCompare: false,
   engineHandshakeMs: DEFAULT_ENGINE_HANDSHAKE_MS,
+  allSteps: false,
 };
 
 /** What `--quick` changes: tiny loads, so the smoke test proves the harness in seconds. */
@@ -127,6 +130,8 @@ under the same load, and writes results.json, summary.md and p99-vs-sessions.svg
   --targets=stack,baseline     Which sides to run (default: both)
   --quick                      Tiny loads for a smoke run (seconds)
   --steps=100,200,400          Voice: sessions per step (default ${DEFAULTS.steps.join(',')})
+  --all-steps                  Voice: run every step for both sides, also after one failed (by default a side
+                               stops at its first failed step), for figures at each load
   --threshold-ms=50            Voice: a step fails when p99 exceeds this or any frame is lost
   --warmup=3 --duration=10     Voice: seconds of warm-up and of measurement per step
   --drain=3                    Voice: seconds echoes may trail the window before they count as lost
@@ -201,7 +206,7 @@ function oneOf<T extends string>(name: string, values: string[], allowed: readon
 }
 
 /** Flags without a value; every other flag takes one, after `=` or as the next argument. */
-const SWITCHES = new Set(['--quick', '--profile', '--update-docs', '--pool-compare']);
+const SWITCHES = new Set(['--quick', '--profile', '--update-docs', '--pool-compare', '--all-steps']);
 /** Flags that only mean something for the local stack, refused with `--url`. */
 const LOCAL_ONLY = [
   'targets',
@@ -209,6 +214,7 @@ const LOCAL_ONLY = [
   'profile',
   'stack-env',
   'pool-compare',
+  'all-steps',
   'engine-handshake-ms',
   'update-docs',
 ];
@@ -434,6 +440,9 @@ function applyFlags(opts: BenchOptions, flags: string[], raw: RawRemote): void {
       case 'pool-compare':
         opts.poolCompare = true;
         break;
+      case 'all-steps':
+        opts.allSteps = true;
+        break;
       case 'engine-handshake-ms':
         opts.engineHandshakeMs = integer(name, need(), 0, 60_000);
         break;
@@ -453,7 +462,7 @@ function applyFlags(opts: BenchOptions, flags: string[], raw: RawRemote): void {
         raw.rampS = num(name, need(), 0);
         break;
       case 'threshold-ms':
-        opts.thresholdMs = num(name, need(), 1);
+        opts.thresholdMs = num(name, need(), 0.001);
         break;
       case 'warmup':
         opts.warmupS = num(name, need(), 0);

@@ -46,6 +46,15 @@ describe('parseOptions', () => {
     expect(() => parseOptions(['--steps='])).toThrow(/--steps needs a value/);
   });
 
+  it('takes --all-steps for the local voice scenario only', () => {
+    const o = parseOptions(['voice', '--all-steps', '--steps', '100,200,400']);
+    if (o === 'help') throw new Error('unexpected help');
+    expect(o.allSteps).toBe(true);
+    expect(() =>
+      parseOptions(['--url', 'ws://h/api/v1/streaming/realtime', '--token', 't', '--all-steps']),
+    ).toThrow(/--all-steps/);
+  });
+
   it('collects --stack-env pairs for A/B runs of a setting', () => {
     const o = parseOptions(['--stack-env=RTV_RESUME_BUFFER_BYTES=0,RTV_LOG_LEVEL=error']);
     if (o === 'help') throw new Error('unexpected help');

@@ -133,4 +133,19 @@ describe('npm run bench -- failover', () => {
     expect(text).toContain('| pause heard by the client, median / max |');
     expect(text).toContain('| 1 |');
   }, 120_000);
+
+  it('--all-steps measures every step of a side after it failed one', async () => {
+    const allOut = benchOutDir('all-steps');
+    // A threshold no round trip can meet fails every step.
+    const { code, output } = await runBench([
+      ...['voice', '--targets=baseline', '--steps=2,3', '--threshold-ms=0.001', '--all-steps', '--procs=1'],
+      ...['--warmup=0.2', '--duration=0.5', '--drain=0.5', `--out=${allOut}`],
+    ]);
+    expect(code, output).toBe(0);
+    const steps = readRun(allOut).results.scenarios.voice!.steps;
+    expect(steps.map((s) => [s.sessions, s.passed])).toEqual([
+      [2, false],
+      [3, false],
+    ]);
+  }, 60_000);
 });
