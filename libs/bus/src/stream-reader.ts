@@ -54,6 +54,16 @@ export interface StreamReaderOptions {
    * @defaultValue 30000
    */
   ttlMs?: number;
+  /**
+   * Longest run of batch handling before the reader lets the event loop take its turn (timers, sockets), when
+   * one read returned a backlog. @defaultValue 20
+   */
+  sliceMs?: number;
+}
+
+/** Lets every timer and socket event that is due run (setImmediate runs after the poll phase). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -67,9 +77,11 @@ export class StreamReader {
   private readonly count: number;
   private readonly blockMs: number;
   private readonly ttlMs: number;
+  private readonly sliceMs: number;
 
   constructor(private readonly opts: StreamReaderOptions) {
     this.count = opts.count ?? 256;
+    this.sliceMs = opts.sliceMs ?? 20;
     this.blockMs = opts.blockMs ?? 5000;
     this.ttlMs = opts.ttlMs ?? 30_000;
   }
@@ -119,11 +131,19 @@ export class StreamReader {
         );
         failures = 0;
         if (!res) continue;
+        let sliceStart = performance.now();
         for (const [, entries] of res) {
           for (const [rawId, fields] of entries) {
             const id = rawId.toString('latin1');
             this.lastId = id;
             this.deliver(id, fields);
+            if (performance.now() - sliceStart >= this.sliceMs) {
+              // A backlog (one XREAD of many full batches) is not handled in one go: timers (lease renewals,
+              // heartbeats) and sockets get their turn between slices, as between two reads.
+              await yieldToEventLoop();
+              if (this.stopped) return;
+              sliceStart = performance.now();
+            }
           }
         }
       } catch (err) {

@@ -49,6 +49,47 @@ describe('StreamWriter + StreamReader on a real Redis', () => {
     expect(await t.redis.exists(stream)).toBe(0);
   });
 
+  it('lets timers run while it works through a backlog, and still delivers it whole and in order', async () => {
+    const keys = createKeys(t.prefix);
+    const stream = keys.workerIn(randomId('wk-', 6));
+    // 200 entries wait before the reader starts: its first XREAD returns a backlog of 200 batches.
+    for (let i = 1; i <= 200; i++) {
+      await t.redis.xadd(stream, '*', BUS_ENVELOPE_VERSION, encodeAckLine('s', 1, i));
+    }
+    const got: number[] = [];
+    let lastTick = performance.now();
+    let longestGapMs = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - lastTick);
+      lastTick = now;
+    }, 5);
+    const reader = new StreamReader({
+      stream,
+      blocking: await connect('reader'),
+      commands: await connect('reader-cmd'),
+      // Each batch costs 4 ms of CPU: 0.8 s for the backlog, which without slices would starve every timer.
+      onBatch: (batch) => {
+        const until = performance.now() + 4;
+        while (performance.now() < until);
+        decodeBatch(batch, (l) => l.op === 'A' && got.push(l.seq));
+      },
+      sliceMs: 20,
+    });
+    try {
+      await t.redis.xadd(stream, '*', 'v0', 'created');
+      lastTick = performance.now();
+      await reader.start();
+      await waitFor(() => got.length === 200, { message: 'the backlog delivered' });
+    } finally {
+      clearInterval(timer);
+      await reader.stop();
+    }
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    // Slices of 20 ms: a 5 ms timer waits about two slices at most, never the whole 0.8 s backlog.
+    expect(longestGapMs).toBeLessThan(300);
+  });
+
   it('never creates a stream that has no reader (NOMKSTREAM)', async () => {
     const keys = createKeys(t.prefix);
     const writer = new StreamWriter(await connect('writer'));
