@@ -116,14 +116,7 @@ async function mainRemote(options: BenchOptions, remote: RemoteOptions): Promise
   log(`results → ${path.relative(process.cwd(), dir) || dir}; remote target ${shownUrl(remote.url)}`);
   log('remote mode: no local service, engine or baseline is started; server-side CPU is not known from here');
   const results: BenchResults = {
-    schema: 'realtime-voice-bench/1',
-    startedAt: startedAt.toISOString(),
-    finishedAt: '',
-    durationS: 0,
-    command: redactedCommand(process.argv.slice(2)),
-    options: recordedOptions(options),
-    machine: machineInfo(),
-    loadAvg: { start: loadAverage1m(), end: 0 },
+    ...runHeader(startedAt, options),
     target: {
       kind: 'remote',
       url: shownUrl(remote.url),
@@ -193,14 +186,7 @@ async function main(options: BenchOptions): Promise<number> {
   log(`results → ${path.relative(process.cwd(), dir) || dir}; Redis ${redact(redisUrl)} (${redisVersion})`);
 
   const results: BenchResults = {
-    schema: 'realtime-voice-bench/1',
-    startedAt: startedAt.toISOString(),
-    finishedAt: '',
-    durationS: 0,
-    command: redactedCommand(process.argv.slice(2)),
-    options: recordedOptions(options),
-    machine: machineInfo(),
-    loadAvg: { start: loadAverage1m(), end: 0 },
+    ...runHeader(startedAt, options),
     redis: {
       version: redisVersion,
       note:
@@ -313,3 +299,17 @@ main(options).then(
     process.exitCode = 1;
   },
 );
+
+/** The fields every results.json starts with, local or remote. */
+function runHeader(startedAt: Date, options: BenchOptions) {
+  return {
+    schema: 'realtime-voice-bench/1' as const,
+    startedAt: startedAt.toISOString(),
+    finishedAt: '',
+    durationS: 0,
+    command: redactedCommand(process.argv.slice(2)),
+    options: recordedOptions(options),
+    machine: machineInfo(),
+    loadAvg: { start: loadAverage1m(), end: 0 },
+  };
+}
