@@ -15,6 +15,7 @@ import { deleteLiveStackKeys, type Engine, startEngine } from './lib/targets.js'
 import { LoadPool } from './load/pool.js';
 import { renderChart } from './report/chart.js';
 import { updateDocs } from './report/docs.js';
+import { flameGraphIndex, writeFlameGraphs } from './report/flamegraph.js';
 import { summarizeProfiles } from './report/profile.js';
 import { renderSummary } from './report/summary.js';
 import type { BenchResults } from './report/types.js';
@@ -232,8 +233,11 @@ async function main(options: BenchOptions): Promise<number> {
 
   const code = finish(results, startedAt, dir, options);
   if (ctx.profileDir) {
-    writeFileSync(path.join(dir, 'profiles.md'), summarizeProfiles(ctx.profileDir));
-    log(`CPU profiles in ${ctx.profileDir}, top functions in profiles.md`);
+    const flames = writeFlameGraphs(ctx.profileDir, dir);
+    writeFileSync(path.join(dir, 'profiles.md'), summarizeProfiles(ctx.profileDir) + flameGraphIndex(flames));
+    log(
+      `CPU profiles in ${ctx.profileDir}, top functions in profiles.md, flame graphs in ${flames.join(', ') || '(none)'}`,
+    );
   }
   return code;
 }

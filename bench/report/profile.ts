@@ -20,7 +20,7 @@ interface CpuProfile {
 const TOP = 20;
 
 /** The package or area a frame belongs to. */
-function areaOf(frame: CallFrame): string {
+export function areaOf(frame: CallFrame): string {
   const { url, functionName } = frame;
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   if (url.startsWith('node:')) return 'node internals';
@@ -30,7 +30,8 @@ function areaOf(frame: CallFrame): string {
   return own ? own[1]! : url;
 }
 
-function shortUrl(url: string): string {
+/** A frame's file, relative to the repo (`libs/…`, `services/…`) or to node_modules; node: URLs as they are. */
+export function shortUrl(url: string): string {
   const own = /\/((?:libs|services|bench)\/.*)$/.exec(url);
   if (own) return own[1]!;
   const nm = /node_modules\/(.*)$/.exec(url);
@@ -88,8 +89,11 @@ export function summarizeProfile(file: string): string {
   return lines.join('\n');
 }
 
-/** Every `*.cpuprofile` under `dir` (one folder per scenario and process), summarised. */
-export function summarizeProfiles(dir: string): string {
+/**
+ * The main-thread `*.cpuprofile` files under `dir` (one folder per scenario and process), sorted: the ones
+ * profiles.md summarises and the flame graphs are drawn from.
+ */
+export function mainThreadProfiles(dir: string): string[] {
   const files: string[] = [];
   const walk = (d: string) => {
     if (!existsSync(d)) return;
@@ -102,6 +106,12 @@ export function summarizeProfiles(dir: string): string {
     }
   };
   walk(dir);
+  return files;
+}
+
+/** Every main-thread `*.cpuprofile` under `dir` (one folder per scenario and process), summarised. */
+export function summarizeProfiles(dir: string): string {
+  const files = mainThreadProfiles(dir);
   const head = [
     '# CPU profiles',
     '',
