@@ -43,6 +43,13 @@ const COMPOSE_SUBSET = ['redis', 'status-api', 'worker-1', 'worker-2', 'gateway-
 /** Host ports the compose file publishes for that subset (gateway-1's WebSocket port first). */
 const COMPOSE_PORTS = { gateway1: 8001, gateway1Admin: 9101, gateway2Admin: 9102, status: 8090 } as const;
 const COMPOSE_HOST_PORTS = [8001, 8002, 9101, 9102, 9201, 9202, 8090];
+/** The `cluster` profile's services (podman-compose 1.0.3 has no `--profile`, so they are named). */
+const CLUSTER_SUBSET = [
+  ...['redis-node-1', 'redis-node-2', 'redis-node-3', 'redis-cluster-init', 'cluster-status-api'],
+  ...['cluster-worker-1', 'cluster-worker-2', 'cluster-gateway-1', 'cluster-gateway-2'],
+];
+/** Host ports the cluster profile publishes: gateways 8101/8102, their admin 9111/9112, workers' 9211/9212. */
+const CLUSTER_PORTS = { gateway1: 8101, ready: [9111, 9112, 9211, 9212, 8190] } as const;
 
 const run = `${process.pid}-${Date.now().toString(36)}`;
 const project = `rtv-images-${run}`;
@@ -359,4 +366,29 @@ describe.skipIf(!engine)('images built and run here', () => {
     ).toBe('open');
     await ws.close();
   }, 180_000);
+
+  it('brings up the cluster profile on those images: a 3-master Redis Cluster, and the Python example through it', async () => {
+    for (const port of [CLUSTER_PORTS.gateway1, 8102, ...CLUSTER_PORTS.ready]) {
+      expect(await portIsFree(port), `host port ${port} (cluster profile) is taken`).toBe(true);
+    }
+    const up = await compose(['up', '-d', '--no-build', ...CLUSTER_SUBSET]);
+    expect(up.status, printed(up)).toBe(0);
+    // Workers and gateways that start before redis-cluster-init has made the cluster exit and are restarted by
+    // their restart policy (podman-compose does not wait for service_completed_successfully); all end up ready.
+    for (const port of CLUSTER_PORTS.ready) await readyz(`http://127.0.0.1:${port}/readyz`, 120_000);
+    const info = await containerEngine.ok([
+      'exec',
+      containerOf('redis-node-1'),
+      'redis-cli',
+      'CLUSTER',
+      'INFO',
+    ]);
+    expect(info).toContain('cluster_state:ok');
+    expect(info).toContain('cluster_size:3');
+    const types = await runSeedExample(`ws://127.0.0.1:${CLUSTER_PORTS.gateway1}`);
+    expect(types[0]).toBe('session.created');
+    expect(types).toContain('session.update');
+    expect(types).toContain('response.done');
+    expect(types).not.toContain('error');
+  }, 240_000);
 });
