@@ -347,7 +347,7 @@ describe('docker-compose.yml', () => {
       expect(svc.build?.args?.BASE_IMAGE, name).toBe(local);
   }, 30_000);
 
-  it('has an override for the images built here: the same services, their images tagged with the chart appVersion', () => {
+  it('has an override for the images built here: the same services of both stacks, their images tagged with the chart appVersion', () => {
     const override = parse(readText('deploy/images/compose.local.yml')) as {
       services: Record<string, ComposeService>;
     };
@@ -355,7 +355,7 @@ describe('docker-compose.yml', () => {
       .appVersion;
     for (const [name, svc] of Object.entries(override.services)) {
       expect(services[name], `${name} is a service of docker-compose.yml`).toBeDefined();
-      expect(stackOf(services[name]!), name).toBe('default');
+      expect(['default', 'cluster'], name).toContain(stackOf(services[name]!));
       const target = services[name]!.build?.target;
       if (target) {
         expect(svc.image, name).toBe(`realtime-voice-${target}:\${RTV_IMAGE_TAG:-${appVersion}}`);
