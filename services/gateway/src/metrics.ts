@@ -180,6 +180,12 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Client sockets closed because their send buffer passed the backpressure limit',
       registers,
     }),
+    setupFailures: new Counter({
+      name: 'rtv_gateway_session_setup_failures_total',
+      help: 'New sessions whose set-up failed, by reason: no_worker (no worker bound it within RTV_BIND_TIMEOUT_MS) or storage (its record, or the token budget it needs, could not be read or written); the set-up SLO counts them against first binds',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     bindLatency: new Histogram({
       name: 'rtv_gateway_session_bind_duration_seconds',
       help: 'Time from socket open to a worker binding the session',

@@ -86,6 +86,46 @@ describe('SessionLifecycle: new sessions', () => {
   });
 });
 
+describe('SessionLifecycle: set-up failures (the set-up SLO)', () => {
+  it('counts a new session no worker bound in time (no_worker), not a resumed one, nor a bound one', async () => {
+    vi.useFakeTimers();
+    const h = setup({ lifecycle: { bindTimeoutMs: 1000 } });
+    const unbound = h.connect(SID);
+    h.lifecycle.openNew(unbound, 'anonymous');
+    const bound = h.connect('sess_bbbbbbbbbbbbbbbbbbbbb');
+    h.lifecycle.openNew(bound, 'anonymous');
+    h.router.onBatch(batch(encodeBindLine('sess_bbbbbbbbbbbbbbbbbbbbb', 'wk-1', 1)));
+    const resumed = h.connect('sess_rrrrrrrrrrrrrrrrrrrrr');
+    const token = h.tokens.issue({ ...binding, sid: 'sess_rrrrrrrrrrrrrrrrrrrrr' }, 1, Date.now());
+    h.lifecycle.openResumed(resumed, { valid: true, token, lastSeq: undefined }, 'anonymous');
+    await vi.advanceTimersByTimeAsync(1500);
+    // Both unbound sessions were told service_unavailable; only the new one is a failed set-up.
+    for (const s of [unbound, resumed]) {
+      expect(socketOf(s).messages()).toContainEqual(
+        expect.objectContaining({
+          type: 'error',
+          error: expect.objectContaining({ code: 'service_unavailable' }),
+        }),
+      );
+    }
+    expect(socketOf(bound).ended).toBeUndefined();
+    expect(await counterValue(h.metrics.setupFailures, { reason: 'no_worker' })).toBe(1);
+    expect(await counterValue(h.metrics.setupFailures, { reason: 'storage' })).toBe(0);
+  });
+
+  it('counts a new session whose record could not be created (storage)', async () => {
+    const h = setup();
+    h.store.create = async () => {
+      throw new Error('Redis is loading');
+    };
+    const session = h.connect(SID);
+    h.lifecycle.openNew(session, 'anonymous');
+    await settle();
+    expect(socketOf(session).ended?.code).toBe(CloseCode.TryAgainLater);
+    expect(await counterValue(h.metrics.setupFailures, { reason: 'storage' })).toBe(1);
+  });
+});
+
 describe('SessionLifecycle: resume', () => {
   it('a resume by the same user evicts the older socket here: notice, 4409; its close neither ends nor detaches', async () => {
     const h = setup();

@@ -168,6 +168,7 @@ export class SessionLifecycle {
       },
       (err: Error) => {
         this.deps.log.warn({ err: err.message }, 'token budget unavailable');
+        this.deps.metrics.setupFailures.inc({ reason: 'storage' });
         if (!session.closed) this.refuse(session);
       },
     );
@@ -180,7 +181,7 @@ export class SessionLifecycle {
     // route has set its own (the provider session and the policy's limits) at upgrade.
     session.config ??= { ...DEFAULT_SESSION_CONFIG };
     this.sendCreated(session, true);
-    this.armBindTimer(session);
+    this.armBindTimer(session, true);
     deps.store
       .create(
         { sid: session.sid, userId: session.userId, gatewayId: deps.gatewayId, createdMs: session.openedAt },
@@ -188,6 +189,7 @@ export class SessionLifecycle {
       )
       .catch((err: Error) => {
         deps.log.error({ err: err.message, sid: session.sid }, 'could not create session');
+        deps.metrics.setupFailures.inc({ reason: 'storage' });
         this.fail(
           session,
           'service_unavailable',
@@ -276,7 +278,7 @@ export class SessionLifecycle {
     if (outcome.createdMs > 0) session.createdAt = outcome.createdMs;
     session.seq = outcome.generation * CLIENT_SEQ_GENERATION_STRIDE;
     this.sendCreated(session, false);
-    this.armBindTimer(session);
+    this.armBindTimer(session, false);
     const lastSeq = resume.lastSeq ?? outcome.clientSeq;
     if (outcome.owner) deps.router.requestResume(outcome.owner, session.sid, deps.gatewayId, lastSeq);
     deps.log.info({ sid: session.sid, owner: outcome.owner, lastSeq }, 'session resumed');
@@ -509,13 +511,15 @@ export class SessionLifecycle {
     if (opened !== undefined) this.send(session, opened);
   }
 
-  private armBindTimer(session: ClientSession): void {
+  /** `isNew`: a session being set up (a failure counts against the set-up SLO), not one being resumed. */
+  private armBindTimer(session: ClientSession, isNew: boolean): void {
     session.bindTimer = setTimeout(() => {
       session.bindTimer = undefined;
       if (session.owner !== undefined || session.closed) return;
       // Redis was away: the recovery gives it until its own bound to get an owner.
       if (this.deps.recovery?.waitsFor(session)) return;
       this.deps.log.warn({ sid: session.sid }, 'no worker bound the session in time');
+      if (isNew) this.deps.metrics.setupFailures.inc({ reason: 'no_worker' });
       this.fail(
         session,
         'service_unavailable',
