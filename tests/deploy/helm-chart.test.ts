@@ -537,7 +537,12 @@ describe('helm chart deploy/helm/realtime-voice', () => {
     expect(defaults).not.toContain('redis-exporter');
     const production = installNotes(['--values', PRODUCTION_VALUES]);
     expect(production).toContain('helm test voice -n voice --logs');
-    const exporter = installNotes(['--set', 'auth.allowAnonymous=true', '--set', 'redis.exporter.enabled=true']);
+    const exporter = installNotes([
+      '--set',
+      'auth.allowAnonymous=true',
+      '--set',
+      'redis.exporter.enabled=true',
+    ]);
     expect(exporter).toContain('port-forward svc/voice-realtime-voice-redis-exporter 9121:9121');
     expect(exporter).toContain('curl http://localhost:9121/metrics');
     // No credential and no anonymous route: there is no test pod, so the notes do not offer one.

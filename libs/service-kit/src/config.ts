@@ -224,7 +224,7 @@ export const COMMON_ENV = {
   },
   RTV_VERSION: {
     type: 'string',
-    pattern: /^[A-Za-z0-9][A-Za-z0-9_.+:\/-]{0,127}$/,
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_.+:/-]{0,127}$/,
     doc: 'Version the process reports in /healthz and rtv_build_info (e.g. a git tag or commit, set by the image build or the deployment); default: the service’s package.json version',
   },
   RTV_ADMIN_HOST: {
