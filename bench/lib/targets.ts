@@ -237,6 +237,7 @@ export async function startStack(opts: StackOptions): Promise<Target> {
             // Every benchmark client comes from a handful of loopback addresses; the per-address limit on new
             // connections is meant for the internet, not for a load generator.
             RTV_MAX_NEW_CONNECTIONS_PER_IP: '1000000',
+            RTV_MAX_CONNECTIONS_PER_IP: '1000000',
             ...opts.extraEnv,
           },
           {

@@ -148,4 +148,15 @@ describe('npm run bench -- failover', () => {
       [3, false],
     ]);
   }, 60_000);
+
+  it('opens more connections from one load-generator address than the gateway allows an address by default', async () => {
+    const idleOut = benchOutDir('idle-one-address');
+    // One generator process = one loopback address; the gateway's default is 100 open connections per address.
+    const { code, output } = await runBench([
+      ...['idle', '--targets=stack', '--idle=150', '--procs=1', `--out=${idleOut}`],
+    ]);
+    expect(code, output).toBe(0);
+    const [side] = readRun(idleOut).results.scenarios.idle!.sides;
+    expect(side).toMatchObject({ target: 'stack', requested: 150, opened: 150, failed: 0 });
+  }, 90_000);
 });
