@@ -1,4 +1,4 @@
-import { CloseCode, encodeBindLine, FrameKind } from '@rtv/protocol';
+import { CloseCode, DEFAULT_SESSION_CONFIG, encodeBindLine, FrameKind } from '@rtv/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { batch, counterValue, createHarness, type Harness, socketOf } from './helpers.js';
 
@@ -43,6 +43,20 @@ describe('SessionLifecycle: new sessions', () => {
     await settle();
     expect(h.store.created.map((d) => d.sid)).toEqual([SID]);
     expect(await counterValue(h.metrics.connectionsTotal, { route: 'anonymous' })).toBe(1);
+  });
+
+  it('gives every new seed session the one frozen default configuration, not a copy each', async () => {
+    const h = setup();
+    const a = h.connect(SID);
+    const b = h.connect('sess_bbbbbbbbbbbbbbbbbbbbb');
+    h.lifecycle.openNew(a, 'anonymous');
+    h.lifecycle.openNew(b, 'anonymous');
+    await settle();
+    expect(a.config).toBe(DEFAULT_SESSION_CONFIG);
+    expect(b.config).toBe(a.config);
+    expect(Object.isFrozen(a.config)).toBe(true);
+    // The record is created with it all the same.
+    expect(h.store.created.map((c) => c.sid)).toEqual([SID, 'sess_bbbbbbbbbbbbbbbbbbbbb']);
   });
 
   it('refuses a socket with 1013 while not accepting (draining or Redis away)', () => {

@@ -178,8 +178,9 @@ export class SessionLifecycle {
     const { deps } = this;
     if (!this.admit(session, route)) return;
     // Kept on the session too: if Redis loses the record, the recovery puts it back. The OpenAI-compatible
-    // route has set its own (the provider session and the policy's limits) at upgrade.
-    session.config ??= { ...DEFAULT_SESSION_CONFIG };
+    // route has set its own (the provider session and the policy's limits) at upgrade. The default is one
+    // frozen object shared by every session, not a copy each: idle connections are the gateway's memory.
+    session.config ??= DEFAULT_SESSION_CONFIG;
     this.sendCreated(session, true);
     this.armBindTimer(session, true);
     deps.store
