@@ -27,7 +27,7 @@ afterEach(() => {
   for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A project with the launcher's files and an empty node_modules. */
+/** A project with the launcher's files and an installed but empty node_modules (npm's hidden lockfile marks it). */
 function makeProject(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rtv-launcher-'));
   temps.push(dir);
@@ -36,6 +36,7 @@ function makeProject(): string {
     cpSync(path.join(scriptsDir, file), path.join(dir, 'scripts', file), { recursive: true });
   }
   mkdirSync(path.join(dir, 'node_modules', '.bin'), { recursive: true });
+  writeFileSync(path.join(dir, 'node_modules', '.package-lock.json'), '{}');
   return dir;
 }
 
@@ -129,7 +130,31 @@ describe('launcher test', () => {
     rmSync(path.join(dir, 'node_modules'), { recursive: true });
     const { code, out } = await launch(dir, ['test']).done;
     expect(code).toBe(1);
-    expect(out).toContain('node_modules is missing and there is no package-lock.json');
+    expect(out).toContain('dependencies are not installed and there is no package-lock.json');
+  });
+
+  // `npm run images` on a clone that was never installed leaves node_modules/.cache behind: that is not an install.
+  it('runs npm ci when node_modules holds only a cache, then the steps', async () => {
+    const { dir, log } = testProject();
+    rmSync(path.join(dir, 'node_modules', '.package-lock.json'));
+    mkdirSync(path.join(dir, 'node_modules', '.cache'));
+    writeFileSync(path.join(dir, 'package-lock.json'), '{}');
+    const fakeNpmDir = path.join(dir, 'fake-path');
+    mkdirSync(fakeNpmDir);
+    writeFileSync(
+      path.join(fakeNpmDir, 'npm'),
+      `#!/bin/sh\necho "npm $*" >> "$FAKE_LOG"\necho '{}' > node_modules/.package-lock.json\n`,
+    );
+    chmodSync(path.join(fakeNpmDir, 'npm'), 0o755);
+    const { code, out } = await launch(dir, ['test'], {
+      FAKE_LOG: log,
+      PATH: `${fakeNpmDir}:${process.env.PATH}`,
+    }).done;
+    expect(code).toBe(0);
+    expect(out).toContain('dependencies are not installed (no node_modules/.package-lock.json): running npm ci');
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['npm', 'tsc', 'biome', 'vitest']);
+    expect(calls[0]).toBe('npm ci');
   });
 });
 

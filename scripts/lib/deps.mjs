@@ -1,20 +1,29 @@
-// Makes a fresh clone runnable: `npm ci` when node_modules is missing.
+// Makes a fresh clone runnable: `npm ci` when the dependencies were never installed.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './proc.mjs';
 import { say } from './ui.mjs';
 
 /**
+ * npm writes node_modules/.package-lock.json at the end of every install. The folder alone proves nothing: tools
+ * create node_modules/.cache on a clone that was never installed (`npm run images` records its builds there).
+ * @param {string} root
+ */
+export function dependenciesInstalled(root) {
+  return existsSync(path.join(root, 'node_modules', '.package-lock.json'));
+}
+
+/**
  * @param {string} root
  */
 export async function ensureDependencies(root) {
-  if (existsSync(path.join(root, 'node_modules'))) return;
+  if (dependenciesInstalled(root)) return;
   if (!existsSync(path.join(root, 'package-lock.json'))) {
     throw new Error(
-      'node_modules is missing and there is no package-lock.json to install from: run npm install',
+      'dependencies are not installed and there is no package-lock.json to install from: run npm install',
     );
   }
-  say('node_modules is missing: running npm ci');
+  say('dependencies are not installed (no node_modules/.package-lock.json): running npm ci');
   let code;
   try {
     code = await run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci'], { cwd: root });
