@@ -151,7 +151,9 @@ describe('launcher test', () => {
       PATH: `${fakeNpmDir}:${process.env.PATH}`,
     }).done;
     expect(code).toBe(0);
-    expect(out).toContain('dependencies are not installed (no node_modules/.package-lock.json): running npm ci');
+    expect(out).toContain(
+      'dependencies are not installed (no node_modules/.package-lock.json): running npm ci',
+    );
     const calls = readFileSync(log, 'utf8').trim().split('\n');
     expect(calls.map((c) => c.split(' ')[0])).toEqual(['npm', 'tsc', 'biome', 'vitest']);
     expect(calls[0]).toBe('npm ci');
