@@ -35,7 +35,7 @@ export const WORKER_ENV = {
     min: 1000,
     max: 600_000,
     default: 2000,
-    doc: 'Session lease (BullMQ lock); renewed every half of it. A dead worker’s sessions move within about 1.5× this',
+    doc: 'Session lease (BullMQ lock); renewed every quarter of it. A dead worker’s sessions move within about 1.5× this',
   },
   RTV_LEASE_RECOVERY_MS: {
     type: 'int',

@@ -23,6 +23,9 @@ const WAIT_MS = 10_000;
  */
 export class EventLog {
   readonly events: ServerEvent[] = [];
+  /** What happened to the connection itself (state changes, close codes), for the timeout message. */
+  private readonly notes: string[] = [];
+  private readonly startedMs = Date.now();
   private cursor = 0;
   private wakers: (() => void)[] = [];
 
@@ -31,12 +34,18 @@ export class EventLog {
     for (const wake of this.wakers.splice(0)) wake();
   };
 
+  /** Records a connection-level happening (not a server event), stamped with the ms since the log began. */
+  note(what: string): void {
+    this.notes.push(`${what} at +${Date.now() - this.startedMs} ms`);
+    for (const wake of this.wakers.splice(0)) wake();
+  }
+
   /** Resolves once `check` holds (re-checked on every event), else fails listing the events seen. */
   async until(check: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!check()) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${this.summary().join(', ')}`);
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; ${this.describe()}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.wakers.push(() => {
@@ -66,6 +75,13 @@ export class EventLog {
 
   of(type: string): ServerEvent[] {
     return this.events.filter((e) => e.type === type);
+  }
+
+  /** Everything seen, for a failure message: the events (deltas counted, not listed) and the connection notes. */
+  describe(): string {
+    const deltas = this.events.length - this.summary().length;
+    const connection = this.notes.length > 0 ? this.notes.join(', ') : 'nothing';
+    return `got ${this.summary().join(', ') || 'no events'} (+${deltas} deltas) in ${Date.now() - this.startedMs} ms; connection: ${connection}`;
   }
 
   /** Event types without the delta streams, for readable failures and exact sequences. */
@@ -122,7 +138,10 @@ export async function connectNodeClient(
   rt.on('event', log.push);
   rt.on('error', (error) => errors.push(error));
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    rt.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    rt.socket.once('close', (code, reason) => {
+      log.note(`closed ${code} ${reason.toString()}`);
+      resolve({ code, reason: reason.toString() });
+    }),
   );
   await new Promise<void>((resolve, reject) => {
     rt.socket.once('open', () => resolve());
@@ -208,7 +227,11 @@ export async function connectAgent(
   const errors: string[] = [];
   const replies: string[] = [];
   transport.on('*', log.push);
-  session.on('error', (reported) => errors.push(errorCodeOf(reported)));
+  transport.on('connection_change', (status) => log.note(status));
+  session.on('error', (reported) => {
+    log.note(`error ${errorCodeOf(reported)}`);
+    errors.push(errorCodeOf(reported));
+  });
   session.on('agent_end', (_context, _agent, text) => replies.push(text));
   await session.connect({ apiKey });
   return { session, log, errors, replies };
