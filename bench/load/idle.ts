@@ -97,10 +97,10 @@ export class IdleLoad {
       ws.once('close', onClose);
       ws.send(probe.send);
     });
-    ws.once('close', (code: number) => {
+    ws.once('close', (code: number, reason: Buffer) => {
       if (this.stopping) return;
       this.closedEarly++;
-      const key = `close ${code}`;
+      const key = `close ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}`;
       this.closeReasons[key] = (this.closeReasons[key] ?? 0) + 1;
     });
     this.sockets.push(ws);

@@ -263,7 +263,9 @@ function idleSection(idle: IdleResult): string[] {
     const notes = [
       s.capNote,
       s.failed ? `${s.failed} failed to open (${s.firstError ?? 'no reason'})` : undefined,
-      s.closedEarly ? `${s.closedEarly} closed by the server` : undefined,
+      s.closedEarly
+        ? `${s.closedEarly} closed by the server${s.closeReasons ? ` (${describeCloses(s.closeReasons)})` : ''}`
+        : undefined,
       s.upstream < s.clientsOpen ? `${s.clientsOpen - s.upstream} never got a provider socket` : undefined,
     ]
       .filter(Boolean)
@@ -315,4 +317,12 @@ export function renderSummary(r: BenchResults): string {
     out.push('');
   }
   return out.join('\n');
+}
+
+/** `close 1013 replay buffer full ×12, close 1006 ×3`: commonest first. */
+function describeCloses(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([why, n]) => `${why} ×${n}`)
+    .join(', ');
 }

@@ -147,6 +147,8 @@ export interface IdleSide {
   /** Sessions set up per second over both halves (connect, bind, provider socket). */
   setupPerS: number;
   closedEarly: number;
+  /** Close codes (and reasons) of the sockets the server closed while they idled. */
+  closeReasons?: Record<string, number>;
   processes: IdleProcess[];
   /**
    * Memory per connection (slope) of the process that terminates client sockets (gateway or relay): its

@@ -91,7 +91,15 @@ async function idleSide(
     }
     const setupS = (performance.now() - t0) / 1000 - 2 * settleS;
     const [mid, end] = points as [Point, Point];
-    const status = await ctx.pool.all<{ open: number; closedEarly: number }>(() => ({ op: 'idle.status' }));
+    const status = await ctx.pool.all<{
+      open: number;
+      closedEarly: number;
+      closeReasons: Record<string, number>;
+    }>(() => ({ op: 'idle.status' }));
+    const closeReasons: Record<string, number> = {};
+    for (const s of status) {
+      for (const [why, n] of Object.entries(s.closeReasons)) closeReasons[why] = (closeReasons[why] ?? 0) + n;
+    }
     await ctx.pool.all(() => ({ op: 'idle.close' }));
 
     // The worker holds provider sockets, so its memory is per set-up session; the others' per client.
@@ -125,6 +133,7 @@ async function idleSide(
       upstream: end.upstream,
       setupPerS: setupS > 0 ? Math.round(end.upstream / setupS) : 0,
       closedEarly: status.reduce((t, s) => t + s.closedEarly, 0),
+      ...(Object.keys(closeReasons).length > 0 ? { closeReasons } : {}),
       processes,
       frontPerConnectionKB: processes[0]?.heldPerConnectionKB ?? 0,
       loadAvg: { start: loadStart, end: loadAverage1m() },

@@ -159,4 +159,19 @@ describe('npm run bench -- failover', () => {
     const [side] = readRun(idleOut).results.scenarios.idle!.sides;
     expect(side).toMatchObject({ target: 'stack', requested: 150, opened: 150, failed: 0 });
   }, 90_000);
+
+  it('reports why the server closed idle connections: the close code and reason', async () => {
+    const idleOut = benchOutDir('idle-closed');
+    // Sessions may last 2 s: every one is closed (4408) while the scenario waits 3 s after each half.
+    const { code, output } = await runBench([
+      ...['idle', '--targets=stack', '--idle=10', '--procs=1', '--stack-env=RTV_MAX_SESSION_S=2'],
+      `--out=${idleOut}`,
+    ]);
+    expect(code, output).toBe(0);
+    const { read, results } = readRun(idleOut);
+    const [side] = results.scenarios.idle!.sides;
+    expect(side).toMatchObject({ target: 'stack', opened: 10, closedEarly: 10 });
+    expect(Object.keys(side!.closeReasons ?? {})).toEqual(['close 4408 session expired']);
+    expect(read('summary.md')).toContain('10 closed by the server (close 4408 session expired ×10)');
+  }, 90_000);
 });
