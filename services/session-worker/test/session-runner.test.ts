@@ -71,6 +71,25 @@ describe('SessionRunner', () => {
     expect(await metricValue(registry, 'rtv_worker_sessions_detached')).toBe(0);
   });
 
+  it('opens a new session without reading its history, and reads it for a reconnect', async () => {
+    const provider = await startProvider();
+    const history: HistoryItem[] = [{ type: 'text', role: 'user', text: 'Hello', seq: 1 }];
+    let reads = 0;
+    const loadHistory = async () => {
+      reads++;
+      return [...history];
+    };
+    const { runner } = harness(provider.url, {}, { loadHistory }, history);
+    await runner.start();
+    expect((await provider.waitForEvents(1, 1)).map((e) => e.type)).toEqual(['session.update']);
+    expect(reads).toBe(0);
+    // The provider drops the socket: the new provider session gets the history back, read from the records.
+    provider.drop(1);
+    const restored = await provider.waitForEvents(2, 2);
+    expect(restored.map((e) => e.type)).toEqual(['session.update', 'conversation.item.create']);
+    expect(reads).toBe(1);
+  });
+
   it('applies client frames in order and drops repeats: each audio append reaches the provider once', async () => {
     const provider = await startProvider();
     const { runner, registry } = harness(provider.url);

@@ -236,13 +236,18 @@ export class SessionRunner extends BusSession {
       onEvent: (raw, head) => this.onProviderEvent(raw, head),
       onReconnecting: () => this.onProviderLost(),
       onUnavailable: (failure?: ProviderFailure) => this.fail(failure),
-      context: () => this.providerContext(),
+      context: (withHistory) => this.providerContext(withHistory),
     });
   }
 
-  /** The context a fresh provider session starts from: the config in effect and the restorable history. */
-  private async providerContext(): Promise<{ config: SessionConfig; history: HistoryItem[] }> {
-    const history = this.preloaded ?? (await this.deps.loadHistory(this.sid));
+  /**
+   * The context a fresh provider session starts from: the config in effect and the restorable history. A
+   * brand-new session has no history: its first provider session opens without reading it from Redis.
+   */
+  private async providerContext(
+    withHistory: boolean,
+  ): Promise<{ config: SessionConfig; history: HistoryItem[] }> {
+    const history = this.preloaded ?? (withHistory ? await this.deps.loadHistory(this.sid) : []);
     this.preloaded = undefined;
     this.toolCalls.remember(history);
     return { config: this.state.config, history: restorableHistory(history) };

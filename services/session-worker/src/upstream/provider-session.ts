@@ -40,8 +40,11 @@ export interface ProviderSessionOptions {
    * model, disabled shape) at its first attempt, a retryable one once the retry budget was spent.
    */
   onUnavailable: (failure: ProviderFailure) => void;
-  /** The session's context, read when a provider session is (re)opened. */
-  context: () => Promise<{ config: SessionConfig; history: HistoryItem[] }>;
+  /**
+   * The session's context, read when a provider session is (re)opened. `withHistory` is false for a brand-new
+   * session, which has none: the history need not be read then.
+   */
+  context: (withHistory: boolean) => Promise<{ config: SessionConfig; history: HistoryItem[] }>;
   /**
    * The events that restore the session into a fresh provider session, in order; when set it replaces the
    * session.update and history items built from {@link context} (the OpenAI-compatible route keeps the
@@ -326,7 +329,7 @@ export class ProviderSession {
 
   private async restoreEvents(withHistory: boolean): Promise<string[]> {
     if (this.opts.restoreEvents) return this.opts.restoreEvents(withHistory);
-    const { config, history } = await this.opts.context();
+    const { config, history } = await this.opts.context(withHistory);
     const events = [buildSessionUpdate(config, this.opts.shape)];
     if (withHistory) for (const item of history) events.push(buildHistoryItem(item, this.opts.shape));
     return events;
