@@ -11,6 +11,8 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 /** The tail of a process's output kept for error messages. */
 const OUTPUT_LIMIT = 32 * 1024;
+/** A process's whole output kept for its log file in the run folder; past it the rest is counted, not kept. */
+const LOG_LIMIT = 16 * 1024 * 1024;
 
 export interface LaunchOptions {
   /** Polled until it answers with one of `readyStatuses`. */
@@ -29,7 +31,10 @@ export interface LaunchOptions {
 export interface Launched {
   readonly name: string;
   readonly pid: number;
+  /** The last 32 KB of its output (stdout and stderr), for error messages. */
   output(): string;
+  /** Its whole output from the start (up to 16 MiB, then a line saying how much more there was), for its log file. */
+  log(): string;
   readonly exited: Promise<number | string | null>;
   /** SIGTERM, then SIGKILL after `graceMs`. Resolves with the exit code or signal. Idempotent. */
   stop(graceMs?: number): Promise<number | string | null>;
@@ -60,9 +65,19 @@ export async function launch(
   });
   live.add(child);
   let output = '';
+  const logChunks: Buffer[] = [];
+  let logBytes = 0;
+  let logDropped = 0;
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-OUTPUT_LIMIT);
+    if (logBytes + chunk.length <= LOG_LIMIT) {
+      logChunks.push(chunk);
+      logBytes += chunk.length;
+    } else logDropped += chunk.length;
   };
+  const log = () =>
+    Buffer.concat(logChunks).toString() +
+    (logDropped > 0 ? `\n[bench] ${logDropped} more bytes of output not kept (the log keeps 16 MiB)\n` : '');
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = new Promise<number | string | null>((resolve) => {
@@ -104,7 +119,7 @@ export async function launch(
       const res = await fetch(readyUrl, { signal: AbortSignal.timeout(1000) });
       await res.body?.cancel();
       if (readyStatuses.includes(res.status)) {
-        return { name, pid: child.pid ?? -1, output: () => output, exited, stop };
+        return { name, pid: child.pid ?? -1, output: () => output, log, exited, stop };
       }
     } catch {
       // not listening yet

@@ -116,7 +116,7 @@ export class SupervisedService {
 
   private onExit(proc: Launched, n: number, how: number | string | null): void {
     mkdirSync(this.logDir, { recursive: true });
-    writeFileSync(path.join(this.logDir, `${this.tag}-${n}.log`), proc.output());
+    writeFileSync(path.join(this.logDir, `${this.tag}-${n}.log`), proc.log());
     if (this.told || this.current !== proc) return;
     const crash: UnexpectedExit = { tag: this.tag, pid: proc.pid, how, at: Date.now() };
     this.crashes.push(crash);

@@ -54,7 +54,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-/** Where a target's processes leave what they produced: output tails always, CPU profiles on request. */
+/** Where a target's processes leave what they produced: their output always, CPU profiles on request. */
 export interface Artifacts {
   /** Each process's last output lines go to `<logDir>/<label>-<name>.log` when it stops. */
   logDir: string;
@@ -125,7 +125,7 @@ async function stopAndKeepLog(
 ): Promise<void> {
   await proc.stop(graceMs);
   mkdirSync(artifacts.logDir, { recursive: true });
-  writeFileSync(path.join(artifacts.logDir, `${artifacts.label}-${name}.log`), proc.output());
+  writeFileSync(path.join(artifacts.logDir, `${artifacts.label}-${name}.log`), proc.log());
 }
 
 /**

@@ -73,7 +73,7 @@ describe('SessionRunner', () => {
 
   it('opens a new session without reading its history, and reads it for a reconnect', async () => {
     const provider = await startProvider();
-    const history: HistoryItem[] = [{ type: 'text', role: 'user', text: 'Hello', seq: 1 }];
+    const history: HistoryItem[] = [{ type: 'text', role: 'user', text: 'Hello', at: 1, seq: 1 }];
     let reads = 0;
     const loadHistory = async () => {
       reads++;
