@@ -18,6 +18,7 @@ import type { WorkerConfig } from './config.js';
 import { InStreamRepair } from './in-stream-repair.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { gatewayLiveness } from './sessions/gateway-liveness.js';
+import { IntakeGuard } from './sessions/intake-guard.js';
 import { createConnectGate, createRunnerDeps, startProviderPool } from './sessions/runner-deps.js';
 import { SessionHost } from './sessions/session-host.js';
 import { openSessionJobQueue, startSessionQueue } from './sessions/session-queue.js';
@@ -59,6 +60,8 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   const shared = { workerId: id, keys, records, writer, metrics, log };
   const runnerDeps = createRunnerDeps({ ...shared, ...connects, config, provider });
   const budgets = new TokenBudgets(commands, keys);
+  const intake = new IntakeGuard({ maxLagMs: config.RTV_INTAKE_MAX_LAG_MS });
+  intake.start();
   const host = new SessionHost({
     ...shared,
     gatewaysAlive: gatewayLiveness(commands, keys),
@@ -69,6 +72,7 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     progressIntervalMs: config.RTV_PROGRESS_INTERVAL_MS,
     queue,
     leaseRecoveryMs: config.RTV_LEASE_RECOVERY_MS,
+    intake,
     ensureInStream: () => reader.maintain(),
   });
 
@@ -105,6 +109,7 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     host.handOffAll();
     await closing;
     host.stopProgressTimer();
+    intake.stop();
     await writer.drain().catch(() => undefined);
     await heartbeat.stop();
     await reader.stop(true);

@@ -37,6 +37,13 @@ export const WORKER_ENV = {
     default: 2000,
     doc: 'Session lease (BullMQ lock); renewed every quarter of it. A dead worker’s sessions move within about 1.5× this',
   },
+  RTV_INTAKE_MAX_LAG_MS: {
+    type: 'int',
+    min: 0,
+    max: 60_000,
+    default: 250,
+    doc: 'Event-loop delay above which this worker defers new sessions (puts their jobs back for about 0.5 s) so the leases of the sessions it runs are renewed in time; sessions it already ran (takeovers, re-claims) are never deferred. 0 never defers',
+  },
   RTV_LEASE_RECOVERY_MS: {
     type: 'int',
     min: 500,

@@ -248,6 +248,11 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Owned sessions whose lease could not be renewed (a Redis outage), kept running while the lease is re-established',
       registers,
     }),
+    sessionStartsDeferred: new Counter({
+      name: 'rtv_worker_session_starts_deferred_total',
+      help: 'New sessions put back in the queue for a moment because this worker was overloaded (event-loop delay above RTV_INTAKE_MAX_LAG_MS)',
+      registers,
+    }),
     leaseRecoveries: new Counter({
       name: 'rtv_worker_lease_recoveries_total',
       help: 'Parked sessions by outcome: readopted (claimed again here, provider connection kept), superseded (another worker took it), gave_up (not claimed again within RTV_LEASE_RECOVERY_MS), ended (ended otherwise meanwhile)',

@@ -29,6 +29,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadWorkerConfig } from '../src/config.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../src/metrics.js';
 import { gatewayLiveness } from '../src/sessions/gateway-liveness.js';
+import type { Intake } from '../src/sessions/intake-guard.js';
 import { type HostedRunner, SessionHost } from '../src/sessions/session-host.js';
 import { startSessionQueue } from '../src/sessions/session-queue.js';
 import type { EndReason } from '../src/sessions/session-runner.js';
@@ -153,7 +154,7 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-function startProcess(workerId = 'wk-1', env: NodeJS.ProcessEnv = {}): Process {
+function startProcess(workerId = 'wk-1', env: NodeJS.ProcessEnv = {}, intake?: Intake): Process {
   const config = loadWorkerConfig({ REDIS_URL: t.url, RTV_REDIS_PREFIX: t.prefix, ...env });
   const writer = new MemoryBusWriter();
   const metrics = createWorkerMetrics(createRegistry());
@@ -174,6 +175,8 @@ function startProcess(workerId = 'wk-1', env: NodeJS.ProcessEnv = {}): Process {
     progressIntervalMs: PROGRESS_MS,
     queue,
     leaseRecoveryMs: config.RTV_LEASE_RECOVERY_MS,
+    intake,
+    deferMs: 100,
   });
   const bullConn = createRedis(t.url, { name: `session-host-test-${workerId}` });
   const log = createLogger('test', 'silent');
@@ -445,6 +448,56 @@ describe('SessionHost', () => {
     expect(a2.state).toMatchObject({ epoch: 2, lastSeq: 3, gatewayId: 'gw-1' });
     expect(a2.appliedSeq).toBe(3);
     expect(await counterValue(next.metrics.sessionsStarted, { kind: 'takeover' })).toBe(2);
+  });
+});
+
+describe('SessionHost intake under overload', () => {
+  /** An intake whose verdict the test sets (the real `IntakeGuard` measures the event loop; see its own test). */
+  const switchable = () => {
+    const state = { busy: true };
+    return { state, intake: { overloaded: () => state.busy } satisfies Intake };
+  };
+
+  it('puts a new session back while the worker is overloaded, and starts it as new once it is not', async () => {
+    const { state, intake } = switchable();
+    const p = startProcess('wk-1', {}, intake);
+    const data: SessionJobData = {
+      sid: newSessionId(),
+      userId: 'user_1',
+      gatewayId: 'gw-1',
+      createdMs: Date.now(),
+    };
+    await records.create(data, DEFAULT_SESSION_CONFIG);
+    await queue.add('session', data, { jobId: data.sid, removeOnComplete: true, attempts: 1 });
+    // Deferred again and again, never claimed: no runner, no owner in the record.
+    await waitFor(async () => (await counterValue(p.metrics.sessionStartsDeferred)) >= 3, {
+      message: 'deferred three times',
+    });
+    expect(p.runners).toEqual([]);
+    expect((await records.read(data.sid))?.owner).toBeUndefined();
+
+    state.busy = false;
+    const runner = await waitFor(() => p.runners.find((r) => r.sid === data.sid && r.started), {
+      message: 'started once the worker caught up',
+    });
+    expect(runner.state.epoch).toBe(1);
+    expect(await counterValue(p.metrics.sessionsStarted, { kind: 'new' })).toBe(1);
+  });
+
+  it('never defers a call in progress: an overloaded worker still takes over a handed-off session', async () => {
+    const first = startProcess('wk-1');
+    const a = await openSession(first);
+    const closing = first.bull.close();
+    first.host.handOffAll();
+    await closing;
+    expect(a.endedWith).toBe('handoff');
+
+    const busy = startProcess('wk-2', {}, switchable().intake);
+    const taken = await waitFor(() => busy.runners.find((r) => r.sid === a.sid && r.started), {
+      message: 'wk-2 takes the session over while overloaded',
+    });
+    expect(taken.state.epoch).toBe(2);
+    expect(await counterValue(busy.metrics.sessionStartsDeferred)).toBe(0);
   });
 });
 

@@ -4,6 +4,7 @@ import type { Logger } from '@rtv/service-kit';
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { WorkerMetrics } from '../metrics.js';
 import type { GatewaysAlive } from './gateway-liveness.js';
+import type { Intake } from './intake-guard.js';
 import { LeaseRecovery } from './lease-recovery.js';
 import type { EndReason, SessionRunner } from './session-runner.js';
 
@@ -26,7 +27,7 @@ export type HostedRunner = Pick<
 >;
 
 /** The part of a BullMQ job the processor uses. */
-export type SessionJob = Pick<Job<SessionJobData>, 'data' | 'moveToDelayed'>;
+export type SessionJob = Pick<Job<SessionJobData>, 'data' | 'moveToDelayed' | 'attemptsStarted'>;
 
 export interface SessionHostDeps {
   workerId: string;
@@ -50,7 +51,14 @@ export interface SessionHostDeps {
   queue: Queue<SessionJobData>;
   /** How long a session whose lease was lost keeps running while it is claimed again (`RTV_LEASE_RECOVERY_MS`). */
   leaseRecoveryMs: number;
+  /** Says when this worker is too busy to take on a new session (see `IntakeGuard`); without it, never. */
+  intake?: Intake;
+  /** How long a deferred new session waits before it is offered again, before jitter. @defaultValue 500 */
+  deferMs?: number;
 }
+
+/** Deferrals remembered (to tell a deferred new session from a takeover when it comes back) at most this long. */
+const DEFERRAL_MEMORY_MS = 60_000;
 
 /** A session whose applied seq moved since its last save, with the seq being saved now. */
 type MovedSession = ProgressEntry & { runner: HostedRunner };
@@ -71,6 +79,8 @@ export class SessionHost {
   private readonly runners = new Map<string, HostedRunner>();
   /** Sessions whose job's processor call is running in this worker (one call per job id at a time). */
   private readonly processing = new Set<string>();
+  /** New sessions this worker deferred, and when: a deferred job comes back as a later attempt. */
+  private readonly deferred = new Map<string, number>();
   private readonly recovery: LeaseRecovery;
   private progressTimer: NodeJS.Timeout | undefined;
 
@@ -107,6 +117,8 @@ export class SessionHost {
   async runJob(job: SessionJob, token?: string): Promise<string> {
     const sid = job.data.sid;
     if (this.processing.has(sid)) return this.waitForOlderCall(job, token);
+    if (this.shouldDefer(job)) return this.deferStart(job, token);
+    this.deferred.delete(sid);
     this.processing.add(sid);
     try {
       const claimed = await this.deps.records.claim(sid, this.deps.workerId);
@@ -121,6 +133,35 @@ export class SessionHost {
     } finally {
       this.processing.delete(sid);
     }
+  }
+
+  /**
+   * Whether to put a job back rather than start its session now: only a session that never ran (its job's first
+   * attempt, or one this worker deferred before), and only while the worker is overloaded. A session that ran
+   * somewhere already (a takeover after a worker died, a hand-off, a re-claim) is a call in progress: it is
+   * always taken.
+   */
+  private shouldDefer(job: SessionJob): boolean {
+    const { intake } = this.deps;
+    if (!intake?.overloaded() || this.recovery.holds(job.data.sid)) return false;
+    return (job.attemptsStarted ?? 0) <= 1 || this.deferred.has(job.data.sid);
+  }
+
+  /**
+   * Puts a new session's job back for about `deferMs` (with jitter, so deferred sessions do not come back
+   * together): this worker, once it caught up, or a less busy one takes it then. Nothing was claimed, so the
+   * session has no owner meanwhile and its gateway keeps its frames.
+   */
+  private async deferStart(job: SessionJob, token: string | undefined): Promise<never> {
+    const now = Date.now();
+    if (this.deferred.size > 1000) {
+      for (const [sid, at] of this.deferred) if (now - at > DEFERRAL_MEMORY_MS) this.deferred.delete(sid);
+    }
+    this.deferred.set(job.data.sid, now);
+    this.deps.metrics.sessionStartsDeferred.inc();
+    const base = this.deps.deferMs ?? 500;
+    await job.moveToDelayed(now + base / 2 + Math.random() * base, token);
+    throw new DelayedError();
   }
 
   /**
