@@ -31,7 +31,7 @@ import { createWorkerMetrics, type WorkerMetrics } from '../src/metrics.js';
 import { gatewayLiveness } from '../src/sessions/gateway-liveness.js';
 import type { Intake } from '../src/sessions/intake-guard.js';
 import { type HostedRunner, SessionHost } from '../src/sessions/session-host.js';
-import { startSessionQueue } from '../src/sessions/session-queue.js';
+import { FetchWindow, startSessionQueue } from '../src/sessions/session-queue.js';
 import type { EndReason } from '../src/sessions/session-runner.js';
 
 const PROGRESS_MS = 200;
@@ -451,6 +451,39 @@ describe('SessionHost', () => {
   });
 });
 
+describe('SessionHost under a burst of new sessions', () => {
+  it('starts a backlog of 5,000 sessions on one worker without a lease lapsing: each claimed once, as new', async () => {
+    // A 1 s lease and room for every session: BullMQ alone would take the whole backlog before starting any.
+    const p = startProcess('wk-1', { RTV_LEASE_MS: '1000', RTV_WORKER_CAPACITY: '9000' });
+    let renewalFailures = 0;
+    p.bull.on('lockRenewalFailed', (ids: string[]) => {
+      renewalFailures += ids.length;
+    });
+    const sessions: SessionJobData[] = Array.from({ length: 5000 }, () => ({
+      sid: newSessionId(),
+      userId: 'user_1',
+      gatewayId: 'gw-1',
+      createdMs: Date.now(),
+    }));
+    await Promise.all(sessions.map((data) => records.create(data, DEFAULT_SESSION_CONFIG)));
+    await queue.addBulk(
+      sessions.map((data) => ({ name: 'session', data, opts: { jobId: data.sid, removeOnComplete: true } })),
+    );
+    await waitFor(() => p.runners.filter((r) => r.started).length >= sessions.length, {
+      timeoutMs: 60_000,
+      message: 'every session started',
+    });
+    // Two more lease lengths: a lock taken but never renewed would lapse and be found by the stalled check.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(renewalFailures).toBe(0);
+    expect(p.runners.filter((r) => r.started)).toHaveLength(sessions.length);
+    expect(p.runners.every((r) => r.state.epoch === 1)).toBe(true);
+    expect(await counterValue(p.metrics.sessionsStarted, { kind: 'new' })).toBe(sessions.length);
+    expect(await counterValue(p.metrics.sessionsStarted, { kind: 'takeover' })).toBe(0);
+    expect(await queue.getActiveCount()).toBe(sessions.length);
+  }, 90_000);
+});
+
 describe('SessionHost intake under overload', () => {
   /** An intake whose verdict the test sets (the real `IntakeGuard` measures the event loop; see its own test). */
   const switchable = () => {
@@ -595,5 +628,24 @@ describe('SessionHost lease recovery (a Redis outage)', () => {
     expect(await counterValue(p.metrics.leaseRecoveries, { result: 'gave_up' })).toBe(1);
     await waitFor(() => p.host.count() === 0, { message: 'the session left the host' });
     expect(await gaugeValue(p.metrics.sessionsParked)).toBe(0);
+  });
+});
+
+describe('FetchWindow', () => {
+  it('holds the concurrency at the processor calls running plus the jobs it may take ahead, within the capacity', () => {
+    const worker = { concurrency: 0 };
+    const window = new FetchWindow(worker, 20, 16);
+    expect(worker.concurrency).toBe(16);
+    for (let i = 0; i < 3; i++) window.started();
+    expect(worker.concurrency).toBe(19);
+    for (let i = 0; i < 5; i++) window.started();
+    expect(worker.concurrency).toBe(20);
+    window.ended();
+    window.ended();
+    expect(worker.concurrency).toBe(20);
+    for (let i = 0; i < 6; i++) window.ended();
+    expect(worker.concurrency).toBe(16);
+    window.ended();
+    expect(worker.concurrency).toBe(16);
   });
 });

@@ -1,6 +1,6 @@
 import type { Keys, RedisClient, SessionJobData } from '@rtv/bus';
 import type { Logger } from '@rtv/service-kit';
-import { Queue, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import type { WorkerConfig } from '../config.js';
 import type { SessionHost } from './session-host.js';
 
@@ -23,10 +23,19 @@ export function startSessionQueue(
 ): Worker<SessionJobData, string> {
   const leaseMs = config.RTV_LEASE_MS;
   const { keys, log } = opts;
-  const worker = new Worker<SessionJobData, string>(keys.queueName, (job, token) => host.runJob(job, token), {
+  let window: FetchWindow | undefined;
+  const process = async (job: Job<SessionJobData, string>, token?: string) => {
+    window?.started();
+    try {
+      return await host.runJob(job, token);
+    } finally {
+      window?.ended();
+    }
+  };
+  const worker = new Worker<SessionJobData, string>(keys.queueName, process, {
     connection: opts.connection,
     prefix: keys.bullPrefix,
-    concurrency: config.RTV_WORKER_CAPACITY,
+    concurrency: Math.min(config.RTV_WORKER_CAPACITY, FETCH_AHEAD),
     lockDuration: leaseMs,
     // Renewing at a quarter of the lease leaves three renewals of slack for a busy event loop.
     lockRenewTime: Math.floor(leaseMs / 4),
@@ -34,11 +43,57 @@ export function startSessionQueue(
     maxStalledCount: 1000,
     drainDelay: 1,
   });
+  window = new FetchWindow(worker, config.RTV_WORKER_CAPACITY);
   worker.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));
   // A lease that could not be renewed is re-established if nobody else took it (SessionHost.onLockRenewalFailed).
   worker.on('lockRenewalFailed', (jobIds: string[]) => host.onLockRenewalFailed(jobIds));
   worker.on('failed', (job, err) => log.warn({ sid: job?.id, err: err.message }, 'session job failed'));
   return worker;
+}
+
+/** Jobs a worker may take from the queue ahead of the sessions it has started. */
+export const FETCH_AHEAD = 16;
+
+/**
+ * Keeps BullMQ from taking a backlog of jobs faster than the sessions start. BullMQ takes jobs one after the other
+ * for as long as any are waiting and it is below its concurrency, and only then starts them; a job's lock is
+ * renewed only once it has started. Session jobs run for the whole session, so with the concurrency at the
+ * worker's capacity a burst of thousands of new sessions was taken for seconds in a row, and the first locks
+ * taken expired before their sessions started: the stalled check put them back, and sessions were claimed
+ * twice. The concurrency is therefore held at the sessions running plus {@link FETCH_AHEAD}, within the capacity:
+ * at most that many jobs are taken and not yet started.
+ */
+export class FetchWindow {
+  private running = 0;
+
+  constructor(
+    private readonly worker: { concurrency: number },
+    private readonly capacity: number,
+    private readonly ahead = FETCH_AHEAD,
+  ) {
+    this.apply();
+  }
+
+  /** A processor call began (a session starts, or a job is put back). */
+  started(): void {
+    this.running++;
+    this.apply();
+  }
+
+  /** A processor call returned. */
+  ended(): void {
+    this.running = Math.max(0, this.running - 1);
+    this.apply();
+  }
+
+  /** BullMQ's concurrency now: what it may hold, started or only taken. */
+  get limit(): number {
+    return this.worker.concurrency;
+  }
+
+  private apply(): void {
+    this.worker.concurrency = Math.max(1, Math.min(this.capacity, this.running + this.ahead));
+  }
 }
 
 /**
