@@ -23,10 +23,16 @@ const liveStacks = new Map<string, Redis | Cluster>();
 
 /** Deletes the keys of every stack still running: after its processes were killed on an interrupt. */
 export async function deleteLiveStackKeys(): Promise<void> {
-  await Promise.all(
-    [...liveStacks].map(([prefix, redis]) => deleteKeysWithPrefix(redis, `${prefix}:`).catch(() => 0)),
-  );
+  await Promise.all([...liveStacks].map(([prefix, redis]) => removeStackKeys(redis, prefix).catch(() => 0)));
   liveStacks.clear();
+}
+
+/**
+ * Deletes every key of the stack whose `RTV_REDIS_PREFIX` is `prefix`: its own (`<prefix>:…`) and BullMQ's
+ * (`{<prefix>:bull}:…`). Returns how many were deleted.
+ */
+export function removeStackKeys(redis: Redis | Cluster, prefix: string): Promise<number> {
+  return deleteKeysWithPrefix(redis, prefix);
 }
 
 export interface Engine {
@@ -288,13 +294,13 @@ export async function startStack(opts: StackOptions): Promise<Target> {
           stopAndKeepLog(opts.artifacts, 'worker', worker),
           stopAndKeepLog(opts.artifacts, 'status-api', status),
         ]);
-        await deleteKeysWithPrefix(opts.redis, `${prefix}:`);
+        await removeStackKeys(opts.redis, prefix);
         liveStacks.delete(prefix);
       },
     };
   } catch (err) {
     await Promise.all(started.map((p) => p.stop(2000)));
-    await deleteKeysWithPrefix(opts.redis, `${prefix}:`).catch(() => 0);
+    await removeStackKeys(opts.redis, prefix).catch(() => 0);
     liveStacks.delete(prefix);
     throw err;
   }
