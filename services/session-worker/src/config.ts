@@ -42,7 +42,7 @@ export const WORKER_ENV = {
     min: 0,
     max: 60_000,
     default: 250,
-    doc: 'Event-loop delay above which this worker defers new sessions (puts their jobs back for about 0.5 s) so the leases of the sessions it runs are renewed in time; sessions it already ran (takeovers, re-claims) are never deferred. 0 never defers',
+    doc: 'Event-loop delay above which this worker defers new sessions (puts their jobs back in the queue for a moment) so the leases of the sessions it runs are renewed in time; sessions it already ran (takeovers, re-claims) are never deferred. 0 never defers',
   },
   RTV_LEASE_RECOVERY_MS: {
     type: 'int',
