@@ -171,7 +171,10 @@ describe('npm run bench -- failover', () => {
     const { read, results } = readRun(idleOut);
     const [side] = results.scenarios.idle!.sides;
     expect(side).toMatchObject({ target: 'stack', opened: 10, closedEarly: 10 });
-    expect(Object.keys(side!.closeReasons ?? {})).toEqual(['close 4408 session expired']);
-    expect(read('summary.md')).toContain('10 closed by the server (close 4408 session expired ×10)');
+    // The gateway's sweep or the owner's own timer ends a session first, each with its reason text.
+    const reasons = side!.closeReasons ?? {};
+    expect(Object.keys(reasons).every((why) => why.startsWith('close 4408 '))).toBe(true);
+    expect(Object.values(reasons).reduce((a, b) => a + b, 0)).toBe(10);
+    expect(read('summary.md')).toMatch(/10 closed by the server \(close 4408 [^)]*×\d+/);
   }, 90_000);
 });

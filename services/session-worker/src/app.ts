@@ -1,4 +1,4 @@
-import type { RedisClient } from '@rtv/bus';
+import type { RedisClient, SessionState } from '@rtv/bus';
 import {
   createKeys,
   createRedis,
@@ -20,9 +20,9 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { gatewayLiveness } from './sessions/gateway-liveness.js';
 import { IntakeGuard } from './sessions/intake-guard.js';
 import { createConnectGate, createRunnerDeps, startProviderPool } from './sessions/runner-deps.js';
-import { SessionHost } from './sessions/session-host.js';
+import { type HostedRunner, SessionHost } from './sessions/session-host.js';
 import { openSessionJobQueue, startSessionQueue } from './sessions/session-queue.js';
-import { SessionRunner } from './sessions/session-runner.js';
+import { SessionRunner, type SessionRunnerDeps } from './sessions/session-runner.js';
 import type { ProviderFailure } from './upstream/provider-failure.js';
 import { ProviderHealth } from './upstream/provider-health.js';
 import { resolveProvider } from './upstream/resolve-provider.js';
@@ -59,16 +59,12 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   const { commands, blocking, bullConn, queue, records, writer } = stores;
   const shared = { workerId: id, keys, records, writer, metrics, log };
   const runnerDeps = createRunnerDeps({ ...shared, ...connects, config, provider });
-  const budgets = new TokenBudgets(commands, keys);
   const intake = new IntakeGuard({ maxLagMs: config.RTV_INTAKE_MAX_LAG_MS });
   intake.start();
   const host = new SessionHost({
     ...shared,
     gatewaysAlive: gatewayLiveness(commands, keys),
-    createRunner: (state) =>
-      state.config.openai
-        ? new CompatSessionRunner(state, { ...runnerDeps, spendTokens: (u, t, b) => budgets.spend(u, t, b) })
-        : new SessionRunner(state, runnerDeps),
+    createRunner: runnerFactory(runnerDeps, new TokenBudgets(commands, keys)),
     progressIntervalMs: config.RTV_PROGRESS_INTERVAL_MS,
     queue,
     leaseRecoveryMs: config.RTV_LEASE_RECOVERY_MS,
@@ -126,6 +122,17 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     sessions: () => host.count(),
     stop: () => (stopped ??= stop()),
   };
+}
+
+/** Builds each claimed session's runner: the OpenAI-compatible one for `/v1/realtime` sessions, else the seed's. */
+function runnerFactory(
+  runnerDeps: SessionRunnerDeps,
+  budgets: TokenBudgets,
+): (state: SessionState) => HostedRunner {
+  return (state) =>
+    state.config.openai
+      ? new CompatSessionRunner(state, { ...runnerDeps, spendTokens: (u, t, b) => budgets.spend(u, t, b) })
+      : new SessionRunner(state, runnerDeps);
 }
 
 /**
