@@ -1,5 +1,5 @@
-// The whole product on a real Redis Cluster (three masters with a replica each, started here): the seed flow
-// with numbered frames over two gateways and two workers, resume on the other gateway, the status API's counts,
+// The whole product on a real Redis Cluster (three masters with a replica each, started here): the seed's
+// JavaScript example and a spoken turn on the local engine, numbered frames over two gateways and two workers, resume on the other gateway, the status API's counts,
 // keys spread over the shards, a worker SIGKILL, and a master killed mid-stream.
 import { createKeys } from '@rtv/bus';
 import {
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audioMessage, echoedFrames, numberedFrame, spawnWorker } from '../durability/helpers.js';
 import { routeNumberedFrames } from './helpers/numbered-frames.js';
 import { resume } from './helpers/resume.js';
+import { runSeedJavaScriptExample, runSpokenTurn } from './helpers/seed-flow.js';
 import { type Stack, startStack, topologyEnv } from './helpers/stack.js';
 
 let cluster: RedisClusterHandle;
@@ -26,6 +27,23 @@ afterAll(async () => {
 });
 
 const FAST = { RTV_MAX_MESSAGES_PER_S: '100000', RTV_MAX_BYTES_PER_S: '100000000' };
+
+describe('on a 3-master Redis Cluster: the seed protocol on the local engine', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ redisTopology: { mode: 'cluster', url: cluster.url } });
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("runs the seed's JavaScript example, then a spoken turn on the same session", async () => {
+    const ws = await WsTestClient.connect(stack.wsUrl('cluster_user'));
+    await runSeedJavaScriptExample(ws, 'cluster_user');
+    await runSpokenTurn(ws);
+    await ws.close();
+  }, 30_000);
+});
 
 describe('on a 3-master Redis Cluster: two gateways, two workers', () => {
   let stack: Stack;
