@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { createRedis, redisTopologyFromEnv, waitReady } from '@rtv/bus';
+import type { Redis } from 'ioredis';
 import { type BenchOptions, HELP, parseOptions, type RemoteOptions } from './lib/options.js';
 import { loadAverage1m, machineInfo, redisProbe } from './lib/proc-stats.js';
 import { killAllLaunched, REPO_ROOT } from './lib/processes.js';
@@ -162,16 +163,41 @@ function finish(results: BenchResults, startedAt: Date, dir: string, options: Be
   return results.errors.length > 0 ? 1 : 0;
 }
 
+/** A setting the bench cannot run with: reported as one line, exit 2, as a bad option is. */
+class BenchSetupError extends Error {}
+
+/**
+ * The runner's Redis, through the services' connection factory (REDIS_PASSWORD and RTV_REDIS_TLS_CA_FILE as the
+ * stack will use them). A local run measures one Redis it can watch, or a cluster it starts itself
+ * (`--redis=cluster`): RTV_REDIS_MODE=cluster or sentinel is refused with what to do instead.
+ */
+async function connectRunnerRedis(url: string): Promise<Redis> {
+  const topology = redisTopologyFromEnv();
+  if (topology.mode !== 'single') {
+    throw new BenchSetupError(
+      `RTV_REDIS_MODE=${topology.mode}: a local bench runs its stack on one Redis (REDIS_URL) or on a Redis ` +
+        'Cluster it starts itself (--redis=cluster), so it can measure every Redis process; unset ' +
+        'RTV_REDIS_MODE, or load-test a deployment on that Redis with --url',
+    );
+  }
+  const redis = createRedis(url, { name: 'rtv-bench', role: 'producer', topology }) as Redis;
+  try {
+    await waitReady(redis);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  return redis;
+}
+
 async function main(options: BenchOptions): Promise<number> {
   if (options.report) return rerender(options.report, options.updateDocs);
   if (options.remote) return mainRemote(options, options.remote);
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const redis = await connectRunnerRedis(redisUrl);
   const startedAt = new Date();
   const dir = path.resolve(REPO_ROOT, options.out, stamp(startedAt));
   mkdirSync(dir, { recursive: true });
-  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  await redis.connect();
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
   const pool = await LoadPool.start(options.procs);
   const ctx: BenchContext = {
@@ -296,6 +322,11 @@ main(options).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    if (err instanceof BenchSetupError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(
       `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );

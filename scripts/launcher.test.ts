@@ -37,6 +37,19 @@ function makeProject(): string {
   }
   mkdirSync(path.join(dir, 'node_modules', '.bin'), { recursive: true });
   writeFileSync(path.join(dir, 'node_modules', '.package-lock.json'), '{}');
+  // TypeScript runs through tsx, resolved from the project's node_modules.
+  symlinkSync(path.join(repoRoot, 'node_modules', 'tsx'), path.join(dir, 'node_modules', 'tsx'));
+  // Stands in for the check through the services' Redis client (scripts/redis-ready.test.ts tests the real
+  // one): logs the REDIS_URL it was given and exits with $FAKE_EXIT_REDIS_READY, saying why on stderr.
+  writeFileSync(
+    path.join(dir, 'scripts', 'redis-ready.ts'),
+    `import { appendFileSync } from 'node:fs';
+if (process.env.FAKE_LOG) appendFileSync(process.env.FAKE_LOG, \`redis-ready REDIS_URL=\${process.env.REDIS_URL}\\n\`);
+const code = Number(process.env.FAKE_EXIT_REDIS_READY ?? 0);
+if (code !== 0) console.error('Redis not ready after 5000 ms (last error: WRONGPASS invalid username-password pair)');
+process.exit(code);
+`,
+  );
   return dir;
 }
 
@@ -98,10 +111,11 @@ describe('launcher test', () => {
     const { code, out } = await launch(dir, ['test', 'libs/protocol'], { FAKE_LOG: log }).done;
     expect(code).toBe(0);
     const calls = readFileSync(log, 'utf8').trim().split('\n');
-    expect(calls.map((c) => c.split(' ')[0])).toEqual(['tsc', 'biome', 'vitest']);
-    expect(calls[0]).toContain('tsc -p tsconfig.json');
-    expect(calls[1]).toContain('biome check .');
-    expect(calls[2]).toMatch(/^vitest run .*--reporter=json .*libs\/protocol REDIS_URL=redis:\/\//);
+    // REDIS_URL is reached as the services reach it before anything runs.
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['redis-ready', 'tsc', 'biome', 'vitest']);
+    expect(calls[1]).toContain('tsc -p tsconfig.json');
+    expect(calls[2]).toContain('biome check .');
+    expect(calls[3]).toMatch(/^vitest run .*--reporter=json .*libs\/protocol REDIS_URL=redis:\/\//);
     expect(calls.every((c) => c.endsWith(`REDIS_URL=${process.env.REDIS_URL}`))).toBe(true);
     expect(out).toMatch(/✓ typecheck passed in/);
     expect(out).toMatch(/✓ lint passed in/);
@@ -115,7 +129,18 @@ describe('launcher test', () => {
     expect(code).toBe(1);
     expect(out).toMatch(/✗ lint failed \(exit 1\) after .*biome check --write/);
     const calls = readFileSync(log, 'utf8').trim().split('\n');
-    expect(calls.map((c) => c.split(' ')[0])).toEqual(['tsc', 'biome']);
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['redis-ready', 'tsc', 'biome']);
+  });
+
+  it("runs nothing when the services' Redis client cannot use REDIS_URL, and says why in one line", async () => {
+    const { dir, log } = testProject();
+    const { code, out } = await launch(dir, ['test'], { FAKE_LOG: log, FAKE_EXIT_REDIS_READY: '1' }).done;
+    expect(code).toBe(1);
+    expect(out).toMatch(
+      /the services cannot use REDIS_URL=redis:\/\/\S+ \(RTV_REDIS_MODE=single\): Redis not ready after 5000 ms \(last error: WRONGPASS/,
+    );
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['redis-ready']);
   });
 
   it('returns the failing exit code of vitest', async () => {
@@ -155,7 +180,7 @@ describe('launcher test', () => {
       'dependencies are not installed (no node_modules/.package-lock.json): running npm ci',
     );
     const calls = readFileSync(log, 'utf8').trim().split('\n');
-    expect(calls.map((c) => c.split(' ')[0])).toEqual(['npm', 'tsc', 'biome', 'vitest']);
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['npm', 'redis-ready', 'tsc', 'biome', 'vitest']);
     expect(calls[0]).toBe('npm ci');
   });
 });
@@ -164,7 +189,6 @@ describe('launcher bench', () => {
   /** A project whose bench/run.ts prints its arguments and REDIS_URL; tsx comes from this repository. */
   function benchProject(): string {
     const dir = makeProject();
-    symlinkSync(path.join(repoRoot, 'node_modules', 'tsx'), path.join(dir, 'node_modules', 'tsx'));
     mkdirSync(path.join(dir, 'bench'));
     writeFileSync(
       path.join(dir, 'bench', 'run.ts'),
@@ -214,8 +238,6 @@ ${extra}
 
   async function startProject(extraGateway = '', extraStatus = '') {
     const dir = makeProject();
-    // The services run through tsx, resolved from the project's node_modules.
-    symlinkSync(path.join(repoRoot, 'node_modules', 'tsx'), path.join(dir, 'node_modules', 'tsx'));
     fakeService(dir, 'status-api', 'RTV_STATUS_PORT', extraStatus);
     fakeService(dir, 'gateway', 'RTV_GATEWAY_ADMIN_PORT', extraGateway);
     const ports = {
@@ -253,6 +275,14 @@ ${extra}
     expect(code).toBe(0);
     expect(all).toContain('gateway got SIGTERM');
     expect(all).toContain('status-api got SIGTERM');
+  });
+
+  it("starts no service when the services' Redis client cannot use REDIS_URL", async () => {
+    const { dir, ports } = await startProject();
+    const { code, out } = await launch(dir, ['start'], { ...ports, FAKE_EXIT_REDIS_READY: '1' }).done;
+    expect(code).toBe(1);
+    expect(out).toMatch(/the services cannot use REDIS_URL=\S+ \(RTV_REDIS_MODE=single\): Redis not ready/);
+    expect(out).not.toContain('starting status-api');
   });
 
   it('gives the gateway the laptop defaults explicitly, says so, and says production differs', async () => {

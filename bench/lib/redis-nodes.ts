@@ -4,8 +4,10 @@
  * directly (INFO is per node on a cluster), so a step reports commands, network bytes and CPU per master and
  * shows how the frame traffic spreads over them.
  */
+
+import { createRedis } from '@rtv/bus';
 import { deleteKeysWithPrefix, type RedisClusterHandle, startRedisCluster } from '@rtv/testing';
-import { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import type { RedisNodeStat, VoiceRedis } from '../report/types.js';
 import { infoField, type Probe, pidProbe } from './proc-stats.js';
 import { commandsPerFrame, redisCommandCalls } from './runtime-stats.js';
@@ -70,11 +72,14 @@ export async function startClusterRedis(): Promise<RedisUnderTest> {
         info: (section) => redis.info(section),
       };
     });
-    client = new Cluster(
-      masters.map((n) => ({ host: '127.0.0.1', port: n.port })),
-      { redisOptions: { maxRetriesPerRequest: 1 } },
-    );
-    client.on('error', () => {});
+    // The stack's own factory, as the services connect to this cluster; the per-master connections above are
+    // the operator's view of one node each (INFO for CPU and memory), which no cluster client gives.
+    client = createRedis(cluster.url, {
+      name: 'rtv-bench',
+      role: 'producer',
+      topology: { mode: 'cluster' },
+      credentials: {},
+    }) as Cluster;
     const clusterClient = client;
     return {
       mode: 'cluster',

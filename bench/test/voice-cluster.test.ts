@@ -1,7 +1,9 @@
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { benchOutDir, readRun, runBench } from './run-bench.js';
 
 const out = benchOutDir('cluster');
+const refusedOut = benchOutDir('cluster-refused');
 
 const finite = expect.any(Number);
 
@@ -65,4 +67,16 @@ describe('npm run bench -- voice --redis cluster', () => {
     expect(summary).toContain('3-master Redis Cluster');
     expect(summary).toMatch(/\| 4 \| redis-m1 \(:\d+\) \|/);
   }, 180_000);
+
+  it('refuses RTV_REDIS_MODE=cluster for a local run in one line, saying what to do instead', async () => {
+    const { code, output } = await runBench(['voice', '--steps', '4', '--out', refusedOut], undefined, {
+      RTV_REDIS_MODE: 'cluster',
+      REDIS_URL: 'redis://127.0.0.1:7001,redis://127.0.0.1:7002',
+    });
+    expect(code, output).toBe(2);
+    expect(output).toContain('RTV_REDIS_MODE=cluster: a local bench runs its stack on one Redis');
+    expect(output).toContain('--redis=cluster');
+    expect(output).not.toMatch(/^\s+at /m);
+    expect(readdirSync(refusedOut)).toEqual([]);
+  });
 });

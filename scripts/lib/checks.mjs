@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveRedis } from '../redis.mjs';
 import { localBin, run, TS_NODE_ARGS } from './proc.mjs';
+import { confirmRedisForServices } from './redis-ready.mjs';
 import { fail, formatDuration, paint, say } from './ui.mjs';
 
 /**
@@ -16,14 +17,17 @@ import { fail, formatDuration, paint, say } from './ui.mjs';
 
 /**
  * Runs `fn` with a Redis resolved and exported as REDIS_URL, stopping a spawned Redis afterwards, also on
- * SIGINT/SIGTERM (forwarded to the running child, which ends the step).
+ * SIGINT/SIGTERM (forwarded to the running child, which ends the step). A Redis named by REDIS_URL is first
+ * reached as the services reach it (see confirmRedisForServices).
+ * @param {string} root
  * @param {(env: NodeJS.ProcessEnv, track: (child: import('node:child_process').ChildProcess) => void)
  *   => Promise<number>} fn
  * @returns {Promise<number>}
  */
-async function withRedis(fn) {
+async function withRedis(root, fn) {
   const redis = await resolveRedis({ log: say });
   try {
+    if (redis.source === 'env') await confirmRedisForServices(root, { ...process.env, REDIS_URL: redis.url });
     return await withSignals({ ...process.env, REDIS_URL: redis.url }, fn);
   } finally {
     await redis.stop();
@@ -107,7 +111,7 @@ export async function testCommand(root, vitestArgs) {
 
   const started = Date.now();
   try {
-    return await withRedis(async (env, track) => {
+    return await withRedis(root, async (env, track) => {
       for (const step of steps) {
         say(paint('bold', `▶ ${step.name}: ${path.basename(step.command)} ${step.args.join(' ')}`));
         const t0 = Date.now();
@@ -158,8 +162,8 @@ export async function benchCommand(root, args) {
   }
   // Remote mode (`--url`) drives a deployed gateway and starts nothing local, so it needs no Redis here.
   const remote = args.some((a) => a === '--url' || a.startsWith('--url='));
-  /** @type {typeof withRedis} */
-  const withEnv = remote ? (fn) => withSignals(process.env, fn) : withRedis;
+  /** @type {(fn: Parameters<typeof withRedis>[1]) => Promise<number>} */
+  const withEnv = remote ? (fn) => withSignals(process.env, fn) : (fn) => withRedis(root, fn);
   return withEnv(async (env, track) => {
     for (const file of files) {
       const rel = path.relative(root, file);

@@ -1,5 +1,6 @@
 // `npm start`: Redis, then status-api, workers and gateway, each waited for, then a summary of where to go.
 import { redactRedisUrl, resolveRedis } from '../redis.mjs';
+import { confirmRedisForServices } from './redis-ready.mjs';
 import { ExitedBeforeReadyError, intFromEnv, planServices, ServiceGroup } from './services.mjs';
 import { ServiceSupervisor } from './supervisor.mjs';
 import { fail, formatTag, paint, reserveTagWidth, say } from './ui.mjs';
@@ -22,6 +23,14 @@ export async function startCommand(root) {
   }
   reserveTagWidth(Math.max(...plan.specs.map((s) => s.tag.length + 2)));
   const redis = await resolveRedis({ log: say });
+  if (redis.source === 'env') {
+    try {
+      await confirmRedisForServices(root, { ...env, REDIS_URL: redis.url });
+    } catch (err) {
+      await redis.stop();
+      throw err;
+    }
+  }
 
   /** @type {Promise<never> | undefined} */
   let shuttingDown;
