@@ -1,9 +1,16 @@
 // Per-user token budgets on a real Redis: spends add up within a fixed window, the budget reads as exhausted once
-// used up, a new window starts from zero, and each window's counter expires shortly after the window ends.
+// used up, a new window starts from zero, and each window's counter expires shortly after the window ends. On a
+// Redis Cluster, two workers' clients share each user's counter wherever its slot lives.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createKeys, type Keys, TokenBudgets } from '@rtv/bus';
-import { createTestRedis, type TestRedis } from '@rtv/testing';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createKeys, createRedis, type Keys, type RedisClient, TokenBudgets, waitReady } from '@rtv/bus';
+import {
+  createTestRedis,
+  type RedisClusterHandle,
+  startRedisCluster,
+  type TestRedis,
+  uniquePrefix,
+} from '@rtv/testing';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 describe('token budgets on a real Redis', () => {
   let t: TestRedis;
@@ -87,5 +94,47 @@ describe('token budgets on a real Redis', () => {
     await expect(budgets.remaining('alice', { tokens: 1, windowS: 0 })).rejects.toThrow(/budget\.windowS/);
     await expect(budgets.spend('', 1, hour)).rejects.toThrow(/userId/);
     expect(() => new TokenBudgets(t.redis, keys, { graceMs: -1 })).toThrow(/graceMs/);
+  });
+});
+
+describe('token budgets on a real 3-master Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  const clients: RedisClient[] = [];
+  const prefix = uniquePrefix('budget-cluster');
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await cluster?.stop();
+  });
+
+  /** One worker's view: its own cluster client through the services' factory. */
+  async function worker(): Promise<TokenBudgets> {
+    const redis = createRedis(cluster.url, {
+      name: 'budget-test',
+      role: 'producer',
+      topology: { mode: 'cluster' },
+      credentials: {},
+    });
+    clients.push(redis);
+    await waitReady(redis);
+    return new TokenBudgets(redis, createKeys(prefix));
+  }
+
+  it('counts each user once across workers, for users whose budgets sit on different masters', async () => {
+    const keys = createKeys(prefix);
+    const users = Array.from({ length: 9 }, (_, i) => `user-${i}`);
+    const masters = new Set(await Promise.all(users.map((u) => cluster.masterOf(keys.budget(u, 0)))));
+    expect(masters.size).toBeGreaterThanOrEqual(2);
+    const [a, b] = [await worker(), await worker()];
+    const hour = { tokens: 1000, windowS: 3600 };
+    for (const user of users) {
+      expect(await a.spend(user, 600, hour)).toMatchObject({ spent: 600, exhausted: false });
+      // The other worker sees the same counter and the budget runs out across both.
+      expect(await b.spend(user, 500, hour)).toEqual({ spent: 1100, remaining: 0, exhausted: true });
+      expect(await a.remaining(user, hour)).toBe(0);
+    }
   });
 });
