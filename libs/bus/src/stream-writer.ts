@@ -20,6 +20,35 @@ export interface StreamWriterOptions {
    * @defaultValue 1
    */
   minFlushIntervalMs?: number;
+  /**
+   * Most bytes of lines in one stream entry. A flush that gathered more for a stream (a backlog after a stalled
+   * turn, a replay to a new owner) writes several entries, so no single entry makes its reader, which yields
+   * only between entries, or Redis work on one batch for long.
+   * @defaultValue 262144 (256 KiB)
+   */
+  maxEntryBytes?: number;
+}
+
+/** Splits `lines` into runs of at most `maxBytes` bytes each (a longer single line is a run of its own). */
+export function splitByBytes(lines: Uint8Array[], maxBytes: number): Uint8Array[][] {
+  let total = 0;
+  for (const line of lines) total += line.byteLength + 1;
+  if (total <= maxBytes) return [lines];
+  const runs: Uint8Array[][] = [];
+  let run: Uint8Array[] = [];
+  let bytes = 0;
+  for (const line of lines) {
+    const size = line.byteLength + 1;
+    if (run.length > 0 && bytes + size > maxBytes) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(line);
+    bytes += size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
 }
 
 /**
@@ -37,6 +66,7 @@ export class StreamWriter implements BusWriter {
   private inflight: Promise<unknown> = Promise.resolve();
   private readonly maxLen: number;
   private readonly minIntervalMs: number;
+  private readonly maxEntryBytes: number;
   private lastFlushMs = 0;
 
   constructor(
@@ -45,6 +75,7 @@ export class StreamWriter implements BusWriter {
   ) {
     this.maxLen = opts.maxLen ?? 5000;
     this.minIntervalMs = opts.minFlushIntervalMs ?? 1;
+    this.maxEntryBytes = opts.maxEntryBytes ?? 256 * 1024;
   }
 
   /**
@@ -104,17 +135,21 @@ export class StreamWriter implements BusWriter {
       for (const [stream, lines] of batch) this.opts.onDrop?.(stream, lines.length, err);
       return;
     }
-    if (batch.size === 1 || isCluster(this.redis)) {
-      // The common case (one destination) is a plain command, no pipeline object. On a cluster every stream is
-      // a slot of its own, so each destination is a command of its own (auto-pipelined per node).
+    const entries: Array<[string, Uint8Array[]]> = [];
+    for (const [stream, lines] of batch) {
+      for (const run of splitByBytes(lines, this.maxEntryBytes)) entries.push([stream, run]);
+    }
+    if (entries.length === 1 || isCluster(this.redis)) {
+      // The common case (one entry) is a plain command, no pipeline object. On a cluster every stream is a slot
+      // of its own, so each entry is a command of its own (auto-pipelined per node, in order per stream).
       const writes: Array<Promise<void>> = [];
-      for (const [stream, lines] of batch) writes.push(this.append(stream, lines));
+      for (const [stream, lines] of entries) writes.push(this.append(stream, lines));
       this.inflight = writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
       return;
     }
     const pipeline = this.redis.pipeline();
     const sizes: Array<[string, number, number]> = [];
-    for (const [stream, lines] of batch) {
+    for (const [stream, lines] of entries) {
       const value = encodeBatch(lines);
       pipeline.xadd(stream, 'NOMKSTREAM', 'MAXLEN', '~', this.maxLen, '*', BUS_ENVELOPE_VERSION, value);
       sizes.push([stream, lines.length, value.length]);

@@ -49,6 +49,50 @@ describe('StreamWriter + StreamReader on a real Redis', () => {
     expect(await t.redis.exists(stream)).toBe(0);
   });
 
+  it('splits a flush larger than maxEntryBytes into entries of at most that size, every line in order', async () => {
+    const keys = createKeys(t.prefix);
+    const streams = [keys.workerIn('wk-split-a'), keys.workerIn('wk-split-b')];
+    const received = new Map<string, number[]>(streams.map((s) => [s, []]));
+    const readers = await Promise.all(
+      streams.map(async (stream) => {
+        const reader = new StreamReader({
+          stream,
+          blocking: await connect(`reader-${stream}`),
+          commands: await connect(`reader-cmd-${stream}`),
+          onBatch: (batch) => decodeBatch(batch, (l) => l.op === 'A' && received.get(stream)!.push(l.seq)),
+        });
+        await reader.start();
+        return reader;
+      }),
+    );
+    const writer = new StreamWriter(await connect('writer'), { maxEntryBytes: 4096 });
+    // One line far above the cap goes alone in an entry of its own, in its place.
+    const big = encodeAckLine(`s${'x'.repeat(6000)}`, 1, 0);
+    for (let i = 1; i <= 1000; i++) {
+      writer.write(streams[0]!, encodeAckLine('s', 1, i));
+      if (i === 500) writer.write(streams[0]!, big);
+      writer.write(streams[1]!, encodeAckLine('s', 2, i));
+    }
+    await writer.drain();
+    await waitFor(
+      () => received.get(streams[0]!)!.length === 1001 && received.get(streams[1]!)!.length === 1000,
+      {
+        message: 'every line delivered',
+      },
+    );
+    const first = Array.from({ length: 1000 }, (_, i) => i + 1);
+    first.splice(500, 0, 0);
+    expect(received.get(streams[0]!)).toEqual(first);
+    expect(received.get(streams[1]!)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    for (const stream of streams) {
+      const entries = await t.redis.xrangeBuffer(stream, '-', '+');
+      const sizes = entries.map(([, fields]) => fields[1]!.length);
+      expect(sizes.length).toBeGreaterThan(1);
+      for (const size of sizes) expect(size <= 4096 || size === big.byteLength).toBe(true);
+    }
+    for (const reader of readers) await reader.stop();
+  });
+
   it('lets timers run while it works through a backlog, and still delivers it whole and in order', async () => {
     const keys = createKeys(t.prefix);
     const stream = keys.workerIn(randomId('wk-', 6));
