@@ -175,7 +175,7 @@ From a checkout of the repository, with the images in your registry (\`docs/depl
 helm test"):
 
 \`\`\`bash
-helm install voice deploy/helm/realtime-voice -n voice --create-namespace --set image.registry=ghcr.io/acme
+helm install voice deploy/helm/realtime-voice -n voice --create-namespace --set image.registry=registry.example.com/voice
 helm test voice -n voice
 \`\`\`
 
@@ -184,7 +184,7 @@ Ingress, autoscaling, monitoring):
 
 \`\`\`bash
 helm upgrade --install voice deploy/helm/realtime-voice -n voice \\
-  -f deploy/helm/realtime-voice/values-production.yaml --set image.registry=ghcr.io/acme
+  -f deploy/helm/realtime-voice/values-production.yaml --set image.registry=registry.example.com/voice
 \`\`\`
 
 \`docs/deploy.md\` explains each choice; \`values.schema.json\` refuses unknown or malformed values.

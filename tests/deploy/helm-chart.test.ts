@@ -78,7 +78,7 @@ const AZURE_KEY_VALUE = { set: { ...AZURE, 'provider.azure.apiKey': AZURE_KEY } 
 /** An Entra ID token file on an in-memory volume that a refresher sidecar writes. */
 const TOKEN_SIDECAR = {
   name: 'token-refresher',
-  image: 'ghcr.io/acme/entra-token-refresher:1.0.0',
+  image: 'registry.example.com/voice/entra-token-refresher:1.0.0',
   args: ['--scope', 'https://cognitiveservices.azure.com/.default', '--out', '/out/token'],
   volumeMounts: [{ name: 'azure-openai-token', mountPath: '/out' }],
   securityContext: {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -9,7 +9,6 @@ import {
   type K8sObject,
   PRODUCTION_VALUES,
   podTemplate,
-  REPO_ROOT,
   render,
   renderError,
 } from './support/helm.js';
@@ -369,8 +368,8 @@ describe('worker autoscaling on sessions', () => {
 
 describe('chart metadata', () => {
   const chart = parse(readFileSync(path.join(CHART_DIR, 'Chart.yaml'), 'utf8')) as {
-    home: string;
-    sources: string[];
+    home?: string;
+    sources?: string[];
     icon: string;
     maintainers: { name: string }[];
     keywords: string[];
@@ -388,17 +387,19 @@ describe('chart metadata', () => {
     }
   >;
 
-  it('names home, sources, maintainers, keywords and Kubernetes versions, and an icon committed in the repository', () => {
-    expect(chart.home).toMatch(/^https:\/\//);
-    expect(chart.sources).toContain(chart.home);
+  it('names maintainers, keywords and Kubernetes versions, carries the committed icon, and no web address', () => {
     expect(chart.maintainers.length).toBeGreaterThan(0);
     expect(chart.keywords).toContain('websocket');
     expect(chart.kubeVersion).toBe('>=1.25.0-0');
-    const icon = /^https:\/\/raw\.githubusercontent\.com\/[^/]+\/[^/]+\/[^/]+\/(.+\.svg)$/.exec(chart.icon);
+    const icon = /^data:image\/svg\+xml;base64,(.+)$/.exec(chart.icon);
     expect(icon, chart.icon).not.toBeNull();
-    const file = path.join(REPO_ROOT, icon![1]!);
-    expect(existsSync(file), file).toBe(true);
-    expect(readFileSync(file, 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(Buffer.from(icon![1]!, 'base64').toString('utf8')).toBe(
+      readFileSync(path.join(CHART_DIR, 'icon.svg'), 'utf8'),
+    );
+    // The project has no public address yet: the chart must not name one (no home, sources or links).
+    expect(chart.home).toBeUndefined();
+    expect(chart.sources).toBeUndefined();
+    expect(readFileSync(path.join(CHART_DIR, 'Chart.yaml'), 'utf8')).not.toMatch(/https?:\/\//);
   });
 
   it('lists in its Artifact Hub annotations the images the chart runs', () => {
