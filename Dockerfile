@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image per service, each from a pruned workspace with production dependencies only:
 #
 #   docker build --target gateway        -t realtime-voice-gateway .
@@ -15,6 +13,10 @@
 # (debootstrap + Node from npm). glibc, not musl: the uWebSockets.js binaries the gateway loads are built
 # against glibc, so an Alpine base fails at run time. docs/deploy.md ("Using the official uWebSockets.js
 # build") says how to swap that build.
+#
+# No `# syntax=` line: BuildKit would pull that frontend from Docker Hub, which fails where no public registry is
+# reachable; the frontend built into Docker 20.10 and later (and buildah's parser) has everything used here
+# (RUN --mount=type=secret).
 #
 # Behind a TLS-intercepting proxy, pass its CA bundle as the build secret `ca` (never stored in a layer):
 #   docker build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt …

@@ -32,6 +32,7 @@ Builds ${Object.keys(IMAGES).join(', ')} (Dockerfile targets) as realtime-voice-
   --local-base       Build and use the local Debian + Node base (deploy/images/base.sh) without trying to
                      pull the public one
   --engine <name>    docker or podman (default: docker if \`docker info\` works, else podman)
+  --which-engine     Print the engine it would build with (its last line of output) and build nothing
   --rebuild          Run the engine's build even for an image whose inputs did not change (it still uses
                      the engine's layer cache)
   -h, --help         This text
@@ -72,6 +73,20 @@ class ContainerEngine {
     return this.run(['info']).status === 0;
   }
 
+  /**
+   * Why this engine cannot build the Dockerfile, or undefined when it can. A docker CLI from 23 on builds with
+   * BuildKit only through its buildx plugin, and stops at the first build without it; older CLIs carry BuildKit
+   * themselves. Podman (buildah) always can.
+   * @returns {string | undefined}
+   */
+  cannotBuild() {
+    if (this.name !== 'docker' || this.run(['buildx', 'version']).status === 0) return undefined;
+    const client = this.run(['version', '--format', '{{.Client.Version}}']).stdout.trim();
+    const major = Number(/^(\d+)\./.exec(client)?.[1]);
+    if (Number.isInteger(major) && major < 23) return undefined;
+    return `the docker CLI (${client || 'version unknown'}) builds with BuildKit only through the buildx plugin, and \`docker buildx version\` failed`;
+  }
+
   /** @param {string} image */
   has(image) {
     return this.run(['image', 'inspect', image]).status === 0;
@@ -108,6 +123,13 @@ function pickEngine(wanted) {
   for (const name of candidates) {
     const engine = new ContainerEngine(name);
     if (!engine.works()) continue;
+    const why = engine.cannotBuild();
+    if (why !== undefined) {
+      if (wanted)
+        throw new ImagesError(`--engine ${name}: ${why}. Install docker-buildx, or use --engine podman`);
+      console.log(`images: not using docker: ${why}`);
+      continue;
+    }
     if (name === 'podman') preparePodman();
     return engine;
   }
@@ -306,6 +328,7 @@ function parseOptions(argv) {
     'local-base': { type: 'boolean', default: false },
     engine: { type: 'string' },
     rebuild: { type: 'boolean', default: false },
+    'which-engine': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   let values;
@@ -331,6 +354,10 @@ async function main(argv) {
   }
   const tag = options.tag ?? releaseVersion();
   const engine = pickEngine(options.engine);
+  if (options['which-engine']) {
+    console.log(engine.name);
+    return;
+  }
   const baseImage = chooseBase(engine, options['local-base']);
   const ca = caBundle();
   const base = baseImage ?? defaultBaseImage();

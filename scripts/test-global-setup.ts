@@ -78,6 +78,16 @@ async function startContainer(): Promise<{ url: string; stop: Teardown }> {
   };
 }
 
+/** The local Redis, or a redis-server started for the run; `why` says why no container is used. */
+async function hostRedis(why: string): Promise<{ url: string; stop: Teardown; line: string }> {
+  const redis = await resolveRedis();
+  const line =
+    redis.source === 'local'
+      ? `tests: ${why}, using local Redis at ${redis.url}`
+      : `tests: ${why} and nothing on 127.0.0.1:6379, started redis-server at ${redis.url}`;
+  return { url: redis.url, stop: redis.stop, line };
+}
+
 export default async function setup(): Promise<Teardown> {
   process.env.RTV_TEST_RUN_ID ??= randomBytes(4).toString('hex');
   let url: string;
@@ -92,16 +102,18 @@ export default async function setup(): Promise<Teardown> {
     url = fromEnv;
     line = `tests: REDIS_URL is set, using Redis at ${redactRedisUrl(url)}`;
   } else if (await dockerAvailable()) {
-    ({ url, stop } = await startContainer());
-    line = `tests: Docker engine found, using a redis:7-alpine container at ${url}`;
+    try {
+      ({ url, stop } = await startContainer());
+      line = `tests: Docker engine found, using a redis:7-alpine container at ${url}`;
+    } catch (err) {
+      // An engine that cannot pull (no registry, a proxy) or run the image: the tests still need only a Redis.
+      const why = String((err as Error).message)
+        .split('\n')[0]!
+        .slice(0, 200);
+      ({ url, stop, line } = await hostRedis(`the Docker engine could not start redis:7-alpine (${why})`));
+    }
   } else {
-    const redis = await resolveRedis();
-    url = redis.url;
-    stop = redis.stop;
-    line =
-      redis.source === 'local'
-        ? `tests: no Docker engine, using local Redis at ${url}`
-        : `tests: no Docker engine and nothing on 127.0.0.1:6379, started redis-server at ${url}`;
+    ({ url, stop, line } = await hostRedis('no Docker engine'));
   }
   process.env.REDIS_URL = url;
   console.log(line);

@@ -1,6 +1,6 @@
 // A container engine (podman or docker) driven through its CLI, for the tests that run the real images.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './helm.js';
@@ -37,24 +37,23 @@ export function runCommand(
 
 export type EngineName = 'podman' | 'docker';
 
-/** The engine `npm run images` would pick (docker if its daemon answers, else podman), or why there is none. */
+/**
+ * The engine `npm run images` picks (it says which: `--which-engine`), or why there is none. Docker when its
+ * daemon answers and its CLI can build with BuildKit, else podman; the script also writes podman's
+ * containers.conf where it is missing, without which containers fail to start on this kind of host.
+ */
 export function detectEngine(): { engine: ContainerEngine } | { reason: string } {
-  const tried: string[] = [];
-  for (const name of ['docker', 'podman'] as const) {
-    const res = spawnSync(name, ['info'], { encoding: 'utf8', timeout: 30_000 });
-    if (res.status === 0) {
-      if (name === 'podman' && !existsSync('/etc/containers/containers.conf') && process.getuid?.() === 0) {
-        // What npm run images would do first; without it containers fail to start on this kind of host.
-        spawnSync('bash', [`${REPO_ROOT}/deploy/images/setup-podman.sh`], { stdio: 'inherit' });
-      }
-      return { engine: new ContainerEngine(name) };
-    }
-    tried.push(
-      `${name} info: ${res.error ? (res.error as NodeJS.ErrnoException).code : (res.stderr || '').trim().split('\n').at(-1)}`,
-    );
-  }
+  const res = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts/images.mjs'), '--which-engine'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const name = res.stdout.trim().split('\n').at(-1);
+  if (res.status === 0 && (name === 'docker' || name === 'podman'))
+    return { engine: new ContainerEngine(name) };
+  const why = `${res.stdout}${res.stderr}`.trim().split('\n').filter(Boolean).join('; ');
   return {
-    reason: `no working container engine (${tried.join('; ')}); install podman (Debian: podman buildah podman-compose debootstrap) or start Docker`,
+    reason: `${why || `scripts/images.mjs --which-engine exited ${res.status}`}; install podman (Debian: podman buildah podman-compose debootstrap) or start Docker`,
   };
 }
 
