@@ -43,7 +43,7 @@ const COMPOSE_SUBSET = ['redis', 'status-api', 'worker-1', 'worker-2', 'gateway-
 /** Host ports the compose file publishes for that subset (gateway-1's WebSocket port first). */
 const COMPOSE_PORTS = { gateway1: 8001, gateway1Admin: 9101, gateway2Admin: 9102, status: 8090 } as const;
 const COMPOSE_HOST_PORTS = [8001, 8002, 9101, 9102, 9201, 9202, 8090];
-/** The `cluster` profile's services (podman-compose 1.0.3 has no `--profile`, so they are named). */
+/** The `cluster` profile's services, named (podman-compose 1.0.3 has no `--profile`). */
 const CLUSTER_SUBSET = [
   ...['redis-node-1', 'redis-node-2', 'redis-node-3', 'redis-cluster-init', 'cluster-status-api'],
   ...['cluster-worker-1', 'cluster-worker-2', 'cluster-gateway-1', 'cluster-gateway-2'],
@@ -120,11 +120,19 @@ async function runSeedExample(wsBase: string): Promise<string[]> {
 
 describe.skipIf(!engine)('images built and run here', () => {
   const containerEngine = engine!;
+  // podman-compose with podman; with docker its compose plugin, else the standalone docker-compose (Debian's
+  // docker.io has no plugin). podman-compose and docker-compose join container names with underscores.
+  const composeCommand: [string, ...string[]] =
+    containerEngine.name === 'podman'
+      ? ['podman-compose']
+      : spawnSync('docker', ['compose', 'version']).status === 0
+        ? ['docker', 'compose']
+        : ['docker-compose'];
   const compose = (args: string[]) =>
     runCommand(
-      containerEngine.name === 'podman' ? 'podman-compose' : 'docker',
+      composeCommand[0],
       [
-        ...(containerEngine.name === 'podman' ? [] : ['compose']),
+        ...composeCommand.slice(1),
         '-p',
         project,
         '-f',
@@ -136,9 +144,11 @@ describe.skipIf(!engine)('images built and run here', () => {
       // Echo engine: audio frames come back numbered, which is how the failover check follows a session.
       { env: { ...process.env, RTV_IMAGE_TAG: tag, RTV_ENGINE_MODE: 'echo' } },
     );
-  /** Compose's container of a service: podman-compose joins the names with underscores, docker compose dashes. */
+  /** The cluster profile's switch: podman-compose 1.0.3 has none (the services are named), the others need it. */
+  const clusterProfile = composeCommand[0] === 'podman-compose' ? [] : ['--profile', 'cluster'];
+  /** Compose's container of a service: the compose plugin joins the names with dashes, the others underscores. */
   const containerOf = (service: string) =>
-    containerEngine.name === 'podman' ? `${project}_${service}_1` : `${project}-${service}-1`;
+    composeCommand[1] === 'compose' ? `${project}-${service}-1` : `${project}_${service}_1`;
   const singles: string[] = [];
   let unlock: (() => void) | undefined;
 
@@ -183,7 +193,7 @@ describe.skipIf(!engine)('images built and run here', () => {
 
   afterAll(async () => {
     await containerEngine.remove(singles, [singleNetwork]);
-    await compose(['down', '-t', '2']);
+    await compose([...clusterProfile, 'down', '-t', '2']);
     await containerEngine.remove([], [`${project}_default`]);
     unlock?.();
   }, 120_000);
@@ -371,7 +381,7 @@ describe.skipIf(!engine)('images built and run here', () => {
     for (const port of [CLUSTER_PORTS.gateway1, 8102, ...CLUSTER_PORTS.ready]) {
       expect(await portIsFree(port), `host port ${port} (cluster profile) is taken`).toBe(true);
     }
-    const up = await compose(['up', '-d', '--no-build', ...CLUSTER_SUBSET]);
+    const up = await compose([...clusterProfile, 'up', '-d', '--no-build', ...CLUSTER_SUBSET]);
     expect(up.status, printed(up)).toBe(0);
     // Workers and gateways that start before redis-cluster-init has made the cluster exit and are restarted by
     // their restart policy (podman-compose does not wait for service_completed_successfully); all end up ready.
