@@ -14,6 +14,7 @@ export {
   type EnvSpec,
   loadConfig,
 } from './config.js';
+export { EventLoopLagGuard, type EventLoopLagGuardOptions } from './event-loop-lag.js';
 export { createLogger, type Logger } from './logger.js';
 export { isLoopbackHost } from './loopback.js';
 export {

@@ -88,6 +88,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     lifecycle: clients.lifecycle,
     recovery: clients.recovery,
     userLimiter: clients.admission.upgrade.userLimiter,
+    overload: clients.admission.overload,
     heartbeat,
     admin,
     redis,

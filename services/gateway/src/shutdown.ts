@@ -1,6 +1,6 @@
 import type { UserConnectionLimiter } from '@rtv/auth';
 import type { BusWriter, Heartbeat, StreamReader } from '@rtv/bus';
-import type { AdminServer } from '@rtv/service-kit';
+import type { AdminServer, EventLoopLagGuard } from '@rtv/service-kit';
 import type { Queue } from 'bullmq';
 import type { GatewayReadiness } from './readiness.js';
 import type { GatewayRedis } from './redis-connections.js';
@@ -18,6 +18,7 @@ export interface GatewayParts {
   /** Stopped before the sockets close: a closing socket's session is then detached, not kept. */
   recovery: Pick<SessionRecovery, 'dispose'>;
   userLimiter: UserConnectionLimiter;
+  overload: Pick<EventLoopLagGuard, 'stop'>;
   writer: BusWriter;
   heartbeat: Heartbeat;
   reader: StreamReader;
@@ -65,7 +66,8 @@ export class GatewayShutdown {
 
   /** Gives back user slots, flushes the bus, leaves the gateway registry and closes every connection. */
   private async release(): Promise<void> {
-    const { userLimiter, writer, heartbeat, reader, queue, admin, redis, server } = this.parts;
+    const { userLimiter, overload, writer, heartbeat, reader, queue, admin, redis, server } = this.parts;
+    overload.stop();
     void userLimiter.stop();
     await userLimiter.releaseAll().catch(() => undefined);
     await writer.drain().catch(() => undefined);

@@ -12,13 +12,12 @@ import {
   waitReady,
 } from '@rtv/bus';
 import type { LocalEngine } from '@rtv/local-engine';
-import { createRegistry, type Logger, startAdminServer } from '@rtv/service-kit';
+import { createRegistry, EventLoopLagGuard, type Logger, startAdminServer } from '@rtv/service-kit';
 import { CompatSessionRunner } from './compat/compat-session-runner.js';
 import type { WorkerConfig } from './config.js';
 import { InStreamRepair } from './in-stream-repair.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { gatewayLiveness } from './sessions/gateway-liveness.js';
-import { IntakeGuard } from './sessions/intake-guard.js';
 import { createConnectGate, createRunnerDeps, startProviderPool } from './sessions/runner-deps.js';
 import { type HostedRunner, SessionHost } from './sessions/session-host.js';
 import { openSessionJobQueue, startSessionQueue } from './sessions/session-queue.js';
@@ -59,7 +58,7 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
   const { commands, blocking, bullConn, queue, records, writer } = stores;
   const shared = { workerId: id, keys, records, writer, metrics, log };
   const runnerDeps = createRunnerDeps({ ...shared, ...connects, config, provider });
-  const intake = new IntakeGuard({ maxLagMs: config.RTV_INTAKE_MAX_LAG_MS });
+  const intake = new EventLoopLagGuard({ maxLagMs: config.RTV_INTAKE_MAX_LAG_MS });
   intake.start();
   const host = new SessionHost({
     ...shared,

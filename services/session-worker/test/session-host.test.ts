@@ -29,7 +29,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadWorkerConfig } from '../src/config.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../src/metrics.js';
 import { gatewayLiveness } from '../src/sessions/gateway-liveness.js';
-import type { Intake } from '../src/sessions/intake-guard.js';
+import type { Intake } from '../src/sessions/session-host.js';
 import { type HostedRunner, SessionHost } from '../src/sessions/session-host.js';
 import { FetchWindow, startSessionQueue } from '../src/sessions/session-queue.js';
 import type { EndReason } from '../src/sessions/session-runner.js';

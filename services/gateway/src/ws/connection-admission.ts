@@ -9,7 +9,7 @@ import {
   UserConnectionLimiter,
 } from '@rtv/auth';
 import type { Keys, RedisClient } from '@rtv/bus';
-import type { Logger } from '@rtv/service-kit';
+import { EventLoopLagGuard, type Logger } from '@rtv/service-kit';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { ClientSessionLimits } from '../routing/client-session.js';
@@ -20,6 +20,8 @@ export interface ConnectionAdmission {
   upgrade: UpgradeDeps;
   /** Per-connection message and byte rates, spent by every client frame. */
   connectionRate: ConnectionRateLimits;
+  /** The event-loop watch behind `upgrade.overload`; stopped with the gateway. */
+  overload: EventLoopLagGuard;
 }
 
 /**
@@ -61,6 +63,8 @@ export function createConnectionAdmission(
     onError: (err: Error) => log.warn({ err: err.message }, 'per-user connection lease renewal failed'),
   });
   userLimiter.start();
+  const overload = new EventLoopLagGuard({ maxLagMs: config.RTV_GATEWAY_MAX_LAG_MS });
+  overload.start();
   const upgrade: UpgradeDeps = {
     auth,
     verifier: verifierConfigured ? createTokenVerifier(auth.verifier) : undefined,
@@ -75,11 +79,12 @@ export function createConnectionAdmission(
       maxTotal: config.RTV_MAX_CONNECTIONS_PER_GATEWAY,
     }),
     trustedProxies: trustedProxiesFromConfig('gateway', config.RTV_TRUSTED_PROXIES),
+    overload,
     redisReady: () => redis.status === 'ready',
     tokenExpiryGraceMs: config.RTV_CLOSE_ON_TOKEN_EXPIRY ? (auth.verifier.clockSkewMs ?? 30_000) : undefined,
     metrics,
     log,
     sessionLimits,
   };
-  return { upgrade, connectionRate: auth.connectionRate };
+  return { upgrade, connectionRate: auth.connectionRate, overload };
 }

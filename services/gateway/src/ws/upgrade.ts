@@ -40,6 +40,8 @@ export interface UpgradeDeps {
   metrics: GatewayMetrics;
   log: Logger;
   sessionLimits: ClientSessionLimits;
+  /** Whether this gateway's event loop is running late (an `EventLoopLagGuard`): new sessions are refused. */
+  overload: { overloaded(): boolean };
   /** False while Redis is unreachable: the per-user count cannot be taken, so upgrades end in 1013. */
   redisReady: () => boolean;
   /**
@@ -62,12 +64,14 @@ const TOO_MANY_NEW_CONNECTIONS = httpError('rate_limited', 'Too many new connect
 const TOO_MANY_OPEN_CONNECTIONS = httpError('rate_limited', 'Too many open connections from this address');
 const TOO_MANY_FAILED_UPGRADES = httpError('rate_limited', 'Too many refused connection attempts');
 const GATEWAY_FULL = httpError('service_unavailable', 'This gateway is at capacity, try again later');
+const GATEWAY_OVERLOADED = httpError('service_unavailable', 'This gateway is overloaded, try again shortly');
 /** `retry-after` (seconds) of the refusals a well-behaved client should wait out rather than retry at once. */
 const RETRY_AFTER_S = new Map<HttpError, number>([
   [TOO_MANY_NEW_CONNECTIONS, 1],
   [TOO_MANY_OPEN_CONNECTIONS, 5],
   [TOO_MANY_FAILED_UPGRADES, 60],
   [GATEWAY_FULL, 5],
+  [GATEWAY_OVERLOADED, 2],
 ]);
 /** Refusals that count against the address's failed-upgrade budget: the request itself was bad. */
 const FAILED_UPGRADE_STATUSES: ReadonlySet<number> = new Set([400, 401, 403]);
@@ -162,6 +166,11 @@ export function checkBeforeCredentials(
   if (full === 'total') {
     metrics.limitRejections.inc({ kind: 'connections_per_gateway' });
     return { reason: 'gateway_full', refusal: GATEWAY_FULL };
+  }
+  // A late event loop: the calls already here come first. A resume is one of them, coming back.
+  if (deps.overload.overloaded() && !/(?:^|&)resume=/.test(request.query)) {
+    metrics.limitRejections.inc({ kind: 'gateway_overloaded' });
+    return { reason: 'gateway_overloaded', refusal: GATEWAY_OVERLOADED };
   }
   if (full === 'per_address') {
     metrics.limitRejections.inc({ kind: 'connections_per_ip' });

@@ -4,9 +4,13 @@ import type { Logger } from '@rtv/service-kit';
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { WorkerMetrics } from '../metrics.js';
 import type { GatewaysAlive } from './gateway-liveness.js';
-import type { Intake } from './intake-guard.js';
 import { LeaseRecovery } from './lease-recovery.js';
 import type { EndReason, SessionRunner } from './session-runner.js';
+
+/** Whether this worker should take on new sessions now (an `EventLoopLagGuard` of `@rtv/service-kit`). */
+export interface Intake {
+  overloaded(): boolean;
+}
 
 /** What the host needs of a runner: the part of `SessionRunner` it drives. */
 export type HostedRunner = Pick<
@@ -51,7 +55,7 @@ export interface SessionHostDeps {
   queue: Queue<SessionJobData>;
   /** How long a session whose lease was lost keeps running while it is claimed again (`RTV_LEASE_RECOVERY_MS`). */
   leaseRecoveryMs: number;
-  /** Says when this worker is too busy to take on a new session (see `IntakeGuard`); without it, never. */
+  /** Says when this worker is too busy to take on a new session (an `EventLoopLagGuard`); without it, never. */
   intake?: Intake;
   /** How long a deferred new session waits before it is offered again, before jitter. @defaultValue 500 */
   deferMs?: number;

@@ -1,15 +1,15 @@
 // The guard against this very process's event loop: blocked for real, then left idle.
 import { waitFor } from '@rtv/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IntakeGuard } from '../src/sessions/intake-guard.js';
+import { EventLoopLagGuard } from '../src/event-loop-lag.js';
 
-const guards: IntakeGuard[] = [];
+const guards: EventLoopLagGuard[] = [];
 afterEach(() => {
   for (const g of guards.splice(0)) g.stop();
 });
 
-function start(maxLagMs: number): IntakeGuard {
-  const guard = new IntakeGuard({ maxLagMs, windowMs: 200 });
+function start(maxLagMs: number): EventLoopLagGuard {
+  const guard = new EventLoopLagGuard({ maxLagMs, windowMs: 200 });
   guards.push(guard);
   guard.start();
   return guard;
@@ -25,7 +25,7 @@ function block(ms: number): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('IntakeGuard', () => {
+describe('EventLoopLagGuard', () => {
   it('is overloaded after the loop was held longer than the bound, and recovers once it runs freely', async () => {
     const guard = start(150);
     await sleep(50);

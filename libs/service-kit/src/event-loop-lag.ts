@@ -1,34 +1,28 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 
-/** Whether this worker should take on new sessions now (see {@link IntakeGuard}). */
-export interface Intake {
-  overloaded(): boolean;
-}
-
-export interface IntakeGuardOptions {
-  /** Event-loop delay above which new sessions are deferred (`RTV_INTAKE_MAX_LAG_MS`); 0 never defers. */
+export interface EventLoopLagGuardOptions {
+  /** Event-loop delay above which the process counts as overloaded; 0: never. */
   maxLagMs: number;
   /** Length of one measuring window: a delay seen in the last full window still counts. @defaultValue 500 */
   windowMs?: number;
 }
 
 /**
- * Watches this process's event-loop delay so a worker that is saturated stops taking on new sessions until it
- * catches up. A burst of session set-ups (claims, provider handshakes) can keep the loop busy for seconds; the
- * lease renewals of the sessions already running here (BullMQ lock timers) then fire late, their leases lapse,
- * and live calls are parked or lost. A deferred session waits in the queue instead, where this worker or a less
- * busy one takes it a moment later.
+ * Watches this process's event-loop delay, so a saturated service takes on no new work until it catches up and
+ * the work it already carries (live calls, the timers that keep their leases) keeps its turn. The worker defers
+ * new sessions while it is overloaded (`RTV_INTAKE_MAX_LAG_MS`); the gateway refuses new connections
+ * (`RTV_GATEWAY_MAX_LAG_MS`).
  *
  * The delay is Node's own histogram (`monitorEventLoopDelay`), read every window: overloaded while the current
  * or the previous window saw a delay above the bound.
  */
-export class IntakeGuard implements Intake {
+export class EventLoopLagGuard {
   private readonly histogram: IntervalHistogram;
   private readonly windowMs: number;
   private previousMaxMs = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: IntakeGuardOptions) {
+  constructor(private readonly opts: EventLoopLagGuardOptions) {
     this.windowMs = opts.windowMs ?? 500;
     this.histogram = monitorEventLoopDelay({ resolution: 10 });
   }
