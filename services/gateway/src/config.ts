@@ -34,7 +34,7 @@ export const GATEWAY_ENV = {
     min: 0,
     max: 60_000,
     default: 1000,
-    doc: "Event-loop delay above which this gateway refuses new connections (HTTP 503 service_unavailable, retry-after 2 s; another gateway may take them) so the calls it carries keep their turn; resumes of live sessions are still let in. 0 never refuses",
+    doc: 'Event-loop delay above which this gateway refuses new connections (HTTP 503 service_unavailable, retry-after 2 s; another gateway may take them) so the calls it carries keep their turn; resumes of live sessions are still let in. 0 never refuses',
   },
   RTV_MAX_FAILED_UPGRADES_PER_IP: {
     type: 'int',
