@@ -136,6 +136,9 @@ beforeEach(async () => {
   records = new SessionRecords(t.redis, keys);
   queueConn = createRedis(t.url, { name: 'session-host-test-queue', role: 'producer' });
   queue = new Queue<SessionJobData>(keys.queueName, { connection: queueConn, prefix: keys.bullPrefix });
+  // BullMQ's connection set-up (a version query) rejects unhandled if the connection is closed under it, as
+  // the afterEach of a test that never touches the queue would.
+  await queue.waitUntilReady();
   // Both test gateways beat unless a test says otherwise.
   await t.redis.hset(keys.gateway('gw-1'), 'connections', 0);
   await t.redis.hset(keys.gateway('gw-2'), 'connections', 0);
