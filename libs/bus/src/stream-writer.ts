@@ -52,8 +52,8 @@ export function splitByBytes(lines: Uint8Array[], maxBytes: number): Uint8Array[
 }
 
 /**
- * Batches bus lines per destination stream and writes each batch with one XADD per stream, all pipelined
- * into one round trip (DESIGN §4.1: at most one Redis write per frame, and better fewer).
+ * Batches bus lines per destination stream and writes each batch with one XADD per stream, all sent in one
+ * round trip (DESIGN §4.1: at most one Redis write per frame, and better fewer).
  *
  * The flush runs from `setImmediate`, i.e. after the poll phase has delivered every socket message that was
  * ready, so everything that arrived in one turn shares an entry; and never sooner than `minFlushIntervalMs`
@@ -139,33 +139,19 @@ export class StreamWriter implements BusWriter {
     for (const [stream, lines] of batch) {
       for (const run of splitByBytes(lines, this.maxEntryBytes)) entries.push([stream, run]);
     }
-    if (entries.length === 1 || isCluster(this.redis)) {
-      // The common case (one entry) is a plain command, no pipeline object. On a cluster every stream is a slot
-      // of its own, so each entry is a command of its own (auto-pipelined per node, in order per stream).
+    // One command per entry, no pipeline object: ioredis joins a pipeline's commands into one buffer, a copy of
+    // every byte of the flush. On a single connection the socket is corked while the commands are written, so
+    // they still leave in one system call (writev); on a cluster every stream is a slot of its own and the
+    // client writes each command to its node's connection, in order per stream.
+    const socket = isCluster(this.redis) ? undefined : this.redis.stream;
+    const cork = socket !== undefined && socket.writable && entries.length > 1;
+    if (cork) socket.cork();
+    try {
       const writes: Array<Promise<void>> = [];
       for (const [stream, lines] of entries) writes.push(this.append(stream, lines));
       this.inflight = writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
-      return;
+    } finally {
+      if (cork) socket.uncork();
     }
-    const pipeline = this.redis.pipeline();
-    const sizes: Array<[string, number, number]> = [];
-    for (const [stream, lines] of entries) {
-      const value = encodeBatch(lines);
-      pipeline.xadd(stream, 'NOMKSTREAM', 'MAXLEN', '~', this.maxLen, '*', BUS_ENVELOPE_VERSION, value);
-      sizes.push([stream, lines.length, value.length]);
-    }
-    this.inflight = pipeline.exec().then(
-      (results) => {
-        results?.forEach(([err, id], i) => {
-          const [stream, lines, bytes] = sizes[i]!;
-          if (err) this.opts.onDrop?.(stream, lines, err);
-          else if (id === null) this.opts.onDrop?.(stream, lines, new Error('stream missing'));
-          else this.opts.onFlush?.(stream, lines, bytes);
-        });
-      },
-      (err: Error) => {
-        for (const [stream, lines] of sizes) this.opts.onDrop?.(stream, lines, err);
-      },
-    );
   };
 }
