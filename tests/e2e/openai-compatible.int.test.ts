@@ -67,9 +67,33 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([stack?.stop(), paced?.stop()]);
 });
-afterEach(async () => {
+afterEach(async (context) => {
+  // A rare failure here saw the server close a fresh connection before any event; what the gateways counted
+  // (close codes, errors sent, set-up failures, refusals) says which side closed it and why.
+  if (context.task.result?.state === 'fail') console.error(await gatewayCounters());
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
+
+/** The gateways' close, error, set-up failure and refusal counters that are not zero, for a failure report. */
+async function gatewayCounters(): Promise<string> {
+  const wanted = /^rtv_gateway_(disconnects|client_errors|session_setup_failures|limit_rejections)_total\{/;
+  const lines: string[] = [];
+  for (const [name, s] of [
+    ['stack', stack],
+    ['paced', paced],
+  ] as const) {
+    for (const [i, gateway] of (s?.gateways ?? []).entries()) {
+      const text = await fetch(`http://127.0.0.1:${gateway.adminPort}/metrics`).then(
+        (r) => r.text(),
+        (err: Error) => `unreadable: ${err.message}`,
+      );
+      for (const line of text.split('\n')) {
+        if (wanted.test(line) && !line.endsWith(' 0')) lines.push(`${name} gateway ${i}: ${line}`);
+      }
+    }
+  }
+  return `gateway counters after the failure:\n${lines.join('\n') || '(none)'}`;
+}
 
 const port = (s: Stack = stack, gateway = 0) => s.gateways[gateway]!.port;
 
