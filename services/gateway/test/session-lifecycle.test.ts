@@ -65,6 +65,13 @@ describe('SessionLifecycle: new sessions', () => {
     const session = h.connect(SID);
     h.lifecycle.openNew(session, 'anonymous');
     expect(socketOf(session).ended?.code).toBe(CloseCode.TryAgainLater);
+    // Told why first, with a stable code, as every refusal after the upgrade is.
+    expect(socketOf(session).messages()).toEqual([
+      expect.objectContaining({
+        type: 'error',
+        error: expect.objectContaining({ code: 'service_unavailable' }),
+      }),
+    ]);
     expect(h.registry.count()).toBe(0);
   });
 

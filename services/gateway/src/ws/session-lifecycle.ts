@@ -27,6 +27,9 @@ import type { ClientSessionRegistry } from '../routing/session-registry.js';
 import type { SessionRouter } from '../routing/session-router.js';
 import type { SessionStore } from '../routing/session-store.js';
 
+const NOT_ACCEPTING =
+  'This gateway cannot take new sessions right now (draining, or its Redis is unreachable); retry later';
+
 /** What the lifecycle uses of the session store (`SessionStore` in production). */
 export type LifecycleStore = Pick<SessionStore, 'create' | 'discardUnbound'> & {
   readonly records: Pick<SessionRecords, 'attach' | 'markDetached' | 'revokeResume'>;
@@ -494,9 +497,12 @@ export class SessionLifecycle {
     session.ws?.end(code, message.slice(0, 100));
   }
 
+  /** A new session this gateway cannot take now (draining, or Redis away): the client is told why, then 1013. */
   private refuse(session: ClientSession): void {
     session.closed = true;
+    this.deps.metrics.errors.inc({ code: 'service_unavailable' });
     this.deps.metrics.closes.inc({ code: String(CloseCode.TryAgainLater) });
+    session.ws?.send(session.dialect.error('service_unavailable', NOT_ACCEPTING), false);
     session.ws?.end(CloseCode.TryAgainLater, 'service unavailable, retry later');
   }
 
