@@ -6,6 +6,14 @@ import {
   jwtVerify,
 } from 'jose';
 import { createApiKeyVerifier } from './api-keys.js';
+import {
+  type ClaimRules,
+  checkHs256,
+  checkWithKeySet,
+  type ImmediateVerdict,
+  KeyObjectCache,
+  type SetKey,
+} from './jwt-immediate.js';
 import { type AuthFailureReason, type AuthResult, deny } from './result.js';
 import { JWT_SCOPES } from './scopes.js';
 import { isAnonymousUserId, isValidUserId } from './user-id.js';
@@ -75,7 +83,32 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     };
   };
 
+  const rules: ClaimRules = { issuer, audience, clockSkewMs };
+  const keyObjects = new KeyObjectCache();
+  const fromVerdict = (verdict: ImmediateVerdict): AuthResult | undefined => {
+    if (verdict === undefined) return undefined;
+    return 'reason' in verdict ? deny(verdict.reason) : toResult(verdict.payload);
+  };
+
   return {
+    verifyNow(token: string): AuthResult | undefined {
+      if (!JWT_SHAPE.test(token)) return apiKeys ? apiKeys(token) : deny('malformed');
+      let alg: unknown;
+      try {
+        alg = decodeProtectedHeader(token).alg;
+      } catch {
+        return deny('malformed');
+      }
+      if (secret !== undefined && alg === 'HS256')
+        return fromVerdict(checkHs256(token, secret, rules, now()));
+      if (jwks !== undefined && typeof alg === 'string' && JWKS_ALGORITHMS.includes(alg)) {
+        const set = jwks.fresh ? jwks.jwks() : undefined;
+        if (!set) return undefined;
+        return fromVerdict(checkWithKeySet(token, set.keys as SetKey[], keyObjects, rules, now()));
+      }
+      return deny(secret === undefined && jwks === undefined ? 'not_configured' : 'alg_not_allowed');
+    },
+
     async verify(token: string): Promise<AuthResult> {
       if (!JWT_SHAPE.test(token)) return apiKeys ? apiKeys(token) : deny('malformed');
       let alg: unknown;

@@ -55,4 +55,9 @@ export interface TokenVerifierOptions {
 /** Verifies one bearer credential: a JWT, or a static API key. Never throws for a bad credential. */
 export interface TokenVerifier {
   verify(token: string): Promise<AuthResult>;
+  /**
+   * The same verdict within the call, or `undefined` when it needs {@link verify}: a key set not fetched
+   * yet (or stale), or a token form only jose judges. API keys and HS256 tokens are always answered here.
+   */
+  verifyNow(token: string): AuthResult | undefined;
 }

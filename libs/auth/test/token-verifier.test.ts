@@ -1,4 +1,6 @@
-// The JWT matrix: every way a bearer token can be wrong, against a real JWKS served over HTTP on port 0.
+// The JWT matrix: every way a bearer token can be wrong, against a real JWKS served over HTTP on port 0. Every
+// verdict is reached twice, by jose (`verify`) and within the call (`verifyNow`), and the two must agree.
+import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -14,11 +16,12 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AuthResult,
-  createTokenVerifier,
+  createTokenVerifier as createVerifier,
   extractCredentials,
   generateApiKey,
   parseApiKeys,
   RTV_SUBPROTOCOL,
+  type TokenVerifier,
   type TokenVerifierOptions,
 } from '../src/index.js';
 
@@ -44,6 +47,35 @@ async function signWith(key: CryptoKey, alg: 'RS256' | 'ES256', kid: string, pay
 function unsecured(payload: JWTPayload): string {
   const part = (v: object) => base64url.encode(JSON.stringify(v));
   return `${part({ alg: 'none', typ: 'JWT' })}.${part(payload)}.`;
+}
+
+/**
+ * The verifier under test, with `verify` checking that `verifyNow` (when it answers) gives jose's verdict. The
+ * tokens it answered within the call are counted, so a test can say which path judged them.
+ */
+const answered = { now: 0, later: 0 };
+function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const inner = createVerifier(options);
+  return {
+    verifyNow: (token) => inner.verifyNow(token),
+    async verify(token) {
+      const immediate = inner.verifyNow(token);
+      const result = await inner.verify(token);
+      if (immediate === undefined) answered.later++;
+      else {
+        answered.now++;
+        expect(immediate).toEqual(result);
+      }
+      return result;
+    },
+  };
+}
+
+/** An HS256 token over exactly these header and payload texts (for claim sets a JWT library would not build). */
+function rawHs256(header: object, payload: string, secret = SECRET): string {
+  const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  const signature = createHmac('sha256', secret).update(signingInput).digest('base64url');
+  return `${signingInput}.${signature}`;
 }
 
 function expectDenied(result: AuthResult, status: 401 | 403, reason: string) {
@@ -153,6 +185,45 @@ describe('createTokenVerifier: HS256', () => {
     expectDenied(await verifier.verify('bm90IGpzb24.e30.abc'), 401, 'malformed'); // header is not JSON
   });
 
+  it('answers HS256 tokens within the call, unusual claim sets included, as jose does', async () => {
+    const before = { ...answered };
+    const tokens = [
+      await hs256(claims()),
+      await hs256(claims({ exp: NOW_S - 60 })),
+      await hs256(claims({ nbf: NOW_S + 60 })),
+      await hs256(claims({ aud: ['other', AUD] })),
+      await hs256(claims({ aud: ['other'] })),
+      await hs256(claims({ iss: undefined, aud: undefined, exp: undefined })),
+      await hs256(claims({ exp: NOW_S - 29 })), // inside the 30 s margin
+      await hs256(claims({ exp: NOW_S - 30 })), // exactly at it: expired, as jose counts
+      rawHs256({ alg: 'HS256' }, JSON.stringify({ ...claims(), exp: null })),
+      rawHs256({ alg: 'HS256' }, JSON.stringify({ ...claims(), nbf: 'soon' })),
+      rawHs256({ alg: 'HS256' }, JSON.stringify({ ...claims(), iat: 'then' })),
+      rawHs256({ alg: 'HS256' }, JSON.stringify({ ...claims(), iss: 7 })),
+      rawHs256({ alg: 'HS256' }, '[1,2,3]'),
+      rawHs256({ alg: 'HS256' }, '{"sub": "user-1",'),
+      rawHs256({ alg: 'HS256', typ: 'JWT', kid: 'ignored' }, JSON.stringify(claims())),
+    ];
+    for (const token of tokens) await verifier.verify(token);
+    expect(answered.now - before.now).toBe(tokens.length);
+    expect(answered.later).toBe(before.later);
+  });
+
+  it('leaves to jose the token forms it alone judges: crit or b64 headers, non-canonical base64url', async () => {
+    const crit = rawHs256({ alg: 'HS256', crit: ['exp'] }, JSON.stringify(claims()));
+    const b64 = rawHs256({ alg: 'HS256', b64: false, crit: ['b64'] }, JSON.stringify(claims()));
+    const good = await hs256(claims());
+    const [head, body, sig] = good.split('.') as [string, string, string];
+    // A last character with stray low bits decodes to the same bytes under a lenient decoder.
+    const stray = `${head}.${body}.${sig.slice(0, -1)}${sig.endsWith('A') ? 'B' : 'A'}`;
+    for (const token of [crit, b64]) {
+      expect(verifier.verifyNow(token)).toBeUndefined();
+      expect((await verifier.verify(token)).ok).toBe(false);
+    }
+    const strayNow = verifier.verifyNow(stray);
+    if (strayNow !== undefined) expect(strayNow).toEqual(await verifier.verify(stray));
+  });
+
   it('rejects unusable options at construction', () => {
     expect(() => createTokenVerifier({ jwtSecret: 'short' })).toThrow(/32 bytes/);
     expect(() => createTokenVerifier({ jwksUrl: 'https://idp.example.test/jwks' })).toThrow(/issuer/);
@@ -208,6 +279,22 @@ describe('createTokenVerifier: RS256/ES256 from a JWKS', () => {
       via: 'jwt',
     });
     expect((await verifier.verify(await signWith(ec.privateKey, 'ES256', 'ec-1'))).ok).toBe(true);
+  });
+
+  it('answers RS256 and ES256 within the call once the key set is cached, and leaves the first to jose', async () => {
+    const verifier = make();
+    const rs = await signWith(rsa1.privateKey, 'RS256', 'rsa-1');
+    const es = await signWith(ec.privateKey, 'ES256', 'ec-1');
+    expect(verifier.verifyNow(rs)).toBeUndefined(); // nothing fetched yet
+    expect((await verifier.verify(rs)).ok).toBe(true);
+    expect(verifier.verifyNow(rs)).toMatchObject({ ok: true, userId: 'user-1', via: 'jwt' });
+    expect(verifier.verifyNow(es)).toMatchObject({ ok: true, userId: 'user-1', via: 'jwt' });
+    const wrongKey = await signWith(rsa2.privateKey, 'RS256', 'rsa-1');
+    expect(verifier.verifyNow(wrongKey)).toEqual({ ok: false, status: 401, reason: 'bad_signature' });
+    const expired = await signWith(ec.privateKey, 'ES256', 'ec-1', claims({ exp: NOW_S - 60 }));
+    expect(verifier.verifyNow(expired)).toEqual(await verifier.verify(expired));
+    // A kid the cached set lacks may be a rotated-in key: that one goes to jose, which refetches.
+    expect(verifier.verifyNow(await signWith(rsa2.privateKey, 'RS256', 'rsa-2'))).toBeUndefined();
   });
 
   it('refuses a token whose signature does not match the key named by its kid', async () => {
@@ -331,6 +418,7 @@ describe('createTokenVerifier: API keys', () => {
   });
 
   it('accepts a configured key as its id, and refuses any other opaque token', async () => {
+    expect(verifier.verifyNow(issued.key)).toMatchObject({ ok: true, userId: 'billing-service' });
     expect(await verifier.verify(issued.key)).toEqual({
       ok: true,
       userId: 'billing-service',
