@@ -361,6 +361,21 @@ describe('authentication on /v1/realtime', () => {
     );
   });
 
+  it('upgrades within the upgrade handler: session.created follows the 101 even for a request saying Connection: close', async () => {
+    // uWS can close a socket upgraded later, inside a cork, right after its 101 (uWebSockets #1928/#1929);
+    // an API key is checked at once, so its upgrade never takes that path.
+    for (const connection of ['Upgrade', 'close']) {
+      const reply = await rawUpgrade(port(), {
+        path: '/v1/realtime?model=gpt-realtime',
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+        connection,
+        readFirstFrame: true,
+      });
+      expect(reply.status).toBe(101);
+      expect(JSON.parse(reply.firstFrame ?? '{}')).toMatchObject({ type: 'session.created' });
+    }
+  });
+
   it('accepts the browser form: subprotocols realtime + openai-insecure-api-key.<credential>', async () => {
     const ws = await WsTestClient.connect(`ws://127.0.0.1:${port()}/v1/realtime?model=gpt-realtime`, {
       protocols: ['realtime', `openai-insecure-api-key.${TEST_API_KEY}`],

@@ -69,6 +69,22 @@ describe('authenticated route and limits', () => {
     await ws.close();
   });
 
+  it('completes a verified upgrade within the upgrade handler: the first frame follows the 101 even for a request saying Connection: close', async () => {
+    // uWS can close a socket upgraded later, inside a cork, right after its 101: deterministically when the
+    // request said `Connection: close`, at random otherwise (uWebSockets #1928/#1929). An HS256 token is
+    // verified at once, so its upgrade never takes that path.
+    for (const connection of ['Upgrade', 'close']) {
+      const reply = await rawUpgrade(stack.gateways[0]!.port, {
+        path: '/api/v1/streaming/realtime',
+        headers: { authorization: `Bearer ${await token({ sub: 'at-once' })}` },
+        connection,
+        readFirstFrame: true,
+      });
+      expect(reply.status).toBe(101);
+      expect(JSON.parse(reply.firstFrame ?? '{}')).toMatchObject({ type: 'session.created' });
+    }
+  });
+
   it('ends a connection when its token expires (exp plus the 30 s skew allowance): unauthorized, then 4401', async () => {
     // Valid at the upgrade only thanks to the skew allowance; it lapses about two seconds later.
     const exp = Math.floor(Date.now() / 1000) - 28;

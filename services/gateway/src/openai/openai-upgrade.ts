@@ -1,12 +1,19 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { createHash } from 'node:crypto';
-import { type AuthSuccess, anonymousUserId, extractCredentials, requireScope } from '@rtv/auth';
+import {
+  type AuthResult,
+  type AuthSuccess,
+  anonymousUserId,
+  extractCredentials,
+  requireScope,
+} from '@rtv/auth';
 import { CloseCode, type CompatPolicy, DEFAULT_SESSION_CONFIG, httpError } from '@rtv/protocol';
 import { openAiDialect } from '../routing/client-dialect.js';
 import type { SocketData } from '../routing/client-session.js';
 import type { CredentialKind } from '../routing/resume-tokens.js';
 import {
-  admit,
+  admitLater,
+  admitNow,
   checkBeforeCredentials,
   copyRequest,
   refuse,
@@ -73,21 +80,30 @@ export function handleOpenAiUpgrade(
     return;
   }
   const protocol = offersRealtime(request.secProtocol) ? REALTIME_SUBPROTOCOL : credentials.echoProtocol;
+  const decide = (caller: Caller | string, aborted?: () => boolean): void => {
+    if (typeof caller === 'string') {
+      refuse(deps, request, res, caller, caller === 'scope' ? FORBIDDEN : undefined);
+      return;
+    }
+    const admission = { ...caller, protocol };
+    const prepare = (data: SocketData) => prepareSession(route.policy, request, caller, data);
+    if (aborted) void admitLater(deps, request, admission, res, context, aborted, prepare);
+    else admitNow(deps, request, admission, res, context, prepare);
+  };
+  // Decided within this call whenever the credential allows it, so the upgrade takes uWS's synchronous path.
+  const now = identifyNow(deps, credentials.token);
+  if (now !== undefined) {
+    decide(now);
+    return;
+  }
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
     request.connectionSlot?.release();
   });
-  identify(deps, credentials.token).then(
-    (caller) => {
-      if (aborted) return;
-      if (typeof caller === 'string') {
-        refuse(deps, request, res, caller, caller === 'scope' ? FORBIDDEN : undefined);
-        return;
-      }
-      const admission = { ...caller, protocol };
-      const prepare = (data: SocketData) => prepareSession(route.policy, request, caller, data);
-      void admit(deps, request, admission, res, context, () => aborted, prepare);
+  deps.verifier!.verify(credentials.token).then(
+    (verified) => {
+      if (!aborted) decide(callerFrom(deps, verified), () => aborted);
     },
     (err: Error) => {
       deps.log.warn({ err: err.message }, 'token verification failed');
@@ -97,14 +113,22 @@ export function handleOpenAiUpgrade(
   );
 }
 
-/** The caller behind `token`, or the reason (a metric label) it is refused. */
-async function identify(deps: UpgradeDeps, token: string): Promise<Caller | string> {
+/**
+ * The caller behind `token`, or the reason (a metric label) it is refused; `undefined` when the verifier must
+ * fetch a key set first.
+ */
+function identifyNow(deps: UpgradeDeps, token: string): Caller | string | undefined {
   if (!deps.verifier) {
     if (!deps.auth.allowAnonymous) return 'not_configured';
     const name = `openai-${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
     return { userId: anonymousUserId(name), credential: 'anonymous', expiresAt: 0, claims: undefined };
   }
-  const verified = requireScope(await deps.verifier.verify(token), 'sessions:connect');
+  const verified = deps.verifier.verifyNow(token);
+  return verified === undefined ? undefined : callerFrom(deps, verified);
+}
+
+function callerFrom(deps: UpgradeDeps, result: AuthResult): Caller | string {
+  const verified = requireScope(result, 'sessions:connect');
   if (!verified.ok) return verified.reason;
   return callerOf(verified, deps.tokenExpiryGraceMs);
 }

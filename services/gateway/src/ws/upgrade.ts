@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import {
+  type AuthResult,
   type AuthSettings,
   anonymousUserId,
   type ConcurrentConnectionCounter,
@@ -220,8 +221,9 @@ export function refuse(
 
 /**
  * Nothing here needs to wait, so the upgrade completes in this call (uWS's synchronous path); the per-user
- * slot is taken right after open. An asynchronous upgrade inside a cork can make uWS close the fresh socket
- * (uWebSockets issue #1928), so it is kept to the route that must verify a token first.
+ * slot is taken right after open. An upgrade completed later, inside a cork, can be closed by uWS right after
+ * its 101 (uWebSockets issues #1928 and #1929, unfixed in the build this project runs), so every upgrade that
+ * can be decided at once is.
  */
 function upgradeAnonymous(
   deps: UpgradeDeps,
@@ -241,7 +243,11 @@ function upgradeAnonymous(
   );
 }
 
-/** The authenticated route: extract and verify the credential, then admit (asynchronously). */
+/**
+ * The authenticated route: extract and verify the credential, then admit. API keys, HS256 tokens and tokens
+ * of an already fetched key set are verified within this call and upgraded at once; only a token whose key
+ * set must be fetched first waits for the verifier.
+ */
 function verifyThenAdmit(
   deps: UpgradeDeps,
   request: UpgradeRequest,
@@ -256,8 +262,34 @@ function verifyThenAdmit(
     refuse(deps, request, res, `credentials_${credentials.reason}`);
     return;
   }
-  if (!deps.verifier) {
+  const { verifier } = deps;
+  if (!verifier) {
     refuse(deps, request, res, 'not_configured');
+    return;
+  }
+  const decide = (verified: AuthResult, aborted?: () => boolean): void => {
+    // An API key configured for history reads only may not open sessions.
+    const result = requireScope(verified, 'sessions:connect');
+    if (!result.ok) {
+      refuse(deps, request, res, result.reason, result.status === 403 ? FORBIDDEN : UNAUTHORIZED);
+      return;
+    }
+    const expiresAt =
+      result.expiresAt !== undefined && deps.tokenExpiryGraceMs !== undefined
+        ? result.expiresAt + deps.tokenExpiryGraceMs
+        : 0;
+    const admission = {
+      userId: result.userId,
+      credential: result.via,
+      expiresAt,
+      protocol: credentials.echoProtocol,
+    };
+    if (aborted) void admitLater(deps, request, admission, res, context, aborted);
+    else admitNow(deps, request, admission, res, context);
+  };
+  const now = verifier.verifyNow(credentials.token);
+  if (now !== undefined) {
+    decide(now);
     return;
   }
   let aborted = false;
@@ -266,26 +298,9 @@ function verifyThenAdmit(
     // Nothing answers or upgrades an aborted request, so its open-connection slot is given back here.
     request.connectionSlot?.release();
   });
-  deps.verifier.verify(credentials.token).then(
+  verifier.verify(credentials.token).then(
     (verified) => {
-      if (aborted) return;
-      // An API key configured for history reads only may not open sessions.
-      const result = requireScope(verified, 'sessions:connect');
-      if (!result.ok) {
-        refuse(deps, request, res, result.reason, result.status === 403 ? FORBIDDEN : UNAUTHORIZED);
-        return;
-      }
-      const expiresAt =
-        result.expiresAt !== undefined && deps.tokenExpiryGraceMs !== undefined
-          ? result.expiresAt + deps.tokenExpiryGraceMs
-          : 0;
-      const admission = {
-        userId: result.userId,
-        credential: result.via,
-        expiresAt,
-        protocol: credentials.echoProtocol,
-      };
-      void admit(deps, request, admission, res, context, () => aborted);
+      if (!aborted) decide(verified, () => aborted);
     },
     (err: Error) => {
       deps.log.warn({ err: err.message }, 'token verification failed');
@@ -349,23 +364,46 @@ export async function takeUserSlot(deps: UpgradeDeps, data: SocketData): Promise
   }
 }
 
+/** Who an upgrade admits, once its credential was checked. */
+export interface Admission {
+  userId: string;
+  credential: CredentialKind;
+  expiresAt: number;
+  protocol: string;
+}
+
 /**
- * Takes the user's connection slot, then upgrades (or upgrades to refuse with 4429 / 1013). The caller has
- * registered `onAborted`; `aborted()` says whether the client went away meanwhile.
+ * Upgrades within the upgrade handler (uWS's synchronous path); the user's connection slot is taken right
+ * after open, and a user over the cap is then told so (4429), as on the anonymous route.
  */
-export async function admit(
+export function admitNow(
   deps: UpgradeDeps,
   request: UpgradeRequest,
-  admission: { userId: string; credential: CredentialKind; expiresAt: number; protocol: string },
+  admission: Admission,
+  res: HttpResponse,
+  context: us_socket_context_t,
+  prepare?: (data: SocketData) => void,
+): void {
+  const data = admittedData(deps, request, admission, prepare);
+  data.slotPending = true;
+  res.upgrade<SocketData>(data, request.secKey, admission.protocol, request.secExtensions, context);
+}
+
+/**
+ * After a verification that had to wait (a key set fetched): takes the user's connection slot, then upgrades
+ * (or upgrades to refuse with 4429 / 1013). The caller has registered `onAborted`; `aborted()` says whether
+ * the client went away meanwhile.
+ */
+export async function admitLater(
+  deps: UpgradeDeps,
+  request: UpgradeRequest,
+  admission: Admission,
   res: HttpResponse,
   context: us_socket_context_t,
   aborted: () => boolean,
   prepare?: (data: SocketData) => void,
 ): Promise<void> {
-  const route = admission.credential === 'anonymous' ? 'anonymous' : 'authenticated';
-  const data = socketData(deps, route, request, admission.userId, admission.credential);
-  data.session.credentialExpiresAt = admission.expiresAt;
-  prepare?.(data);
+  const data = admittedData(deps, request, admission, prepare);
   await takeUserSlot(deps, data);
   if (aborted()) {
     const { session } = data;
@@ -376,6 +414,19 @@ export async function admit(
   res.cork(() => {
     res.upgrade<SocketData>(data, request.secKey, admission.protocol, request.secExtensions, context);
   });
+}
+
+function admittedData(
+  deps: UpgradeDeps,
+  request: UpgradeRequest,
+  admission: Admission,
+  prepare: ((data: SocketData) => void) | undefined,
+): SocketData {
+  const route = admission.credential === 'anonymous' ? 'anonymous' : 'authenticated';
+  const data = socketData(deps, route, request, admission.userId, admission.credential);
+  data.session.credentialExpiresAt = admission.expiresAt;
+  prepare?.(data);
+  return data;
 }
 
 /**
