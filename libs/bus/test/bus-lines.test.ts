@@ -3,6 +3,7 @@ import {
   decodeBatch,
   decodeLine,
   encodeAckLine,
+  encodeAudioMessageLine,
   encodeBatch,
   encodeBindLine,
   encodeClientFrameLine,
@@ -11,6 +12,7 @@ import {
   encodeEndLine,
   encodeMessageLine,
   encodeResendLine,
+  encodeResponseAudioBytes,
   encodeResumeLine,
   FrameKind,
 } from '@rtv/protocol';
@@ -106,6 +108,19 @@ describe('bus envelope v1', () => {
     // A single line is its own batch: no copy.
     const one = encodeAckLine('s', 1, 1);
     expect(encodeBatch([one])).toBe(one);
+  });
+
+  it('builds a reply audio line in one buffer, byte for byte the message line around the audio frame', () => {
+    const audio = Buffer.from(Buffer.alloc(960, 7).toString('base64'));
+    const view = audio.subarray(4, audio.length - 4);
+    const { line, payload } = encodeAudioMessageLine('sess_a', 3, 42, view, 1_796_000_000.125);
+    const frame = encodeResponseAudioBytes(view, 1_796_000_000.125);
+    expect(line.equals(encodeMessageLine('sess_a', 3, 42, frame))).toBe(true);
+    expect(payload.equals(frame)).toBe(true);
+    expect(payload.buffer).toBe(line.buffer); // a view into the line, not a copy
+    expect(decodeAll(line).lines).toEqual([
+      { op: 'M', sid: 'sess_a', epoch: 3, seq: 42, payload: frame.toString() },
+    ]);
   });
 
   it('reads a batch given as a plain Uint8Array view and skips empty lines', () => {

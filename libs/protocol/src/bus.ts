@@ -12,6 +12,8 @@
  * are: no string is converted to UTF-8 on the way out or decoded from it on the way in.
  */
 
+import { encodeResponseAudioBytes } from './encode.js';
+
 /** Field name of a v1 batch inside a stream entry. Bump together with any change to the line grammar. */
 export const BUS_ENVELOPE_VERSION = 'v1';
 
@@ -137,6 +139,23 @@ export function encodeMessageLine(
   payload: string | Uint8Array,
 ): BusBytes {
   return line(`M\t${sid}\t${epoch}\t${seq}\t`, payload);
+}
+
+/**
+ * A message line carrying the seed's `response.audio` frame around `audio` (standard base64 as bytes), built in
+ * one buffer: the same bytes as `encodeMessageLine(sid, epoch, seq, encodeResponseAudioBytes(audio, timestamp))`
+ * with one allocation and one copy of the audio fewer. `payload` is the client frame, a view into `line`.
+ */
+export function encodeAudioMessageLine(
+  sid: string,
+  epoch: number,
+  seq: number,
+  audio: Uint8Array,
+  timestamp: number,
+): { line: BusBytes; payload: Buffer } {
+  const header = `M\t${sid}\t${epoch}\t${seq}\t`;
+  const out = encodeResponseAudioBytes(audio, timestamp, header);
+  return { line: out, payload: out.subarray(header.length) };
 }
 
 export function encodeBindLine(sid: string, wid: string, epoch: number): BusBytes {

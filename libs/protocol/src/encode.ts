@@ -29,13 +29,19 @@ const RESPONSE_AUDIO_HEAD = Buffer.from('{"type":"response.audio","response":{"a
 
 /**
  * {@link encodeResponseAudio} as bytes, from base64 that is already bytes (a view into a provider event): one
- * copy, no string. Byte for byte the same output.
+ * copy, no string. Byte for byte the same output. `prefix` (ASCII) is written before the frame: a bus line's
+ * header, so the frame is built inside its line rather than copied into it.
  */
-export function encodeResponseAudioBytes(audio: Uint8Array, timestamp: number = nowSeconds()): Buffer {
+export function encodeResponseAudioBytes(
+  audio: Uint8Array,
+  timestamp: number = nowSeconds(),
+  prefix = '',
+): Buffer {
   const tail = `","timestamp":${finite(timestamp)}}}`;
-  const head = RESPONSE_AUDIO_HEAD.length;
+  const head = prefix.length + RESPONSE_AUDIO_HEAD.length;
   const out = Buffer.allocUnsafe(head + audio.byteLength + tail.length);
-  RESPONSE_AUDIO_HEAD.copy(out, 0);
+  out.write(prefix, 0, 'latin1');
+  RESPONSE_AUDIO_HEAD.copy(out, prefix.length);
   out.set(audio, head);
   out.write(tail, head + audio.byteLength, 'latin1');
   return out;

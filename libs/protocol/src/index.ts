@@ -12,6 +12,7 @@ export {
   decodeBatch,
   decodeLine,
   encodeAckLine,
+  encodeAudioMessageLine,
   encodeBatch,
   encodeBindLine,
   encodeClientFrameLine,

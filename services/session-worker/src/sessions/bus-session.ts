@@ -3,6 +3,7 @@ import {
   CloseCode,
   type ErrorCode,
   encodeAckLine,
+  encodeAudioMessageLine,
   encodeBindLine,
   encodeCloseLine,
   encodeMessageLine,
@@ -327,5 +328,17 @@ export abstract class BusSession {
       this.busDeps.keys.gatewayOut(this.state.gatewayId),
       encodeMessageLine(this.sid, this.state.epoch, seq, payload),
     );
+  }
+
+  /**
+   * {@link emit} for a chunk of reply audio (standard base64 as bytes): the `response.audio` frame is built
+   * inside its bus line, one buffer and one copy of the audio, and the resume buffer copies the frame from it.
+   */
+  protected emitAudio(audio: Uint8Array, timestamp: number): void {
+    const seq = ++this.outSeq;
+    const { line, payload } = encodeAudioMessageLine(this.sid, this.state.epoch, seq, audio, timestamp);
+    this.outbound.push(seq, payload);
+    this.busDeps.metrics.framesToClient.inc();
+    if (this.attached) this.busDeps.writer.write(this.busDeps.keys.gatewayOut(this.state.gatewayId), line);
   }
 }

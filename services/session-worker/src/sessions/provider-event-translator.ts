@@ -2,7 +2,6 @@ import {
   encodeError,
   encodeFunctionCall,
   encodeResponseAudio,
-  encodeResponseAudioBytes,
   encodeResponseDelta,
   encodeResponseDone,
   encodeSpeechStarted,
@@ -37,6 +36,8 @@ export interface TranslatorContext {
   readonly audioDeltaEvents: { inc(): void };
   /** Numbers and sends one public-protocol message. */
   emit(payload: string | Buffer): void;
+  /** Numbers and sends a `response.audio` message around `audio` (standard base64 as bytes). */
+  emitAudio(audio: Uint8Array, timestamp: number): void;
   readonly history: HistoryLog;
   readonly toolCalls: ToolCalls;
   readonly turns: TurnQueue;
@@ -123,7 +124,7 @@ export class ProviderEventTranslator {
     if (audio !== undefined) {
       this.ctx.audioDeltaEvents.inc();
       this.onAudio(audio.length, audio[audio.length - 1] === 0x3d, audio[audio.length - 2] === 0x3d);
-      this.ctx.emit(encodeResponseAudioBytes(audio, nowSeconds()));
+      this.ctx.emitAudio(audio, nowSeconds());
       return undefined;
     }
     let event: ProviderEvent;

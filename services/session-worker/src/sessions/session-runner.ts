@@ -211,6 +211,7 @@ export class SessionRunner extends BusSession {
       log: deps.log,
       audioDeltaEvents: deps.audioDeltaEvents,
       emit: (payload) => this.emit(payload),
+      emitAudio: (audio, timestamp) => this.emitAudio(audio, timestamp),
       history: this.history,
       toolCalls: this.toolCalls,
       turns: this.turns,
