@@ -1,8 +1,10 @@
 // Authentication and connection limits at a running gateway: JWTs in the header or the browser subprotocol
 // form, query tokens refused by default, the origin allowlist, the anonymous-route switch, the cluster-wide
 // per-user cap across two gateways, new connections per address, and the server-enforced session length.
-import { rawUpgrade, WsTestClient } from '@rtv/testing';
-import { SignJWT } from 'jose';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { rawUpgrade, WsTestClient, waitFor } from '@rtv/testing';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack, TEST_JWT_SECRET } from '../e2e/helpers/stack.js';
 
@@ -209,5 +211,57 @@ describe('new connections per address and session length', () => {
     expect(expired.error.code).toBe('session_expired');
     expect((await first.closed).code).toBe(4408);
     await Promise.all(opened.map((ws) => ws.close()));
+  });
+});
+
+describe('tokens of an identity provider (JWKS)', () => {
+  let stack: Stack;
+  let jwks: Server;
+  let fetches = 0;
+  let signingKey: CryptoKey;
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    signingKey = pair.privateKey as CryptoKey;
+    const set = { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' }] };
+    jwks = createServer((_req, res) => {
+      fetches++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(set));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    stack = await startStack({
+      gatewayEnv: {
+        RTV_AUTH_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
+        RTV_AUTH_ISSUER: 'https://id.example.com',
+        RTV_AUTH_AUDIENCE: 'realtime-voice',
+      },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await new Promise((resolve) => jwks?.close(resolve));
+  });
+
+  it('fetches the key set at start, so even the first token is verified and upgraded within the upgrade handler', async () => {
+    await waitFor(() => fetches > 0, { message: 'the gateway fetching the key set at start' });
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setSubject('first-of-the-day')
+      .setIssuer('https://id.example.com')
+      .setAudience('realtime-voice')
+      .setExpirationTime('5m')
+      .sign(signingKey);
+    // `Connection: close` makes uWS close a socket upgraded later inside a cork every time (see above).
+    const reply = await rawUpgrade(stack.gateways[0]!.port, {
+      path: '/api/v1/streaming/realtime',
+      headers: { authorization: `Bearer ${jwt}` },
+      connection: 'close',
+      readFirstFrame: true,
+    });
+    expect(reply.status).toBe(101);
+    expect(JSON.parse(reply.firstFrame ?? '{}')).toMatchObject({
+      type: 'session.created',
+      session: { user_id: 'first-of-the-day' },
+    });
   });
 });

@@ -84,6 +84,26 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 
   const rules: ClaimRules = { issuer, audience, clockSkewMs };
+  // The key set is refetched ahead of its expiry while tokens keep coming, so `verifyNow` rarely finds it stale.
+  const keysMaxAgeMs = options.jwks?.cacheMaxAgeMs ?? 600_000;
+  const keysCooldownMs = options.jwks?.cooldownMs ?? 30_000;
+  let keysFetchedAt = Number.NEGATIVE_INFINITY;
+  let keysTriedAt = Number.NEGATIVE_INFINITY;
+  const refreshKeys = async (): Promise<void> => {
+    if (jwks === undefined) return;
+    keysTriedAt = Date.now();
+    try {
+      await jwks.reload();
+      keysFetchedAt = Date.now();
+    } catch {
+      // Unreachable for now: the tokens that need the set go to `verify`, which reports jwks_unavailable.
+    }
+  };
+  const refreshAhead = (): void => {
+    const at = Date.now();
+    if (jwks?.reloading || at - keysTriedAt < keysCooldownMs || at - keysFetchedAt < keysMaxAgeMs / 2) return;
+    void refreshKeys();
+  };
   const keyObjects = new KeyObjectCache();
   const fromVerdict = (verdict: ImmediateVerdict): AuthResult | undefined => {
     if (verdict === undefined) return undefined;
@@ -91,6 +111,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 
   return {
+    refreshKeys,
+
     verifyNow(token: string): AuthResult | undefined {
       if (!JWT_SHAPE.test(token)) return apiKeys ? apiKeys(token) : deny('malformed');
       let alg: unknown;
@@ -102,6 +124,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (secret !== undefined && alg === 'HS256')
         return fromVerdict(checkHs256(token, secret, rules, now()));
       if (jwks !== undefined && typeof alg === 'string' && JWKS_ALGORITHMS.includes(alg)) {
+        refreshAhead();
         const set = jwks.fresh ? jwks.jwks() : undefined;
         if (!set) return undefined;
         return fromVerdict(checkWithKeySet(token, set.keys as SetKey[], keyObjects, rules, now()));

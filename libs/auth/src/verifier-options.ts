@@ -60,4 +60,11 @@ export interface TokenVerifier {
    * yet (or stale), or a token form only jose judges. API keys and HS256 tokens are always answered here.
    */
   verifyNow(token: string): AuthResult | undefined;
+  /**
+   * Fetches the JWKS now (nothing without one), so the tokens its keys signed are answered by
+   * {@link verifyNow}; a gateway calls it at start. Never rejects: a failed fetch leaves those tokens to
+   * {@link verify}. While tokens keep coming, `verifyNow` also refetches the set once it is half its
+   * `cacheMaxAgeMs` old, in the background.
+   */
+  refreshKeys(): Promise<void>;
 }

@@ -3,6 +3,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { waitFor } from '@rtv/testing';
 import {
   base64url,
   type CryptoKey,
@@ -57,6 +58,7 @@ const answered = { now: 0, later: 0 };
 function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const inner = createVerifier(options);
   return {
+    refreshKeys: () => inner.refreshKeys(),
     verifyNow: (token) => inner.verifyNow(token),
     async verify(token) {
       const immediate = inner.verifyNow(token);
@@ -295,6 +297,33 @@ describe('createTokenVerifier: RS256/ES256 from a JWKS', () => {
     expect(verifier.verifyNow(expired)).toEqual(await verifier.verify(expired));
     // A kid the cached set lacks may be a rotated-in key: that one goes to jose, which refetches.
     expect(verifier.verifyNow(await signWith(rsa2.privateKey, 'RS256', 'rsa-2'))).toBeUndefined();
+  });
+
+  it('refreshKeys fetches the set ahead of any token; verifyNow then answers the first one', async () => {
+    const verifier = make();
+    const before = fetches;
+    await verifier.refreshKeys();
+    expect(fetches).toBe(before + 1);
+    const token = await signWith(rsa1.privateKey, 'RS256', 'rsa-1');
+    expect(verifier.verifyNow(token)).toMatchObject({ ok: true, userId: 'user-1' });
+    expect(fetches).toBe(before + 1);
+    // Without one, the first token asks for the set in the background and the next is answered from it.
+    const cold = make();
+    expect(cold.verifyNow(token)).toBeUndefined();
+    await waitFor(() => cold.verifyNow(token)?.ok === true, { message: 'the set fetched in the background' });
+  });
+
+  it('refetches the set in the background once it is half its maximum age, still answering from it', async () => {
+    const verifier = make({ jwks: { cacheMaxAgeMs: 600, cooldownMs: 0 } });
+    const token = await signWith(ec.privateKey, 'ES256', 'ec-1');
+    await verifier.refreshKeys();
+    const fetched = fetches;
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(verifier.verifyNow(token)).toMatchObject({ ok: true }); // 350 ms old: still fresh
+    await waitFor(() => fetches === fetched + 1, { message: 'a refetch ahead of expiry' });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    // 700 ms after the first fetch: past its maximum age, but the refetch keeps the set fresh.
+    expect(verifier.verifyNow(token)).toMatchObject({ ok: true });
   });
 
   it('refuses a token whose signature does not match the key named by its kid', async () => {

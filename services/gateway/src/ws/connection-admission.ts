@@ -65,9 +65,12 @@ export function createConnectionAdmission(
   userLimiter.start();
   const overload = new EventLoopLagGuard({ maxLagMs: config.RTV_GATEWAY_MAX_LAG_MS });
   overload.start();
+  const verifier = verifierConfigured ? createTokenVerifier(auth.verifier) : undefined;
+  // With the key set at hand, identity-provider tokens are verified, and upgraded, within the upgrade handler.
+  void verifier?.refreshKeys();
   const upgrade: UpgradeDeps = {
     auth,
-    verifier: verifierConfigured ? createTokenVerifier(auth.verifier) : undefined,
+    verifier,
     userLimiter,
     ipLimiter: new NewConnectionLimiter({ maxPerWindow: auth.maxNewConnectionsPerIp }),
     failedUpgrades: new FailedUpgradeLimiter({
