@@ -105,6 +105,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     void refreshKeys();
   };
   const keyObjects = new KeyObjectCache();
+  /** What a credential's shape alone decides (an API key, a malformed token), else its JWT header's `alg`. */
+  const triage = (token: string): AuthResult | { alg: unknown } => {
+    if (!JWT_SHAPE.test(token)) return apiKeys ? apiKeys(token) : deny('malformed');
+    try {
+      return { alg: decodeProtectedHeader(token).alg };
+    } catch {
+      return deny('malformed');
+    }
+  };
   const fromVerdict = (verdict: ImmediateVerdict): AuthResult | undefined => {
     if (verdict === undefined) return undefined;
     return 'reason' in verdict ? deny(verdict.reason) : toResult(verdict.payload);
@@ -114,13 +123,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     refreshKeys,
 
     verifyNow(token: string): AuthResult | undefined {
-      if (!JWT_SHAPE.test(token)) return apiKeys ? apiKeys(token) : deny('malformed');
-      let alg: unknown;
-      try {
-        alg = decodeProtectedHeader(token).alg;
-      } catch {
-        return deny('malformed');
-      }
+      const first = triage(token);
+      if ('ok' in first) return first;
+      const { alg } = first;
       if (secret !== undefined && alg === 'HS256')
         return fromVerdict(checkHs256(token, secret, rules, now()));
       if (jwks !== undefined && typeof alg === 'string' && JWKS_ALGORITHMS.includes(alg)) {
@@ -133,13 +138,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     },
 
     async verify(token: string): Promise<AuthResult> {
-      if (!JWT_SHAPE.test(token)) return apiKeys ? apiKeys(token) : deny('malformed');
-      let alg: unknown;
-      try {
-        alg = decodeProtectedHeader(token).alg;
-      } catch {
-        return deny('malformed');
-      }
+      const first = triage(token);
+      if ('ok' in first) return first;
+      const { alg } = first;
       const verifyOptions = { ...claims, currentDate: new Date(now()) };
       try {
         if (secret !== undefined && alg === 'HS256') {
