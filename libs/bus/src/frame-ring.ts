@@ -1,22 +1,51 @@
-/** First size of a session's ring; it doubles (up to the byte budget) while the session keeps talking. */
-const INITIAL_CAPACITY = 16 * 1024;
+/** Bytes of one chunk of a ring's storage. */
+export const FRAME_CHUNK_BYTES = 16 * 1024;
+
+/**
+ * Chunks that rings let go of, handed to the next ring that needs one. Their memory is already touched, so a
+ * session whose backlog grows takes warm pages instead of faulting in fresh ones, and a chunk is never copied
+ * to make room. At most `maxFree` chunks are kept aside; the rest are left to the garbage collector.
+ */
+export class FrameChunkPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(private readonly maxFree: number) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(FRAME_CHUNK_BYTES);
+  }
+
+  give(chunk: Buffer): void {
+    if (this.free.length < this.maxFree) this.free.push(chunk);
+  }
+
+  /** Chunks kept aside now (for tests and metrics). */
+  get size(): number {
+    return this.free.length;
+  }
+}
+
+/** The process's pool: up to 16 MiB of chunks kept aside between sessions. */
+const sharedChunks = new FrameChunkPool(1024);
 
 /**
  * Numbered frames of one session kept for replay, bounded by bytes; the oldest go first. The worker keeps
  * its recent server frames in one for resume, the gateway its unacknowledged client frames for a new owner.
  *
- * Frames are copied into one byte ring rather than kept as objects: they live for hundreds of milliseconds
- * to seconds, so keeping each as its own string or Buffer would promote most of them to the old generation
- * and keep the major GC busy. The ring is allocated at the first frame (an idle session costs nothing) and
- * grows by doubling up to the budget; entries are three numbers each. A frame larger than the whole budget
- * is not kept, and neither is anything before it.
+ * Frames are copied into byte chunks rather than kept as objects: they live for hundreds of milliseconds to
+ * seconds, so keeping each as its own string or Buffer would promote most of them to the old generation and
+ * keep the major GC busy. The frames are one byte stream laid over a list of 16 KiB chunks (a frame may span
+ * two or more); a ring takes a chunk from a pool shared by the process when the stream reaches past its last
+ * one and gives back every chunk wholly before its oldest frame. So a growing backlog costs no copies of what
+ * is held and an idle or fully acknowledged session holds no memory. Entries are three numbers each. A frame
+ * larger than the whole budget is not kept, and neither is anything before it.
  *
- * Each entry has a *virtual* start offset that only grows (its physical position is that modulo the ring's
- * size); a frame that would not fit before the ring's end starts at the next lap instead, and everything
- * that starts more than one ring size before the end of the newest frame has been overwritten (evicted).
+ * Offsets are *virtual*: they only grow; chunk `i` of the list holds bytes from `(firstChunk + i)` × 16 KiB.
  */
 export class FrameRing {
-  private ring: Buffer | undefined;
+  private chunks: Buffer[] = [];
+  /** Virtual chunk number of `chunks[0]`. */
+  private firstChunk = 0;
   private seqs: number[] = [];
   private starts: number[] = [];
   private lengths: number[] = [];
@@ -26,11 +55,14 @@ export class FrameRing {
   /** Highest seq evicted so far (0: none). */
   private evictedSeq = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly pool: FrameChunkPool = sharedChunks,
+  ) {}
 
   /**
-   * Copies a frame in (seqs must grow). Returns how many older frames were evicted to make room (a frame too
-   * large for the budget counts itself too).
+   * Copies a frame in (seqs must grow). Returns how many older frames were evicted to make room: those that
+   * would take the held bytes beyond the budget (a frame too large for the budget counts itself too).
    */
   push(seq: number, payload: string | Uint8Array): number {
     if (this.maxBytes <= 0) return 1;
@@ -42,23 +74,17 @@ export class FrameRing {
       return evicted;
     }
     const before = this.head;
-    let ring = this.ring;
-    if (ring === undefined || this.mustGrow(ring, n)) ring = this.grow(n);
-    const cap = ring.length;
-    let start = this.end;
-    const at = start % cap;
-    if (at + n > cap) start += cap - at; // does not fit before the end: next lap
-    // Frames starting before (start + n - cap) are overwritten by this one or by the skipped tail.
-    const keepFrom = start + n - cap;
-    while (this.head < this.seqs.length && this.starts[this.head]! < keepFrom) this.evictHead();
-    const pos = start % cap;
-    if (typeof payload === 'string') ring.write(payload, pos, n, 'utf8');
-    else ring.set(payload, pos);
-    this.seqs.push(seq);
-    this.starts.push(start);
-    this.lengths.push(n);
-    this.end = start + n;
+    while (this.head < this.seqs.length && this.end + n - this.starts[this.head]! > this.maxBytes) {
+      this.evictHead();
+    }
     const evicted = this.head - before;
+    if (this.head === this.seqs.length) this.clear();
+    else this.releaseConsumed();
+    this.write(payload, n);
+    this.seqs.push(seq);
+    this.starts.push(this.end);
+    this.lengths.push(n);
+    this.end += n;
     this.maybeCompact();
     return evicted;
   }
@@ -71,44 +97,32 @@ export class FrameRing {
    */
   evictionsFor(bytes: number): number {
     const held = this.seqs.length - this.head;
-    const ring = this.ring;
-    if (held === 0 || ring === undefined || this.maxBytes <= 0) return 0;
+    if (held === 0 || this.maxBytes <= 0) return 0;
     if (bytes > this.maxBytes) return held;
-    // As in push: a ring below the budget grows first and its frames are packed from offset 0.
-    const grows = this.mustGrow(ring, bytes);
-    const cap = grows ? this.grownCapacity(bytes) : ring.length;
-    let start = grows ? this.packedBytes() : this.end;
-    const at = start % cap;
-    if (at + bytes > cap) start += cap - at;
-    const keepFrom = start + bytes - cap;
     let evicted = 0;
-    let packedStart = 0;
-    for (let i = this.head; i < this.seqs.length; i++) {
-      if ((grows ? packedStart : this.starts[i]!) >= keepFrom) break;
+    for (let i = this.head; i < this.seqs.length && this.end + bytes - this.starts[i]! > this.maxBytes; i++) {
       evicted++;
-      packedStart += this.lengths[i]!;
     }
     return evicted;
   }
 
   /**
-   * Forgets every frame with seq ≤ `seq` (acknowledged by their receiver); they do not count as evicted. A
-   * ring that grew for a backlog (acks held up by a failover, say) shrinks again once mostly empty.
+   * Forgets every frame with seq ≤ `seq` (acknowledged by their receiver); they do not count as evicted. The
+   * chunks they alone used go back to the pool.
    */
   dropThrough(seq: number): void {
     while (this.head < this.seqs.length && this.seqs[this.head]! <= seq) this.head++;
-    if (this.head === this.seqs.length)
-      this.clear(); // empty: the next frame starts at the beginning
-    else this.maybeCompact();
-    const ring = this.ring;
-    if (ring !== undefined && ring.length > INITIAL_CAPACITY && this.liveBytes() * 8 < ring.length) {
-      this.relayout(Math.max(INITIAL_CAPACITY, ring.length / 2));
+    if (this.head === this.seqs.length) {
+      this.clear();
+      return;
     }
+    this.releaseConsumed();
+    this.maybeCompact();
   }
 
-  /** Bytes the ring holds allocated (0 before the first frame). */
+  /** Bytes the ring holds in chunks (0 before the first frame and whenever it holds none). */
   get capacity(): number {
-    return this.ring?.length ?? 0;
+    return this.chunks.length * FRAME_CHUNK_BYTES;
   }
 
   /**
@@ -117,14 +131,9 @@ export class FrameRing {
    */
   since(after: number): { frames: Array<[number, Buffer]>; complete: boolean } {
     const frames: Array<[number, Buffer]> = [];
-    const ring = this.ring;
-    if (ring !== undefined) {
-      const cap = ring.length;
-      for (let i = this.head; i < this.seqs.length; i++) {
-        if (this.seqs[i]! <= after) continue;
-        const pos = this.starts[i]! % cap;
-        frames.push([this.seqs[i]!, Buffer.from(ring.subarray(pos, pos + this.lengths[i]!))]);
-      }
+    for (let i = this.head; i < this.seqs.length; i++) {
+      if (this.seqs[i]! <= after) continue;
+      frames.push([this.seqs[i]!, this.read(this.starts[i]!, this.lengths[i]!)]);
     }
     return { frames, complete: after === 0 || this.evictedSeq <= after };
   }
@@ -143,58 +152,54 @@ export class FrameRing {
     return this.head < this.seqs.length ? this.end - this.starts[this.head]! : 0;
   }
 
-  /**
-   * Whether a push of `n` bytes grows `ring` first: it is below the budget and the frame would overwrite a held
-   * one, because the held bytes and `n` exceed it or because the frame does not fit before the ring's end and
-   * the next lap starts over the oldest frame. Only a ring at its budget evicts.
-   */
-  private mustGrow(ring: Buffer, n: number): boolean {
-    const cap = ring.length;
-    if (cap >= this.maxBytes) return false;
-    if (this.liveBytes() + n > cap) return true;
-    if (this.head >= this.seqs.length) return false;
-    let start = this.end;
-    const at = start % cap;
-    if (at + n > cap) start += cap - at;
-    return this.starts[this.head]! < start + n - cap;
-  }
-
-  /** A ring at least twice as large (up to the budget) with the live frames copied to its start. */
-  private grow(n: number): Buffer {
-    return this.relayout(this.grownCapacity(n));
-  }
-
-  /** The size {@link grow} picks to make room for `n` more bytes. */
-  private grownCapacity(n: number): number {
-    const old = this.ring;
-    let cap = old === undefined ? INITIAL_CAPACITY : old.length * 2;
-    while (cap < this.liveBytes() + n) cap *= 2;
-    return Math.min(this.maxBytes, cap);
-  }
-
-  /** Bytes of the frames held, without the gaps a lap leaves (what they take once {@link relayout} packs them). */
-  private packedBytes(): number {
-    let n = 0;
-    for (let i = this.head; i < this.seqs.length; i++) n += this.lengths[i]!;
-    return n;
-  }
-
-  /** A ring of `cap` bytes with the live frames copied to its start (`cap` ≥ the live bytes). */
-  private relayout(cap: number): Buffer {
-    const old = this.ring;
-    const ring = Buffer.allocUnsafeSlow(cap);
-    let pos = 0;
-    if (old !== undefined) {
-      for (let i = this.head; i < this.seqs.length; i++) {
-        const from = this.starts[i]! % old.length;
-        old.copy(ring, pos, from, from + this.lengths[i]!);
-        this.starts[i] = pos;
-        pos += this.lengths[i]!;
-      }
+  /** Copies `n` bytes of `payload` to the stream's end, taking chunks as it reaches past the last one. */
+  private write(payload: string | Uint8Array, n: number): void {
+    const stop = this.end + n;
+    while ((this.firstChunk + this.chunks.length) * FRAME_CHUNK_BYTES < stop)
+      this.chunks.push(this.pool.take());
+    let index = Math.floor(this.end / FRAME_CHUNK_BYTES) - this.firstChunk;
+    let at = this.end % FRAME_CHUNK_BYTES;
+    if (at + n <= FRAME_CHUNK_BYTES) {
+      const chunk = this.chunks[index]!;
+      if (typeof payload === 'string') chunk.write(payload, at, n, 'utf8');
+      else chunk.set(payload, at);
+      return;
     }
-    this.end = pos;
-    this.ring = ring;
-    return ring;
+    const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+    let done = 0;
+    while (done < n) {
+      const take = Math.min(n - done, FRAME_CHUNK_BYTES - at);
+      this.chunks[index]!.set(bytes.subarray(done, done + take), at);
+      done += take;
+      index++;
+      at = 0;
+    }
+  }
+
+  /** A copy of the `n` bytes from virtual offset `start`. */
+  private read(start: number, n: number): Buffer {
+    let index = Math.floor(start / FRAME_CHUNK_BYTES) - this.firstChunk;
+    let at = start % FRAME_CHUNK_BYTES;
+    if (at + n <= FRAME_CHUNK_BYTES) return Buffer.from(this.chunks[index]!.subarray(at, at + n));
+    const out = Buffer.allocUnsafe(n);
+    let done = 0;
+    while (done < n) {
+      const take = Math.min(n - done, FRAME_CHUNK_BYTES - at);
+      this.chunks[index]!.copy(out, done, at, at + take);
+      done += take;
+      index++;
+      at = 0;
+    }
+    return out;
+  }
+
+  /** Gives back the chunks that end at or before the oldest held frame's first byte. */
+  private releaseConsumed(): void {
+    const oldest = Math.floor(this.starts[this.head]! / FRAME_CHUNK_BYTES);
+    while (this.firstChunk < oldest && this.chunks.length > 0) {
+      this.pool.give(this.chunks.shift()!);
+      this.firstChunk++;
+    }
   }
 
   private evictHead(): void {
@@ -202,11 +207,15 @@ export class FrameRing {
     this.head++;
   }
 
+  /** Holds nothing: every chunk goes back, and the next frame starts at the beginning of a fresh chunk. */
   private clear(): void {
+    for (const chunk of this.chunks) this.pool.give(chunk);
+    this.chunks = [];
     this.seqs = [];
     this.starts = [];
     this.lengths = [];
     this.head = 0;
+    this.firstChunk = 0;
     this.end = 0;
   }
 

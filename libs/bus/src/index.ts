@@ -1,5 +1,5 @@
 export { type BusWriter, MemoryBusWriter } from './bus-writer.js';
-export { FrameRing } from './frame-ring.js';
+export { FRAME_CHUNK_BYTES, FrameChunkPool, FrameRing } from './frame-ring.js';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 export {
   cutForJson,

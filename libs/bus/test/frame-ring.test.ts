@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FrameRing } from '@rtv/bus';
+import { FRAME_CHUNK_BYTES, FrameChunkPool, FrameRing } from '@rtv/bus';
 import { seededRandom } from '@rtv/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -169,6 +169,79 @@ describe('FrameRing', () => {
     }
   });
 
+  it('keeps every held frame intact while it wraps, grows and shrinks under lagging acknowledgements', () => {
+    // The ring laps over acknowledged frames, then grows (or shrinks) while its frames lie in two runs, one at
+    // the old ring's end and one at its start: the bytes of every frame held must survive each move.
+    const rnd = seededRandom(20261205);
+    for (let round = 0; round < 30; round++) {
+      const ring = new FrameRing(2 * 1024 * 1024);
+      const held = new Map<number, Buffer>();
+      let acked = 0;
+      let moves = 0;
+      let capacity = 0;
+      for (let seq = 1; seq <= 2500; seq++) {
+        const payload = frame(seq, 200 + Math.floor(rnd() * 3000));
+        ring.push(seq, payload);
+        held.set(seq, payload);
+        if (rnd() < 0.05) {
+          // Acknowledge most of the backlog now and then (a lap starts over it), or nearly all of it.
+          const to = seq - Math.floor(rnd() * (rnd() < 0.5 ? 4 : (seq - acked) * 0.6));
+          for (let s = acked + 1; s <= to; s++) held.delete(s);
+          acked = Math.max(acked, to);
+          ring.dropThrough(acked);
+        }
+        if (ring.capacity !== capacity) {
+          moves++;
+          capacity = ring.capacity;
+          const frames = ring.since(0).frames;
+          expect(frames.map(([s]) => s)).toEqual([...held.keys()]);
+          for (const [s, p] of frames) expect(p.equals(held.get(s)!)).toBe(true);
+        }
+      }
+      expect(moves).toBeGreaterThan(2);
+    }
+  });
+
+  it('takes chunks from its pool as a backlog grows and gives them back as it is acknowledged', () => {
+    const pool = new FrameChunkPool(64);
+    const ring = new FrameRing(4 * 1024 * 1024, pool);
+    for (let seq = 1; seq <= 100; seq++) ring.push(seq, frame(seq, 1400));
+    const held = ring.capacity / FRAME_CHUNK_BYTES;
+    expect(held).toBe(Math.ceil((100 * 1400) / FRAME_CHUNK_BYTES));
+    expect(pool.size).toBe(0);
+    // Acknowledging the first half frees the chunks wholly before the oldest frame left.
+    ring.dropThrough(50);
+    const firstLeft = 50 * 1400;
+    expect(ring.capacity / FRAME_CHUNK_BYTES).toBe(held - Math.floor(firstLeft / FRAME_CHUNK_BYTES));
+    expect(pool.size).toBe(Math.floor(firstLeft / FRAME_CHUNK_BYTES));
+    // Fully acknowledged, the ring holds nothing; another ring's backlog takes the same chunks, no new memory.
+    ring.dropThrough(100);
+    expect(ring.capacity).toBe(0);
+    expect(pool.size).toBe(held);
+    const other = new FrameRing(4 * 1024 * 1024, pool);
+    for (let seq = 1; seq <= 50; seq++) other.push(seq, frame(seq, 1400));
+    expect(pool.size).toBe(held - Math.ceil((50 * 1400) / FRAME_CHUNK_BYTES));
+    for (const [s, p] of other.since(0).frames) expect(p.equals(frame(s, 1400))).toBe(true);
+    // The pool keeps no more than its bound aside.
+    const small = new FrameChunkPool(2);
+    const big = new FrameRing(1024 * 1024, small);
+    big.push(1, frame(1, 10 * FRAME_CHUNK_BYTES));
+    big.dropThrough(1);
+    expect(small.size).toBe(2);
+  });
+
+  it('keeps frames that span chunks, UTF-8 text across a chunk boundary included', () => {
+    const ring = new FrameRing(1024 * 1024, new FrameChunkPool(8));
+    ring.push(1, frame(1, FRAME_CHUNK_BYTES - 3));
+    const text = `{"type":"notice","text":"${'olá 🎙 '.repeat(2000)}"}`;
+    ring.push(2, text);
+    ring.push(3, frame(3, 3 * FRAME_CHUNK_BYTES + 17));
+    const [a, b, c] = ring.since(0).frames;
+    expect(a![1].equals(frame(1, FRAME_CHUNK_BYTES - 3))).toBe(true);
+    expect(b![1].toString()).toBe(text);
+    expect(c![1].equals(frame(3, 3 * FRAME_CHUNK_BYTES + 17))).toBe(true);
+  });
+
   it('evictionsFor says what push would evict, and changes nothing itself', () => {
     const rnd = seededRandom(20261203);
     for (let round = 0; round < 30; round++) {
@@ -198,8 +271,8 @@ describe('FrameRing', () => {
     ring.push(1, frame(1, 1000));
     ring.push(2, frame(2, 1000));
     expect(ring.evictionsFor(1000)).toBe(0);
-    // 1001 bytes do not fit before the ring's end: the next lap starts over both frames.
-    expect(ring.evictionsFor(1001)).toBe(2);
+    // 2000 held and 1001 more exceed the budget by one byte: the oldest frame goes, the newer one fits beside.
+    expect(ring.evictionsFor(1001)).toBe(1);
     ring.push(3, frame(3, 1000));
     expect(ring.evictionsFor(1)).toBe(1);
     expect(ring.evictionsFor(3000)).toBe(3);
