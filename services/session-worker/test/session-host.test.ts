@@ -348,6 +348,21 @@ describe('SessionHost', () => {
     expect(acks(p)).toHaveLength(1);
   });
 
+  it('renews a running session lease every quarter of RTV_LEASE_MS, not more often', async () => {
+    // BullMQ's renewal timer runs every half of lockRenewTime and renews each lock older than that half, so a
+    // lock is renewed about every half of lockRenewTime: the lease's quarter needs lockRenewTime at its half.
+    const p = startProcess('wk-1', { RTV_LEASE_MS: '2000' });
+    await openSession(p);
+    let renewals = 0;
+    p.bull.on('locksRenewed', ({ count }: { count: number }) => {
+      renewals += count;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2600));
+    // About 5 in 2.6 s at every 500 ms (a busy loop can only make them later, so fewer); 10 at every 250 ms.
+    expect(renewals).toBeGreaterThanOrEqual(2);
+    expect(renewals).toBeLessThanOrEqual(6);
+  });
+
   it('ends a session with lease_lost when its progress write finds a newer owner, and keeps its record', async () => {
     const p = startProcess();
     const taken = await openSession(p);

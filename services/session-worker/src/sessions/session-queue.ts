@@ -37,8 +37,9 @@ export function startSessionQueue(
     prefix: keys.bullPrefix,
     concurrency: Math.min(config.RTV_WORKER_CAPACITY, FETCH_AHEAD),
     lockDuration: leaseMs,
-    // Renewing at a quarter of the lease leaves three renewals of slack for a busy event loop.
-    lockRenewTime: Math.floor(leaseMs / 4),
+    // Renewing at a quarter of the lease leaves three renewals of slack for a busy event loop. BullMQ renews a
+    // lock once it is older than half of lockRenewTime (its timer runs at that half), so the quarter is this.
+    lockRenewTime: Math.floor(leaseMs / 2),
     stalledInterval: Math.max(500, Math.floor(leaseMs / 2)),
     maxStalledCount: 1000,
     drainDelay: 1,
