@@ -41,14 +41,12 @@ describe('ClientSession', () => {
     s.bind('wk-1', 1);
     const seen: number[] = [];
     for (const audio of ['AAAA', 'BBBB', 'CCCC']) {
-      const out = taken(
-        s.record((seq) => {
-          seen.push(seq);
-          return audioLine(audio)(seq);
-        }),
-      );
+      const out = taken(s.record(FrameKind.Audio, audio));
       expect(out.kept).toBe(true);
-      expect(decodeLine(out.line)).toMatchObject({ op: 'F', sid: SID, seq: seen.at(-1), kind: 'a' });
+      expect(out.line.equals(audioLine(audio)(s.seq))).toBe(true);
+      const decoded = decodeLine(out.line);
+      expect(decoded).toMatchObject({ op: 'F', sid: SID, kind: 'a' });
+      if (typeof decoded !== 'string' && decoded.op === 'F') seen.push(decoded.seq);
     }
     expect(seen).toEqual([1, 2, 3]);
     expect(s.seq).toBe(3);
@@ -57,22 +55,15 @@ describe('ClientSession', () => {
 
   it('refuses frames beyond the pending budget before a bind without using up a seq; the bind resets it', () => {
     const s = session({ pendingMaxFrames: 3 });
-    for (let i = 0; i < 3; i++) taken(s.record(audioLine('AAAA')));
-    let built = 0;
-    expect(
-      s.record((seq) => {
-        built++;
-        return audioLine('BBBB')(seq);
-      }),
-    ).toBe('pending_full');
-    expect(built).toBe(0);
+    for (let i = 0; i < 3; i++) taken(s.record(FrameKind.Audio, 'AAAA'));
+    expect(s.record(FrameKind.Audio, 'BBBB')).toBe('pending_full');
     expect(s.seq).toBe(3);
 
     s.bind('wk-1', 2);
     expect(s.owner).toBe('wk-1');
     expect(s.epoch).toBe(2);
     // Bound: no pending limit (the replay ring's byte budget is what bounds it now).
-    for (let i = 0; i < 5; i++) taken(s.record(audioLine('CCCC')));
+    for (let i = 0; i < 5; i++) taken(s.record(FrameKind.Audio, 'CCCC'));
     expect(s.seq).toBe(8);
     expect(unackedSeqs(s)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
@@ -80,7 +71,7 @@ describe('ClientSession', () => {
   it('a bind by a new owner (takeover) keeps the unacknowledged lines for replay to it', () => {
     const s = session();
     s.bind('wk-1', 1);
-    for (const c of ['A', 'B', 'C']) s.record(audioLine(c.repeat(4)));
+    for (const c of ['A', 'B', 'C']) s.record(FrameKind.Audio, c.repeat(4));
     s.ack(1);
     s.bind('wk-2', 2);
     expect([s.owner, s.epoch, s.ackedSeq]).toEqual(['wk-2', 2, 1]);
@@ -93,7 +84,7 @@ describe('ClientSession', () => {
     const s = session({ replayMaxBytes: Math.floor(first * 2.5) });
     s.bind('wk-1', 1);
     const outcomes = ['A', 'B', 'C', 'D'].map((c) => {
-      const out = s.record(audioLine(c.repeat(24)));
+      const out = s.record(FrameKind.Audio, c.repeat(24));
       return typeof out === 'string' ? out : out.kept;
     });
     expect(outcomes).toEqual([true, true, 'replay_full', 'replay_full']);
@@ -104,7 +95,7 @@ describe('ClientSession', () => {
     ]);
     // Once the owner acknowledges, there is room again and numbering goes on where it stopped.
     s.ack(1);
-    const next = taken(s.record(audioLine('E'.repeat(24))));
+    const next = taken(s.record(FrameKind.Audio, 'E'.repeat(24)));
     expect(decodeLine(next.line)).toMatchObject({ seq: 3 });
     expect(unackedSeqs(s)).toEqual([2, 3]);
   });
@@ -112,16 +103,16 @@ describe('ClientSession', () => {
   it('a line larger than the whole replay budget is refused while lines are held, else sent without a copy', () => {
     const s = session({ replayMaxBytes: 100 });
     s.bind('wk-1', 1);
-    taken(s.record(audioLine('AAAA')));
-    taken(s.record(audioLine('BBBB')));
-    expect(s.record(audioLine('C'.repeat(200)))).toBe('replay_full');
+    taken(s.record(FrameKind.Audio, 'AAAA'));
+    taken(s.record(FrameKind.Audio, 'BBBB'));
+    expect(s.record(FrameKind.Audio, 'C'.repeat(200))).toBe('replay_full');
     expect(unackedSeqs(s)).toEqual([1, 2]);
     s.ack(2);
-    const out = taken(s.record(audioLine('C'.repeat(200))));
+    const out = taken(s.record(FrameKind.Audio, 'C'.repeat(200)));
     expect(out.kept).toBe(false);
     expect(out.line.byteLength).toBeGreaterThan(200);
     expect(s.unacked()).toEqual([]);
-    taken(s.record(audioLine('DDDD')));
+    taken(s.record(FrameKind.Audio, 'DDDD'));
     expect(unackedSeqs(s)).toEqual([4]);
     expect(s.unackedCount()).toBe(1);
   });
@@ -129,7 +120,7 @@ describe('ClientSession', () => {
   it('ack drops lines through the acknowledged seq; older or repeated acks change nothing', () => {
     const s = session();
     s.bind('wk-1', 1);
-    for (const c of ['A', 'B', 'C', 'D', 'E']) s.record(audioLine(c.repeat(8)));
+    for (const c of ['A', 'B', 'C', 'D', 'E']) s.record(FrameKind.Audio, c.repeat(8));
     s.ack(3);
     expect(s.ackedSeq).toBe(3);
     expect(unackedSeqs(s)).toEqual([4, 5]);
@@ -137,7 +128,7 @@ describe('ClientSession', () => {
     s.ack(3);
     expect(s.ackedSeq).toBe(3);
     expect(unackedSeqs(s)).toEqual([4, 5]);
-    s.record(audioLine('FFFFFFFF'));
+    s.record(FrameKind.Audio, 'FFFFFFFF');
     s.ack(5);
     expect(unackedSeqs(s)).toEqual([6]);
     s.ack(6);
@@ -148,7 +139,7 @@ describe('ClientSession', () => {
     const s = session();
     expect(s.unacked()).toEqual([]);
     s.ack(1); // an ack before any frame is harmless
-    for (const c of ['A', 'B', 'C']) s.record(audioLine(c.repeat(4)));
+    for (const c of ['A', 'B', 'C']) s.record(FrameKind.Audio, c.repeat(4));
     const copies = s.unacked();
     expect(copies.map((l) => l.toString())).toEqual([
       audioLine('AAAA')(1).toString(),
@@ -158,7 +149,7 @@ describe('ClientSession', () => {
     copies[0]!.fill(0);
     expect(s.unacked()[0]!.toString()).toBe(audioLine('AAAA')(1).toString());
     // The line handed back by record() is not the ring's copy either.
-    const out = taken(s.record(audioLine('DDDD')));
+    const out = taken(s.record(FrameKind.Audio, 'DDDD'));
     out.line.fill(0);
     expect(s.unacked()[3]!.toString()).toBe(audioLine('DDDD')(4).toString());
   });

@@ -1,6 +1,12 @@
 import type { ConnectionRateLimiter, ConnectionRateLimits, ConnectionSlot, FloodGuard } from '@rtv/auth';
 import { FrameRing } from '@rtv/bus';
-import { CloseCode, type ErrorCode, type SessionConfig } from '@rtv/protocol';
+import {
+  CloseCode,
+  type ErrorCode,
+  encodeClientFrameLine,
+  type FrameKind,
+  type SessionConfig,
+} from '@rtv/protocol';
 import { type ClientDialect, SEED_DIALECT } from './client-dialect.js';
 import type { CredentialKind } from './resume-tokens.js';
 import type { ServerFrameGap } from './server-frame-gap.js';
@@ -141,12 +147,13 @@ export class ClientSession {
   /**
    * Numbers a frame and remembers it until acknowledged. Refused without using up a seq (see
    * {@link RecordRefusal}): a frame is never taken at the price of one the owner has not acknowledged yet,
-   * since those are what a new owner is replayed (DESIGN §4.3). `line` is called with the frame's seq.
+   * since those are what a new owner is replayed (DESIGN §4.3). The bus line is built here, for the seq it gets
+   * (no callback per frame).
    */
-  record(line: (seq: number) => Buffer): RecordedFrame | RecordRefusal {
+  record(kind: FrameKind, payload: string | Uint8Array): RecordedFrame | RecordRefusal {
     if (this.owner === undefined && this.pendingCount >= this.limits.pendingMaxFrames) return 'pending_full';
     const seq = this.seq + 1;
-    const bytes = line(seq);
+    const bytes = encodeClientFrameLine(this.sid, seq, kind, payload);
     this.replay ??= new FrameRing(this.limits.replayMaxBytes);
     if (this.replay.evictionsFor(bytes.byteLength) > 0) return 'replay_full';
     this.seq = seq;

@@ -3,7 +3,6 @@ import {
   type BusLine,
   CloseCode,
   decodeBatch,
-  encodeClientFrameLine,
   encodeDetachLine,
   encodeEndLine,
   encodeResendLine,
@@ -110,7 +109,7 @@ export class SessionRouter {
    * client). Both refusals and frames too large to keep a copy of count as replay overflow.
    */
   forward(session: ClientSession, kind: FrameKind, payload: string | Uint8Array): ForwardOutcome {
-    const recorded = session.record((seq) => encodeClientFrameLine(session.sid, seq, kind, payload));
+    const recorded = session.record(kind, payload);
     if (recorded === 'pending_full') return recorded;
     if (recorded === 'replay_full' || !recorded.kept) this.deps.metrics.replayOverflow.inc();
     if (recorded === 'replay_full') return recorded;
