@@ -19,6 +19,11 @@ export interface ProcessStat {
   cpuPercent: number;
   rssPeakMB: number;
   rssEndMB: number;
+  /**
+   * Times the process's main thread went to sleep and was woken over the window (its voluntary context
+   * switches: for an event loop, each return from `epoll_wait` that had to wait); null when not readable.
+   */
+  wakeups: number | null;
 }
 
 /** Something whose CPU and memory can be read. */
@@ -28,6 +33,8 @@ export interface Probe {
   readonly pid: number | null;
   cpuSeconds(): Promise<number>;
   rssBytes(): Promise<number>;
+  /** Voluntary context switches of the main thread so far (see {@link procWakeups}); NaN when unknown. */
+  wakeups(): number;
   /** Resets the kernel's peak-RSS mark where possible, so a window's peak is its own. */
   resetPeak(): void;
   /** The peak since the last reset when the kernel tracks it, else undefined. */
@@ -61,6 +68,20 @@ export function procMemory(pid: number): { rss: number; peak: number } {
 }
 
 /**
+ * Voluntary context switches of a process's main thread (`/proc/<pid>/status` reports the thread-group leader
+ * only): how often its event loop blocked and had to be woken. NaN when the process is gone.
+ */
+export function procWakeups(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const n = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1];
+    return n === undefined ? Number.NaN : Number(n);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
  * A process read through /proc. `ownPeak` allows resetting its peak-RSS mark: only for processes this
  * benchmark started, never for a shared one such as a Redis others use.
  */
@@ -72,6 +93,7 @@ export function pidProbe(name: string, role: ProcessRole, pid: number, ownPeak =
     pid,
     cpuSeconds: async () => procCpuSeconds(pid),
     rssBytes: async () => procMemory(pid).rss,
+    wakeups: () => procWakeups(pid),
     resetPeak() {
       if (!ownPeak) return;
       try {
@@ -116,6 +138,7 @@ export async function redisProbe(redis: Redis): Promise<Probe> {
     async rssBytes() {
       return infoField(await redis.info('memory'), 'used_memory_rss');
     },
+    wakeups: () => Number.NaN,
     resetPeak() {},
     peakBytes: () => undefined,
   };
@@ -127,6 +150,7 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
 /** One measured window over a set of probes: CPU delta, peak and final RSS. */
 export class Meter {
   private cpuStart = new Map<Probe, number>();
+  private wakeupsStart = new Map<Probe, number>();
   private peaks = new Map<Probe, number>();
   private startedAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -144,6 +168,7 @@ export class Meter {
     const starts = await Promise.all(this.probes.map((p) => p.cpuSeconds()));
     this.probes.forEach((p, i) => {
       this.cpuStart.set(p, starts[i]!);
+      this.wakeupsStart.set(p, p.wakeups());
     });
     this.timer = setInterval(() => {
       this.sampling = this.sampling.then(() => this.sample());
@@ -155,6 +180,7 @@ export class Meter {
     await this.sampling;
     const wallS = (performance.now() - this.startedAt) / 1000;
     const ends = await Promise.all(this.probes.map((p) => p.cpuSeconds()));
+    const wakeups = this.probes.map((p) => p.wakeups() - (this.wakeupsStart.get(p) ?? Number.NaN));
     const rss = await Promise.all(this.probes.map((p) => p.rssBytes()));
     return this.probes.map((p, i) => {
       const cpu = ends[i]! - (this.cpuStart.get(p) ?? Number.NaN);
@@ -167,6 +193,7 @@ export class Meter {
         cpuPercent: wallS > 0 ? round((cpu / wallS) * 100, 1) : 0,
         rssPeakMB: round(peak / MB, 1),
         rssEndMB: round(rss[i]! / MB, 1),
+        wakeups: Number.isFinite(wakeups[i]) ? wakeups[i]! : null,
       };
     });
   }

@@ -163,7 +163,8 @@ function voiceSection(v: VoiceResult): string[] {
   }
   out.push(
     '',
-    'Per process: CPU in % of one core over the window, CPU per echoed frame and peak RSS (the load generators ' +
+    'Per process: CPU in % of one core over the window, CPU and main-thread wake-ups (voluntary context ' +
+      'switches) per echoed frame and peak RSS (the load generators ' +
       'together, CPU per frame only); for the servers also GC time in the window and the longest event-loop ' +
       'delay; for the stack, Redis commands per echoed frame (whole server).',
     '',
@@ -175,7 +176,11 @@ function voiceSection(v: VoiceResult): string[] {
   for (const s of v.steps) {
     const perFrame = (name: string) => {
       const us = s.cpuPerFrameUs?.[name];
-      return us === undefined ? '' : ` (${fmt(us)} µs/frame)`;
+      if (us === undefined) return '';
+      const wakeups = s.wakeupsPerFrame?.[name];
+      return wakeups === undefined
+        ? ` (${fmt(us)} µs/frame)`
+        : ` (${fmt(us)} µs, ${fmt(wakeups, 2)} wake-ups/frame)`;
     };
     const procs = s.processes
       .filter((p) => p.role !== 'loadgen')

@@ -85,6 +85,8 @@ export interface VoiceStep {
   processes: ProcessStat[];
   /** CPU per echoed frame of each measured process (by name), in µs; absent in older results. */
   cpuPerFrameUs?: Record<string, number>;
+  /** Main-thread wake-ups (voluntary context switches) per echoed frame of each process read; absent in older results. */
+  wakeupsPerFrame?: Record<string, number>;
   /** GC time and event-loop delay of the server processes over the window. */
   runtime: RuntimeStat[];
   /** Stack only: Redis commands per echoed frame over the window, by command (the busiest) and in total. */

@@ -202,6 +202,7 @@ async function voiceStep(
     loadgenMaxCpuPercent: Math.max(0, ...loadgen.map((p) => p.cpuPercent)),
     processes,
     cpuPerFrameUs: cpuPerFrame(processes, received),
+    wakeupsPerFrame: wakeupsPerFrame(processes, received),
     runtime: runtimeEnd.flatMap(({ name, sample }) => {
       const before = runtimeStart.find((r) => r.name === name);
       return before ? [runtimeDelta(name, before.sample, sample)] : [];
@@ -251,6 +252,20 @@ function clientRoute(target: Target, route: VoiceRoute): { url: string; route: V
 function cpuPerFrame(processes: ProcessStat[], received: number): Record<string, number> {
   return Object.fromEntries(
     processes.map((p) => [p.name, received > 0 ? Math.round((p.cpuSeconds / received) * 1e7) / 10 : 0]),
+  );
+}
+
+/**
+ * Main-thread wake-ups per echoed frame of every process whose wake-ups were read (three decimals): what a hop
+ * through another process costs in sleeps, the fixed price that batching spreads over more frames.
+ */
+function wakeupsPerFrame(processes: ProcessStat[], received: number): Record<string, number> {
+  return Object.fromEntries(
+    processes.flatMap((p) =>
+      p.wakeups === null || received === 0
+        ? []
+        : [[p.name, Math.round((p.wakeups / received) * 1000) / 1000]],
+    ),
   );
 }
 

@@ -55,6 +55,10 @@ describe('npm run bench -- --quick', () => {
         ),
       );
       for (const p of step.processes) expect(p).toMatchObject({ cpuSeconds: finite, rssPeakMB: finite });
+      // The services are the bench's own children: their main threads' sleeps are read from /proc.
+      for (const name of step.target === 'stack' ? ['gateway', 'session-worker'] : ['baseline-relay']) {
+        expect(step.wakeupsPerFrame?.[name], name).toBeGreaterThan(0);
+      }
       expect(step.runtime.map((r) => r.name)).toEqual(
         step.target === 'stack' ? ['gateway', 'session-worker'] : ['baseline-relay'],
       );
