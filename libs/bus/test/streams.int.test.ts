@@ -49,6 +49,58 @@ describe('StreamWriter + StreamReader on a real Redis', () => {
     expect(await t.redis.exists(stream)).toBe(0);
   });
 
+  it('sends a line at the end of its turn when the last flush is older than the interval, else holds it for the rest of the interval', async () => {
+    const keys = createKeys(t.prefix);
+    const stream = keys.gatewayOut('gw-interval');
+    const reader = new StreamReader({
+      stream,
+      blocking: await connect('reader'),
+      commands: await connect('reader-cmd'),
+      onBatch: () => {},
+    });
+    await reader.start();
+    const flushes: Array<{ lines: number; at: number }> = [];
+    const intervalMs = 200;
+    const writer = new StreamWriter(await connect('writer'), {
+      minFlushIntervalMs: intervalMs,
+      onFlush: (_stream, lines) => flushes.push({ lines, at: performance.now() }),
+    });
+    const nextTurn = () => new Promise((r) => setImmediate(r));
+
+    // Nothing flushed yet: the first line leaves at the end of its turn, with no wait.
+    const first = performance.now();
+    writer.write(stream, encodeAckLine('s', 1, 1));
+    await waitFor(() => flushes.length === 1, { message: 'first line flushed' });
+    expect(flushes[0]!.lines).toBe(1);
+    expect(flushes[0]!.at - first).toBeLessThan(intervalMs / 2);
+
+    // Lines of later turns inside the interval wait for its end and share one entry.
+    writer.write(stream, encodeAckLine('s', 1, 2));
+    await nextTurn();
+    writer.write(stream, encodeAckLine('s', 1, 3));
+    await new Promise((r) => setTimeout(r, 10));
+    writer.write(stream, encodeAckLine('s', 1, 4));
+    expect(flushes).toHaveLength(1);
+    await waitFor(() => flushes.length === 2, { message: 'held lines flushed' });
+    expect(flushes[1]!.lines).toBe(3);
+    expect(flushes[1]!.at - flushes[0]!.at).toBeGreaterThanOrEqual(intervalMs - 1);
+
+    // With 0 there is no interval: every turn that wrote is its own entry.
+    const eager: number[] = [];
+    const eagerWriter = new StreamWriter(await connect('eager'), {
+      minFlushIntervalMs: 0,
+      onFlush: (_stream, lines) => eager.push(lines),
+    });
+    for (let seq = 10; seq < 13; seq++) {
+      eagerWriter.write(stream, encodeAckLine('s', 1, seq));
+      await nextTurn();
+    }
+    await eagerWriter.drain();
+    await waitFor(() => eager.length === 3, { message: 'three entries' });
+    expect(eager).toEqual([1, 1, 1]);
+    await reader.stop();
+  });
+
   it('splits a flush larger than maxEntryBytes into entries of at most that size, every line in order', async () => {
     const keys = createKeys(t.prefix);
     const streams = [keys.workerIn('wk-split-a'), keys.workerIn('wk-split-b')];
