@@ -144,6 +144,39 @@ describe('UncommittedTurn', () => {
   });
 });
 
+describe('UncommittedTurn storage', () => {
+  it('keeps copies of the appends, byte for byte, so a sent buffer reused afterwards changes nothing', () => {
+    const turn = new UncommittedTurn(1024 * 1024);
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      // 40 appends of 1,300 bytes: the kept bytes span several of the ring's 16 KiB chunks.
+      const audio = String.fromCharCode(65 + (i % 26)).repeat(1300 - append('').length);
+      const raw = append(audio);
+      sent.push(Buffer.from(raw));
+      turn.sent(raw);
+      raw.fill(0x20); // the sender's buffer is reused for something else
+    }
+    expect(turn.size).toBe(40);
+    expect(turn.bytes).toBe(40 * 1300);
+    const taken = turn.take();
+    expect(taken.map((b) => b.toString())).toEqual(sent.map((b) => b.toString()));
+    expect(turn.size).toBe(0);
+    expect(turn.bytes).toBe(0);
+  });
+
+  it('keeps text appends too, and drops a single append larger than its whole bound with everything before it', () => {
+    const turn = new UncommittedTurn(100);
+    turn.sent(`{"type":"input_audio_buffer.append","audio":"${'Q'.repeat(40)}"}`);
+    expect(turn.size).toBe(1);
+    turn.sent(append('Z'.repeat(200)));
+    expect(turn.size).toBe(0);
+    turn.sent(`{"type":"input_audio_buffer.append","audio":"${'R'.repeat(10)}"}`);
+    expect(turn.take().map(String)).toEqual([
+      `{"type":"input_audio_buffer.append","audio":"${'R'.repeat(10)}"}`,
+    ]);
+  });
+});
+
 describe('ProviderSession on a retry budget', () => {
   it('rides out a provider that is away longer than five attempts lasted, and reconnects when it is back', async () => {
     const port = await freePort();

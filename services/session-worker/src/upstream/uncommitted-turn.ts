@@ -1,3 +1,4 @@
+import { FrameRing } from '@rtv/bus';
 import { EVENT_HEAD_CHARS, eventHead } from './provider-events.js';
 
 /**
@@ -21,17 +22,24 @@ const APPEND = '"type":"input_audio_buffer.append"';
  * model whole. The turn ends when the client commits or clears, or when the provider commits it (server VAD's
  * `speech_stopped`, `input_audio_buffer.committed`) or starts a response. Bounded: beyond `maxBytes` the
  * oldest appends are dropped (the end of an utterance matters more than its start); 0 keeps nothing.
+ *
+ * The appends are copied into a {@link FrameRing} (16 KiB chunks from the process's pool) rather than kept as
+ * the Buffers that were sent: those are slices of Node's shared 8 KiB allocation slabs, and holding one for
+ * seconds holds its whole slab, with the short-lived buffers cut from it beside the append, so a long turn kept
+ * about three times its own size and faulted in fresh memory all along.
  */
 export class UncommittedTurn {
-  private appends: Array<string | Buffer> = [];
-  private bytes = 0;
+  private readonly appends: FrameRing;
+  private lastSeq = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(maxBytes: number) {
+    this.appends = new FrameRing(maxBytes);
+  }
 
   /** An event was sent to the provider session. */
   sent(raw: string | Buffer): void {
     const head = typeof raw === 'string' ? raw.slice(0, EVENT_HEAD_CHARS) : eventHead(raw);
-    if (head.includes(APPEND)) this.add(raw);
+    if (head.includes(APPEND)) this.appends.push(++this.lastSeq, raw);
     else if (SENT_TURN_ENDS.some((type) => head.includes(type))) this.clear();
   }
 
@@ -44,34 +52,22 @@ export class UncommittedTurn {
 
   /** Appends held, oldest first. */
   get size(): number {
-    return this.appends.length;
+    return this.appends.size.frames;
   }
 
-  /** The appends of the turn, oldest first, emptying the buffer (they are recorded again as they are re-sent). */
-  take(): Array<string | Buffer> {
-    const out = this.appends;
+  /** Bytes of the appends held. */
+  get bytes(): number {
+    return this.appends.size.bytes;
+  }
+
+  /** The appends of the turn, oldest first (copies), emptying the buffer (they are recorded again as they are re-sent). */
+  take(): Buffer[] {
+    const out = this.appends.all();
     this.clear();
     return out;
   }
 
-  private add(raw: string | Buffer): void {
-    const n = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
-    if (n > this.maxBytes) {
-      this.clear();
-      return;
-    }
-    this.appends.push(raw);
-    this.bytes += n;
-    let drop = 0;
-    while (this.bytes > this.maxBytes) {
-      const first = this.appends[drop++]!;
-      this.bytes -= typeof first === 'string' ? Buffer.byteLength(first) : first.length;
-    }
-    if (drop > 0) this.appends = this.appends.slice(drop);
-  }
-
   private clear(): void {
-    this.appends = [];
-    this.bytes = 0;
+    this.appends.dropThrough(this.lastSeq);
   }
 }
