@@ -27,7 +27,24 @@ export interface StreamWriterOptions {
    * @defaultValue 262144 (256 KiB)
    */
   maxEntryBytes?: number;
+  /**
+   * Most bytes of lines one flush writes. A backlog beyond it (everything that arrived during a long turn) goes out
+   * over the next turns, so the event loop keeps reading sockets between the slices instead of copying and
+   * writing tens of MB in one go, which stalls the turn after it by as much, and so on.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  maxFlushBytes?: number;
+  /**
+   * When more than this many bytes wait in the connection's socket for Redis to take them, flushes pause until
+   * it has taken them (checked every few milliseconds): the lines wait in the writer rather than in ever more
+   * freshly allocated socket buffers. Single connections only (a cluster client spreads streams over nodes).
+   * @defaultValue 8388608 (8 MiB)
+   */
+  maxBufferedBytes?: number;
 }
+
+/** How often a flush held back by {@link StreamWriterOptions.maxBufferedBytes} looks again. */
+const BUFFERED_RECHECK_MS = 5;
 
 /** Splits `lines` into runs of at most `maxBytes` bytes each (a longer single line is a run of its own). */
 export function splitByBytes(lines: Uint8Array[], maxBytes: number): Uint8Array[][] {
@@ -67,6 +84,8 @@ export class StreamWriter implements BusWriter {
   private readonly maxLen: number;
   private readonly minIntervalMs: number;
   private readonly maxEntryBytes: number;
+  private readonly maxFlushBytes: number;
+  private readonly maxBufferedBytes: number;
   private lastFlushMs = 0;
 
   constructor(
@@ -76,6 +95,8 @@ export class StreamWriter implements BusWriter {
     this.maxLen = opts.maxLen ?? 5000;
     this.minIntervalMs = opts.minFlushIntervalMs ?? 1;
     this.maxEntryBytes = opts.maxEntryBytes ?? 256 * 1024;
+    this.maxFlushBytes = opts.maxFlushBytes ?? 1024 * 1024;
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? 8 * 1024 * 1024;
   }
 
   /**
@@ -104,9 +125,10 @@ export class StreamWriter implements BusWriter {
     return n;
   }
 
-  /** Flushes now and resolves when every write so far has been answered by Redis. */
+  /** Flushes everything now (whatever its size) and resolves when every write so far has been answered by Redis. */
   async drain(): Promise<void> {
-    this.flush();
+    this.scheduled = false;
+    this.writeSome(Number.POSITIVE_INFINITY);
     await this.inflight;
   }
 
@@ -127,16 +149,36 @@ export class StreamWriter implements BusWriter {
   private readonly flush = (): void => {
     this.scheduled = false;
     if (this.pending.size === 0) return;
+    const socket = isCluster(this.redis) ? undefined : this.redis.stream;
+    if (
+      socket !== undefined &&
+      this.redis.status === 'ready' &&
+      socket.writableLength > this.maxBufferedBytes
+    ) {
+      this.scheduled = true;
+      setTimeout(this.flush, BUFFERED_RECHECK_MS);
+      return;
+    }
+    this.writeSome(this.maxFlushBytes);
+    if (this.pending.size > 0 && !this.scheduled) {
+      // The rest of a backlog: after the next turn's I/O, not now.
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  };
+
+  /** Writes pending lines, at most `budget` bytes of them (at least one line), oldest first per stream. */
+  private writeSome(budget: number): void {
+    if (this.pending.size === 0) return;
     this.lastFlushMs = performance.now();
-    const batch = this.pending;
-    this.pending = new Map();
     if (this.redis.status !== 'ready') {
       const err = new Error(`Redis not ready (${this.redis.status})`);
-      for (const [stream, lines] of batch) this.opts.onDrop?.(stream, lines.length, err);
+      for (const [stream, lines] of this.pending) this.opts.onDrop?.(stream, lines.length, err);
+      this.pending = new Map();
       return;
     }
     const entries: Array<[string, Uint8Array[]]> = [];
-    for (const [stream, lines] of batch) {
+    for (const [stream, lines] of this.take(budget)) {
       for (const run of splitByBytes(lines, this.maxEntryBytes)) entries.push([stream, run]);
     }
     // One command per entry, no pipeline object: ioredis joins a pipeline's commands into one buffer, a copy of
@@ -153,5 +195,36 @@ export class StreamWriter implements BusWriter {
     } finally {
       if (cork) socket.uncork();
     }
-  };
+  }
+
+  /**
+   * Takes up to `budget` bytes of pending lines out of the queue. A stream left with lines goes to the back of
+   * the queue, so one stream's backlog does not hold up the others' lines.
+   */
+  private take(budget: number): Array<[string, Uint8Array[]]> {
+    if (budget === Number.POSITIVE_INFINITY) {
+      const all = [...this.pending];
+      this.pending = new Map();
+      return all;
+    }
+    const out: Array<[string, Uint8Array[]]> = [];
+    let bytes = 0;
+    for (const [stream, lines] of [...this.pending]) {
+      let n = 0;
+      while (n < lines.length && (bytes === 0 || bytes + lines[n]!.byteLength <= budget)) {
+        bytes += lines[n]!.byteLength + 1;
+        n++;
+      }
+      if (n === 0) break;
+      this.pending.delete(stream);
+      if (n === lines.length) {
+        out.push([stream, lines]);
+      } else {
+        out.push([stream, lines.slice(0, n)]);
+        this.pending.set(stream, lines.slice(n));
+      }
+      if (bytes >= budget) break;
+    }
+    return out;
+  }
 }

@@ -1,7 +1,21 @@
 import type { RedisClient } from '@rtv/bus';
-import { createKeys, createRedis, randomId, StreamReader, StreamWriter, waitReady } from '@rtv/bus';
-import { BUS_ENVELOPE_VERSION, decodeBatch, encodeAckLine } from '@rtv/protocol';
-import { createTestRedis, type TestRedis, waitFor } from '@rtv/testing';
+import {
+  createKeys,
+  createRedis,
+  isCluster,
+  randomId,
+  StreamReader,
+  StreamWriter,
+  waitReady,
+} from '@rtv/bus';
+import {
+  BUS_ENVELOPE_VERSION,
+  decodeBatch,
+  encodeAckLine,
+  encodeClientFrameLine,
+  FrameKind,
+} from '@rtv/protocol';
+import { createTestRedis, freePort, PrivateRedis, type TestRedis, waitFor } from '@rtv/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 describe('StreamWriter + StreamReader on a real Redis', () => {
@@ -99,6 +113,107 @@ describe('StreamWriter + StreamReader on a real Redis', () => {
     await waitFor(() => eager.length === 3, { message: 'three entries' });
     expect(eager).toEqual([1, 1, 1]);
     await reader.stop();
+  });
+
+  it('writes a backlog larger than maxFlushBytes over several turns, letting timers run between them, every line in order', async () => {
+    const keys = createKeys(t.prefix);
+    const big = keys.workerIn(randomId('wk-', 6));
+    const small = keys.workerIn(randomId('wk-', 6));
+    const received = new Map<string, number[]>([
+      [big, []],
+      [small, []],
+    ]);
+    const readers = await Promise.all(
+      [big, small].map(async (stream) => {
+        const reader = new StreamReader({
+          stream,
+          blocking: await connect(`reader-${stream}`),
+          commands: await connect(`reader-cmd-${stream}`),
+          onBatch: (batch) => decodeBatch(batch, (l) => l.op === 'F' && received.get(stream)!.push(l.seq)),
+        });
+        await reader.start();
+        return reader;
+      }),
+    );
+    let ticks = 0;
+    const flushes: Array<{ stream: string; lines: number; ticks: number }> = [];
+    const writer = new StreamWriter(await connect('writer'), {
+      maxFlushBytes: 64 * 1024,
+      maxEntryBytes: 16 * 1024,
+      onFlush: (stream, lines) => flushes.push({ stream, lines, ticks }),
+    });
+    const ticker = setInterval(() => ticks++, 0);
+    // 2 MiB of 1,300-byte audio lines for one stream in one turn (what a gateway reads after a long stall), and
+    // after them a single line for another stream.
+    const audio = 'A'.repeat(1300);
+    const count = 1600;
+    for (let seq = 1; seq <= count; seq++)
+      writer.write(big, encodeClientFrameLine('s1', seq, FrameKind.Audio, audio));
+    writer.write(small, encodeClientFrameLine('s2', 1, FrameKind.Audio, audio));
+    await waitFor(() => received.get(big)!.length === count && received.get(small)!.length === 1, {
+      message: 'every line delivered',
+    });
+    clearInterval(ticker);
+    expect(received.get(big)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    // About 2 MiB in slices of 64 KiB: thirty turns or more, and timers ran while they went out.
+    const rounds = new Set(flushes.map((f) => f.ticks));
+    expect(rounds.size).toBeGreaterThan(5);
+    // The other stream's line went out with the second slice, not after the whole backlog.
+    const smallAt = flushes.findIndex((f) => f.stream === small);
+    const bigLinesBefore = flushes
+      .slice(0, smallAt)
+      .reduce((n, f) => n + (f.stream === big ? f.lines : 0), 0);
+    expect(bigLinesBefore).toBeLessThan(count / 4);
+    for (const reader of readers) await reader.stop();
+  });
+
+  it('pauses its flushes while the socket holds more than maxBufferedBytes for a Redis that stopped reading, and loses nothing', async () => {
+    const server = new PrivateRedis(await freePort(), false);
+    await server.start();
+    try {
+      const own = (name: string) => {
+        const c = createRedis(server.url, { name });
+        conns.push(c);
+        return c;
+      };
+      const [readerConn, readerCmd, writerConn] = [own('reader'), own('reader-cmd'), own('writer')];
+      await Promise.all([waitReady(readerConn), waitReady(readerCmd), waitReady(writerConn)]);
+      const stream = `paused:${randomId('wk-', 6)}`;
+      const received: number[] = [];
+      const reader = new StreamReader({
+        stream,
+        blocking: readerConn,
+        commands: readerCmd,
+        onBatch: (batch) => decodeBatch(batch, (l) => l.op === 'F' && received.push(l.seq)),
+      });
+      await reader.start();
+      const maxBufferedBytes = 256 * 1024;
+      const maxFlushBytes = 128 * 1024;
+      const writer = new StreamWriter(writerConn, { maxBufferedBytes, maxFlushBytes, minFlushIntervalMs: 0 });
+      process.kill(server.pid!, 'SIGSTOP');
+      let most = 0;
+      const audio = 'B'.repeat(1300);
+      let seq = 0;
+      try {
+        // 16 MiB over 64 turns while Redis reads nothing: far more than the kernel's socket buffers hold.
+        for (let turn = 0; turn < 64; turn++) {
+          for (let i = 0; i < 200; i++)
+            writer.write(stream, encodeClientFrameLine('s', ++seq, FrameKind.Audio, audio));
+          await new Promise((r) => setTimeout(r, 2));
+          most = Math.max(most, isCluster(writerConn) ? 0 : writerConn.stream.writableLength);
+        }
+      } finally {
+        process.kill(server.pid!, 'SIGCONT');
+      }
+      // What waits in the socket stays near the bound (one flush may start just under it).
+      expect(most).toBeLessThanOrEqual(maxBufferedBytes + maxFlushBytes + 64 * 1024);
+      expect(writer.pendingLines()).toBeGreaterThan(0);
+      await waitFor(() => received.length === seq, { message: 'every line delivered', timeoutMs: 20_000 });
+      expect(received).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+      await reader.stop();
+    } finally {
+      await server.stop();
+    }
   });
 
   it('splits a flush larger than maxEntryBytes into entries of at most that size, every line in order', async () => {
