@@ -35,6 +35,23 @@ describe('StreamWriter + StreamReader on a real Redis', () => {
     await waitReady(c);
     return c;
   };
+  /** A started reader per stream, each recording the seqs of its lines with op `op` in the order delivered. */
+  const readEach = async (streams: string[], op: 'A' | 'F') => {
+    const received = new Map<string, number[]>(streams.map((s) => [s, []]));
+    const readers = await Promise.all(
+      streams.map(async (stream) => {
+        const reader = new StreamReader({
+          stream,
+          blocking: await connect(`reader-${stream}`),
+          commands: await connect(`reader-cmd-${stream}`),
+          onBatch: (batch) => decodeBatch(batch, (l) => l.op === op && received.get(stream)!.push(l.seq)),
+        });
+        await reader.start();
+        return reader;
+      }),
+    );
+    return { received, readers };
+  };
 
   it('batches a turn of writes into one entry per stream and delivers every line in order', async () => {
     const keys = createKeys(t.prefix);
@@ -119,22 +136,7 @@ describe('StreamWriter + StreamReader on a real Redis', () => {
     const keys = createKeys(t.prefix);
     const big = keys.workerIn(randomId('wk-', 6));
     const small = keys.workerIn(randomId('wk-', 6));
-    const received = new Map<string, number[]>([
-      [big, []],
-      [small, []],
-    ]);
-    const readers = await Promise.all(
-      [big, small].map(async (stream) => {
-        const reader = new StreamReader({
-          stream,
-          blocking: await connect(`reader-${stream}`),
-          commands: await connect(`reader-cmd-${stream}`),
-          onBatch: (batch) => decodeBatch(batch, (l) => l.op === 'F' && received.get(stream)!.push(l.seq)),
-        });
-        await reader.start();
-        return reader;
-      }),
-    );
+    const { received, readers } = await readEach([big, small], 'F');
     let ticks = 0;
     const flushes: Array<{ stream: string; lines: number; ticks: number }> = [];
     const writer = new StreamWriter(await connect('writer'), {
@@ -219,19 +221,7 @@ describe('StreamWriter + StreamReader on a real Redis', () => {
   it('splits a flush larger than maxEntryBytes into entries of at most that size, every line in order', async () => {
     const keys = createKeys(t.prefix);
     const streams = [keys.workerIn('wk-split-a'), keys.workerIn('wk-split-b')];
-    const received = new Map<string, number[]>(streams.map((s) => [s, []]));
-    const readers = await Promise.all(
-      streams.map(async (stream) => {
-        const reader = new StreamReader({
-          stream,
-          blocking: await connect(`reader-${stream}`),
-          commands: await connect(`reader-cmd-${stream}`),
-          onBatch: (batch) => decodeBatch(batch, (l) => l.op === 'A' && received.get(stream)!.push(l.seq)),
-        });
-        await reader.start();
-        return reader;
-      }),
-    );
+    const { received, readers } = await readEach(streams, 'A');
     const writer = new StreamWriter(await connect('writer'), { maxEntryBytes: 4096 });
     // One line far above the cap goes alone in an entry of its own, in its place.
     const big = encodeAckLine(`s${'x'.repeat(6000)}`, 1, 0);
