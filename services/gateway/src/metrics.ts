@@ -18,7 +18,18 @@ const FRAME_PATH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
  */
 export function createGatewayMetrics(registry: Registry) {
   const registers = [registry];
+  /** What the replay-bytes gauge reads at each scrape; the routing plane points it at its sessions. */
+  const heldReplay = { bytes: (): number => 0 };
   return {
+    heldReplay,
+    replayBytes: new Gauge({
+      name: 'rtv_gateway_replay_bytes',
+      help: "Bytes of client frames this gateway's sessions hold for replay: not yet acknowledged by their owner (in flight, or the user turn in progress), read at each scrape",
+      registers,
+      collect() {
+        this.set(heldReplay.bytes());
+      },
+    }),
     connections: new Gauge({
       name: 'rtv_gateway_connections_active',
       help: 'Open client WebSocket connections on this gateway',

@@ -170,6 +170,11 @@ export class ClientSession {
     this.replay?.dropThrough(seq);
   }
 
+  /** Bytes of the lines not acknowledged yet (what the replay ring holds). */
+  unackedBytes(): number {
+    return this.replay?.size.bytes ?? 0;
+  }
+
   /** How many lines are not acknowledged yet (no copies made). */
   unackedCount(): number {
     return this.replay?.size.frames ?? 0;

@@ -42,6 +42,7 @@ export async function startRoutingPlane(
     },
   });
   const registry = new ClientSessionRegistry();
+  metrics.heldReplay.bytes = () => registry.unackedBytes();
   const router = new SessionRouter({
     gatewayId: id,
     keys,

@@ -36,6 +36,13 @@ export class ClientSessionRegistry {
     return this.bySid.size;
   }
 
+  /** Bytes of unacknowledged client frames held by every registered session (for the replay-bytes gauge). */
+  unackedBytes(): number {
+    let bytes = 0;
+    for (const session of this.bySid.values()) bytes += session.unackedBytes();
+    return bytes;
+  }
+
   /**
    * The registered sessions, in registration order. Live: a session removed during the iteration is skipped
    * if not reached yet. Use {@link snapshot} when the loop itself closes sessions.
