@@ -1,9 +1,13 @@
 import type { Counter, LabelValues } from 'prom-client';
+import { TalliedCounter } from './tallied-metrics.js';
 
 /** The part of a counter the call sites use, with its label values passed through a bounding function. */
 export interface BoundedCounter<T extends string> {
   inc(labels: LabelValues<T>, value?: number): void;
-  /** A child bound to `labels` for hot paths: the values are bounded once, here, not on every `inc`. */
+  /**
+   * A child bound to `labels` for hot paths: the values are bounded once, here, not on every `inc` (and for a
+   * {@link TalliedCounter}, its tally: an addition per `inc`).
+   */
   labels(labels: LabelValues<T>): { inc(value?: number): void };
 }
 
@@ -18,6 +22,7 @@ export function boundedCounter<T extends string>(
 ): BoundedCounter<T> {
   return {
     inc: (labels, value) => counter.inc(bound(labels), value),
-    labels: (labels) => counter.labels(bound(labels)),
+    labels: (labels) =>
+      counter instanceof TalliedCounter ? counter.tally(bound(labels)) : counter.labels(bound(labels)),
   };
 }

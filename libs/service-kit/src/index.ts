@@ -23,4 +23,5 @@ export {
   type ShutdownOptions,
   shutdownOptionsFrom,
 } from './shutdown.js';
+export { TalliedCounter, TalliedHistogram, Tally } from './tallied-metrics.js';
 export { withTimeout } from './timeout.js';

@@ -1,5 +1,5 @@
 import { CLOSE_CODES, ERROR_CODES, SERVER_MESSAGE_TYPES } from '@rtv/protocol';
-import { boundedCounter } from '@rtv/service-kit';
+import { boundedCounter, TalliedCounter, TalliedHistogram } from '@rtv/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
@@ -47,25 +47,25 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers,
     }),
-    framesIn: new Counter({
+    framesIn: new TalliedCounter({
       name: 'rtv_gateway_frames_received_total',
       help: 'Client frames received, by message type (invalid for rejected frames)',
       labelNames: ['type'] as const,
       registers,
     }),
-    bytesIn: new Counter({
+    bytesIn: new TalliedCounter({
       name: 'rtv_gateway_received_bytes_total',
       help: 'Bytes of client frames received, by message type',
       labelNames: ['type'] as const,
       registers,
     }),
-    framesOut: new Counter({
+    framesOut: new TalliedCounter({
       name: 'rtv_gateway_frames_sent_total',
       help: 'Frames sent to clients, by message type',
       labelNames: ['type'] as const,
       registers,
     }),
-    bytesOut: new Counter({
+    bytesOut: new TalliedCounter({
       name: 'rtv_gateway_sent_bytes_total',
       help: 'Bytes of frames sent to clients, by message type',
       labelNames: ['type'] as const,
@@ -121,13 +121,13 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Unacknowledged client frames re-sent to the new owner of their session',
       registers,
     }),
-    framePath: new Histogram({
+    framePath: new TalliedHistogram({
       name: 'rtv_gateway_frame_path_duration_seconds',
       help: 'Worker to gateway leg of the frame path: from the worker stream write to the client send',
       buckets: FRAME_PATH_BUCKETS,
       registers,
     }),
-    busLinesOut: new Counter({
+    busLinesOut: new TalliedCounter({
       name: 'rtv_gateway_bus_lines_written_total',
       help: 'Bus lines (client frames and controls) written to worker streams',
       registers,
@@ -142,7 +142,7 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Bus lines that could not be written (Redis unavailable); kept for replay where possible',
       registers,
     }),
-    busLinesIn: new Counter({
+    busLinesIn: new TalliedCounter({
       name: 'rtv_gateway_bus_lines_read_total',
       help: 'Bus lines read from this gateway stream, by op',
       labelNames: ['op'] as const,

@@ -4,7 +4,7 @@ import {
   REALTIME_ERROR_CODES,
   type RealtimeServerEvent,
 } from '@rtv/protocol/openai-realtime';
-import { boundedCounter } from '@rtv/service-kit';
+import { boundedCounter, TalliedCounter, TalliedHistogram } from '@rtv/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Shared latency buckets for one-off waits (provider connect, bind, response start). */
@@ -111,18 +111,18 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Server frames sent again because the client’s gateway saw a gap in them (writes lost in a Redis outage or failover)',
       registers,
     }),
-    framesToProvider: new Counter({
+    framesToProvider: new TalliedCounter({
       name: 'rtv_worker_frames_to_provider_total',
       help: 'Client frames forwarded to the provider, by message type',
       labelNames: ['type'] as const,
       registers,
     }),
-    framesToClient: new Counter({
+    framesToClient: new TalliedCounter({
       name: 'rtv_worker_frames_to_client_total',
       help: 'Public-protocol messages sent toward clients',
       registers,
     }),
-    framePath: new Histogram({
+    framePath: new TalliedHistogram({
       name: 'rtv_worker_frame_path_duration_seconds',
       help: 'Gateway to worker leg of the frame path: from the gateway stream write to the worker applying it',
       buckets: FRAME_PATH_BUCKETS,
@@ -164,7 +164,7 @@ export function createWorkerMetrics(registry: Registry) {
       registers,
     }),
     upstreamEvents: boundedCounter(
-      new Counter({
+      new TalliedCounter({
         name: 'rtv_worker_upstream_events_received_total',
         help: 'Provider events received, by event type (other for types this version does not know)',
         labelNames: ['type'] as const,
@@ -172,12 +172,12 @@ export function createWorkerMetrics(registry: Registry) {
       }),
       (labels) => ({ ...labels, type: providerEventLabel(labels.type) }),
     ),
-    upstreamBytesIn: new Counter({
+    upstreamBytesIn: new TalliedCounter({
       name: 'rtv_worker_upstream_received_bytes_total',
       help: 'Bytes of provider events received',
       registers,
     }),
-    upstreamBytesOut: new Counter({
+    upstreamBytesOut: new TalliedCounter({
       name: 'rtv_worker_upstream_sent_bytes_total',
       help: 'Bytes of events sent to the provider',
       registers,

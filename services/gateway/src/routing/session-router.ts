@@ -129,11 +129,13 @@ export class SessionRouter {
     let closing: Array<{ session: ClientSession; code: number; reason: string }> | undefined;
     const writtenMs = Number(id.slice(0, id.indexOf('-')));
     const ageS = writtenMs > 0 ? Math.max(0, Date.now() - writtenMs) / 1000 : -1;
+    // Lines that went to a client: every one of them took the same path as the batch, so one record counts them.
+    let delivered = 0;
     decodeBatch(
       batch,
       (line) => {
         if (line.op === 'X') {
-          this.deps.metrics.busLinesIn.inc({ op: line.op });
+          this.deps.metrics.busLinesIn.tally({ op: line.op }).inc();
           const session = this.deps.registry.get(line.sid);
           if (session && line.epoch >= session.epoch) {
             closing ??= [];
@@ -143,7 +145,7 @@ export class SessionRouter {
         }
         const payloads = this.apply(line);
         if (payloads === undefined || payloads.length === 0) return;
-        if (ageS >= 0) this.deps.metrics.framePath.observe(ageS);
+        delivered++;
         outgoing ??= new Map();
         const session = this.deps.registry.get(line.sid)!;
         const list = outgoing.get(session);
@@ -152,13 +154,14 @@ export class SessionRouter {
       },
       (raw, why) => this.deps.log.warn({ why, bytes: raw.length }, 'malformed bus line skipped'),
     );
+    if (delivered > 0 && ageS >= 0) this.deps.metrics.framePath.record(ageS, delivered);
     if (outgoing) for (const [session, payloads] of outgoing) this.deliver(session, payloads);
     if (closing) for (const c of closing) this.deps.closeClient(c.session, c.code, c.reason);
   }
 
   /** Applies a control line; returns the payloads to deliver for message lines. */
   private apply(line: BusLine): Buffer[] | undefined {
-    this.deps.metrics.busLinesIn.inc({ op: line.op });
+    this.deps.metrics.busLinesIn.tally({ op: line.op }).inc();
     const session = this.deps.registry.get(line.sid);
     switch (line.op) {
       case 'B':
@@ -305,7 +308,10 @@ export class SessionRouter {
       if (frames === 0) return;
       let child = this.sentByType.get(lastType);
       if (!child) {
-        child = { frames: metrics.framesOut.labels(lastType), bytes: metrics.bytesOut.labels(lastType) };
+        child = {
+          frames: metrics.framesOut.tally({ type: lastType }),
+          bytes: metrics.bytesOut.tally({ type: lastType }),
+        };
         this.sentByType.set(lastType, child);
       }
       child.frames.inc(frames);
@@ -327,7 +333,7 @@ export class SessionRouter {
   }
 
   private write(stream: string, line: Buffer): void {
-    this.deps.metrics.busLinesOut.inc();
+    this.deps.metrics.busLinesOut.tally().inc();
     this.deps.writer.write(stream, line);
   }
 }

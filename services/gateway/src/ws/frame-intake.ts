@@ -180,7 +180,7 @@ export class ClientFrameIntake {
     let child = this.byType.get(type);
     if (!child) {
       const { metrics } = this.deps;
-      child = { frames: metrics.framesIn.labels(type), bytes: metrics.bytesIn.labels(type) };
+      child = { frames: metrics.framesIn.tally({ type }), bytes: metrics.bytesIn.tally({ type }) };
       this.byType.set(type, child);
     }
     child.frames.inc();

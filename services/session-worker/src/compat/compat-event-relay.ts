@@ -94,7 +94,7 @@ export class CompatEventRelay {
 
   handle(raw: Buffer, head: string): void {
     const { ctx } = this;
-    ctx.metrics.upstreamBytesIn.inc(raw.length);
+    ctx.metrics.upstreamBytesIn.tally().inc(raw.length);
     if (head.includes(AUDIO_DELTA)) {
       ctx.audioDeltaEvents.inc();
       this.firstAudio();

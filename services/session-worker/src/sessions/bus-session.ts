@@ -322,7 +322,7 @@ export abstract class BusSession {
   protected emit(payload: string | Buffer): void {
     const seq = ++this.outSeq;
     this.outbound.push(seq, payload);
-    this.busDeps.metrics.framesToClient.inc();
+    this.busDeps.metrics.framesToClient.tally().inc();
     if (!this.attached) return;
     this.busDeps.writer.write(
       this.busDeps.keys.gatewayOut(this.state.gatewayId),
@@ -338,7 +338,7 @@ export abstract class BusSession {
     const seq = ++this.outSeq;
     const { line, payload } = encodeAudioMessageLine(this.sid, this.state.epoch, seq, audio, timestamp);
     this.outbound.push(seq, payload);
-    this.busDeps.metrics.framesToClient.inc();
+    this.busDeps.metrics.framesToClient.tally().inc();
     if (this.attached) this.busDeps.writer.write(this.busDeps.keys.gatewayOut(this.state.gatewayId), line);
   }
 }

@@ -119,7 +119,7 @@ export class ProviderEventTranslator {
 
   handle(raw: Buffer, head: string): Promise<void> | undefined {
     const { metrics } = this.ctx;
-    metrics.upstreamBytesIn.inc(raw.length);
+    metrics.upstreamBytesIn.tally().inc(raw.length);
     const audio = extractAudioDelta(raw, head);
     if (audio !== undefined) {
       this.ctx.audioDeltaEvents.inc();

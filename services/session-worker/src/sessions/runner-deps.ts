@@ -100,7 +100,7 @@ export function createRunnerDeps(opts: RunnerDepsOptions): SessionRunnerDeps {
     resumeGraceMs: config.RTV_RESUME_GRACE_MS,
     maxSessionMs: config.RTV_MAX_SESSION_S * 1000,
     resumeBufferBytes: config.RTV_RESUME_BUFFER_BYTES,
-    audioFramesToProvider: metrics.framesToProvider.labels('audio'),
+    audioFramesToProvider: metrics.framesToProvider.tally({ type: 'audio' }),
     audioDeltaEvents: metrics.upstreamEvents.labels({ type: 'response.output_audio.delta' }),
     onProviderConnect: opts.onProviderConnect,
     appendHistory: (sid, item) =>

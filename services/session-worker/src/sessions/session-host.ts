@@ -104,11 +104,17 @@ export class SessionHost {
   /** One batch of gateway lines from this worker's in-stream; lines for sessions not held here are ignored. */
   onBatch(batch: Buffer, entryId: string): void {
     const ageS = entryAgeSeconds(entryId);
+    // Every client frame of the batch took the same path: one record counts them all.
+    let frames = 0;
     decodeBatch(
       batch,
-      (line) => this.applyLine(line, ageS),
+      (line) => {
+        if (line.op === 'F') frames++;
+        this.applyLine(line);
+      },
       (_raw, why) => this.deps.log.warn({ why }, 'malformed bus line skipped'),
     );
+    if (frames > 0 && ageS >= 0) this.deps.metrics.framePath.record(ageS, frames);
   }
 
   /**
@@ -268,10 +274,9 @@ export class SessionHost {
     for (const runner of this.runners.values()) runner.end('handoff');
   }
 
-  private applyLine(line: BusLine, ageS: number): void {
+  private applyLine(line: BusLine): void {
     switch (line.op) {
       case 'F':
-        if (ageS >= 0) this.deps.metrics.framePath.observe(ageS);
         this.runners.get(line.sid)?.apply(line.seq, line.kind, line.payload);
         return;
       case 'E':

@@ -168,7 +168,7 @@ export class ProviderSession {
   }
 
   private sendNow(raw: string | Buffer): boolean {
-    this.opts.metrics.upstreamBytesOut.inc(raw.length);
+    this.opts.metrics.upstreamBytesOut.tally().inc(raw.length);
     return this.sendOn(this.conn!, raw);
   }
 
