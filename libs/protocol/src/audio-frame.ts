@@ -7,7 +7,7 @@
  * string is created. Anything else (other key order, extra keys, escapes, bad audio) is left to
  * {@link parseClientFrame}, which reports the proper error.
  */
-import { BASE64_ALPHABET_BYTE } from './base64.js';
+import { base64RunEnd } from './base64.js';
 import { DEFAULT_FRAME_LIMITS } from './parse.js';
 
 /** Byte range [start, end) of the base64 audio inside a canonical audio frame. */
@@ -35,12 +35,17 @@ const TOKEN_START = new Uint8Array(PREFIX_TEXT.length);
 const WS = new Uint8Array(256);
 WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
 
-// Standard base64 alphabet without the padding character.
-const B64 = BASE64_ALPHABET_BYTE;
-
 const QUOTE = 0x22;
 const EQUALS = 0x3d;
 const CLOSE_BRACE = 0x7d;
+
+/** The frame starts with the prefix exactly, without whitespace (as every client we know sends it). */
+function startsWithPrefix(bytes: Uint8Array): boolean {
+  const p = PREFIX;
+  if (bytes.length <= p.length) return false;
+  for (let j = 0; j < p.length; j++) if (bytes[j] !== p[j]) return false;
+  return true;
+}
 
 /**
  * The range of the base64 audio when `bytes` is a canonical audio frame that
@@ -55,23 +60,16 @@ export function scanAudioFrame(
   const n = bytes.length;
   // Same comparison as parseClientFrame's size check.
   if (n > maxFrameBytes) return undefined;
-  let i = 0;
-  for (let j = 0; j < PREFIX.length; j++) {
+  let i = startsWithPrefix(bytes) ? PREFIX.length : 0;
+  // With whitespace between the tokens, byte by byte.
+  for (let j = i; j < PREFIX.length; j++) {
     if (TOKEN_START[j] === 1) while (i < n && WS[bytes[i]!] === 1) i++;
     if (i >= n || bytes[i] !== PREFIX[j]) return undefined;
     i++;
   }
 
   const start = i;
-  // Four characters per step (one base64 quad), then the rest one by one.
-  const last4 = n - 4;
-  while (
-    i <= last4 &&
-    (B64[bytes[i]!]! & B64[bytes[i + 1]!]! & B64[bytes[i + 2]!]! & B64[bytes[i + 3]!]!) === 1
-  ) {
-    i += 4;
-  }
-  while (i < n && B64[bytes[i]!] === 1) i++;
+  i = base64RunEnd(bytes, i, n);
   let pad = 0;
   while (pad < 2 && i < n && bytes[i] === EQUALS) {
     i++;

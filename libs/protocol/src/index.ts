@@ -4,7 +4,7 @@
  * notice code tables. Human-readable reference: docs/protocol.md.
  */
 export { type AudioFrameRange, scanAudioFrame } from './audio-frame.js';
-export { BASE64_PATTERN, base64DecodedLength, isStandardBase64 } from './base64.js';
+export { BASE64_PATTERN, base64DecodedLength, base64RunEnd, isStandardBase64 } from './base64.js';
 export {
   BUS_ENVELOPE_VERSION,
   type BusLine,

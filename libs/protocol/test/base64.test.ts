@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BASE64_CANDIDATES,
   base64DecodedLength,
+  base64RunEnd,
   describeBase64Problem,
   isStandardBase64,
 } from '../src/base64.js';
@@ -97,5 +98,45 @@ describe('base64 validation', () => {
       const wholeSamples = !isStandardBase64(audio) || base64DecodedLength(audio) % 2 === 0;
       expect(published.Check(message) && wholeSamples).toBe(hotPath.ok);
     }
+  });
+});
+
+describe('base64RunEnd', () => {
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  /** The plain byte loop it must agree with. */
+  const reference = (bytes: Uint8Array, from: number, to: number): number => {
+    let i = from;
+    while (i < to && ALPHABET.includes(String.fromCharCode(bytes[i]!))) i++;
+    return i;
+  };
+
+  it('finds the first byte outside the alphabet at any position, offset and alignment', () => {
+    const random = seededRandom(19);
+    const backing = new Uint8Array(2048 + 8);
+    for (let round = 0; round < 400; round++) {
+      // A view at an arbitrary byte offset, as a slice of a socket read or a bus line would be.
+      const offset = Math.floor(random() * 8);
+      const length = 1 + Math.floor(random() * 2048);
+      const bytes = backing.subarray(offset, offset + length);
+      for (let i = 0; i < length; i++) bytes[i] = ALPHABET.charCodeAt(Math.floor(random() * 64));
+      if (round % 4 !== 0) {
+        const bad = [0x3d, 0x22, 0x5c, 0x0a, 0x2d, 0x5f, 0x00, 0xff, 0x20][round % 9]!;
+        bytes[Math.floor(random() * length)] = bad;
+      }
+      const from = Math.floor(random() * Math.min(length, 16));
+      const to = length - Math.floor(random() * Math.min(length - from, 16));
+      expect(base64RunEnd(bytes, from, to)).toBe(reference(bytes, from, to));
+    }
+  });
+
+  it('reads words in both halves: a bad byte in each lane of a word is found', () => {
+    const bytes = new Uint8Array(256).fill(0x41);
+    for (let lane = 0; lane < 4; lane++) {
+      const copy = bytes.slice();
+      copy[128 + lane] = 0x2e;
+      expect(base64RunEnd(copy, 0, copy.length)).toBe(128 + lane);
+    }
+    expect(base64RunEnd(bytes, 0, bytes.length)).toBe(256);
+    expect(base64RunEnd(bytes, 10, 10)).toBe(10);
   });
 });

@@ -1,5 +1,6 @@
 import type { HistoryItem } from '@rtv/bus';
 import {
+  base64RunEnd,
   DEFAULT_INPUT_AUDIO_TRANSCRIPTION,
   type ErrorCode,
   type SessionConfig,
@@ -270,27 +271,19 @@ export function eventHead(raw: Buffer): string {
   return raw.toString('latin1', 0, Math.min(raw.length, EVENT_HEAD_CHARS));
 }
 
-/** 1 for the bytes of the standard base64 alphabet (`A–Z a–z 0–9 + /`); `=` padding is checked apart. */
-const BASE64_BYTE = new Uint8Array(256);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') {
-  BASE64_BYTE[ch.charCodeAt(0)] = 1;
-}
 const EQUALS = 0x3d;
 
 /**
  * True when `bytes` are standard padded base64 (RFC 4648 §4, as `isStandardBase64` of `@rtv/protocol` for
- * strings): the alphabet only, length a multiple of 4, `=` only as the last one or two bytes. One table
- * lookup per byte, no string and no regex: it runs on every audio delta (about 6 KB per 100 ms chunk).
+ * strings): the alphabet only, length a multiple of 4, `=` only as the last one or two bytes. No string and
+ * no regex ({@link base64RunEnd}): it runs on every audio delta (about 6 KB per 100 ms chunk).
  */
 export function isBase64Bytes(bytes: Uint8Array): boolean {
   const n = bytes.length;
   if ((n & 3) !== 0) return false;
   let end = n;
   if (n > 0 && bytes[n - 1] === EQUALS) end = bytes[n - 2] === EQUALS ? n - 2 : n - 1;
-  for (let i = 0; i < end; i++) {
-    if (BASE64_BYTE[bytes[i]!] === 0) return false;
-  }
-  return true;
+  return base64RunEnd(bytes, 0, end) === end;
 }
 
 /**
