@@ -2,6 +2,7 @@
 // owner acknowledges anything, so every audio frame a client sends stays held; a worker that binds the session
 // holds its acknowledgement back while the turn is in progress (docs/deploy.md, memory of a turn in progress), and
 // the gauge falls back once the client commits the turn.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnWorker } from '../durability/helpers.js';
@@ -52,6 +53,73 @@ describe('rtv_gateway_replay_bytes', () => {
     } finally {
       await ws.close();
       await worker.stop('SIGKILL');
+    }
+  }, 60_000);
+});
+
+// RTV_GATEWAY_REPLAY_MAX_BYTES: what all of a gateway's sessions may hold for replay together. With no worker
+// running nothing is acknowledged, so the frames add up; above the budget, a session over its equal share is
+// refused (replay_buffer_full, close 1013) while one under its share goes on.
+describe('RTV_GATEWAY_REPLAY_MAX_BYTES', () => {
+  /** Room for about 30 held frames (each ~1.3 KB): a holds 21, b 10, and together they pass it. */
+  const BUDGET = 40_000;
+  let stack: Stack;
+  const held = async () =>
+    total(
+      await scrape(`http://127.0.0.1:${stack.gateways[0]!.adminPort}/metrics`),
+      'rtv_gateway_replay_bytes',
+    );
+  const errorCodes = (ws: WsTestClient) =>
+    ws
+      .all()
+      .filter((m) => (m as { type?: string }).type === 'error')
+      .map((m) => (m as { error: { code: string } }).error.code);
+  beforeAll(async () => {
+    stack = await startStack({
+      workers: 0,
+      engine: { mode: 'echo' },
+      gatewayEnv: { RTV_GATEWAY_REPLAY_MAX_BYTES: String(BUDGET) },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('refuses the session over its share once the sessions together hold the budget, and not the others', async () => {
+    const a = await WsTestClient.connect(stack.wsUrl('budget-a'));
+    const b = await WsTestClient.connect(stack.wsUrl('budget-b'));
+    try {
+      for (let i = 0; i < 21; i++) a.send(audioFrame);
+      await waitFor(async () => (await held()) >= 21 * AUDIO.length, { message: "a's frames held" });
+      const heldByA = await held();
+      expect(heldByA).toBeLessThan(BUDGET);
+      for (let i = 0; i < 10; i++) b.send(audioFrame);
+      // b's last frames took the total past the budget: b, under its share (half of it), was not refused.
+      await waitFor(async () => (await held()) >= heldByA + 10 * AUDIO.length, {
+        message: "b's frames held",
+      });
+      expect(await held()).toBeGreaterThan(BUDGET);
+      await sleep(300);
+      expect(errorCodes(a)).toEqual([]);
+      expect(errorCodes(b)).toEqual([]);
+
+      // a holds more than its share: its next frame is refused, and it is told to resume.
+      a.send(audioFrame);
+      const err = await a.nextOfType<{ error: { code: string; message: string } }>('error');
+      expect(err.error.code).toBe('replay_buffer_full');
+      expect(err.error.message).toMatch(/more than its share/);
+      expect((await a.closed).code).toBe(1013);
+      const samples = await scrape(`http://127.0.0.1:${stack.gateways[0]!.adminPort}/metrics`);
+      expect(total(samples, 'rtv_gateway_limit_rejections_total', { kind: 'replay_budget' })).toBe(1);
+
+      // b goes on: its frames are still taken and held.
+      const before = await held();
+      b.send(audioFrame);
+      await waitFor(async () => (await held()) >= before + AUDIO.length, { message: "b's next frame held" });
+      expect(errorCodes(b)).toEqual([]);
+    } finally {
+      await a.close().catch(() => undefined);
+      await b.close();
     }
   }, 60_000);
 });

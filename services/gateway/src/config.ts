@@ -108,6 +108,12 @@ export const GATEWAY_ENV = {
     default: 4 * 1024 * 1024,
     doc: 'Bytes of unacknowledged client frames kept per session for replay to a new owner (a larger frame is not kept). Keep it larger than the workers’ RTV_UNCOMMITTED_TURN_MAX_BYTES (default 2 MiB): an owner does not acknowledge the audio of the user turn in progress, so that a new owner can re-send it whole after a worker failover',
   },
+  RTV_GATEWAY_REPLAY_MAX_BYTES: {
+    type: 'int',
+    min: 1024,
+    default: 512 * 1024 * 1024,
+    doc: 'Bytes of unacknowledged client frames all sessions of one gateway may hold for replay together. Above it, a session holding more than an equal share (this ÷ the sessions holding any) is refused its next frame with replay_buffer_full and close 1013 (it resumes), so long turns or a Redis outage cannot run the gateway out of memory. Size it to about half the pod’s memory limit',
+  },
   RTV_REDIS_RECOVERY_MS: {
     type: 'int',
     min: 100,

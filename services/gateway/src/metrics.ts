@@ -215,6 +215,8 @@ export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
 export type LimitKind =
   /** A frame over RTV_MAX_FRAME_BYTES (message_too_large, close 1009). */
   | 'frame_size'
+  /** A frame of a session above its share of RTV_GATEWAY_REPLAY_MAX_BYTES (replay_buffer_full, close 1013). */
+  | 'replay_budget'
   /** A binary audio frame over the audio limit. */
   | 'audio_size'
   /** Frames sent before a worker bound the session, past RTV_PENDING_MAX_FRAMES. */

@@ -4,6 +4,7 @@ import type { AdminServer, EventLoopLagGuard } from '@rtv/service-kit';
 import type { Queue } from 'bullmq';
 import type { GatewayReadiness } from './readiness.js';
 import type { GatewayRedis } from './redis-connections.js';
+import type { GatewayReplayBudget } from './routing/replay-budget.js';
 import type { SessionRecovery } from './routing/session-recovery.js';
 import type { ClientSessionRegistry } from './routing/session-registry.js';
 import type { RealtimeServer } from './ws/realtime-server.js';
@@ -22,6 +23,7 @@ export interface GatewayParts {
   writer: BusWriter;
   heartbeat: Heartbeat;
   reader: StreamReader;
+  replayBudget: Pick<GatewayReplayBudget, 'stop'>;
   queue: Queue;
   admin: AdminServer;
   redis: GatewayRedis;
@@ -66,8 +68,10 @@ export class GatewayShutdown {
 
   /** Gives back user slots, flushes the bus, leaves the gateway registry and closes every connection. */
   private async release(): Promise<void> {
-    const { userLimiter, overload, writer, heartbeat, reader, queue, admin, redis, server } = this.parts;
+    const { userLimiter, overload, writer, heartbeat, reader, replayBudget, queue, admin, redis, server } =
+      this.parts;
     overload.stop();
+    replayBudget.stop();
     void userLimiter.stop();
     await userLimiter.releaseAll().catch(() => undefined);
     await writer.drain().catch(() => undefined);

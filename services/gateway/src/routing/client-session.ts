@@ -8,6 +8,7 @@ import {
   type SessionConfig,
 } from '@rtv/protocol';
 import { type ClientDialect, SEED_DIALECT } from './client-dialect.js';
+import type { ReplayAdmission } from './replay-budget.js';
 import type { CredentialKind } from './resume-tokens.js';
 import type { ServerFrameGap } from './server-frame-gap.js';
 
@@ -61,13 +62,16 @@ export interface RecordedFrame {
 
 /**
  * Why {@link ClientSession.record} refused a frame: `pending_full`, no owner yet and the pending budget is
- * spent; `replay_full`, keeping it would push an unacknowledged frame out of the replay ring.
+ * spent; `replay_full`, keeping it would push an unacknowledged frame out of the replay ring; `replay_budget`,
+ * the gateway's sessions together hold their budget and this one holds more than its share of it.
  */
-export type RecordRefusal = 'pending_full' | 'replay_full';
+export type RecordRefusal = 'pending_full' | 'replay_full' | 'replay_budget';
 
 export interface ClientSessionLimits {
   pendingMaxFrames: number;
   replayMaxBytes: number;
+  /** The gateway-wide replay budget (`RTV_GATEWAY_REPLAY_MAX_BYTES`); none in unit tests that do not need one. */
+  replayBudget?: ReplayAdmission;
 }
 
 /**
@@ -156,6 +160,9 @@ export class ClientSession {
     const bytes = encodeClientFrameLine(this.sid, seq, kind, payload);
     this.replay ??= new FrameRing(this.limits.replayMaxBytes);
     if (this.replay.evictionsFor(bytes.byteLength) > 0) return 'replay_full';
+    const budget = this.limits.replayBudget;
+    if (budget !== undefined && !budget.admits(this.replay.size.bytes, bytes.byteLength))
+      return 'replay_budget';
     this.seq = seq;
     if (this.owner === undefined) this.pendingCount++;
     // The line itself goes to the writer and dies young; the ring keeps a copy until the owner acks it.

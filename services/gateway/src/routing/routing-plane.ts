@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { GatewayRedis } from '../redis-connections.js';
 import { closeClientSocket } from './client-session.js';
+import { GatewayReplayBudget } from './replay-budget.js';
 import { ClientSessionRegistry } from './session-registry.js';
 import { SessionRouter } from './session-router.js';
 import { SessionStore } from './session-store.js';
@@ -43,6 +44,8 @@ export async function startRoutingPlane(
   });
   const registry = new ClientSessionRegistry();
   metrics.heldReplay.bytes = () => registry.unackedBytes();
+  const replayBudget = new GatewayReplayBudget(registry, config.RTV_GATEWAY_REPLAY_MAX_BYTES);
+  replayBudget.start();
   const router = new SessionRouter({
     gatewayId: id,
     keys,
@@ -61,7 +64,7 @@ export async function startRoutingPlane(
     onError: (err) => log.warn({ err: err.message }, 'out-stream read failed'),
   });
   await reader.start();
-  return { queue, store: new SessionStore(records, queue), writer, registry, router, reader };
+  return { queue, store: new SessionStore(records, queue), writer, registry, replayBudget, router, reader };
 }
 
 export type RoutingPlane = Awaited<ReturnType<typeof startRoutingPlane>>;

@@ -43,6 +43,18 @@ export class ClientSessionRegistry {
     return bytes;
   }
 
+  /** The same, with how many sessions hold any (for the gateway-wide replay budget). */
+  replayTotals(): { bytes: number; holders: number } {
+    let bytes = 0;
+    let holders = 0;
+    for (const session of this.bySid.values()) {
+      const held = session.unackedBytes();
+      bytes += held;
+      if (held > 0) holders++;
+    }
+    return { bytes, holders };
+  }
+
   /**
    * The registered sessions, in registration order. Live: a session removed during the iteration is skipped
    * if not reached yet. Use {@link snapshot} when the loop itself closes sessions.

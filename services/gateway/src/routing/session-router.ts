@@ -111,8 +111,10 @@ export class SessionRouter {
   forward(session: ClientSession, kind: FrameKind, payload: string | Uint8Array): ForwardOutcome {
     const recorded = session.record(kind, payload);
     if (recorded === 'pending_full') return recorded;
-    if (recorded === 'replay_full' || !recorded.kept) this.deps.metrics.replayOverflow.inc();
-    if (recorded === 'replay_full') return recorded;
+    if (recorded === 'replay_full' || recorded === 'replay_budget' || !recorded.kept) {
+      this.deps.metrics.replayOverflow.inc();
+    }
+    if (recorded === 'replay_full' || recorded === 'replay_budget') return recorded;
     if (session.owner !== undefined && !session.forwardHeld) {
       this.write(this.deps.keys.workerIn(session.owner), recorded.line);
     }

@@ -25,6 +25,7 @@ export async function createClientSide(
   const sessionLimits = {
     pendingMaxFrames: config.RTV_PENDING_MAX_FRAMES,
     replayMaxBytes: config.RTV_REPLAY_MAX_BYTES,
+    replayBudget: routing.replayBudget,
   };
   const tokens = await ResumeTokens.create({
     secret: config.RTV_RESUME_SECRET,

@@ -188,12 +188,16 @@ export class ClientFrameIntake {
   }
 }
 
+const REPLAY_BUDGET_MESSAGE =
+  'This gateway holds as much unacknowledged input as its memory allows, and this connection holds more than its share; resume shortly';
+
 /**
  * Forwards one accepted frame (numbered, kept for replay, written to the owner's stream or held until a bind);
  * `payload` may be a view into the frame: it is copied into the bus line before this returns. A frame that
  * cannot be kept is refused: before the first bind past the pending budget (`rate_limited`), or when the
- * replay buffer holds as much unacknowledged input as it may (acks stopped: Redis or the owner is away). The
- * latter refuses the frame rather than dropping an older one and closes the socket with 1013: the client
+ * replay buffer holds as much unacknowledged input as it may (acks stopped: Redis or the owner is away), or the
+ * gateway's sessions together hold `RTV_GATEWAY_REPLAY_MAX_BYTES` and this one more than its share. These refuse
+ * the frame rather than dropping an older one and closes the socket with 1013: the client
  * resumes, and the frames taken before are kept for the owner (held through a Redis outage by
  * `SessionRecovery`).
  */
@@ -212,13 +216,19 @@ export function acceptFrame(
           code: 'replay_buffer_full' as const,
           message: ErrorCode.replay_buffer_full.message,
         }
-      : {
-          kind: 'pending_frames',
-          code: 'rate_limited' as const,
-          message: 'Too many frames before the session was ready; slow down and resend after a moment',
-        };
+      : outcome === 'replay_budget'
+        ? {
+            kind: 'replay_budget',
+            code: 'replay_buffer_full' as const,
+            message: REPLAY_BUDGET_MESSAGE,
+          }
+        : {
+            kind: 'pending_frames',
+            code: 'rate_limited' as const,
+            message: 'Too many frames before the session was ready; slow down and resend after a moment',
+          };
   deps.metrics.limitRejections.inc({ kind: refusal.kind });
   deps.metrics.errors.inc({ code: refusal.code });
   deps.client.send(session, session.dialect.error(refusal.code, refusal.message));
-  if (outcome === 'replay_full') deps.client.close(session, CloseCode.TryAgainLater, 'replay buffer full');
+  if (outcome !== 'pending_full') deps.client.close(session, CloseCode.TryAgainLater, 'replay buffer full');
 }
