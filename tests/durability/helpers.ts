@@ -68,7 +68,8 @@ export async function spawnWorker(
   id: string,
   env: Record<string, string> = {},
 ): Promise<SpawnedService> {
-  const admin = await freePort();
+  // A caller that scrapes the worker's metrics names the admin port in `env`.
+  const admin = env.RTV_WORKER_ADMIN_PORT ? Number(env.RTV_WORKER_ADMIN_PORT) : await freePort();
   return spawnService(
     'services/session-worker/src/main.ts',
     {

@@ -170,7 +170,13 @@ describe('Grafana dashboard', () => {
       ],
       [
         'Saturation',
-        ['process_cpu_seconds_total', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds'],
+        [
+          'process_cpu_seconds_total',
+          'nodejs_heap_size_used_bytes',
+          'nodejs_eventloop_lag_p99_seconds',
+          'rtv_gateway_replay_bytes',
+          'rtv_worker_uncommitted_turn_bytes',
+        ],
       ],
       [
         'Redis',

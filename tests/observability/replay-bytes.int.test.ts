@@ -1,9 +1,10 @@
-// rtv_gateway_replay_bytes: what the gateway holds for replay, read at each scrape. With no worker running, no
+// rtv_gateway_replay_bytes: what the gateway holds for replay (and rtv_worker_uncommitted_turn_bytes: the owner's
+// copy of the turn in progress), read at each scrape. With no worker running, no
 // owner acknowledges anything, so every audio frame a client sends stays held; a worker that binds the session
 // holds its acknowledgement back while the turn is in progress (docs/deploy.md, memory of a turn in progress), and
 // the gauge falls back once the client commits the turn.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WsTestClient, waitFor } from '@rtv/testing';
+import { freePort, WsTestClient, waitFor } from '@rtv/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnWorker } from '../durability/helpers.js';
 import { type Stack, startStack } from '../e2e/helpers/stack.js';
@@ -40,16 +41,26 @@ describe('rtv_gateway_replay_bytes', () => {
       message: 'the frames held for replay',
     });
     expect(await replayBytes()).toBeLessThan(FRAMES * (AUDIO.length + 100));
-    const worker = await spawnWorker(stack, 'wk-replay');
+    const workerAdmin = await freePort();
+    const worker = await spawnWorker(stack, 'wk-replay', { RTV_WORKER_ADMIN_PORT: String(workerAdmin) });
+    const turnBytes = async () =>
+      total(await scrape(`http://127.0.0.1:${workerAdmin}/metrics`), 'rtv_worker_uncommitted_turn_bytes');
     try {
       await ws.nextOfType('session.created', 15_000);
       // Bound now, the frames are still the user's turn in progress, which the owner does not acknowledge (a new
-      // owner would need it whole); the client's commit ends the turn, and the acknowledgement follows.
+      // owner would need it whole), and which the owner keeps too, for a fresh provider session. The client's
+      // commit ends the turn: the acknowledgement follows, and the owner lets its copy go.
+      await waitFor(async () => (await turnBytes()) >= FRAMES * AUDIO.length, {
+        message: "the owner's copy of the turn",
+        timeoutMs: 15_000,
+      });
+      expect(await replayBytes()).toBeGreaterThanOrEqual(FRAMES * AUDIO.length);
       ws.send(JSON.stringify({ type: 'input_audio_buffer.commit' }));
       await waitFor(async () => (await replayBytes()) === 0, {
         message: 'the held frames acknowledged',
         timeoutMs: 15_000,
       });
+      await waitFor(async () => (await turnBytes()) === 0, { message: "the owner's copy let go" });
     } finally {
       await ws.close();
       await worker.stop('SIGKILL');
@@ -111,6 +122,7 @@ describe('RTV_GATEWAY_REPLAY_MAX_BYTES', () => {
       expect((await a.closed).code).toBe(1013);
       const samples = await scrape(`http://127.0.0.1:${stack.gateways[0]!.adminPort}/metrics`);
       expect(total(samples, 'rtv_gateway_limit_rejections_total', { kind: 'replay_budget' })).toBe(1);
+      expect(total(samples, 'rtv_gateway_replay_budget_bytes')).toBe(BUDGET);
 
       // b goes on: its frames are still taken and held.
       const before = await held();

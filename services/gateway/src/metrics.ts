@@ -30,6 +30,11 @@ export function createGatewayMetrics(registry: Registry) {
         this.set(heldReplay.bytes());
       },
     }),
+    replayBudgetBytes: new Gauge({
+      name: 'rtv_gateway_replay_budget_bytes',
+      help: "What this gateway's sessions may hold for replay together (RTV_GATEWAY_REPLAY_MAX_BYTES): rtv_gateway_replay_bytes against it",
+      registers,
+    }),
     connections: new Gauge({
       name: 'rtv_gateway_connections_active',
       help: 'Open client WebSocket connections on this gateway',

@@ -26,7 +26,18 @@ const TTFA_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5];
  */
 export function createWorkerMetrics(registry: Registry) {
   const registers = [registry];
+  /** What the uncommitted-turn gauge reads at each scrape; the composition root points it at the session host. */
+  const heldTurns = { bytes: (): number => 0 };
   return {
+    heldTurns,
+    uncommittedTurnBytes: new Gauge({
+      name: 'rtv_worker_uncommitted_turn_bytes',
+      help: "Bytes of the user turns in progress this worker's sessions keep to re-send into a fresh provider session (base64 audio since the last commit, bounded per session by RTV_UNCOMMITTED_TURN_MAX_BYTES), read at each scrape",
+      registers,
+      collect() {
+        this.set(heldTurns.bytes());
+      },
+    }),
     sessions: new Gauge({ name: 'rtv_worker_sessions_active', help: 'Sessions this worker owns', registers }),
     capacity: new Gauge({
       name: 'rtv_worker_capacity_sessions',

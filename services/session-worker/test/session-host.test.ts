@@ -94,6 +94,10 @@ class RecordingRunner implements HostedRunner {
     this.calls.push(['resume', gatewayId, lastSeq]);
   }
 
+  uncommittedTurnBytes(): number {
+    return 0;
+  }
+
   resendAfter(gatewayId: string, afterSeq: number): void {
     this.calls.push(['resendAfter', gatewayId, afterSeq]);
   }

@@ -46,6 +46,7 @@ export async function startRoutingPlane(
   metrics.heldReplay.bytes = () => registry.unackedBytes();
   const replayBudget = new GatewayReplayBudget(registry, config.RTV_GATEWAY_REPLAY_MAX_BYTES);
   replayBudget.start();
+  metrics.replayBudgetBytes.set(config.RTV_GATEWAY_REPLAY_MAX_BYTES);
   const router = new SessionRouter({
     gatewayId: id,
     keys,

@@ -111,6 +111,11 @@ export class CompatSessionRunner extends BusSession {
   }
 
   /** Binds the session at its gateway (or waits for the client), then opens the provider session. */
+  /** Bytes of the user turn in progress this session keeps for a fresh provider session (for the gauge). */
+  uncommittedTurnBytes(): number {
+    return this.provider.uncommittedTurnBytes();
+  }
+
   async start(): Promise<void> {
     const takeover = this.state.epoch > 1;
     if (takeover) this.preloaded = await this.deps.loadHistory(this.sid).catch(() => undefined);

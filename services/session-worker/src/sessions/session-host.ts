@@ -28,6 +28,7 @@ export type HostedRunner = Pick<
   | 'resendAfter'
   | 'reclaim'
   | 'end'
+  | 'uncommittedTurnBytes'
 >;
 
 /** The part of a BullMQ job the processor uses. */
@@ -99,6 +100,13 @@ export class SessionHost {
   /** Sessions this worker runs now. */
   count(): number {
     return this.runners.size;
+  }
+
+  /** Bytes of the user turns in progress its sessions keep for a fresh provider session (for the gauge). */
+  uncommittedTurnBytes(): number {
+    let bytes = 0;
+    for (const runner of this.runners.values()) bytes += runner.uncommittedTurnBytes();
+    return bytes;
   }
 
   /** One batch of gateway lines from this worker's in-stream; lines for sessions not held here are ignored. */

@@ -121,6 +121,11 @@ export class SessionRunner extends BusSession {
    * takeover (epoch > 1) first reads the history (so a function result the gateway replays is recognised as
    * applied), restores the conversation and tells the client it recovered.
    */
+  /** Bytes of the user turn in progress this session keeps for a fresh provider session (for the gauge). */
+  uncommittedTurnBytes(): number {
+    return this.provider.uncommittedTurnBytes();
+  }
+
   async start(): Promise<void> {
     const takeover = this.state.epoch > 1;
     if (takeover) await this.preloadHistory();

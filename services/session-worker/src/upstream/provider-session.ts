@@ -134,6 +134,11 @@ export class ProviderSession {
     this.turn = new UncommittedTurn(opts.uncommittedTurnMaxBytes ?? DEFAULT_MAX_QUEUED_BYTES);
   }
 
+  /** Bytes of the user turn in progress kept for a fresh provider session ({@link UncommittedTurn}). */
+  uncommittedTurnBytes(): number {
+    return this.turn.bytes;
+  }
+
   /** Opens the first provider session; `restoreHistory` replays the conversation (takeover). */
   async open(restoreHistory: boolean): Promise<boolean> {
     return this.connect(restoreHistory, 'initial');
