@@ -71,7 +71,6 @@ export async function startSessionWorker(config: WorkerConfig, log: Logger): Pro
     ensureInStream: () => reader.maintain(),
   });
   metrics.heldTurns.bytes = () => host.uncommittedTurnBytes();
-
   const { reader, redisReturn } = await startInStream(keys.workerIn(id), { commands, blocking }, host, log);
   const bull = startSessionQueue(host, config, { connection: bullConn, keys, log });
   host.startProgressTimer();
