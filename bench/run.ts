@@ -125,6 +125,7 @@ async function mainRemote(options: BenchOptions, remote: RemoteOptions): Promise
       route: options.route,
       credentials: remote.tokens.length,
       credentialSource: remote.tokenSource,
+      ...(remote.anonymousUser !== undefined ? { anonymousUser: remote.anonymousUser } : {}),
       privateCa: remote.ca !== undefined,
       serverCpu: 'unknown',
     },

@@ -7,14 +7,22 @@ import type { LocalTargetKind, ScenarioName, VoiceRedis, VoiceRoute } from '../r
 
 /** Remote mode (`--url`): a deployed gateway, the credentials its sessions present, and how to reach it. */
 export interface RemoteOptions {
-  /** `ws://` or `wss://`: the seed route `…/api/v1/streaming/realtime`, or `…/v1/realtime?model=…` with `--route openai`. */
+  /**
+   * `ws://` or `wss://`: the seed route `…/api/v1/streaming/realtime`, or `…/v1/realtime?model=…` with `--route
+   * openai`. For the anonymous route (`--url …/api/v1/streaming/realtime/<user>`) the URL without the user.
+   */
   url: string;
   /**
    * Gateway credentials (JWTs or API keys), sent as `Authorization: Bearer …`; the sessions take them in turn,
    * so a file of tokens for several users keeps each user under the per-user connection limit.
    */
   tokens: string[];
-  tokenSource: 'token' | 'token-file' | 'env';
+  tokenSource: 'token' | 'token-file' | 'env' | 'anonymous';
+  /**
+   * The anonymous route: the user the URL named, which every session extends with its own suffix
+   * (`<user>-bench_<n>`), so each session is a user of its own under the gateway's per-user connection cap.
+   */
+  anonymousUser?: string;
   /** PEM of a private CA for `wss://` (`--ca-file`). */
   ca?: string;
   /** Connects of a step spread over this many seconds; unset: sessions ÷ {@link DEFAULT_CONNECTS_PER_S}. */
@@ -315,8 +323,14 @@ function applyRemote(
   const localOnly = LOCAL_ONLY.find((f) => given.has(f));
   if (localOnly)
     throw new Error(`--${localOnly} applies to the local stack; remote mode (--url) starts none`);
-  const url = remoteUrl(raw.url!, opts.route);
-  const { tokens, source } = remoteTokens(raw, env);
+  const { url, anonymousUser } = remoteUrl(raw.url!, opts.route);
+  if (anonymousUser !== undefined && (raw.token !== undefined || raw.tokenFile !== undefined)) {
+    throw new Error(
+      `--url names the anonymous route (…/realtime/${anonymousUser}), which takes no credential: drop --token/--token-file, or give …/api/v1/streaming/realtime to use them`,
+    );
+  }
+  const { tokens, source } =
+    anonymousUser !== undefined ? { tokens: [], source: 'anonymous' as const } : remoteTokens(raw, env);
   opts.targets = [];
   if (!given.has('scenarios') && !scenariosAsWords) opts.scenarios = ['voice'];
   if (!given.has('steps') && !given.has('sessions')) opts.steps = [...REMOTE_DEFAULT_SESSIONS];
@@ -326,12 +340,16 @@ function applyRemote(
     url,
     tokens,
     tokenSource: source,
+    ...(anonymousUser !== undefined ? { anonymousUser } : {}),
     ...(raw.caFile !== undefined ? { ca: readCa(raw.caFile) } : {}),
     ...(raw.rampS !== undefined ? { rampS: raw.rampS } : {}),
   };
 }
 
-function remoteUrl(raw: string, route: VoiceRoute): string {
+/** The seed route's anonymous form: `…/api/v1/streaming/realtime/<user>`. */
+const ANONYMOUS_SEED_PATH = /^(.*\/api\/v1\/streaming\/realtime)\/([^/]+)$/;
+
+function remoteUrl(raw: string, route: VoiceRoute): { url: string; anonymousUser?: string } {
   let url: URL;
   try {
     url = new URL(raw);
@@ -356,7 +374,12 @@ function remoteUrl(raw: string, route: VoiceRoute): string {
   if (route === 'openai' && !url.searchParams.has('model')) {
     throw new Error('--route openai: the URL needs the model, e.g. …/v1/realtime?model=gpt-realtime');
   }
-  return url.toString();
+  const anonymous = route === 'seed' ? ANONYMOUS_SEED_PATH.exec(path) : null;
+  if (anonymous !== null) {
+    url.pathname = anonymous[1]!;
+    return { url: url.toString(), anonymousUser: decodeURIComponent(anonymous[2]!) };
+  }
+  return { url: url.toString() };
 }
 
 /** Exactly one of --token, --token-file and RTV_BENCH_TOKEN (the flags win over the environment). */
@@ -385,7 +408,9 @@ function remoteTokens(
   }
   const fromEnv = env.RTV_BENCH_TOKEN?.trim();
   if (fromEnv) return { tokens: [fromEnv], source: 'env' };
-  throw new Error('remote mode needs a gateway credential: --token, --token-file or RTV_BENCH_TOKEN');
+  throw new Error(
+    'remote mode needs a gateway credential: --token, --token-file or RTV_BENCH_TOKEN (or the anonymous route: --url …/api/v1/streaming/realtime/<user>)',
+  );
 }
 
 function readCa(file: string): string {

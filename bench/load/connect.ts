@@ -112,12 +112,14 @@ export function connect(
  * (`<url>/<prefix><index>`), or on `/v1/realtime` a per-session gateway credential `bench-<index>` (accepted as
  * an anonymous user when the stack has no verifier). Remote runs (`tokens` set): the URL as given, with
  * `Authorization: Bearer <token>`, the tokens taken in turn by session index, as the protocol's server clients
- * authenticate.
+ * authenticate. Remote runs on the anonymous route (`user` set): `<url>/<user>-<prefix><index>`, a user per session.
  */
 export interface Endpoint {
   url: string;
   route: VoiceRoute;
   tokens?: string[] | undefined;
+  /** Remote mode on the anonymous route: the user named by `--url`, extended per session. */
+  user?: string | undefined;
   ca?: string | undefined;
 }
 
@@ -133,7 +135,8 @@ export function sessionTarget(
   if (endpoint.route === 'openai') {
     return { url: endpoint.url, headers: { Authorization: `Bearer bench-${index}` } };
   }
-  return { url: `${endpoint.url}/${userPrefix}${index}` };
+  const user = endpoint.user === undefined ? '' : `${endpoint.user}-`;
+  return { url: `${endpoint.url}/${encodeURIComponent(`${user}${userPrefix}${index}`)}` };
 }
 
 /** The key a failure is counted under: a {@link ConnectFailure}'s reason, else `other`. */

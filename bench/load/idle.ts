@@ -29,6 +29,8 @@ export interface IdleOpenArgs {
   route?: VoiceRoute;
   /** Remote mode: gateway credentials, in turn by index (see `VoiceOpenArgs`). */
   tokens?: string[];
+  /** Remote mode on the anonymous route (see `VoiceOpenArgs`). */
+  user?: string;
   ca?: string;
   /** Connects spread over this long, by global index out of `total`. */
   rampMs?: number;
@@ -63,7 +65,11 @@ export class IdleLoad {
   }
 
   private async openOne(args: IdleOpenArgs, route: VoiceRoute, index: number): Promise<void> {
-    const target = sessionTarget({ url: args.url, route, tokens: args.tokens }, index, 'idle_');
+    const target = sessionTarget(
+      { url: args.url, route, tokens: args.tokens, user: args.user },
+      index,
+      'idle_',
+    );
     const ws = await connect(target.url, {
       localAddress: args.localAddress,
       timeoutMs: args.timeoutMs,

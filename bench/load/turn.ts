@@ -18,6 +18,8 @@ export interface TurnTarget {
   route?: VoiceRoute;
   /** Remote mode: gateway credentials, in turn by turn number (see `VoiceOpenArgs`). */
   tokens?: string[];
+  /** Remote mode on the anonymous route (see `VoiceOpenArgs`). */
+  user?: string;
   ca?: string;
 }
 
@@ -103,7 +105,11 @@ async function oneTurn(
 ): Promise<TurnSample> {
   const route = target.route ?? 'seed';
   const protocol = TURN_PROTOCOLS[route];
-  const endpoint = sessionTarget({ url: target.url, route, tokens: target.tokens }, index, 'turn_');
+  const endpoint = sessionTarget(
+    { url: target.url, route, tokens: target.tokens, user: target.user },
+    index,
+    'turn_',
+  );
   const connectAt = performance.now();
   const ws = await connect(endpoint.url, { timeoutMs, headers: endpoint.headers, ca: target.ca });
   try {

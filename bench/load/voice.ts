@@ -42,6 +42,8 @@ export interface VoiceOpenArgs {
    * URL is then used as given on both routes.
    */
   tokens?: string[];
+  /** Remote mode on the anonymous route: the user `--url` named; each session connects as `<user>-bench_<n>`. */
+  user?: string;
   /** Remote mode: PEM of a private CA for `wss://`. */
   ca?: string;
   /** Connects spread over this long, by global index out of `total` (0: as fast as `concurrency` allows). */
@@ -172,7 +174,11 @@ export class VoiceLoad {
 
   private async openOne(args: VoiceOpenArgs, index: number): Promise<void> {
     const route = args.route ?? 'seed';
-    const target = sessionTarget({ url: args.url, route, tokens: args.tokens }, index, 'bench_');
+    const target = sessionTarget(
+      { url: args.url, route, tokens: args.tokens, user: args.user },
+      index,
+      'bench_',
+    );
     const ws = await connect(target.url, {
       localAddress: args.localAddress,
       timeoutMs: args.timeoutMs,

@@ -5,7 +5,7 @@
  */
 import { fmt, row } from './format.js';
 import { turnSection } from './turn-section.js';
-import type { BenchResults, RemoteIdleResult, VoiceResult } from './types.js';
+import type { BenchResults, RemoteIdleResult, RemoteTarget, VoiceResult } from './types.js';
 
 const counts = (c: Record<string, number> | undefined) =>
   c && Object.keys(c).length > 0
@@ -95,6 +95,15 @@ function idleSection(idle: RemoteIdleResult): string[] {
   ];
 }
 
+/** Which credentials the sessions presented, or that the anonymous route took none. */
+function credentialText(t: RemoteTarget): string {
+  if (t.credentialSource === 'anonymous') {
+    return `the anonymous route, no credential, each session its own user (\`${t.anonymousUser}-bench_<n>\` and the like)`;
+  }
+  const from = t.credentialSource === 'env' ? 'RTV_BENCH_TOKEN' : `--${t.credentialSource}`;
+  return `${t.credentials} credential${t.credentials === 1 ? '' : 's'} from ${from}`;
+}
+
 export function renderRemoteSummary(r: BenchResults): string {
   const m = r.machine;
   const t = r.target!;
@@ -102,7 +111,7 @@ export function renderRemoteSummary(r: BenchResults): string {
     `# Benchmark ${r.startedAt.replace(/\.\d+Z$/, 'Z')} against ${t.url}`,
     '',
     `- Target: a deployed gateway (remote mode), ${t.route === 'openai' ? 'OpenAI Realtime GA events on `/v1/realtime`' : 'the seed protocol'}; ` +
-      `${t.credentials} credential${t.credentials === 1 ? '' : 's'} from ${t.credentialSource === 'env' ? 'RTV_BENCH_TOKEN' : `--${t.credentialSource}`}` +
+      credentialText(t) +
       `${t.privateCa ? ', a private CA (--ca-file)' : ''}. No local service and no baseline were started.`,
     '- Server-side CPU: unknown in remote mode (the servers are not on this machine); read it from the ' +
       "cluster's metrics. The load generators' CPU is below.",

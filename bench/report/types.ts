@@ -230,7 +230,10 @@ export interface RemoteTarget {
   route: VoiceRoute;
   /** How many distinct credentials the sessions used in turn, and where they came from. */
   credentials: number;
-  credentialSource: 'token' | 'token-file' | 'env';
+  /** `anonymous`: the seed route's anonymous form, no credential; each session a user of its own. */
+  credentialSource: 'token' | 'token-file' | 'env' | 'anonymous';
+  /** The anonymous route's user as `--url` named it (sessions connect as `<user>-bench_<n>` and the like). */
+  anonymousUser?: string;
   /** Whether a private CA was given (`--ca-file`). */
   privateCa: boolean;
   /** What this machine cannot see of a deployed cluster. */

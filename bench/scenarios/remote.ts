@@ -41,7 +41,7 @@ function openRemote(
   rampS: number,
 ): Promise<OpenManyResult[]> {
   const shares = ctx.pool.shares(count);
-  const { url, tokens, ca } = ctx.remote;
+  const { url, tokens, anonymousUser, ca } = ctx.remote;
   return ctx.pool.all<OpenManyResult>((i) =>
     shares[i]!.count === 0
       ? undefined
@@ -55,6 +55,7 @@ function openRemote(
             concurrency: OPEN_CONCURRENCY,
             timeoutMs: OPEN_TIMEOUT_MS,
             tokens,
+            ...(anonymousUser !== undefined ? { user: anonymousUser } : {}),
             ...(ca ? { ca } : {}),
             rampMs: rampS * 1000,
             total: count,
@@ -245,13 +246,22 @@ export async function runRemoteIdle(ctx: RemoteContext): Promise<RemoteIdleResul
 /** Text turns one after the other, each on a fresh session: per-turn figures and the figure from connect. */
 export async function runRemoteTurn(ctx: RemoteContext): Promise<TurnResult> {
   const loadStart = loadAverage1m();
-  const { url, tokens, ca } = ctx.remote;
+  const { url, tokens, anonymousUser, ca } = ctx.remote;
   const [result] = await ctx.pool.all<LoadTurnResult>((i) =>
     i === 0
       ? {
           op: 'turn.run',
           args: {
-            targets: [{ name: 'remote', url, route: ctx.options.route, tokens, ...(ca ? { ca } : {}) }],
+            targets: [
+              {
+                name: 'remote',
+                url,
+                route: ctx.options.route,
+                tokens,
+                ...(anonymousUser !== undefined ? { user: anonymousUser } : {}),
+                ...(ca ? { ca } : {}),
+              },
+            ],
             turns: ctx.options.turns,
             warmup: 1,
             text: TURN_TEXT,

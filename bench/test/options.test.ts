@@ -144,6 +144,18 @@ describe('parseOptions in remote mode (--url)', () => {
     ]);
   });
 
+  it('takes the anonymous route (…/realtime/<user>) without a credential, and refuses one given with it', () => {
+    expect(parse(['--url', `${SEED}/load-test`, '--sessions', '5']).remote).toEqual({
+      url: SEED,
+      tokens: [],
+      tokenSource: 'anonymous',
+      anonymousUser: 'load-test',
+    });
+    expect(() => parse(['--url', `${SEED}/load-test`, '--token=t'])).toThrow(
+      /anonymous route \(…\/realtime\/load-test\), which takes no credential/,
+    );
+  });
+
   it('refuses a URL that is not ws:// or wss://, or carries the credential', () => {
     expect(() =>
       parse(['--url', 'https://voice.example.com/api/v1/streaming/realtime', '--token=t']),

@@ -140,6 +140,50 @@ describe('npm run bench -- --url … (remote mode) against an echoing deployment
   }, 60_000);
 });
 
+describe('npm run bench -- --url …/realtime/<user> (remote mode) on the anonymous route', () => {
+  let engine: Engine;
+  let stack: Target;
+  beforeAll(async () => {
+    if (redis.status !== 'ready') await redis.connect();
+    const artifacts = { logDir, label: 'remote-anonymous' };
+    engine = await startEngine('echo', artifacts);
+    // Two connections per user: the five sessions fit only as users of their own.
+    stack = await startStack({
+      redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+      redis,
+      engine,
+      workerCapacity: 50,
+      artifacts,
+      extraEnv: { RTV_MAX_CONNECTIONS_PER_USER: '2' },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.stop();
+    await engine?.stop();
+  });
+
+  it('streams voice with no credential, each session a user of its own, and loses no frame', async () => {
+    const out = benchOutDir('remote-anonymous');
+    const { code, output } = await runBench([
+      ...['voice', '--url', `${stack.wsUrl}/load-test`, '--sessions', '5', '--ramp-s', '1'],
+      ...['--warmup', '0.5', '--duration', '2', '--procs', '2', '--out', out],
+    ]);
+    expect(code, output).toBe(0);
+    const { read, results } = readRun(out);
+    expect(results.target).toMatchObject({
+      kind: 'remote',
+      url: stack.wsUrl,
+      credentials: 0,
+      credentialSource: 'anonymous',
+      anonymousUser: 'load-test',
+    });
+    const [step] = results.scenarios.voice!.steps;
+    expect(step).toMatchObject({ target: 'remote', opened: 5, openFailures: 0, lost: 0, closedEarly: 0 });
+    expect(step!.received).toBe(step!.sent);
+    expect(read('summary.md')).toContain('the anonymous route, no credential, each session its own user');
+  }, 60_000);
+});
+
 describe('npm run bench -- turn --url … (remote mode) against a speaking deployment', () => {
   let engine: Engine;
   let stack: Target;
