@@ -22,8 +22,14 @@ function token(user: string): Promise<string> {
     .sign(new TextEncoder().encode(JWT_SECRET));
 }
 
-/** A stack on `mode`'s engine with JWT authentication on (which turns the anonymous route off). */
-async function authStack(mode: 'echo' | 'speech', label: string, redis: Redis, logDir: string) {
+/** A stack on `mode`'s engine with the services' environment `extraEnv`. */
+async function deployment(
+  mode: 'echo' | 'speech',
+  label: string,
+  redis: Redis,
+  logDir: string,
+  extraEnv: Record<string, string>,
+) {
   const artifacts = { logDir, label };
   const engine = await startEngine(mode, artifacts);
   try {
@@ -33,7 +39,7 @@ async function authStack(mode: 'echo' | 'speech', label: string, redis: Redis, l
       engine,
       workerCapacity: 50,
       artifacts,
-      extraEnv: { RTV_AUTH_JWT_SECRET: JWT_SECRET },
+      extraEnv,
     });
     return { engine, stack };
   } catch (err) {
@@ -41,6 +47,10 @@ async function authStack(mode: 'echo' | 'speech', label: string, redis: Redis, l
     throw err;
   }
 }
+
+/** A stack on `mode`'s engine with JWT authentication on (which turns the anonymous route off). */
+const authStack = (mode: 'echo' | 'speech', label: string, redis: Redis, logDir: string) =>
+  deployment(mode, label, redis, logDir, { RTV_AUTH_JWT_SECRET: JWT_SECRET });
 
 const logDir = mkdtempSync(path.join(os.tmpdir(), 'rtv-bench-remote-logs-'));
 const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { lazyConnect: true });
@@ -145,17 +155,10 @@ describe('npm run bench -- --url …/realtime/<user> (remote mode) on the anonym
   let stack: Target;
   beforeAll(async () => {
     if (redis.status !== 'ready') await redis.connect();
-    const artifacts = { logDir, label: 'remote-anonymous' };
-    engine = await startEngine('echo', artifacts);
     // Two connections per user: the five sessions fit only as users of their own.
-    stack = await startStack({
-      redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-      redis,
-      engine,
-      workerCapacity: 50,
-      artifacts,
-      extraEnv: { RTV_MAX_CONNECTIONS_PER_USER: '2' },
-    });
+    ({ engine, stack } = await deployment('echo', 'remote-anonymous', redis, logDir, {
+      RTV_MAX_CONNECTIONS_PER_USER: '2',
+    }));
   }, 120_000);
   afterAll(async () => {
     await stack?.stop();
