@@ -377,7 +377,13 @@ function remoteUrl(raw: string, route: VoiceRoute): { url: string; anonymousUser
   const anonymous = route === 'seed' ? ANONYMOUS_SEED_PATH.exec(path) : null;
   if (anonymous !== null) {
     url.pathname = anonymous[1]!;
-    return { url: url.toString(), anonymousUser: decodeURIComponent(anonymous[2]!) };
+    let anonymousUser: string;
+    try {
+      anonymousUser = decodeURIComponent(anonymous[2]!);
+    } catch {
+      throw new Error(`--url: the user in …/realtime/${anonymous[2]} is not valid percent-encoding`);
+    }
+    return { url: url.toString(), anonymousUser };
   }
   return { url: url.toString() };
 }

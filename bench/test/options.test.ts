@@ -151,6 +151,10 @@ describe('parseOptions in remote mode (--url)', () => {
       tokenSource: 'anonymous',
       anonymousUser: 'load-test',
     });
+    expect(parse(['--url', `${SEED}/load%20test`]).remote?.anonymousUser).toBe('load test');
+    expect(() => parse(['--url', `${SEED}/%E0%A4%A`])).toThrow(
+      /the user in …\/realtime\/%E0%A4%A is not valid percent-encoding/,
+    );
     expect(() => parse(['--url', `${SEED}/load-test`, '--token=t'])).toThrow(
       /anonymous route \(…\/realtime\/load-test\), which takes no credential/,
     );
