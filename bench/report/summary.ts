@@ -198,8 +198,46 @@ function voiceSection(v: VoiceResult): string[] {
       : '—';
     out.push(row([s.sessions, targetLabel(s), procs.join(', '), runtime || '—', redis]));
   }
+  out.push(...busLegsTable(v));
   out.push(...redisNodesTable(v));
   out.push('', '![round-trip p99 vs sessions](p99-vs-sessions.svg)', '');
+  return out;
+}
+
+/**
+ * The stack's two legs through Redis in each step's window, from the services' own frame-path histograms, beside
+ * the round trip the clients measured: what of the round trip the bus takes, and in which direction.
+ */
+function busLegsTable(v: VoiceResult): string[] {
+  const steps = v.steps.filter((s) => (s.runtime ?? []).some((r) => r.busLeg));
+  if (steps.length === 0) return [];
+  const out = [
+    '',
+    'The frame path through Redis, per leg, over the window: the worker times gateway → worker (from the ' +
+      "stream entry's time, Redis's clock when the gateway's `XADD` ran, to the frame applied), the gateway " +
+      "worker → gateway (from the worker's entry to the client send), in their " +
+      '`rtv_*_frame_path_duration_seconds` histograms; neither counts the time a line waits in its writer before ' +
+      "the `XADD` (the flush interval). p50 / p90 / p99 and mean in ms, at the entry ids' millisecond " +
+      "resolution; quantiles are interpolated within the histogram's buckets, as `histogram_quantile` does.",
+    '',
+    row(['sessions', 'target', 'gateway → worker', 'worker → gateway', 'round trip (clients)']),
+    row(Array(5).fill('---')),
+  ];
+  const leg = (s: VoiceStep, name: string) => {
+    const l = (s.runtime ?? []).find((r) => r.busLeg?.leg === name)?.busLeg;
+    return l ? `${fmt(l.p50Ms, 2)} / ${fmt(l.p90Ms, 2)} / ${fmt(l.p99Ms, 2)}, mean ${fmt(l.meanMs, 2)}` : '—';
+  };
+  for (const s of steps) {
+    out.push(
+      row([
+        s.sessions,
+        targetLabel(s),
+        leg(s, 'gateway → worker'),
+        leg(s, 'worker → gateway'),
+        `${fmt(s.rtt.p50Ms, 2)} / ${fmt(s.rtt.p90Ms, 2)} / ${fmt(s.rtt.p99Ms, 2)}`,
+      ]),
+    );
+  }
   return out;
 }
 

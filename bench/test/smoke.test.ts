@@ -63,6 +63,13 @@ describe('npm run bench -- --quick', () => {
         step.target === 'stack' ? ['gateway', 'session-worker'] : ['baseline-relay'],
       );
       for (const r of step.runtime) expect(r).toMatchObject({ gcTotalS: finite, loopLagMaxMs: finite });
+      // The stack's services time their own leg of the frame path through Redis; the relay has none.
+      const legs = step.runtime.map((r) => r.busLeg?.leg);
+      expect(legs).toEqual(step.target === 'stack' ? ['worker → gateway', 'gateway → worker'] : [undefined]);
+      for (const r of step.runtime.filter((r) => r.busLeg)) {
+        expect(r.busLeg).toMatchObject({ meanMs: finite, p50Ms: finite, p90Ms: finite, p99Ms: finite });
+        expect(r.busLeg!.count).toBeGreaterThan(0);
+      }
     }
     expect(Object.keys(voice.capacity).sort()).toEqual(['baseline', 'stack']);
 
@@ -99,6 +106,7 @@ describe('npm run bench -- --quick', () => {
     }
 
     const summary = read('summary.md');
+    expect(summary).toContain('The frame path through Redis, per leg, over the window');
     for (const heading of ['## At a glance', '## voice', '## idle', '## turn'])
       expect(summary).toContain(heading);
     expect(summary).toMatch(/Load average \(1 min\): [\d.]+ at start, [\d.]+ at end/);
