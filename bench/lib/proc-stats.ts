@@ -24,6 +24,13 @@ export interface ProcessStat {
    * switches: for an event loop, each return from `epoll_wait` that had to wait); null when not readable.
    */
   wakeups: number | null;
+  /**
+   * Seconds the process's main thread spent runnable but waiting for a CPU over the window (the run-queue wait in
+   * `/proc/<pid>/schedstat`): latency that no code of the process can remove; null when not readable.
+   */
+  cpuWaitSeconds: number | null;
+  /** {@link cpuWaitSeconds} over the window's wall time, in %; null when not readable. */
+  cpuWaitPercent: number | null;
 }
 
 /** Something whose CPU and memory can be read. */
@@ -35,6 +42,8 @@ export interface Probe {
   rssBytes(): Promise<number>;
   /** Voluntary context switches of the main thread so far (see {@link procWakeups}); NaN when unknown. */
   wakeups(): number;
+  /** Seconds its main thread has waited on a run queue so far (see {@link procRunQueueWaitSeconds}); NaN when unknown. */
+  cpuWaitSeconds(): number;
   /** Resets the kernel's peak-RSS mark where possible, so a window's peak is its own. */
   resetPeak(): void;
   /** The peak since the last reset when the kernel tracks it, else undefined. */
@@ -82,6 +91,21 @@ export function procWakeups(pid: number): number {
 }
 
 /**
+ * Seconds a process's main thread has spent runnable but not running, waiting on a CPU's run queue: the second
+ * field of `/proc/<pid>/schedstat` (nanoseconds; the thread-group leader only, as for wake-ups). On a machine
+ * whose cores are shared by more runnable threads than it has, every hop of a frame pays this. NaN when the
+ * process is gone or the kernel keeps no scheduler statistics.
+ */
+export function procRunQueueWaitSeconds(pid: number): number {
+  try {
+    const waitNs = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1];
+    return waitNs === undefined || waitNs === '' ? Number.NaN : Number(waitNs) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
  * A process read through /proc. `ownPeak` allows resetting its peak-RSS mark: only for processes this
  * benchmark started, never for a shared one such as a Redis others use.
  */
@@ -94,6 +118,7 @@ export function pidProbe(name: string, role: ProcessRole, pid: number, ownPeak =
     cpuSeconds: async () => procCpuSeconds(pid),
     rssBytes: async () => procMemory(pid).rss,
     wakeups: () => procWakeups(pid),
+    cpuWaitSeconds: () => procRunQueueWaitSeconds(pid),
     resetPeak() {
       if (!ownPeak) return;
       try {
@@ -139,6 +164,7 @@ export async function redisProbe(redis: Redis): Promise<Probe> {
       return infoField(await redis.info('memory'), 'used_memory_rss');
     },
     wakeups: () => Number.NaN,
+    cpuWaitSeconds: () => Number.NaN,
     resetPeak() {},
     peakBytes: () => undefined,
   };
@@ -151,6 +177,7 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
 export class Meter {
   private cpuStart = new Map<Probe, number>();
   private wakeupsStart = new Map<Probe, number>();
+  private cpuWaitStart = new Map<Probe, number>();
   private peaks = new Map<Probe, number>();
   private startedAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -169,6 +196,7 @@ export class Meter {
     this.probes.forEach((p, i) => {
       this.cpuStart.set(p, starts[i]!);
       this.wakeupsStart.set(p, p.wakeups());
+      this.cpuWaitStart.set(p, p.cpuWaitSeconds());
     });
     this.timer = setInterval(() => {
       this.sampling = this.sampling.then(() => this.sample());
@@ -181,6 +209,7 @@ export class Meter {
     const wallS = (performance.now() - this.startedAt) / 1000;
     const ends = await Promise.all(this.probes.map((p) => p.cpuSeconds()));
     const wakeups = this.probes.map((p) => p.wakeups() - (this.wakeupsStart.get(p) ?? Number.NaN));
+    const cpuWaits = this.probes.map((p) => p.cpuWaitSeconds() - (this.cpuWaitStart.get(p) ?? Number.NaN));
     const rss = await Promise.all(this.probes.map((p) => p.rssBytes()));
     return this.probes.map((p, i) => {
       const cpu = ends[i]! - (this.cpuStart.get(p) ?? Number.NaN);
@@ -194,6 +223,9 @@ export class Meter {
         rssPeakMB: round(peak / MB, 1),
         rssEndMB: round(rss[i]! / MB, 1),
         wakeups: Number.isFinite(wakeups[i]) ? wakeups[i]! : null,
+        cpuWaitSeconds: Number.isFinite(cpuWaits[i]) ? round(cpuWaits[i]!, 3) : null,
+        cpuWaitPercent:
+          Number.isFinite(cpuWaits[i]) && wallS > 0 ? round((cpuWaits[i]! / wallS) * 100, 1) : null,
       };
     });
   }

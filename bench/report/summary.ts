@@ -3,6 +3,8 @@
  * then one section per scenario. Every figure comes from results.json; nothing is computed that the JSON
  * does not hold except ratios and differences.
  */
+
+import type { ProcessStat } from '../lib/proc-stats.js';
 import { fmt, row } from './format.js';
 import { renderRemoteSummary } from './remote-summary.js';
 import { turnSection } from './turn-section.js';
@@ -163,7 +165,8 @@ function voiceSection(v: VoiceResult): string[] {
   }
   out.push(
     '',
-    'Per process: CPU in % of one core over the window, CPU and main-thread wake-ups (voluntary context ' +
+    'Per process: CPU in % of one core over the window, the time its main thread waited for a CPU (runnable, ' +
+      'not running: the run-queue wait) in % of the window, CPU and main-thread wake-ups (voluntary context ' +
       'switches) per echoed frame and peak RSS (the load generators ' +
       'together, CPU per frame only); for the servers also GC time in the window and the longest event-loop ' +
       'delay; for the stack, Redis commands per echoed frame (whole server).',
@@ -182,9 +185,16 @@ function voiceSection(v: VoiceResult): string[] {
         ? ` (${fmt(us)} µs/frame)`
         : ` (${fmt(us)} µs, ${fmt(wakeups, 2)} wake-ups/frame)`;
     };
+    const waited = (p: ProcessStat) =>
+      p.cpuWaitPercent === null || p.cpuWaitPercent === undefined
+        ? ''
+        : `, waited ${fmt(p.cpuWaitPercent, 0)} %`;
     const procs = s.processes
       .filter((p) => p.role !== 'loadgen')
-      .map((p) => `${p.name} ${fmt(p.cpuPercent, 0)} %${perFrame(p.name)} / ${fmt(p.rssPeakMB, 0)} MB`);
+      .map(
+        (p) =>
+          `${p.name} ${fmt(p.cpuPercent, 0)} %${waited(p)}${perFrame(p.name)} / ${fmt(p.rssPeakMB, 0)} MB`,
+      );
     if (s.cpuPerFrameUs && s.received > 0) {
       procs.push(`load generators ${fmt((s.loadgenCpuS / s.received) * 1e6)} µs/frame`);
     }

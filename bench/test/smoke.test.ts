@@ -58,6 +58,10 @@ describe('npm run bench -- --quick', () => {
       // The services are the bench's own children: their main threads' sleeps are read from /proc.
       for (const name of step.target === 'stack' ? ['gateway', 'session-worker'] : ['baseline-relay']) {
         expect(step.wakeupsPerFrame?.[name], name).toBeGreaterThan(0);
+        // …and how long they waited for a CPU, from the same place (0 on an idle machine, never absent).
+        const proc = step.processes.find((p) => p.name === name)!;
+        expect(proc.cpuWaitSeconds, name).toEqual(expect.any(Number));
+        expect(proc.cpuWaitPercent, name).toBeGreaterThanOrEqual(0);
       }
       expect(step.runtime.map((r) => r.name)).toEqual(
         step.target === 'stack' ? ['gateway', 'session-worker'] : ['baseline-relay'],
