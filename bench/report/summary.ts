@@ -118,6 +118,10 @@ function voiceSection(v: VoiceResult): string[] {
       `echoes may trail by ${v.drainS} s. A step fails when p99 > ${v.thresholdMs} ms or any frame is lost. ` +
       'Server CPU is gateway + worker + Redis for the stack, the relay for the baseline; the engine (provider) ' +
       'and the load generators are listed apart.' +
+      (v.generatorWarmup
+        ? ` Before the first step the load generators streamed ${v.generatorWarmup.opened} sessions straight at the ` +
+          `engine for ${v.generatorWarmup.seconds} s, so neither side pays for their cold start.`
+        : '') +
       (v.route === 'openai'
         ? " The stack's clients speak OpenAI Realtime GA events on `/v1/realtime` (`input_audio_buffer.append` " +
           "in, `response.output_audio.delta` back, `--route openai`); the baseline relay's the seed protocol."

@@ -107,6 +107,11 @@ export interface VoiceResult {
   warmupS: number;
   durationS: number;
   drainS: number;
+  /**
+   * The load generators' and engine's warm-up before the first step: sessions streamed straight at the engine,
+   * for how long, and how many opened; absent in older results and in remote runs.
+   */
+  generatorWarmup?: { sessions: number; seconds: number; opened: number };
   steps: VoiceStep[];
   /** The most sessions that passed (p99 ≤ threshold, nothing lost), per target; null when none did. */
   capacity: Partial<Record<TargetKind, number | null>>;

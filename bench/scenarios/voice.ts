@@ -55,8 +55,10 @@ async function rampVoice(ctx: BenchContext, engine: Engine, redis: RedisUnderTes
   const capacity = Math.max(...options.steps) + 100;
   const targets: Target[] = [];
   const steps: VoiceStep[] = [];
+  let generatorWarmup: VoiceResult['generatorWarmup'];
   try {
     for (const kind of options.targets) targets.push(await startTarget(ctx, kind, engine, 'voice', capacity));
+    generatorWarmup = await warmGenerators(ctx, engine, options.steps[0]!);
     const failed = new Set<TargetKind>();
     for (const [i, sessions] of options.steps.entries()) {
       const order = i % 2 === 0 ? targets : [...targets].reverse();
@@ -84,9 +86,55 @@ async function rampVoice(ctx: BenchContext, engine: Engine, redis: RedisUnderTes
     warmupS: options.warmupS,
     durationS: options.durationS,
     drainS: options.drainS,
+    ...(generatorWarmup ? { generatorWarmup } : {}),
     steps,
     capacity: Object.fromEntries(options.targets.map((k) => [k, best(k)])),
   };
+}
+
+/** Seconds the load generators stream at the engine before the first step (see {@link warmGenerators}). */
+export const GENERATOR_WARMUP_S = 3;
+
+/**
+ * Before the first step, the load generators stream `sessions` sessions straight at the echo engine for
+ * {@link GENERATOR_WARMUP_S} seconds, as OpenAI Realtime clients (the events the worker and the relay send it),
+ * then close them. The generators and the engine serve both sides for the whole run; cold, their first seconds
+ * of streaming cost several times their steady CPU, and on a machine they share with the servers that fell on
+ * whichever side streamed first: always the stack, at the first step. No server under test sees this traffic.
+ */
+async function warmGenerators(
+  ctx: BenchContext,
+  engine: Engine,
+  sessions: number,
+): Promise<NonNullable<VoiceResult['generatorWarmup']>> {
+  const { pool } = ctx;
+  const shares = pool.shares(sessions);
+  const opens = await pool.all<OpenManyResult>((i) =>
+    shares[i]!.count === 0
+      ? undefined
+      : {
+          op: 'voice.open',
+          args: {
+            url: `${engine.url}?model=gpt-realtime`,
+            route: 'openai',
+            tokens: [engine.apiKey],
+            count: shares[i]!.count,
+            firstIndex: shares[i]!.firstIndex,
+            localAddress: pool.localAddress(i),
+            concurrency: OPEN_CONCURRENCY,
+            timeoutMs: OPEN_TIMEOUT_MS,
+          },
+        },
+  );
+  await pool.all(() => ({ op: 'voice.start' }));
+  await sleep(GENERATOR_WARMUP_S * 1000);
+  await pool.all(() => ({ op: 'voice.stop', drainMs: 1000 }));
+  await pool.all(() => ({ op: 'voice.close' }));
+  const opened = opens.reduce((t, o) => t + o.opened, 0);
+  ctx.log(
+    `load generators and engine warmed: ${opened}/${sessions} sessions streamed at the engine for ${GENERATOR_WARMUP_S} s`,
+  );
+  return { sessions, seconds: GENERATOR_WARMUP_S, opened };
 }
 
 async function voiceStep(

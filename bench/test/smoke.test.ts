@@ -33,6 +33,8 @@ describe('npm run bench -- --quick', () => {
     expect(results.loadAvg).toEqual({ start: finite, end: finite });
 
     const voice = results.scenarios.voice!;
+    // The generators and the engine streamed among themselves before the first step: every session echoed.
+    expect(voice.generatorWarmup).toEqual({ sessions: 4, seconds: 3, opened: 4 });
     expect(voice.steps.map((s) => `${s.target}:${s.sessions}`).sort()).toEqual(
       expect.arrayContaining(['baseline:4', 'stack:4']),
     );
