@@ -92,32 +92,21 @@ async function rampVoice(ctx: BenchContext, engine: Engine, redis: RedisUnderTes
   };
 }
 
-/** Seconds the load generators stream at the engine before the first step (see {@link warmGenerators}). */
-export const GENERATOR_WARMUP_S = 3;
-
-/**
- * Before the first step, the load generators stream `sessions` sessions straight at the echo engine for
- * {@link GENERATOR_WARMUP_S} seconds, as OpenAI Realtime clients (the events the worker and the relay send it),
- * then close them. The generators and the engine serve both sides for the whole run; cold, their first seconds
- * of streaming cost several times their steady CPU, and on a machine they share with the servers that fell on
- * whichever side streamed first: always the stack, at the first step. No server under test sees this traffic.
- */
-async function warmGenerators(
+/** Opens `sessions` voice sessions at `client.url`, shared out over the generator processes; one result per process. */
+function openVoiceSessions(
   ctx: BenchContext,
-  engine: Engine,
   sessions: number,
-): Promise<NonNullable<VoiceResult['generatorWarmup']>> {
+  client: { url: string; route: VoiceRoute; tokens?: string[] },
+): Promise<OpenManyResult[]> {
   const { pool } = ctx;
   const shares = pool.shares(sessions);
-  const opens = await pool.all<OpenManyResult>((i) =>
+  return pool.all<OpenManyResult>((i) =>
     shares[i]!.count === 0
       ? undefined
       : {
           op: 'voice.open',
           args: {
-            url: `${engine.url}?model=gpt-realtime`,
-            route: 'openai',
-            tokens: [engine.apiKey],
+            ...client,
             count: shares[i]!.count,
             firstIndex: shares[i]!.firstIndex,
             localAddress: pool.localAddress(i),
@@ -126,6 +115,29 @@ async function warmGenerators(
           },
         },
   );
+}
+
+/** Seconds the load generators stream at the engine before the first step (see {@link warmGenerators}). */
+export const GENERATOR_WARMUP_S = 3;
+
+/**
+ * Before the first step, the load generators stream `sessions` sessions straight at the echo engine for
+ * {@link GENERATOR_WARMUP_S} seconds, as OpenAI Realtime clients (the events the worker and the relay send it),
+ * then close them. The generators and the engine serve both sides for the whole run; cold, they are slower and
+ * busier in their first seconds of streaming, and on a machine they share with the servers that fell on whichever
+ * side streamed first: always the stack, at the first step. No server under test sees this traffic.
+ */
+async function warmGenerators(
+  ctx: BenchContext,
+  engine: Engine,
+  sessions: number,
+): Promise<NonNullable<VoiceResult['generatorWarmup']>> {
+  const { pool } = ctx;
+  const opens = await openVoiceSessions(ctx, sessions, {
+    url: `${engine.url}?model=gpt-realtime`,
+    route: 'openai',
+    tokens: [engine.apiKey],
+  });
   await pool.all(() => ({ op: 'voice.start' }));
   await sleep(GENERATOR_WARMUP_S * 1000);
   await pool.all(() => ({ op: 'voice.stop', drainMs: 1000 }));
@@ -145,24 +157,8 @@ async function voiceStep(
   sessions: number,
 ): Promise<VoiceStep> {
   const { pool, options } = ctx;
-  const shares = pool.shares(sessions);
   const client = clientRoute(target, options.route);
-  const opens = await pool.all<OpenManyResult>((i) =>
-    shares[i]!.count === 0
-      ? undefined
-      : {
-          op: 'voice.open',
-          args: {
-            url: client.url,
-            route: client.route,
-            count: shares[i]!.count,
-            firstIndex: shares[i]!.firstIndex,
-            localAddress: pool.localAddress(i),
-            concurrency: OPEN_CONCURRENCY,
-            timeoutMs: OPEN_TIMEOUT_MS,
-          },
-        },
-  );
+  const opens = await openVoiceSessions(ctx, sessions, client);
   const opened = opens.reduce((t, o) => t + o.opened, 0);
   const firstError = opens.find((o) => o.firstError)?.firstError;
 
